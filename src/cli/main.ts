@@ -1,0 +1,47 @@
+import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
+import { labCommand } from './lab.js';
+import { stdio, type Out } from './output.js';
+
+export const HELP = `fleetmasq — keep WebRTC alive on robots behind cellular hotspots, fleet-wide
+
+Usage: fleetmasq <command> [options]
+
+Commands:
+  lab        real test robots on this machine: up, status, link, down (see 'fleetmasq lab --help')
+
+Run 'fleetmasq <command> --help' for a command's options.
+Exit codes: 0 ok, 2 a robot failed or is non-compliant, 4 a robot was unreachable, 5 invalid input, 130 interrupted.
+`;
+
+/** The CLI entry: returns an exit code, never calls process.exit. */
+export async function main(argv: string[], io: Out = stdio): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        io.out(HELP);
+        return EXIT.OK;
+      case 'lab':
+        return await labCommand(rest, io);
+      default:
+        throw new ConfigError(`unknown command '${cmd}' (see 'fleetmasq --help')`);
+    }
+  } catch (e) {
+    if (e instanceof ExitError) {
+      if (e.message) io.err(e.message);
+      return e.code;
+    }
+    if (e instanceof ConfigError) {
+      io.err(`error: ${e.message}`);
+      return EXIT.INVALID_INPUT;
+    }
+    if (e instanceof LabError) {
+      io.err(`lab error: ${e.message}`);
+      return EXIT.ERROR;
+    }
+    throw e;
+  }
+}

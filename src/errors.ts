@@ -1,0 +1,75 @@
+/**
+ * Typed errors. Nothing deep in the code calls process.exit: the CLI maps these to exit codes.
+ */
+
+export const EXIT = {
+  OK: 0,
+  ERROR: 1,
+  HOSTS_FAILED: 2,
+  HOSTS_UNREACHABLE: 4,
+  INVALID_INPUT: 5,
+  INTERRUPTED: 130,
+} as const;
+
+/** Thrown to end the CLI with a given exit code (after its message is printed). */
+export class ExitError extends Error {
+  constructor(
+    public readonly code: number,
+    message = '',
+  ) {
+    super(message);
+    this.name = 'ExitError';
+  }
+}
+
+/** Invalid input: bad YAML, schema violation, bad flag. Carries file:line:col when known. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    public readonly file?: string,
+    public readonly line?: number,
+    public readonly col?: number,
+  ) {
+    super(ConfigError.format(message, file, line, col));
+    this.name = 'ConfigError';
+  }
+  static format(message: string, file?: string, line?: number, col?: number): string {
+    if (!file) return message;
+    const where = line ? `${file}:${line}:${col ?? 1}` : file;
+    return `${where}: ${message}`;
+  }
+}
+
+export type HostErrorKind =
+  | 'unreachable'
+  | 'auth'
+  | 'hostkey'
+  | 'timeout'
+  | 'become'
+  | 'command'
+  | 'reboot-timeout'
+  | 'config'
+  | 'interrupted';
+
+/** A failure on one robot. It fails that robot only. */
+export class HostError extends Error {
+  constructor(
+    public readonly kind: HostErrorKind,
+    message: string,
+    public readonly detail?: { exitCode?: number | null; stdout?: string; stderr?: string },
+  ) {
+    super(message);
+    this.name = 'HostError';
+  }
+  toJSON(): { kind: HostErrorKind; message: string } {
+    return { kind: this.kind, message: this.message };
+  }
+}
+
+/** Lab failures (host-side setup of test robots). */
+export class LabError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LabError';
+  }
+}

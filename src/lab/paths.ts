@@ -1,0 +1,36 @@
+import { join } from 'node:path';
+
+/** Where labs live on this machine. Overridable for tests of the lab itself. */
+export const LAB_ROOT = process.env.FLEETMASQ_LAB_ROOT ?? '/var/lib/fleetmasq-lab';
+export const BASE_CACHE = process.env.FLEETMASQ_LAB_CACHE ?? '/var/cache/fleetmasq-lab';
+/** Bump when the debootstrap include list changes (forces a new base). */
+export const BASE_VERSION = 1;
+/** Bump when the base preparation changes (re-runs the cheap prep on the cached base). */
+export const PREP_VERSION = 3;
+export const CGROUP_PARENT = 'fleetmasq-lab';
+
+export function labPaths(name: string) {
+  const dir = join(LAB_ROOT, 'labs', name);
+  return {
+    dir,
+    state: join(dir, 'lab.json'),
+    key: join(dir, 'id_ed25519'),
+    knownHosts: join(dir, 'known_hosts'),
+    sshConfig: join(dir, 'ssh_config'),
+    inventory: join(dir, 'inventory.yml'),
+    sockDir: join(dir, 'sock'),
+    ctlSocket: join(dir, 'relay.ctl'),
+    relayConfig: join(dir, 'relay.json'),
+    relayPid: join(dir, 'relay.pid'),
+    relayLog: join(dir, 'relay.log'),
+    supervisor: join(dir, 'supervise.sh'),
+    robotDir: (robot: string) => join(dir, 'robots', robot),
+    netns: `fmlab-${name}`,
+    bridge: 'fmbr0',
+  };
+}
+
+export function basePaths() {
+  const dir = join(BASE_CACHE, `bookworm-${BASE_VERSION}`);
+  return { dir, rootfs: join(dir, 'rootfs'), lock: join(BASE_CACHE, 'base.lock') };
+}

@@ -1,0 +1,168 @@
+/**
+ * Lab fleet spec (pure): which robots to boot and how each one differs, like a real fleet does.
+ *
+ * YAML form:
+ *   name: demo                # lab name (a-z0-9, up to 6 chars); --name overrides
+ *   defaults: { interface: wlan0 }
+ *   robots:
+ *     - { name: cam, count: 3 }          # cam-01 .. cam-03
+ *     - { name: legacy, iptables: legacy, interface: eth0 }
+ *     - { name: sudo, login: sudo-password }
+ */
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.js';
+
+export type Login = 'root' | 'sudo' | 'sudo-password';
+export type OnReboot = 'reboot' | 'poweroff';
+
+export interface RobotSpec {
+  name: string;
+  interface: string;
+  login: Login;
+  iptables: 'nft' | 'legacy';
+  /** Pre-existing /etc/rc.local: 'none', 'exit0' (classic Debian/Ubuntu file ending in exit 0). */
+  rcLocal: 'none' | 'exit0';
+  /** Round-trip time added by the lab's relay on this robot's link, in ms. */
+  rttMs: number;
+  onReboot: OnReboot;
+  /** Extra interfaces with a default route of higher metric (to exercise `auto`). */
+  extraInterfaces: { name: string; metric: number }[];
+  /** sshd accepts connections only from the named bastion robot. */
+  onlyVia?: string;
+}
+
+export interface RobotPlan extends RobotSpec {
+  index: number;
+  address: string;
+  /** Unique across labs on this machine: used as machine name. */
+  machine: string;
+}
+
+export interface LabSpec {
+  name: string;
+  robots: RobotSpec[];
+}
+
+const NAME_RE = /^[a-z][a-z0-9]{0,5}$/;
+const ROBOT_RE = /^[a-z][a-z0-9-]{0,19}$/;
+export const IFACE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+
+const ROBOT_KEYS = new Set([
+  'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via',
+]);
+
+const DEFAULTS: Omit<RobotSpec, 'name'> = {
+  interface: 'wlan0',
+  login: 'root',
+  iptables: 'nft',
+  rcLocal: 'none',
+  rttMs: 0,
+  onReboot: 'reboot',
+  extraInterfaces: [],
+};
+
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string, file: string): T {
+  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+  throw new ConfigError(`${what} must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`, file);
+}
+
+function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, file: string): Omit<RobotSpec, 'name'> {
+  for (const k of Object.keys(raw)) {
+    if (!ROBOT_KEYS.has(k)) throw new ConfigError(`unknown robot key '${k}'`, file);
+  }
+  const r = { ...base, extraInterfaces: [...base.extraInterfaces] };
+  if (raw.interface !== undefined) {
+    if (typeof raw.interface !== 'string' || !IFACE_RE.test(raw.interface) || raw.interface === 'host0')
+      throw new ConfigError(`interface ${JSON.stringify(raw.interface)} is not a valid interface name`, file);
+    r.interface = raw.interface;
+  }
+  if (raw.login !== undefined) r.login = oneOf(raw.login, ['root', 'sudo', 'sudo-password'] as const, 'login', file);
+  if (raw.iptables !== undefined) r.iptables = oneOf(raw.iptables, ['nft', 'legacy'] as const, 'iptables', file);
+  if (raw.rc_local !== undefined) r.rcLocal = oneOf(raw.rc_local, ['none', 'exit0'] as const, 'rc_local', file);
+  if (raw.on_reboot !== undefined) r.onReboot = oneOf(raw.on_reboot, ['reboot', 'poweroff'] as const, 'on_reboot', file);
+  if (raw.rtt_ms !== undefined) {
+    if (typeof raw.rtt_ms !== 'number' || !(raw.rtt_ms >= 0) || raw.rtt_ms > 10000)
+      throw new ConfigError(`rtt_ms must be a number from 0 to 10000`, file);
+    r.rttMs = raw.rtt_ms;
+  }
+  if (raw.only_via !== undefined) {
+    if (typeof raw.only_via !== 'string' || !ROBOT_RE.test(raw.only_via))
+      throw new ConfigError(`only_via must name a robot`, file);
+    r.onlyVia = raw.only_via;
+  }
+  if (raw.extra_interfaces !== undefined) {
+    if (!Array.isArray(raw.extra_interfaces)) throw new ConfigError('extra_interfaces must be a list', file);
+    r.extraInterfaces = raw.extra_interfaces.map((e: unknown) => {
+      const o = e as Record<string, unknown>;
+      if (!o || typeof o.name !== 'string' || !IFACE_RE.test(o.name) || typeof o.metric !== 'number')
+        throw new ConfigError('extra_interfaces entries need a valid name and a numeric metric', file);
+      return { name: o.name, metric: o.metric };
+    });
+  }
+  return r;
+}
+
+/** Parses a lab spec from YAML text. */
+export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
+  const doc = parseDocument(text);
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    throw new ConfigError(e.message.split('\n')[0]!, file, e.linePos?.[0]?.line, e.linePos?.[0]?.col);
+  }
+  const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(raw)) {
+    if (!['name', 'defaults', 'robots'].includes(k)) throw new ConfigError(`unknown key '${k}'`, file);
+  }
+  const name = raw.name === undefined ? 'lab' : raw.name;
+  if (typeof name !== 'string' || !NAME_RE.test(name))
+    throw new ConfigError(`lab name must match ${NAME_RE} (got ${JSON.stringify(name)})`, file);
+  const base = robotFrom((raw.defaults ?? {}) as Record<string, unknown>, DEFAULTS, file);
+  if (!Array.isArray(raw.robots) || raw.robots.length === 0) throw new ConfigError('robots must be a non-empty list', file);
+  const robots: RobotSpec[] = [];
+  for (const item of raw.robots as Record<string, unknown>[]) {
+    if (!item || typeof item.name !== 'string' || !ROBOT_RE.test(item.name))
+      throw new ConfigError(`every robot needs a name matching ${ROBOT_RE}`, file);
+    const count = item.count === undefined ? undefined : item.count;
+    if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 5000))
+      throw new ConfigError(`count must be an integer from 1 to 5000`, file);
+    const r = robotFrom(item, base, file);
+    if (count === undefined) robots.push({ name: item.name, ...r });
+    else {
+      const width = Math.max(2, String(count).length);
+      for (let i = 1; i <= count; i++) robots.push({ name: `${item.name}-${String(i).padStart(width, '0')}`, ...r });
+    }
+  }
+  const seen = new Set<string>();
+  for (const r of robots) {
+    if (seen.has(r.name)) throw new ConfigError(`robot name '${r.name}' appears twice`, file);
+    seen.add(r.name);
+  }
+  for (const r of robots) {
+    if (r.onlyVia && !seen.has(r.onlyVia)) throw new ConfigError(`only_via: no robot named '${r.onlyVia}'`, file);
+  }
+  return { name, robots };
+}
+
+/** A uniform fleet of N robots (what `lab up --robots N` boots). */
+export function uniformSpec(name: string, count: number, rttMs = 0): LabSpec {
+  const width = Math.max(2, String(count).length);
+  const robots: RobotSpec[] = [];
+  for (let i = 1; i <= count; i++) robots.push({ name: `robot-${String(i).padStart(width, '0')}`, ...DEFAULTS, rttMs });
+  return { name, robots };
+}
+
+/** Robot i's address on the lab bridge (10.77.0.0/16, gateway 10.77.0.1). */
+export function robotAddress(index: number): string {
+  if (index < 0 || index >= 250 * 200) throw new RangeError('lab robot index out of range');
+  return `10.77.${Math.floor(index / 200)}.${10 + (index % 200)}`;
+}
+
+export function planLab(spec: LabSpec): RobotPlan[] {
+  return spec.robots.map((r, index) => ({
+    ...r,
+    index,
+    address: robotAddress(index),
+    // <= 11 chars, so nspawn's host-side veth 'vb-<machine>' fits IFNAMSIZ unshortened.
+    machine: `${spec.name}-${index.toString(36)}`,
+  }));
+}
