@@ -1,4 +1,5 @@
 import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
+import { demoCommand } from './demo.js';
 import { labCommand } from './lab.js';
 import { stdio, type Out } from './output.js';
 
@@ -7,6 +8,7 @@ export const HELP = `fleetmasq — keep WebRTC alive on robots behind cellular h
 Usage: fleetmasq <command> [options]
 
 Commands:
+  demo       boot a lab fleet on this machine and run the main job on it
   lab        real test robots on this machine: up, status, link, down (see 'fleetmasq lab --help')
 
 Run 'fleetmasq <command> --help' for a command's options.
@@ -26,6 +28,8 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
         return EXIT.OK;
       case 'lab':
         return await labCommand(rest, io);
+      case 'demo':
+        return await demoCommand(rest, io);
       default:
         throw new ConfigError(`unknown command '${cmd}' (see 'fleetmasq --help')`);
     }

@@ -111,7 +111,9 @@ ip route replace default via "$GW" dev "$IFACE" metric 100
 n=1
 for e in $EXTRA; do
   name=\${e%%:*}; metric=\${e##*:}
-  ip link show "$name" >/dev/null 2>&1 || ip link add "$name" type dummy
+  # No dummy driver in this kernel: a veth pair whose far end stays inside the robot.
+  ip link show "$name" >/dev/null 2>&1 || ip link add "$name" type veth peer name "x$n-$name"
+  ip link set "x$n-$name" up
   ip link set "$name" up
   ip addr replace 192.168.$((100+n)).2/24 dev "$name"
   ip route replace default via 192.168.$((100+n)).1 dev "$name" metric "$metric"

@@ -6,7 +6,7 @@ export const BASE_CACHE = process.env.FLEETMASQ_LAB_CACHE ?? '/var/cache/fleetma
 /** Bump when the debootstrap include list changes (forces a new base). */
 export const BASE_VERSION = 1;
 /** Bump when the base preparation changes (re-runs the cheap prep on the cached base). */
-export const PREP_VERSION = 3;
+export const PREP_VERSION = 4;
 export const CGROUP_PARENT = 'fleetmasq-lab';
 
 export function labPaths(name: string) {
