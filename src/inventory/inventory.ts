@@ -1,0 +1,328 @@
+/**
+ * Ansible-compatible YAML inventory: groups, children, hosts, vars, the implicit groups `all` and
+ * `ungrouped`, host ranges (`cam[01:20]`), group_vars/ and host_vars/ beside the inventory, and
+ * Ansible's variable precedence:
+ *   all (inventory) < other groups (inventory; by depth, ansible_group_priority, name)
+ *   < group_vars/all < group_vars/<group> (same order) < host (inventory) < host_vars/<host>.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ConfigError } from '../errors.js';
+import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
+import { KNOWN_VARS, VARS_SCHEMA, varWarnings } from './vars.js';
+
+export type Vars = Record<string, unknown>;
+
+export interface Group {
+  name: string;
+  vars: Vars;
+  fileVars: Vars;
+  children: string[];
+  parents: Set<string>;
+  hosts: string[];
+  depth: number;
+  priority: number;
+}
+
+export interface Host {
+  name: string;
+  /** Vars set on the host in the inventory file. */
+  vars: Vars;
+  fileVars: Vars;
+  /** Groups the host is directly in. */
+  groups: Set<string>;
+}
+
+export interface Inventory {
+  file: string;
+  groups: Map<string, Group>;
+  hosts: Map<string, Host>;
+  warnings: string[];
+}
+
+const GROUP_KEYS = ['hosts', 'vars', 'children'];
+
+const GROUP_SCHEMA = {
+  $id: 'group',
+  type: ['object', 'null'],
+  properties: {
+    hosts: { type: ['object', 'null'], additionalProperties: { $ref: 'vars' } },
+    vars: { $ref: 'vars' },
+    children: { type: ['object', 'null'], additionalProperties: { $ref: 'group' } },
+  },
+  additionalProperties: false,
+};
+
+let validators: { inventory: ValidateFunction; vars: ValidateFunction } | undefined;
+/** The schemas are compiled once per process. */
+function getValidators() {
+  if (!validators) {
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    ajv.addSchema({ $id: 'vars', ...VARS_SCHEMA });
+    ajv.addSchema(GROUP_SCHEMA);
+    validators = {
+      inventory: ajv.compile({ type: 'object', additionalProperties: { $ref: 'group' } }),
+      vars: ajv.getSchema('vars')!,
+    };
+  }
+  return validators;
+}
+
+function pathOf(instancePath: string): Path {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Turns the first ajv error into a plain-words ConfigError at the right line. */
+export function schemaError(src: YamlSource, err: ErrorObject, base: Path = []): ConfigError {
+  const path = [...base, ...pathOf(err.instancePath)];
+  if (err.keyword === 'additionalProperties') {
+    const key = String((err.params as { additionalProperty: string }).additionalProperty);
+    const parentKey = path[path.length - 1];
+    const isVars = parentKey === 'vars' || base.length === 0 && path.length === 0 && src.file.includes('_vars') || path[path.length - 2] === 'hosts';
+    if (/^(ansible_|masquerade_)/.test(key) && (isVars || !GROUP_KEYS.includes(key)))
+      return src.error(`unknown variable '${key}'${didYouMean(key, KNOWN_VARS)}`, [...path, key], true);
+    return src.error(`unknown key '${key}'${parentKey !== undefined ? ` in '${parentKey}'` : ''}${didYouMean(key, GROUP_KEYS)}: a group has only hosts, vars and children`, [...path, key], true);
+  }
+  const what = path.length ? `'${path[path.length - 1]}'` : 'the document';
+  if (KNOWN_VARS.has(String(path[path.length - 1])) && err.keyword !== 'additionalProperties') {
+    const value = path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k as string], src.toJS());
+    return src.error(`invalid value ${JSON.stringify(value)} for ${what}${hint(String(path[path.length - 1]))}`, path);
+  }
+  if (err.keyword === 'type') return src.error(`${what} must be ${(err.params as { type: string | string[] }).type.toString().replace(',', ' or ')}`, path);
+  if (err.keyword === 'pattern' || err.keyword === 'anyOf' || err.keyword === 'enum' || err.keyword === 'const') {
+    const value = path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k as string], src.toJS());
+    return src.error(`invalid value ${JSON.stringify(value)} for ${what}${hint(String(path[path.length - 1]))}`, path);
+  }
+  return src.error(`${what} ${err.message}`, path);
+}
+
+function hint(key: string): string {
+  switch (key) {
+    case 'masquerade_interface':
+      return ': an interface name (letters, digits, _ . -; up to 15 chars) or auto';
+    case 'masquerade_persistence':
+      return ': systemd, rc.local or auto';
+    case 'ansible_port':
+    case 'ansible_ssh_port':
+      return ': a port number from 1 to 65535';
+    case 'ansible_user':
+    case 'ansible_become_user':
+    case 'ansible_ssh_user':
+      return ': a user name (a-z, 0-9, _ . -)';
+    case 'ansible_host':
+    case 'ansible_ssh_host':
+      return ': a host name or IP address';
+    case 'ansible_become':
+      return ': true or false';
+    default:
+      return '';
+  }
+}
+
+/** Expands Ansible host ranges: `cam[01:03]` → cam01 cam02 cam03; `n[a:c]`; `x[0:10:5]`. */
+export function expandHostRange(name: string): string[] {
+  const m = /^(.*?)\[([0-9a-z]+):([0-9a-z]+)(?::([0-9]+))?\](.*)$/.exec(name);
+  if (!m) return [name];
+  const [, pre, a, b, stepS, post] = m as unknown as [string, string, string, string, string | undefined, string];
+  const step = stepS ? Number(stepS) : 1;
+  const out: string[] = [];
+  if (/^[0-9]+$/.test(a) && /^[0-9]+$/.test(b)) {
+    const width = a.startsWith('0') ? a.length : 0;
+    for (let i = Number(a); i <= Number(b); i += step) out.push(...expandHostRange(`${pre}${String(i).padStart(width, '0')}${post}`));
+  } else if (/^[a-z]$/.test(a) && /^[a-z]$/.test(b)) {
+    for (let c = a.charCodeAt(0); c <= b.charCodeAt(0); c += step) out.push(...expandHostRange(`${pre}${String.fromCharCode(c)}${post}`));
+  } else return [name];
+  return out;
+}
+
+function loadVarsFile(file: string): Vars {
+  const src = YamlSource.load(file);
+  const data = src.toJS();
+  const v = getValidators().vars;
+  if (!v(data)) throw schemaError(src, v.errors![0]!);
+  return (data ?? {}) as Vars;
+}
+
+/** group_vars/NAME(.yml|.yaml|.json|) or a directory group_vars/NAME/ of such files (merged in name order). */
+function loadVarsDir(dir: string, name: string): Vars | undefined {
+  if (!existsSync(dir)) return undefined;
+  let out: Vars | undefined;
+  for (const cand of [name, `${name}.yml`, `${name}.yaml`, `${name}.json`]) {
+    const p = join(dir, cand);
+    if (!existsSync(p)) continue;
+    if (statSync(p).isDirectory()) {
+      for (const f of readdirSync(p).sort()) {
+        if (/\.(ya?ml|json)$/.test(f) || !f.includes('.')) out = { ...out, ...loadVarsFile(join(p, f)) };
+      }
+    } else out = { ...out, ...loadVarsFile(p) };
+  }
+  return out;
+}
+
+export function loadInventory(file: string): Inventory {
+  const src = YamlSource.load(file);
+  const data = src.toJS();
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    if (typeof data === 'string' || src.doc.contents === null)
+      throw new ConfigError('not a YAML inventory (INI inventories are not supported: convert with `ansible-inventory -i FILE -y --list`)', file, 1, 1);
+    throw src.error('an inventory is a mapping of group names (usually `all:`)', []);
+  }
+  const v = getValidators().inventory;
+  if (!v(data)) throw schemaError(src, v.errors![0]!);
+
+  const inv: Inventory = { file, groups: new Map(), hosts: new Map(), warnings: [] };
+  const group = (name: string): Group => {
+    let g = inv.groups.get(name);
+    if (!g) {
+      g = { name, vars: {}, fileVars: {}, children: [], parents: new Set(), hosts: [], depth: 0, priority: 1 };
+      inv.groups.set(name, g);
+    }
+    return g;
+  };
+  group('all');
+  group('ungrouped');
+
+  const walk = (name: string, def: Record<string, unknown> | null, path: Path, parent?: string) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw src.error(`invalid group name '${name}'`, path, true);
+    const g = group(name);
+    if (parent && parent !== name) {
+      g.parents.add(parent);
+      if (!group(parent).children.includes(name)) group(parent).children.push(name);
+    }
+    if (!def) return;
+    if (def.vars) {
+      const { ansible_group_priority, ...rest } = def.vars as Vars;
+      if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
+      Object.assign(g.vars, rest);
+    }
+    for (const [pattern, hv] of Object.entries((def.hosts ?? {}) as Record<string, Vars | null>)) {
+      for (const hn of expandHostRange(pattern)) {
+        if (!/^[A-Za-z0-9_.:[\]-]+$/.test(hn)) throw src.error(`invalid host name '${hn}'`, [...path, 'hosts', pattern], true);
+        let h = inv.hosts.get(hn);
+        if (!h) {
+          h = { name: hn, vars: {}, fileVars: {}, groups: new Set() };
+          inv.hosts.set(hn, h);
+        }
+        if (inv.groups.has(hn) && hn !== name) {
+          /* Ansible allows a host and group of the same name; so do we. */
+        }
+        Object.assign(h.vars, hv ?? {});
+        h.groups.add(name);
+        if (!g.hosts.includes(hn)) g.hosts.push(hn);
+      }
+    }
+    for (const [child, cdef] of Object.entries((def.children ?? {}) as Record<string, Record<string, unknown> | null>)) {
+      walk(child, cdef, [...path, 'children', child], name);
+    }
+  };
+  for (const [name, def] of Object.entries(data as Record<string, Record<string, unknown> | null>)) {
+    walk(name, def, [name], name === 'all' ? undefined : 'all');
+  }
+  // Top-level groups are children of all; cycles are errors.
+  const visiting = new Set<string>();
+  const depthOf = (name: string, d: number) => {
+    if (visiting.has(name)) throw new ConfigError(`group '${name}' is its own ancestor`, file);
+    const g = inv.groups.get(name)!;
+    if (d > g.depth || d === 0) g.depth = Math.max(g.depth, d);
+    visiting.add(name);
+    for (const c of g.children) depthOf(c, d + 1);
+    visiting.delete(name);
+  };
+  depthOf('all', 0);
+  // Hosts in no group but all are in ungrouped.
+  const ungrouped = inv.groups.get('ungrouped')!;
+  for (const h of inv.hosts.values()) {
+    h.groups.delete('all');
+    if (h.groups.size === 0) {
+      h.groups.add('ungrouped');
+      if (!ungrouped.hosts.includes(h.name)) ungrouped.hosts.push(h.name);
+    }
+  }
+  const all = inv.groups.get('all')!;
+  all.hosts = [];
+  if (!all.children.includes('ungrouped')) all.children.unshift('ungrouped');
+  else all.children = ['ungrouped', ...all.children.filter((c) => c !== 'ungrouped')];
+  ungrouped.parents.add('all');
+  ungrouped.depth = 1;
+
+  // group_vars/ and host_vars/ beside the inventory file.
+  const dir = dirname(file);
+  for (const g of inv.groups.values()) g.fileVars = loadVarsDir(join(dir, 'group_vars'), g.name) ?? {};
+  for (const h of inv.hosts.values()) h.fileVars = loadVarsDir(join(dir, 'host_vars'), h.name) ?? {};
+  for (const extra of [join(dir, 'group_vars'), join(dir, 'host_vars')]) {
+    if (!existsSync(extra)) continue;
+    const known = extra.endsWith('group_vars') ? inv.groups : inv.hosts;
+    for (const f of readdirSync(extra)) {
+      const n = f.replace(/\.(ya?ml|json)$/, '');
+      if (!known.has(n)) inv.warnings.push(`${join(extra, f)}: no ${extra.endsWith('group_vars') ? 'group' : 'host'} named '${n}' in ${basename(file)}`);
+    }
+  }
+  for (const h of inv.hosts.keys()) for (const w of varWarnings(hostVars(inv, h))) inv.warnings.push(`${h}: ${w}`);
+  return inv;
+}
+
+/** All groups a host belongs to, transitively (including all). */
+export function hostGroups(inv: Inventory, host: string): Group[] {
+  const out = new Map<string, Group>();
+  const add = (name: string) => {
+    if (out.has(name)) return;
+    const g = inv.groups.get(name)!;
+    out.set(name, g);
+    for (const p of g.parents) add(p);
+  };
+  for (const g of inv.hosts.get(host)!.groups) add(g);
+  add('all');
+  return [...out.values()];
+}
+
+function groupOrder(a: Group, b: Group): number {
+  return a.depth - b.depth || a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** A host's variables with Ansible's precedence. */
+export function hostVars(inv: Inventory, host: string): Vars {
+  const h = inv.hosts.get(host);
+  if (!h) throw new ConfigError(`no host '${host}' in the inventory`, inv.file);
+  const groups = hostGroups(inv, host)
+    .filter((g) => g.name !== 'all')
+    .sort(groupOrder);
+  const all = inv.groups.get('all')!;
+  const out: Vars = { ...all.vars };
+  for (const g of groups) Object.assign(out, g.vars);
+  Object.assign(out, all.fileVars);
+  for (const g of groups) Object.assign(out, g.fileVars);
+  Object.assign(out, h.vars, h.fileVars);
+  return out;
+}
+
+/** Like `ansible-inventory --list`. */
+export function inventoryList(inv: Inventory): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    _meta: { hostvars: Object.fromEntries([...inv.hosts.keys()].map((h) => [h, hostVars(inv, h)])) },
+  };
+  for (const g of inv.groups.values()) {
+    const e: Record<string, unknown> = {};
+    if (g.hosts.length) e.hosts = [...g.hosts];
+    if (g.children.length) e.children = [...g.children];
+    if (g.name === 'all' || Object.keys(e).length) out[g.name] = e;
+  }
+  return out;
+}
+
+/** Like `ansible-inventory --graph`. */
+export function inventoryGraph(inv: Inventory, root = 'all'): string {
+  const lines: string[] = [];
+  const walk = (name: string, indent: string) => {
+    const g = inv.groups.get(name)!;
+    lines.push(`${indent}@${name}:`);
+    const sub = indent ? `${indent.slice(0, -3)}|  |--` : '  |--';
+    for (const c of g.children) walk(c, sub);
+    for (const h of g.hosts) lines.push(`${sub}${h}`);
+  };
+  walk(root, '');
+  return lines.join('\n');
+}

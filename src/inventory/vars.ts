@@ -1,0 +1,82 @@
+/**
+ * Inventory variables: which ones exist, their shape, and how fleetmasq reads a host's connection settings.
+ */
+export const IFACE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?$';
+export const USER_PATTERN = '^[a-z_][a-z0-9_.-]{0,31}\\$?$';
+export const HOST_PATTERN = '^([A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?|\\[?[0-9A-Fa-f:.]+\\]?)$';
+
+const boolish = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['yes', 'no', 'true', 'false', 'True', 'False', 'on', 'off'] }] };
+const port = { anyOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string', pattern: '^[0-9]{1,5}$' }] };
+const str = { type: 'string' };
+
+/** Ansible variables fleetmasq uses, with their schemas. */
+export const USED_VARS: Record<string, object> = {
+  ansible_host: { type: 'string', pattern: HOST_PATTERN },
+  ansible_ssh_host: { type: 'string', pattern: HOST_PATTERN },
+  ansible_port: port,
+  ansible_ssh_port: port,
+  ansible_user: { type: 'string', pattern: USER_PATTERN },
+  ansible_ssh_user: { type: 'string', pattern: USER_PATTERN },
+  ansible_ssh_private_key_file: str,
+  ansible_private_key_file: str,
+  ansible_ssh_common_args: str,
+  ansible_ssh_extra_args: str,
+  ansible_become: boolish,
+  ansible_become_user: { type: 'string', pattern: USER_PATTERN },
+  ansible_become_method: str,
+  ansible_become_password: str,
+  ansible_become_pass: str,
+  ansible_connection: str,
+  ansible_timeout: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+$' }] },
+  ansible_group_priority: { type: 'integer' },
+};
+
+/** Ansible variables fleetmasq accepts but does not use (some change Ansible's behaviour: see warnings). */
+export const OTHER_ANSIBLE_VARS = [
+  'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password', 'ansible_python_interpreter', 'ansible_shell_type',
+  'ansible_shell_executable', 'ansible_ssh_args', 'ansible_sftp_extra_args', 'ansible_scp_extra_args',
+  'ansible_ssh_pipelining', 'ansible_pipelining', 'ansible_ssh_executable', 'ansible_ssh_timeout', 'ansible_become_exe',
+  'ansible_become_flags', 'ansible_network_os', 'ansible_ssh_transfer_method', 'ansible_scp_if_ssh',
+  'ansible_host_key_checking', 'ansible_ssh_host_key_checking', 'ansible_ssh_retries', 'ansible_remote_tmp',
+  'ansible_ssh_use_tty', 'ansible_connection_timeout', 'ansible_command_timeout', 'ansible_os_family',
+  'ansible_distribution', 'ansible_winrm_transport', 'ansible_winrm_server_cert_validation', 'ansible_port_number',
+  'ansible_become_ask_pass', 'ansible_ssh_private_key_passphrase', 'ansible_paramiko_host_key_checking',
+];
+
+export const MASQUERADE_VARS: Record<string, object> = {
+  masquerade_interface: { type: 'string', anyOf: [{ const: 'auto' }, { pattern: IFACE_PATTERN }] },
+  masquerade_persistence: { type: 'string', enum: ['systemd', 'rc.local', 'auto'] },
+};
+
+export const KNOWN_VARS = new Set([...Object.keys(USED_VARS), ...OTHER_ANSIBLE_VARS, ...Object.keys(MASQUERADE_VARS)]);
+
+/** JSON schema of a vars mapping: own vars free, ansible_* / masquerade_* must exist. */
+export const VARS_SCHEMA = {
+  type: ['object', 'null'],
+  properties: {
+    ...USED_VARS,
+    ...Object.fromEntries(OTHER_ANSIBLE_VARS.map((k) => [k, {}])),
+    ...MASQUERADE_VARS,
+  },
+  patternProperties: { '^(?!ansible_|masquerade_)': {} },
+  additionalProperties: false,
+};
+
+export function truthy(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') return ['yes', 'true', 'on', 'True', '1'].includes(v);
+  return v === 1;
+}
+
+/** Warnings for Ansible vars that would make Ansible behave differently from fleetmasq. */
+export function varWarnings(vars: Record<string, unknown>): string[] {
+  const w: string[] = [];
+  const conn = vars.ansible_connection;
+  if (conn !== undefined && !['ssh', 'smart', 'paramiko'].includes(String(conn)))
+    w.push(`ansible_connection: ${String(conn)} is ignored: fleetmasq always connects over SSH`);
+  if (vars.ansible_password !== undefined || vars.ansible_ssh_pass !== undefined || vars.ansible_ssh_password !== undefined)
+    w.push('SSH password authentication is not supported: fleetmasq uses keys and ssh-agent');
+  const m = vars.ansible_become_method;
+  if (m !== undefined && m !== 'sudo') w.push(`ansible_become_method: ${String(m)} is not supported: fleetmasq becomes root with sudo`);
+  return w;
+}
