@@ -1,0 +1,335 @@
+/**
+ * One SSH connection per robot (node-ssh over ssh2), reused for every step of a run.
+ * - Host keys verified against known_hosts (strict by default; accept-new records; off warns).
+ * - ProxyCommand (a local process as the socket) and ProxyJump chains (forwardOut through each hop).
+ * - Connect timeout, keepalives (a dead link is noticed in ~interval*count), a timeout on every command.
+ * - sudo with the password on stdin, answered only when sudo prompts; never on a command line or logged.
+ * Every failure is a HostError with a kind; a dropped connection fails that robot only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { NodeSSH } from 'node-ssh';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import { HostError } from '../errors.js';
+import { shQuote } from '../util/quote.js';
+import { knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './knownhosts.js';
+import type { SshTarget } from './target.js';
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal?: string;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  /** Run as root via sudo when the target says become. Default true. */
+  become?: boolean;
+}
+
+/** A ProxyCommand's stdio as a socket. */
+class ProcessSocket extends Duplex {
+  constructor(private readonly child: ChildProcess) {
+    super();
+    child.stdout!.on('data', (d: Buffer) => {
+      if (!this.push(d)) child.stdout!.pause();
+    });
+    child.stdout!.on('end', () => this.push(null));
+    child.on('error', (e) => this.destroy(e));
+    child.stdin!.on('error', () => {});
+  }
+  override _read(): void {
+    this.child.stdout!.resume();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.child.stdin!.write(chunk, cb);
+  }
+  override _final(cb: () => void): void {
+    this.child.stdin!.end();
+    cb();
+  }
+  override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    cb(err);
+  }
+  // ssh2 calls these on real sockets.
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  setTimeout(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+}
+
+const knownHostsCache = new Map<string, { mtimeMs: number; entries: KnownHostEntry[] }>();
+function readKnownHosts(files: string[]): KnownHostEntry[] {
+  const out: KnownHostEntry[] = [];
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, 'utf8');
+    const cached = knownHostsCache.get(f);
+    if (cached && cached.mtimeMs === text.length) out.push(...cached.entries);
+    else {
+      const entries = parseKnownHosts(text, f);
+      knownHostsCache.set(f, { mtimeMs: text.length, entries });
+      out.push(...entries);
+    }
+  }
+  return out;
+}
+
+export type Warn = (msg: string) => void;
+
+function classify(err: Error & { level?: string; code?: string }, target: SshTarget, timeoutMs: number): HostError {
+  const msg = err.message;
+  if (err instanceof HostError) return err;
+  if (err.level === 'client-authentication' || /authentication methods failed/i.test(msg))
+    return new HostError('auth', `authentication failed for ${target.user}@${target.host} (keys tried: ${target.identityFiles.join(', ') || 'none'}${target.agentSocket ? ', ssh-agent' : ''})`);
+  if (/Timed out while waiting for handshake/i.test(msg))
+    return new HostError('unreachable', `no SSH answer from ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`);
+  if (/keepalive timeout/i.test(msg)) return new HostError('unreachable', `connection to ${target.host} lost (no keepalive answer)`);
+  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EPIPE|No response from server|Connection lost|socket hang up|closed/i.test(msg))
+    return new HostError('unreachable', `cannot reach ${target.host}:${target.port}: ${msg}`);
+  return new HostError('unreachable', `${target.host}:${target.port}: ${msg}`);
+}
+
+export class SshConnection {
+  private closed = false;
+  private closeReason?: HostError;
+  private readonly pending = new Set<(e: HostError) => void>();
+
+  private constructor(
+    public readonly target: SshTarget,
+    private readonly ssh: NodeSSH,
+    private readonly hops: NodeSSH[],
+    private readonly proxies: ChildProcess[],
+  ) {
+    const conn = ssh.connection!;
+    // After connect, a later error must not become an unhandled 'error' event.
+    conn.on('error', (e: Error) => this.fail(classify(e, target, target.connectTimeoutMs)));
+    conn.on('close', () => this.fail(new HostError('unreachable', `connection to ${target.host} closed`)));
+  }
+
+  private fail(e: HostError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = e;
+    for (const p of this.pending) p(e);
+    this.pending.clear();
+    this.dispose();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  static async open(target: SshTarget, warn: Warn = () => {}): Promise<SshConnection> {
+    const hops: NodeSSH[] = [];
+    const proxies: ChildProcess[] = [];
+    try {
+      let sock: Duplex | undefined;
+      const chain = [...target.jumps, { ...target, jumps: [] }];
+      let last: NodeSSH | undefined;
+      for (let i = 0; i < chain.length; i++) {
+        const hop = chain[i]!;
+        if (i === 0 && hop.proxyCommand) {
+          const child = spawn('/bin/sh', ['-c', hop.proxyCommand], { stdio: ['pipe', 'pipe', 'pipe'] });
+          let stderr = '';
+          child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+          child.on('exit', (code) => {
+            if (code && sock) sock.destroy(new HostError('unreachable', `ProxyCommand for ${hop.host} exited with ${code}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
+          });
+          proxies.push(child);
+          sock = new ProcessSocket(child);
+        } else if (i > 0) {
+          sock = await forwardOut(last!, hop, target);
+        }
+        last = await connectOne(hop, sock, warn);
+        hops.push(last);
+      }
+      const main = hops.pop()!;
+      return new SshConnection(target, main, hops, proxies);
+    } catch (e) {
+      for (const h of hops) h.dispose();
+      for (const p of proxies) p.kill('SIGTERM');
+      throw classify(e as Error, target, target.connectTimeoutMs);
+    }
+  }
+
+  /**
+   * Runs a POSIX sh script on the robot (as root when the target becomes). One channel, one round trip
+   * pair; the script travels as the command, stdin only ever carries the sudo password.
+   */
+  exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.closed) return Promise.reject(this.closeReason ?? new HostError('unreachable', 'connection closed'));
+    const t = this.target;
+    const become = (opts.become ?? true) && t.become && !(t.user === t.becomeUser);
+    const prompt = `[fleetmasq-sudo-${randomBytes(6).toString('hex')}]`;
+    let command = `sh -c ${shQuote(script)}`;
+    if (become) {
+      const u = shQuote(t.becomeUser);
+      command =
+        t.becomePassword !== undefined
+          ? `sudo -H -S -p ${shQuote(prompt)} -u ${u} -- ${command}`
+          : `sudo -H -n -u ${u} -- ${command}`;
+    }
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    const conn = this.ssh.connection as Client;
+    return new Promise<ExecResult>((resolve, reject) => {
+      let settled = false;
+      let stream: ClientChannel | undefined;
+      const done = (err: HostError | undefined, res?: ExecResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.pending.delete(onConnFail);
+        if (err) {
+          try {
+            stream?.close();
+          } catch {}
+          reject(err);
+        } else resolve(res!);
+      };
+      const onConnFail = (e: HostError) => done(e);
+      this.pending.add(onConnFail);
+      const timer = setTimeout(
+        () => done(new HostError('timeout', `command did not finish within ${Math.round(timeoutMs / 1000)} s`)),
+        timeoutMs,
+      );
+      conn.exec(command, (err, ch) => {
+        if (err) return done(classify(err, t, timeoutMs));
+        stream = ch;
+        let stdout = '';
+        let stderr = '';
+        let prompts = 0;
+        ch.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+        ch.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString('utf8');
+          if (become && t.becomePassword !== undefined) {
+            while (stderr.includes(prompt)) {
+              stderr = stderr.replace(prompt, '');
+              prompts++;
+              if (prompts > 1) return done(new HostError('become', `sudo rejected the password for ${t.user} on ${t.name}`));
+              ch.write(`${t.becomePassword}\n`);
+            }
+          }
+        });
+        if (!become || t.becomePassword === undefined) ch.end();
+        ch.on('close', (code: number | null, signal?: string) => {
+          if (become && code !== 0 && /^sudo: (a password is required|a terminal is required|.*is not in the sudoers|.*not allowed to execute|.*incorrect password|\d+ incorrect password)/m.test(stderr)) {
+            const needPw = /password is required|terminal is required/.test(stderr);
+            return done(
+              new HostError(
+                'become',
+                needPw
+                  ? `sudo on ${t.name} needs a password for ${t.user}: give it with -K/--ask-become-pass or FLEETMASQ_BECOME_PASSWORD`
+                  : `sudo failed on ${t.name}: ${stderr.trim().split('\n')[0]}`,
+              ),
+            );
+          }
+          done(undefined, { stdout, stderr, code: code ?? null, ...(signal ? { signal } : {}) });
+        });
+      });
+    });
+  }
+
+  dispose(): void {
+    this.closed = true;
+    try {
+      this.ssh.dispose();
+    } catch {}
+    for (const h of this.hops.reverse()) {
+      try {
+        h.dispose();
+      } catch {}
+    }
+    for (const p of this.proxies) if (p.exitCode === null) p.kill('SIGTERM');
+  }
+}
+
+function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    via.connection!.forwardOut('127.0.0.1', 0, hop.host, hop.port, (err, stream) => {
+      if (err) reject(new HostError('unreachable', `jump host could not reach ${hop.host}:${hop.port} for ${target.name}: ${err.message}`));
+      else resolve(stream as unknown as Duplex);
+    });
+  });
+}
+
+async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn): Promise<NodeSSH> {
+  const khName = knownHostsName(t.hostKeyAlias ?? t.host, t.port);
+  const entries = t.hostKeyChecking === 'off' ? [] : readKnownHosts(t.knownHostsFiles);
+  let verdictError: HostError | undefined;
+  const hostVerifier = (key: Buffer): boolean => {
+    if (t.hostKeyChecking === 'off') {
+      warn(`host key checking is OFF for ${t.name}: the robot's identity is not verified`);
+      return true;
+    }
+    const v = verifyHostKey(entries, khName, key);
+    if (v.status === 'match') return true;
+    if (v.status === 'unknown' && t.hostKeyChecking === 'accept-new') {
+      const file = t.knownHostsFiles[0]!;
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, knownHostsLine(khName, key));
+      knownHostsCache.delete(file);
+      warn(`recorded the new host key of ${khName} in ${file}`);
+      return true;
+    }
+    verdictError =
+      v.status === 'unknown'
+        ? new HostError('hostkey', `host key of ${khName} is not known (checked ${t.knownHostsFiles.filter(existsSync).join(', ') || 'no known_hosts file'}); refusing to connect in strict mode`)
+        : v.status === 'revoked'
+          ? new HostError('hostkey', `host key of ${khName} is revoked (${v.entry.file}:${v.entry.line})`)
+          : new HostError('hostkey', `HOST KEY CHANGED for ${khName}: it does not match ${v.known.map((e) => `${e.file}:${e.line}`).join(', ')}; refusing to connect (possible impersonation, or the robot was reinstalled)`);
+    return false;
+  };
+  const keys: Buffer[] = [];
+  for (const f of t.identityFiles) {
+    try {
+      keys.push(readFileSync(f));
+    } catch {}
+  }
+  const preferred = knownKeyTypes(entries, khName);
+  const allTypes = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  const order = (types: string[]) => types.flatMap((k) => (k === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k]));
+  const serverHostKey = [...new Set([...order(preferred), ...allTypes])].filter((k) => allTypes.includes(k));
+
+  // Auth: each key file, then the agent (unless IdentitiesOnly), like OpenSSH.
+  const methods: NonNullable<ConnectConfig['authHandler']> = [];
+  for (const key of keys) methods.push({ type: 'publickey', username: t.user, key } as never);
+  if (t.agentSocket && (!t.identitiesOnly || !keys.length)) methods.push({ type: 'agent', username: t.user, agent: t.agentSocket } as never);
+  const ssh = new NodeSSH();
+  const config: ConnectConfig & { username: string } = {
+    username: t.user,
+    readyTimeout: t.connectTimeoutMs,
+    keepaliveInterval: t.keepaliveIntervalMs,
+    keepaliveCountMax: t.keepaliveCountMax,
+    hostVerifier,
+    algorithms: { serverHostKey: serverHostKey as never },
+    authHandler: (methods.length ? [...methods] : ['none']) as never,
+    ...(sock ? { sock: sock as never } : { host: t.host, port: t.port }),
+  };
+  try {
+    await ssh.connect(config as never);
+  } catch (e) {
+    try {
+      ssh.dispose();
+    } catch {}
+    if (verdictError) throw verdictError;
+    throw classify(e as Error, t, t.connectTimeoutMs);
+  }
+  return ssh;
+}
