@@ -1,0 +1,135 @@
+/**
+ * Facts first: one remote command per robot gathers everything the modules need; a pure parser turns
+ * its output into typed facts. Nothing here changes the robot (the other backend is only listed when its
+ * tables already exist, so listing never creates them).
+ */
+export const UNIT_NAME = 'fleetmasq-masquerade.service';
+export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
+export const RC_LOCAL = '/etc/rc.local';
+export const MARKER = '/run/fleetmasq/boot-marker';
+
+export const FACTS_SCRIPT = `export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+m() { printf '\\n@@FM %s\\n' "$1"; }
+m boot_id; cat /proc/sys/kernel/random/boot_id
+m pid1; cat /proc/1/comm
+m uid; id -u
+m iptables_v; iptables -V 2>&1
+m rules; iptables -w 5 -t nat -S POSTROUTING 2>&1; echo "@rc=$?"
+m rules_other
+case "$(iptables -V 2>/dev/null)" in
+  *nf_tables*) if command -v iptables-legacy >/dev/null 2>&1 && grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then echo "@backend=legacy"; iptables-legacy -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
+  *legacy*) if command -v iptables-nft >/dev/null 2>&1; then echo "@backend=nft"; iptables-nft -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
+esac
+m routes; ip -o -4 route show default 2>&1
+m links; ip -o link show 2>&1
+m rclocal; if [ -e ${RC_LOCAL} ]; then stat -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL} | tr -d '\\n'; echo; fi
+m unit; if [ -e ${UNIT_PATH} ]; then base64 ${UNIT_PATH} | tr -d '\\n'; echo; fi
+m systemd_state
+if [ "$(cat /proc/1/comm)" = systemd ]; then
+  echo "unit=$(systemctl is-enabled ${UNIT_NAME} 2>/dev/null)"
+  echo "rclocal=$(systemctl is-enabled rc-local.service 2>/dev/null)"
+fi
+m marker; cat ${MARKER} 2>/dev/null
+m end
+`;
+
+export interface Route {
+  dev: string;
+  metric: number;
+  via?: string;
+}
+
+export interface Link {
+  name: string;
+  up: boolean;
+  lowerUp: boolean;
+}
+
+export interface Facts {
+  bootId: string;
+  systemd: boolean;
+  uid: number;
+  backend: 'nft' | 'legacy' | 'unknown';
+  iptablesVersion: string;
+  /** POSTROUTING rules (-S format) in the active backend. */
+  rules: string[];
+  rulesError?: string;
+  /** The other backend, when its nat table exists: its POSTROUTING rules. */
+  other?: { backend: 'nft' | 'legacy'; rules: string[] };
+  routes: Route[];
+  links: Link[];
+  rcLocal?: { mode: number; content: string };
+  unit?: string;
+  unitEnabled?: string;
+  rcLocalService?: string;
+  marker?: { bootId: string; method: string; iface: string };
+}
+
+export class FactsError extends Error {}
+
+function sections(out: string): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  let cur: string | undefined;
+  for (const line of out.split('\n')) {
+    const m = /^@@FM (\w+)$/.exec(line);
+    if (m) {
+      cur = m[1]!;
+      map.set(cur, []);
+    } else if (cur) map.get(cur)!.push(line);
+  }
+  for (const [k, v] of map) {
+    while (v.length && v[v.length - 1] === '') v.pop();
+    map.set(k, v);
+  }
+  return map;
+}
+
+export function parseFacts(out: string): Facts {
+  const s = sections(out);
+  if (!s.has('end')) throw new FactsError('fact gathering did not complete');
+  const one = (k: string) => (s.get(k) ?? [])[0]?.trim() ?? '';
+  const bootId = one('boot_id');
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(bootId)) throw new FactsError(`unexpected boot_id '${bootId}'`);
+  const ver = one('iptables_v');
+  const backend = /nf_tables/.test(ver) ? 'nft' : /legacy/.test(ver) ? 'legacy' : 'unknown';
+  const rawRules = s.get('rules') ?? [];
+  const rc = rawRules.find((l) => l.startsWith('@rc='));
+  const rules = rawRules.filter((l) => l.startsWith('-A '));
+  const f: Facts = {
+    bootId,
+    systemd: one('pid1') === 'systemd',
+    uid: Number(one('uid')),
+    backend,
+    iptablesVersion: ver,
+    rules,
+    routes: [],
+    links: [],
+  };
+  if (rc && rc !== '@rc=0') f.rulesError = rawRules.filter((l) => !l.startsWith('@rc=')).join(' ').trim() || rc;
+  const other = s.get('rules_other') ?? [];
+  const ob = other.find((l) => l.startsWith('@backend='));
+  if (ob) f.other = { backend: ob.slice(9) as 'nft' | 'legacy', rules: other.filter((l) => l.startsWith('-A ')) };
+  for (const l of s.get('routes') ?? []) {
+    const dev = /\bdev (\S+)/.exec(l)?.[1];
+    if (!dev || !l.startsWith('default')) continue;
+    f.routes.push({ dev, metric: Number(/\bmetric (\d+)/.exec(l)?.[1] ?? 0), via: /\bvia (\S+)/.exec(l)?.[1] });
+  }
+  for (const l of s.get('links') ?? []) {
+    const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(l);
+    if (!m) continue;
+    const flags = m[2]!.split(',');
+    f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
+  }
+  const rl = s.get('rclocal') ?? [];
+  if (rl.length >= 1 && rl[0]!.trim()) f.rcLocal = { mode: parseInt(rl[0]!.trim(), 8), content: Buffer.from(rl[1] ?? '', 'base64').toString('utf8') };
+  const unit = s.get('unit') ?? [];
+  if (unit.length && unit[0]!.trim()) f.unit = Buffer.from(unit[0]!.trim(), 'base64').toString('utf8');
+  for (const l of s.get('systemd_state') ?? []) {
+    const [k, v] = [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()];
+    if (k === 'unit') f.unitEnabled = v || undefined;
+    if (k === 'rclocal') f.rcLocalService = v || undefined;
+  }
+  const mk = one('marker').split(/\s+/);
+  if (mk.length >= 3 && /^[0-9a-f-]{36}$/.test(mk[0]!)) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]! };
+  return f;
+}

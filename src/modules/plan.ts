@@ -1,0 +1,269 @@
+/**
+ * Modules as pure planners: facts + desired settings -> the changes to make, their diffs, and one
+ * remote script that makes them (or nothing at all when the robot is already right).
+ */
+import { MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, type Facts } from '../facts/facts.js';
+import { unifiedDiff } from '../util/diff.js';
+import { shQuote } from '../util/quote.js';
+import { deadLinesAfterExit, findBlock, removeBlock, withBlock } from './rclocal.js';
+import { chooseInterface, countRule, IFACE_RE, masqueradeInterfaces, ruleArgs } from './rule.js';
+import { renderUnit, unitInterface } from './unit.js';
+
+export type Persistence = 'systemd' | 'rc.local';
+
+export interface MasqSettings {
+  /** A name or 'auto'. */
+  interface: string;
+  persistence: Persistence | 'auto';
+}
+
+export interface Plan {
+  iface?: string;
+  method?: Persistence;
+  /** What will change, in words. Empty when the robot is already right. */
+  changes: string[];
+  diffs: string[];
+  warnings: string[];
+  /** Shell fragments, joined into one script; empty when there is nothing to do. */
+  steps: { name: string; sh: string }[];
+  error?: string;
+}
+
+const SCRIPT_HEAD = `set -eu
+export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+fm_step() { echo "@@FM step $1"; }
+fm_write() {
+  tmp="$1.fleetmasq-tmp.$$"
+  if printf '%s' "$3" | base64 -d > "$tmp" && chmod "$2" "$tmp" && mv -f "$tmp" "$1"; then :; else rm -f "$tmp"; return 1; fi
+}
+`;
+
+export function renderScript(steps: Plan['steps']): string {
+  return SCRIPT_HEAD + steps.map((s) => `fm_step ${shQuote(s.name)}\n${s.sh}\n`).join('') + 'echo "@@FM done"\n';
+}
+
+function b64(s: string): string {
+  return Buffer.from(s, 'utf8').toString('base64');
+}
+
+function writeFile(path: string, content: string, mode: number): string {
+  return `fm_write ${path} ${mode.toString(8).padStart(4, '0')} ${shQuote(b64(content))}`;
+}
+
+function resolveMethod(facts: Facts, wanted: MasqSettings['persistence']): Persistence | { error: string } {
+  if (wanted === 'systemd' && !facts.systemd) return { error: 'masquerade_persistence is systemd, but systemd is not PID 1 on this robot: use rc.local' };
+  if (wanted === 'auto') return facts.systemd ? 'systemd' : 'rc.local';
+  return wanted;
+}
+
+function emptyPlan(): Plan {
+  return { changes: [], diffs: [], warnings: [], steps: [] };
+}
+
+function otherBackendWarning(facts: Facts, iface: string): string | undefined {
+  if (facts.other && countRule(facts.other.rules, iface) > 0)
+    return `a copy of the rule sits in the iptables-${facts.other.backend} tables, invisible to the active iptables (${facts.backend})`;
+  return undefined;
+}
+
+/** The live rule: exactly once on the interface. */
+export function planRule(facts: Facts, settings: Pick<MasqSettings, 'interface'>, plan: Plan = emptyPlan()): Plan {
+  if (facts.rulesError) return { ...plan, error: `iptables does not work on this robot: ${facts.rulesError}` };
+  const choice = chooseInterface(facts, settings.interface);
+  if ('error' in choice) return { ...plan, error: choice.error };
+  const iface = choice.iface;
+  if (!IFACE_RE.test(iface)) return { ...plan, error: `the default route's interface '${iface}' is not a usable interface name` };
+  plan.iface = iface;
+  const rule = ruleArgs(iface);
+  const n = countRule(facts.rules, iface);
+  if (n === 0) {
+    plan.changes.push(`add live rule: iptables -t nat -A ${rule}`);
+    plan.diffs.push(`iptables -t nat (${facts.backend}):\n+ -A ${rule}\n`);
+    plan.steps.push({ name: 'rule', sh: `iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}` });
+  } else if (n > 1) {
+    plan.changes.push(`remove ${n - 1} duplicate(s) of the live rule on ${iface}`);
+    plan.diffs.push(`iptables -t nat (${facts.backend}):\n${Array(n - 1).fill(`- -A ${rule}`).join('\n')}\n`);
+    plan.steps.push({
+      name: 'dedupe',
+      sh: `n=$(iptables -w -t nat -S POSTROUTING | grep -cxF -- ${shQuote(`-A ${rule}`)} || true)\nwhile [ "$n" -gt 1 ]; do iptables -w -t nat -D ${rule}; n=$((n-1)); done`,
+    });
+  }
+  const w = otherBackendWarning(facts, iface);
+  if (w) plan.warnings.push(w);
+  return plan;
+}
+
+function removeUnitSteps(facts: Facts, plan: Plan, why: string): void {
+  if (facts.unit === undefined && !facts.unitEnabled?.startsWith('enabled')) return;
+  plan.changes.push(`remove the systemd unit ${UNIT_NAME}${why}`);
+  if (facts.unit !== undefined) plan.diffs.push(unifiedDiff(facts.unit, '', UNIT_PATH, '/dev/null'));
+  plan.steps.push({
+    name: 'unit-remove',
+    sh: facts.systemd
+      ? `systemctl disable --quiet ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
+      : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}`,
+  });
+}
+
+function removeRcBlockSteps(facts: Facts, plan: Plan, why: string): void {
+  if (!facts.rcLocal || !findBlock(facts.rcLocal.content)) return;
+  const before = removeBlock(facts.rcLocal);
+  plan.changes.push(before ? `remove fleetmasq's block from ${RC_LOCAL}${why}` : `delete ${RC_LOCAL} (fleetmasq created it)${why}`);
+  plan.diffs.push(unifiedDiff(facts.rcLocal.content, before?.content ?? '', RC_LOCAL, before ? RC_LOCAL : '/dev/null'));
+  plan.steps.push({ name: 'rclocal-restore', sh: before ? writeFile(RC_LOCAL, before.content, before.mode) : `rm -f ${RC_LOCAL}` });
+}
+
+/** Persistence: a boot hook that re-applies the rule idempotently and writes the boot marker. */
+export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = emptyPlan()): Plan {
+  if (plan.error) return plan;
+  if (!plan.iface) {
+    const choice = chooseInterface(facts, settings.interface);
+    if ('error' in choice) return { ...plan, error: choice.error };
+    plan.iface = choice.iface;
+  }
+  const iface = plan.iface;
+  const method = resolveMethod(facts, settings.persistence);
+  if (typeof method !== 'string') return { ...plan, error: method.error };
+  plan.method = method;
+  if (method === 'systemd') {
+    const unit = renderUnit(iface);
+    const steps: string[] = [];
+    if (facts.unit !== unit) {
+      plan.changes.push(`${facts.unit === undefined ? 'install' : 'update'} the systemd unit ${UNIT_NAME}`);
+      plan.diffs.push(unifiedDiff(facts.unit ?? '', unit, facts.unit === undefined ? '/dev/null' : UNIT_PATH, UNIT_PATH));
+      steps.push(writeFile(UNIT_PATH, unit, 0o644), 'systemctl daemon-reload');
+    }
+    if (facts.unitEnabled !== 'enabled') {
+      plan.changes.push(`enable ${UNIT_NAME} at boot`);
+      steps.push(`systemctl enable --quiet ${UNIT_NAME}`);
+    }
+    if (steps.length) plan.steps.push({ name: 'unit', sh: steps.join('\n') });
+    removeRcBlockSteps(facts, plan, ' (persistence is now systemd)');
+  } else {
+    if (facts.systemd && facts.rcLocalService === 'masked')
+      return { ...plan, error: 'rc-local.service is masked, so /etc/rc.local would never run at boot: unmask it or use systemd persistence' };
+    const next = withBlock(facts.rcLocal, iface);
+    if (!facts.rcLocal || facts.rcLocal.content !== next.content || facts.rcLocal.mode !== next.mode) {
+      if (!facts.rcLocal) plan.changes.push(`create ${RC_LOCAL} (mode 0755) with fleetmasq's block`);
+      else {
+        if (facts.rcLocal.content !== next.content) plan.changes.push(`${findBlock(facts.rcLocal.content) ? 'update' : 'add'} fleetmasq's block in ${RC_LOCAL}`);
+        if (!facts.rcLocal.content.startsWith('#!')) plan.changes.push(`add the missing shebang to ${RC_LOCAL}`);
+        if ((facts.rcLocal.mode & 0o111) !== 0o111) plan.changes.push(`make ${RC_LOCAL} executable`);
+      }
+      plan.diffs.push(unifiedDiff(facts.rcLocal?.content ?? '', next.content, facts.rcLocal ? RC_LOCAL : '/dev/null', RC_LOCAL));
+      plan.steps.push({ name: 'rclocal', sh: writeFile(RC_LOCAL, next.content, next.mode) });
+    }
+    removeUnitSteps(facts, plan, ' (persistence is now rc.local)');
+    const dead = deadLinesAfterExit(facts.rcLocal?.content ?? '').filter((l) => /MASQUERADE/.test(l));
+    if (dead.length) plan.warnings.push(`${RC_LOCAL} has lines after its exit that never run: ${dead.join(' | ')}`);
+  }
+  return plan;
+}
+
+export function planApply(facts: Facts, settings: MasqSettings): Plan {
+  // Persistence first, then the live rule: a robot cut off half-way keeps a working boot hook.
+  const persist = planPersist(facts, settings, planRule(facts, settings));
+  const rule = persist.steps.filter((s) => s.name === 'rule' || s.name === 'dedupe');
+  persist.steps = [...persist.steps.filter((s) => s.name !== 'rule' && s.name !== 'dedupe'), ...rule];
+  return persist;
+}
+
+/** Undo everything: every copy of the rule (both backends), the unit, the rc.local block, the marker. */
+export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface'>): Plan {
+  const plan = emptyPlan();
+  const ifaces = new Set<string>();
+  const choice = chooseInterface(facts, settings.interface);
+  if ('iface' in choice) ifaces.add(choice.iface);
+  if (facts.unit) {
+    const u = unitInterface(facts.unit);
+    if (u) ifaces.add(u);
+  }
+  const b = facts.rcLocal && findBlock(facts.rcLocal.content);
+  if (b && b.iface) ifaces.add(b.iface);
+  if (facts.marker) ifaces.add(facts.marker.iface);
+  removeUnitSteps(facts, plan, '');
+  removeRcBlockSteps(facts, plan, '');
+  for (const iface of [...ifaces].filter((i) => IFACE_RE.test(i))) {
+    const rule = ruleArgs(iface);
+    const n = countRule(facts.rules, iface);
+    if (n > 0) {
+      plan.changes.push(`delete ${n} live rule(s): iptables -t nat -D ${rule}`);
+      plan.diffs.push(`iptables -t nat (${facts.backend}):\n${Array(n).fill(`- -A ${rule}`).join('\n')}\n`);
+      plan.steps.push({ name: 'rule-delete', sh: `while iptables -w -t nat -C ${rule} 2>/dev/null; do iptables -w -t nat -D ${rule}; done` });
+    }
+    if (facts.other && countRule(facts.other.rules, iface) > 0) {
+      const tool = `iptables-${facts.other.backend}`;
+      plan.changes.push(`delete the copy of the rule in the ${tool} tables`);
+      plan.steps.push({ name: 'rule-delete-other', sh: `while ${tool} -w -t nat -C ${rule} 2>/dev/null; do ${tool} -w -t nat -D ${rule}; done` });
+    }
+  }
+  if (facts.marker) plan.steps.push({ name: 'marker', sh: `rm -f ${MARKER}; rmdir /run/fleetmasq 2>/dev/null || true` });
+  if (!plan.changes.length) plan.steps = plan.steps.filter((s) => s.name !== 'marker');
+  return plan;
+}
+
+export interface Compliance {
+  compliant: boolean;
+  reasons: string[];
+  notes: string[];
+  iface?: string;
+  method?: Persistence;
+  ruleCount: number;
+  persistenceInstalled: boolean;
+  firedThisBoot: boolean;
+}
+
+/** Compliance: the rule live exactly once on the expected interface AND persistence installed and enabled. */
+export function checkCompliance(facts: Facts, settings: MasqSettings): Compliance {
+  const reasons: string[] = [];
+  const notes: string[] = [];
+  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, persistenceInstalled: false, firedThisBoot: false };
+  if (facts.rulesError) reasons.push(`iptables does not work: ${facts.rulesError}`);
+  const choice = chooseInterface(facts, settings.interface);
+  if ('error' in choice) {
+    reasons.push(choice.error);
+    return c;
+  }
+  const iface = (c.iface = choice.iface);
+  c.ruleCount = countRule(facts.rules, iface);
+  if (c.ruleCount === 0) reasons.push(`the rule is not live on ${iface}`);
+  if (c.ruleCount > 1) reasons.push(`the rule is live ${c.ruleCount} times on ${iface} (duplicates)`);
+  const link = facts.links.find((l) => l.name === iface);
+  if (!iface.endsWith('+')) {
+    if (!link) reasons.push(`interface ${iface} does not exist on the robot`);
+    else if (!link.up) reasons.push(`interface ${iface} is down`);
+  }
+  const others = masqueradeInterfaces(facts.rules).filter((i) => i !== iface);
+  if (others.length) notes.push(`also masquerading on ${others.join(', ')}`);
+  const w = otherBackendWarning(facts, iface);
+  if (w) notes.push(w);
+
+  const unitOk = facts.unit === renderUnit(iface) && facts.unitEnabled === 'enabled';
+  const block = facts.rcLocal ? findBlock(facts.rcLocal.content) : undefined;
+  const rcOk =
+    !!facts.rcLocal &&
+    !!block &&
+    block.iface === iface &&
+    facts.rcLocal.content.startsWith('#!') &&
+    (facts.rcLocal.mode & 0o100) !== 0 &&
+    !(facts.systemd && facts.rcLocalService === 'masked');
+  const wanted = settings.persistence === 'auto' ? undefined : settings.persistence;
+  c.method = wanted ?? (unitOk ? 'systemd' : rcOk ? 'rc.local' : facts.systemd ? 'systemd' : 'rc.local');
+  c.persistenceInstalled = c.method === 'systemd' ? unitOk : rcOk;
+  if (!c.persistenceInstalled) {
+    if (c.method === 'systemd') {
+      if (facts.unit === undefined) reasons.push(`persistence missing: no ${UNIT_NAME}`);
+      else if (unitInterface(facts.unit) !== iface) reasons.push(`persistence is for ${unitInterface(facts.unit) ?? 'another interface'}, expected ${iface}`);
+      else if (facts.unit !== renderUnit(iface)) reasons.push(`${UNIT_NAME} was modified`);
+      if (facts.unit !== undefined && facts.unitEnabled !== 'enabled') reasons.push(`${UNIT_NAME} is not enabled (${facts.unitEnabled ?? 'unknown'})`);
+    } else if (!facts.rcLocal) reasons.push(`persistence missing: no ${RC_LOCAL}`);
+    else if (!block) reasons.push(`persistence missing: no fleetmasq block in ${RC_LOCAL}`);
+    else if (block.iface !== iface) reasons.push(`persistence is for ${block.iface}, expected ${iface}`);
+    else if (!facts.rcLocal.content.startsWith('#!')) reasons.push(`${RC_LOCAL} has no shebang`);
+    else if ((facts.rcLocal.mode & 0o100) === 0) reasons.push(`${RC_LOCAL} is not executable`);
+    else reasons.push('rc-local.service is masked: rc.local never runs at boot');
+  }
+  c.firedThisBoot = facts.marker?.bootId === facts.bootId;
+  c.compliant = reasons.length === 0;
+  return c;
+}

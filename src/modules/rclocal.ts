@@ -1,0 +1,107 @@
+/**
+ * rc.local editing (pure). fleetmasq's lines live in one delimited block placed before the first
+ * top-level `exit` (lines after it never run), or at the end when there is none. Every other byte is
+ * kept, and the block records what apply changed (file created, shebang added, mode, missing final
+ * newline), so removing it gives back the file exactly as it was.
+ */
+export const BEGIN = '# BEGIN fleetmasq managed block: NAT masquerade for WebRTC (do not edit; `fleetmasq remove` takes it out)';
+export const END = '# END fleetmasq managed block';
+
+export interface RcMeta {
+  created: boolean;
+  shebangAdded: boolean;
+  mode: number;
+  noEol: boolean;
+}
+
+export interface RcFile {
+  content: string;
+  mode: number;
+}
+
+const EXIT_RE = /^exit(\s+[0-9]+)?\s*(;\s*)?(#.*)?$/;
+
+/** The block's lines run under `sh -e` too: nothing in it can fail the script. */
+export function blockBody(iface: string): string[] {
+  const rule = `POSTROUTING -o ${iface} -j MASQUERADE`;
+  return [
+    `if iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}; then`,
+    `  { mkdir -p /run/fleetmasq && echo "$(cat /proc/sys/kernel/random/boot_id) rc.local ${iface}" > /run/fleetmasq/boot-marker; } || true`,
+    `fi`,
+  ];
+}
+
+function metaLine(m: RcMeta): string {
+  return `# fleetmasq-meta: created=${+m.created} shebang-added=${+m.shebangAdded} mode=${m.mode.toString(8).padStart(4, '0')} noeol=${+m.noEol}`;
+}
+
+export function parseMeta(line: string): RcMeta | undefined {
+  const m = /^# fleetmasq-meta: created=([01]) shebang-added=([01]) mode=([0-7]{3,4}) noeol=([01])$/.exec(line);
+  if (!m) return undefined;
+  return { created: m[1] === '1', shebangAdded: m[2] === '1', mode: parseInt(m[3]!, 8), noEol: m[4] === '1' };
+}
+
+/** Finds fleetmasq's block: line indexes of BEGIN and END, its meta and the interface it sets. */
+export function findBlock(content: string): { begin: number; end: number; meta?: RcMeta; iface?: string } | undefined {
+  const lines = content.split('\n');
+  const begin = lines.indexOf(BEGIN);
+  if (begin < 0) return undefined;
+  const end = lines.indexOf(END, begin);
+  if (end < 0) return undefined;
+  const meta = parseMeta(lines[begin + 1] ?? '');
+  const iface = /-A POSTROUTING -o (\S+) -j MASQUERADE/.exec(lines.slice(begin, end).join('\n'))?.[1];
+  return { begin, end, meta, iface };
+}
+
+/** The file as it was before fleetmasq (undefined: fleetmasq created it, so it should not exist). */
+export function removeBlock(file: RcFile): RcFile | undefined {
+  const b = findBlock(file.content);
+  if (!b) return file;
+  const lines = file.content.split('\n');
+  lines.splice(b.begin, b.end - b.begin + 1);
+  const meta = b.meta ?? { created: false, shebangAdded: false, mode: file.mode, noEol: false };
+  if (meta.created) return undefined;
+  if (meta.shebangAdded && lines[0] === '#!/bin/sh') lines.shift();
+  let content = lines.join('\n');
+  if (meta.noEol && content.endsWith('\n')) content = content.slice(0, -1);
+  return { content, mode: meta.mode };
+}
+
+/** rc.local with fleetmasq's block for `iface` (replacing an older block). */
+export function withBlock(current: RcFile | undefined, iface: string): RcFile {
+  let original = current;
+  let meta: RcMeta | undefined;
+  if (current) {
+    const b = findBlock(current.content);
+    if (b?.meta) meta = b.meta;
+    if (b) original = removeBlock(current);
+  }
+  if (!original) {
+    meta ??= { created: true, shebangAdded: false, mode: 0o755, noEol: false };
+    const content = ['#!/bin/sh', BEGIN, metaLine(meta), ...blockBody(iface), END, 'exit 0', ''].join('\n');
+    return { content, mode: 0o755 };
+  }
+  let text = original.content;
+  const noEol = text.length > 0 && !text.endsWith('\n');
+  if (noEol) text += '\n';
+  const lines = text.split('\n'); // last element is '' (after the final newline)
+  let shebangAdded = false;
+  if (!lines[0]?.startsWith('#!')) {
+    lines.unshift('#!/bin/sh');
+    shebangAdded = true;
+  }
+  meta ??= { created: false, shebangAdded, mode: original.mode, noEol };
+  const block = [BEGIN, metaLine(meta), ...blockBody(iface), END];
+  const exitAt = lines.findIndex((l, i) => i > 0 && EXIT_RE.test(l));
+  if (exitAt >= 0) lines.splice(exitAt, 0, ...block);
+  else lines.splice(lines.length - 1, 0, ...block);
+  return { content: lines.join('\n'), mode: original.mode | 0o755 };
+}
+
+/** Top-level lines after the first top-level exit: they never run (a classic hand-made mistake). */
+export function deadLinesAfterExit(content: string): string[] {
+  const lines = content.split('\n');
+  const exitAt = lines.findIndex((l, i) => i > 0 && EXIT_RE.test(l));
+  if (exitAt < 0) return [];
+  return lines.slice(exitAt + 1).filter((l) => l.trim() && !l.trim().startsWith('#'));
+}

@@ -1,0 +1,29 @@
+/** The systemd unit (pure rendering). Ordered before network-pre.target; writes the boot marker. */
+import { UNIT_NAME } from '../facts/facts.js';
+
+export function renderUnit(iface: string): string {
+  const rule = `POSTROUTING -o ${iface} -j MASQUERADE`;
+  return `# Managed by fleetmasq (${UNIT_NAME}): NAT masquerade on ${iface}, so WebRTC survives cellular hotspots.
+# 'fleetmasq remove' disables and deletes it.
+[Unit]
+Description=fleetmasq NAT masquerade on ${iface}
+DefaultDependencies=no
+After=systemd-modules-load.service local-fs.target
+Wants=network-pre.target
+Before=network-pre.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}'
+ExecStart=/bin/sh -c 'mkdir -p /run/fleetmasq && echo "$$(cat /proc/sys/kernel/random/boot_id) systemd ${iface}" > /run/fleetmasq/boot-marker'
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export function unitInterface(unit: string): string | undefined {
+  return /-A POSTROUTING -o (\S+) -j MASQUERADE/.exec(unit)?.[1];
+}

@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseFacts, type Facts } from '../../src/facts/facts.js';
+import { checkCompliance, planApply, planRemove, renderScript } from '../../src/modules/plan.js';
+import { chooseInterface } from '../../src/modules/rule.js';
+import { renderUnit } from '../../src/modules/unit.js';
+import { withBlock } from '../../src/modules/rclocal.js';
+import { unifiedDiff } from '../../src/util/diff.js';
+
+const BOOT = '4f1c2a3b-1111-2222-3333-444455556666';
+
+function facts(over: Partial<Facts> = {}): Facts {
+  return {
+    bootId: BOOT,
+    systemd: true,
+    uid: 0,
+    backend: 'nft',
+    iptablesVersion: 'iptables v1.8.9 (nf_tables)',
+    rules: [],
+    routes: [{ dev: 'wlan0', metric: 100, via: '10.0.0.1' }],
+    links: [{ name: 'lo', up: true, lowerUp: true }, { name: 'wlan0', up: true, lowerUp: true }],
+    ...over,
+  };
+}
+
+test('facts parser reads every section', () => {
+  const out = [
+    '', '@@FM boot_id', BOOT, '', '@@FM pid1', 'systemd', '', '@@FM uid', '0',
+    '', '@@FM iptables_v', 'iptables v1.8.9 (legacy)',
+    '', '@@FM rules', '-P POSTROUTING ACCEPT', '-A POSTROUTING -o eth0 -j MASQUERADE', '@rc=0',
+    '', '@@FM rules_other', '@backend=nft', '-A POSTROUTING -o eth0 -j MASQUERADE',
+    '', '@@FM routes', 'default via 10.77.0.1 dev eth0 metric 100 ', 'default via 192.168.101.1 dev eth1 metric 600 ',
+    '', '@@FM links', '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 state UNKNOWN', '2: eth0@if9: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP', '3: eth1: <BROADCAST,MULTICAST> mtu 1500 state DOWN',
+    '', '@@FM rclocal', '755', Buffer.from('#!/bin/sh\nexit 0\n').toString('base64'),
+    '', '@@FM unit', '', '@@FM systemd_state', 'unit=', 'rclocal=static',
+    '', '@@FM marker', `${BOOT} systemd eth0`, '', '@@FM end', '',
+  ].join('\n');
+  const f = parseFacts(out);
+  assert.equal(f.backend, 'legacy');
+  assert.deepEqual(f.rules, ['-A POSTROUTING -o eth0 -j MASQUERADE']);
+  assert.deepEqual(f.other, { backend: 'nft', rules: ['-A POSTROUTING -o eth0 -j MASQUERADE'] });
+  assert.deepEqual(f.routes.map((r) => [r.dev, r.metric]), [['eth0', 100], ['eth1', 600]]);
+  assert.deepEqual(f.links.map((l) => [l.name, l.up]), [['lo', true], ['eth0', true], ['eth1', false]]);
+  assert.deepEqual(f.rcLocal, { mode: 0o755, content: '#!/bin/sh\nexit 0\n' });
+  assert.equal(f.unit, undefined);
+  assert.equal(f.rcLocalService, 'static');
+  assert.deepEqual(f.marker, { bootId: BOOT, method: 'systemd', iface: 'eth0' });
+  assert.throws(() => parseFacts('@@FM boot_id\nnope\n'));
+});
+
+test('auto picks the default route with the lowest metric; no route is an error', () => {
+  assert.deepEqual(chooseInterface(facts({ routes: [{ dev: 'eth1', metric: 600 }, { dev: 'wwan0', metric: 50 }] }), 'auto'), { iface: 'wwan0', how: 'default-route' });
+  assert.match((chooseInterface(facts({ routes: [] }), 'auto') as { error: string }).error, /no default route/);
+  assert.match(planApply(facts({ routes: [] }), { interface: 'auto', persistence: 'auto' }).error!, /no default route/);
+});
+
+test('apply on a bare systemd robot: unit, enable, rule — persistence before the live rule', () => {
+  const p = planApply(facts(), { interface: 'auto', persistence: 'auto' });
+  assert.equal(p.iface, 'wlan0');
+  assert.equal(p.method, 'systemd');
+  assert.deepEqual(p.steps.map((s) => s.name), ['unit', 'rule']);
+  assert.equal(p.changes.length, 3);
+  const script = renderScript(p.steps);
+  assert.match(script, /^set -eu/);
+  assert.match(script, /iptables -w -t nat -C POSTROUTING -o wlan0 -j MASQUERADE 2>\/dev\/null \|\| iptables -w -t nat -A POSTROUTING -o wlan0 -j MASQUERADE/);
+});
+
+test('apply when already right plans nothing', () => {
+  const f = facts({ rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'], unit: renderUnit('wlan0'), unitEnabled: 'enabled' });
+  const p = planApply(f, { interface: 'auto', persistence: 'auto' });
+  assert.deepEqual(p.changes, []);
+  assert.deepEqual(p.steps, []);
+  assert.equal(checkCompliance(f, { interface: 'auto', persistence: 'auto' }).compliant, true);
+});
+
+test('duplicates are removed down to one', () => {
+  const rule = '-A POSTROUTING -o wlan0 -j MASQUERADE';
+  const p = planApply(facts({ rules: [rule, rule, rule] }), { interface: 'wlan0', persistence: 'systemd' });
+  assert.ok(p.changes.includes('remove 2 duplicate(s) of the live rule on wlan0'));
+  const c = checkCompliance(facts({ rules: [rule, rule, rule] }), { interface: 'wlan0', persistence: 'auto' });
+  assert.ok(c.reasons.includes('the rule is live 3 times on wlan0 (duplicates)'));
+});
+
+test('switching systemd -> rc.local removes the unit; rc.local on a non-systemd robot', () => {
+  const f = facts({ unit: renderUnit('wlan0'), unitEnabled: 'enabled' });
+  const p = planApply(f, { interface: 'wlan0', persistence: 'rc.local' });
+  assert.deepEqual(p.steps.map((s) => s.name), ['rclocal', 'unit-remove', 'rule']);
+  const ns = planApply(facts({ systemd: false }), { interface: 'auto', persistence: 'auto' });
+  assert.equal(ns.method, 'rc.local');
+  assert.match(planApply(facts({ systemd: false }), { interface: 'auto', persistence: 'systemd' }).error!, /systemd is not PID 1/);
+});
+
+test('a copy in the other backend is reported', () => {
+  const p = planApply(facts({ other: { backend: 'legacy', rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'] } }), { interface: 'auto', persistence: 'auto' });
+  assert.match(p.warnings[0]!, /iptables-legacy tables, invisible/);
+});
+
+test('check: reasons for a non-compliant robot, fired-at-this-boot from the marker', () => {
+  const c = checkCompliance(facts({ links: [{ name: 'wlan0', up: false, lowerUp: false }] }), { interface: 'auto', persistence: 'auto' });
+  assert.equal(c.compliant, false);
+  assert.deepEqual(c.reasons, ['the rule is not live on wlan0', 'interface wlan0 is down', 'persistence missing: no fleetmasq-masquerade.service']);
+  const rc = withBlock(undefined, 'wlan0');
+  const ok = checkCompliance(
+    facts({ rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'], rcLocal: rc, marker: { bootId: BOOT, method: 'rc.local', iface: 'wlan0' } }),
+    { interface: 'auto', persistence: 'auto' },
+  );
+  assert.equal(ok.compliant, true);
+  assert.equal(ok.method, 'rc.local');
+  assert.equal(ok.firedThisBoot, true);
+});
+
+test('remove deletes every copy, the unit, the block, the marker', () => {
+  const rule = '-A POSTROUTING -o eth0 -j MASQUERADE';
+  const f = facts({
+    rules: [rule, rule],
+    unit: renderUnit('eth0'),
+    unitEnabled: 'enabled',
+    other: { backend: 'legacy', rules: [rule] },
+    marker: { bootId: BOOT, method: 'systemd', iface: 'eth0' },
+  });
+  const p = planRemove(f, { interface: 'auto' });
+  assert.deepEqual(p.steps.map((s) => s.name), ['unit-remove', 'rule-delete', 'rule-delete-other', 'marker']);
+  assert.deepEqual(planRemove(facts(), { interface: 'auto' }).steps, []);
+});
+
+test('unified diff', () => {
+  assert.equal(unifiedDiff('a\nb\nc\n', 'a\nB\nc\n', 'x', 'y'), '--- x\n+++ y\n@@ -1,4 +1,4 @@\n a\n-b\n+B\n c\n \n');
+  assert.equal(unifiedDiff('same', 'same', 'x', 'y'), '');
+});
