@@ -1,17 +1,23 @@
 import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
 import { demoCommand } from './demo.js';
 import { labCommand } from './lab.js';
+import { fleetCommand, FLEET_HELP } from './fleet.js';
 import { stdio, type Out } from './output.js';
 
-export const HELP = `fleetmasq — keep WebRTC alive on robots behind cellular hotspots, fleet-wide
+export const HELP = () => `fleetmasq — keep WebRTC alive on robots behind cellular hotspots, fleet-wide
 
 Usage: fleetmasq <command> [options]
 
 Commands:
+  apply      put the masquerade rule live (exactly once, right interface) and persist it (systemd or rc.local)
+  check      fleet compliance: rule live once, persistence installed; reports whether it fired at this boot
+  reboot     rolling reboots in batches, proving each robot came back (new boot_id) and is compliant
+  verify     check, and require that persistence fired at the current boot
+  remove     undo everything, leaving each robot as it was
   demo       boot a lab fleet on this machine and run the main job on it
   lab        real test robots on this machine: up, status, link, down (see 'fleetmasq lab --help')
 
-Run 'fleetmasq <command> --help' for a command's options.
+Run 'fleetmasq <command> --help' for a command's options.\n\n${FLEET_HELP}
 Exit codes: 0 ok, 2 a robot failed or is non-compliant, 4 a robot was unreachable, 5 invalid input, 130 interrupted.
 `;
 
@@ -24,12 +30,18 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
       case '-h':
       case '--help':
       case 'help':
-        io.out(HELP);
+        io.out(HELP());
         return EXIT.OK;
       case 'lab':
         return await labCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
+      case 'apply':
+      case 'check':
+      case 'verify':
+      case 'remove':
+      case 'reboot':
+        return await fleetCommand(cmd, rest, io);
       default:
         throw new ConfigError(`unknown command '${cmd}' (see 'fleetmasq --help')`);
     }

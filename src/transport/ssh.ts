@@ -34,12 +34,16 @@ export interface ExecOptions {
 /** A ProxyCommand's stdio as a socket. */
 class ProcessSocket extends Duplex {
   constructor(private readonly child: ChildProcess) {
-    super();
+    // Not half-open: when the proxy's output ends, the link is gone.
+    super({ allowHalfOpen: false });
     child.stdout!.on('data', (d: Buffer) => {
       if (!this.push(d)) child.stdout!.pause();
     });
     child.stdout!.on('end', () => this.push(null));
     child.on('error', (e) => this.destroy(e));
+    child.on('close', () => {
+      if (!this.destroyed) this.destroy();
+    });
     child.stdin!.on('error', () => {});
   }
   override _read(): void {
@@ -109,6 +113,9 @@ function classify(err: Error & { level?: string; code?: string }, target: SshTar
 export class SshConnection {
   private closed = false;
   private closeReason?: HostError;
+  private onClosed: (() => void)[] = [];
+  /** Resolves when the connection is gone (dropped by the robot, keepalive timeout, or disposed). */
+  readonly closedPromise: Promise<void> = new Promise((r) => this.onClosed.push(r));
   private readonly pending = new Set<(e: HostError) => void>();
 
   private constructor(
@@ -121,12 +128,14 @@ export class SshConnection {
     // After connect, a later error must not become an unhandled 'error' event.
     conn.on('error', (e: Error) => this.fail(classify(e, target, target.connectTimeoutMs)));
     conn.on('close', () => this.fail(new HostError('unreachable', `connection to ${target.host} closed`)));
+    conn.on('end', () => this.fail(new HostError('unreachable', `connection to ${target.host} closed by the robot`)));
   }
 
   private fail(e: HostError): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = e;
+    for (const r of this.onClosed) r();
     for (const p of this.pending) p(e);
     this.pending.clear();
     this.dispose();
@@ -248,6 +257,7 @@ export class SshConnection {
 
   dispose(): void {
     this.closed = true;
+    for (const r of this.onClosed) r();
     try {
       this.ssh.dispose();
     } catch {}
@@ -321,6 +331,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn): P
     algorithms: { serverHostKey: serverHostKey as never },
     authHandler: (methods.length ? [...methods] : ['none']) as never,
     ...(sock ? { sock: sock as never } : { host: t.host, port: t.port }),
+    ...(process.env.FLEETMASQ_SSH_DEBUG ? { debug: (m: string) => process.stderr.write(`[ssh ${t.name} ${Date.now() % 100000}] ${m}\n`) } : {}),
   };
   try {
     await ssh.connect(config as never);

@@ -58,7 +58,7 @@ test('lab: 5 robots come up, reboot for real, and go down without a trace', { sk
       await sshOut(lab!, 'robot-03', 'iptables -w -t nat -A POSTROUTING -o wlan0 -j MASQUERADE');
       assert.match(await sshOut(lab!, 'robot-03', 'iptables -w -t nat -S POSTROUTING'), /-A POSTROUTING -o wlan0 -j MASQUERADE/);
       const before = await bootId(lab!, 'robot-03');
-      await sshOut(lab!, 'robot-03', 'systemd-run --on-active=1 systemctl reboot >/dev/null');
+      await sshOut(lab!, 'robot-03', 'systemd-run --on-active=1 --timer-property=AccuracySec=100ms systemctl reboot >/dev/null');
       const after = await waitNewBoot(lab!, 'robot-03', before);
       assert.notEqual(after, before);
       assert.doesNotMatch(await sshOut(lab!, 'robot-03', 'iptables -w -t nat -S POSTROUTING'), /MASQUERADE/);

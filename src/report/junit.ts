@@ -1,0 +1,45 @@
+/** JUnit XML: a testcase per robot; non-compliant/failed robots are failures, unreachable ones errors. */
+import type { HostResult } from '../runner/types.js';
+import { summarize } from './summary.js';
+
+export function xmlEscape(s: string): string {
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+export function junitXml(command: string, results: HostResult[]): string {
+  const s = summarize(results);
+  const time = (r: HostResult) => ((r.durationMs ?? 0) / 1000).toFixed(3);
+  const total = results.reduce((a, r) => a + (r.durationMs ?? 0), 0) / 1000;
+  const cases = results.map((r) => {
+    const d = r.details;
+    const props = ['interface', 'backend', 'persistence', 'bootId', 'firedThisBoot', 'checkedAt', 'downMs', 'upMs']
+      .filter((k) => d[k] !== undefined && d[k] !== null)
+      .map((k) => `${k}=${String(d[k])}`)
+      .join('\n');
+    let body = '';
+    if (r.status === 'unreachable' || (r.status === 'failed' && r.error)) {
+      body = `\n      <error type="${xmlEscape(r.error?.kind ?? 'error')}" message="${xmlEscape(r.error?.message ?? '')}">${xmlEscape(r.error?.message ?? '')}</error>`;
+    } else if (r.status === 'failed') {
+      const msg = r.reasons.join('; ') || 'failed';
+      body = `\n      <failure type="${r.compliant === false ? 'non-compliant' : 'failed'}" message="${xmlEscape(msg)}">${xmlEscape(r.reasons.join('\n'))}</failure>`;
+    } else if (r.status === 'skipped') body = `\n      <skipped message="${xmlEscape(r.reasons.join('; '))}"/>`;
+    const out = [props, ...r.changes.map((c) => `change: ${c}`), ...r.warnings.map((w) => `warning: ${w}`)].filter(Boolean).join('\n');
+    return `    <testcase classname="fleetmasq.${xmlEscape(command)}" name="${xmlEscape(r.host)}" time="${time(r)}">${body}${out ? `\n      <system-out>${xmlEscape(out)}</system-out>` : ''}\n    </testcase>`;
+  });
+  const errors = results.filter((r) => r.status === 'unreachable' || (r.status === 'failed' && r.error)).length;
+  const failures = results.filter((r) => r.status === 'failed' && !r.error).length;
+  const attrs = `tests="${s.total}" failures="${failures}" errors="${errors}" skipped="${s.skipped}" time="${total.toFixed(3)}"`;
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="fleetmasq ${xmlEscape(command)}" ${attrs}>
+  <testsuite name="fleetmasq ${xmlEscape(command)}" ${attrs} timestamp="${new Date().toISOString().slice(0, 19)}">
+${cases.join('\n')}
+  </testsuite>
+</testsuites>
+`;
+}

@@ -1,0 +1,206 @@
+/**
+ * Runs a task over a fleet: batches one after another, up to `forks` robots at once inside a batch,
+ * allSettled semantics (one robot's failure never stops the others), max-fail threshold between
+ * batches, Ctrl-C stops scheduling while robots in flight finish their step. Every result is appended
+ * to the run record (JSON lines) as soon as it is known.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { HostError } from '../errors.js';
+import type { Inventory, Vars } from '../inventory/inventory.js';
+import { hostVars } from '../inventory/inventory.js';
+import { SshConnection } from '../transport/ssh.js';
+import { targetFor, type TransportOptions } from '../transport/target.js';
+import { exceedsMaxFail, planBatches, type SerialItem } from './batches.js';
+import type { HostOutcome, HostResult, RunEvent } from './types.js';
+
+export interface HostContext {
+  host: string;
+  vars: Vars;
+  /** The robot's connection (opened on first use, reused for every step of the run). */
+  conn(): Promise<SshConnection>;
+  /** Drops the cached connection (after a reboot) so the next conn() opens a new one. */
+  reconnect(): void;
+  /** Opens a fresh connection without caching failures (for reboot polling). */
+  tryConnect(timeoutMs?: number): Promise<SshConnection>;
+  step(name: string): void;
+  warn(message: string): void;
+  signal: AbortSignal;
+}
+
+export type HostTask = (ctx: HostContext) => Promise<HostOutcome>;
+
+/** One connection per robot for the whole run (several plays and tasks share it). */
+export class ConnectionPool {
+  private readonly conns = new Map<string, Promise<SshConnection>>();
+  constructor(
+    private readonly inv: Inventory,
+    private readonly transport: TransportOptions,
+    private readonly warn: (host: string, msg: string) => void,
+  ) {}
+
+  target(host: string) {
+    return targetFor(host, hostVars(this.inv, host), this.transport);
+  }
+
+  get(host: string): Promise<SshConnection> {
+    let p = this.conns.get(host);
+    if (p) {
+      return p.then((c) => {
+        if (c.isOpen) return c;
+        this.conns.delete(host);
+        return this.get(host);
+      });
+    }
+    p = SshConnection.open(this.target(host), (m) => this.warn(host, m));
+    this.conns.set(host, p);
+    p.catch(() => this.conns.delete(host));
+    return p;
+  }
+
+  async fresh(host: string, timeoutMs?: number): Promise<SshConnection> {
+    const t = this.target(host);
+    if (timeoutMs) t.connectTimeoutMs = timeoutMs;
+    const c = await SshConnection.open(t, (m) => this.warn(host, m));
+    this.drop(host);
+    this.conns.set(host, Promise.resolve(c));
+    return c;
+  }
+
+  drop(host: string): void {
+    const p = this.conns.get(host);
+    this.conns.delete(host);
+    p?.then((c) => c.dispose()).catch(() => {});
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.allSettled(all.map((p) => p.then((c) => c.dispose())));
+  }
+}
+
+export interface RunOptions {
+  command: string;
+  hosts: string[];
+  inventory: Inventory;
+  pool: ConnectionPool;
+  forks: number;
+  serial: SerialItem[];
+  maxFailPercent?: number;
+  signal: AbortSignal;
+  onEvent: (e: RunEvent) => void;
+  /** Directory for run records (default .fleetmasq/runs). */
+  recordDir?: string;
+  /** Hosts already failed earlier in a playbook: skipped here. */
+  skip?: Set<string>;
+}
+
+export interface RunSummary {
+  results: Map<string, HostResult>;
+  aborted?: string;
+  recordFile?: string;
+}
+
+export function toHostResult(host: string, e: unknown, startedAt: number): HostResult {
+  const err = e instanceof HostError ? e : new HostError('command', (e as Error)?.message ?? String(e));
+  return {
+    host,
+    status: err.kind === 'unreachable' || err.kind === 'hostkey' || err.kind === 'auth' ? 'unreachable' : 'failed',
+    changes: [],
+    reasons: [],
+    warnings: [],
+    diffs: [],
+    details: {},
+    error: { kind: err.kind, message: err.message },
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: Date.now() - startedAt,
+  };
+}
+
+export function recordPath(dir: string, command: string): string {
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return join(dir, `${stamp}-${command}-${process.pid}.jsonl`);
+}
+
+export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
+  const results = new Map<string, HostResult>();
+  const recordFile = recordPath(opts.recordDir ?? join('.fleetmasq', 'runs'), opts.command);
+  const record = (r: HostResult) => appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n');
+  const finish = (r: HostResult) => {
+    results.set(r.host, r);
+    record(r);
+    opts.onEvent({ type: 'done', result: r });
+  };
+  const skipped = (host: string, why: string): HostResult => ({
+    host,
+    status: 'skipped',
+    changes: [],
+    reasons: [why],
+    warnings: [],
+    diffs: [],
+    details: {},
+    error: null,
+  });
+  const hosts = opts.hosts.filter((h) => {
+    if (opts.skip?.has(h)) {
+      finish(skipped(h, 'failed earlier in this run'));
+      return false;
+    }
+    return true;
+  });
+  const batches = planBatches(hosts, opts.serial);
+  const limit = pLimit(Math.max(1, opts.forks));
+  let aborted: string | undefined;
+  for (let b = 0; b < batches.length; b++) {
+    const batch = batches[b]!;
+    if (aborted || opts.signal.aborted) {
+      aborted ??= 'interrupted';
+      for (const h of batch) finish(skipped(h, aborted));
+      continue;
+    }
+    opts.onEvent({ type: 'batch', index: b + 1, total: batches.length, hosts: batch });
+    await Promise.allSettled(
+      batch.map((host) =>
+        limit(async () => {
+          if (opts.signal.aborted) return finish(skipped(host, 'interrupted'));
+          const t0 = Date.now();
+          opts.onEvent({ type: 'start', host });
+          const ctx: HostContext = {
+            host,
+            vars: hostVars(opts.inventory, host),
+            conn: () => opts.pool.get(host),
+            reconnect: () => opts.pool.drop(host),
+            tryConnect: (ms) => opts.pool.fresh(host, ms),
+            step: (step) => opts.onEvent({ type: 'step', host, step }),
+            warn: (message) => opts.onEvent({ type: 'warn', host, message }),
+            signal: opts.signal,
+          };
+          try {
+            const out = await task(ctx);
+            finish({
+              host,
+              ...out,
+              error: null,
+              startedAt: new Date(t0).toISOString(),
+              finishedAt: new Date().toISOString(),
+              durationMs: Date.now() - t0,
+            });
+          } catch (e) {
+            finish(toHostResult(host, e, t0));
+          }
+        }),
+      ),
+    );
+    const failed = batch.filter((h) => ['failed', 'unreachable'].includes(results.get(h)?.status ?? '')).length;
+    if (b < batches.length - 1 && exceedsMaxFail(failed, batch.length, opts.maxFailPercent)) {
+      aborted = `batch ${b + 1}: ${failed} of ${batch.length} robots failed, more than max fail ${opts.maxFailPercent}%: later batches not started`;
+      opts.onEvent({ type: 'abort', reason: aborted });
+    }
+  }
+  if (opts.signal.aborted && !aborted) aborted = 'interrupted';
+  return { results, aborted, recordFile };
+}

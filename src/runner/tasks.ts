@@ -1,0 +1,262 @@
+/**
+ * What fleetmasq does on one robot, step by step: gather facts (one command), plan (pure), apply (one
+ * script, which also re-gathers the facts so the result is verified in the same round trip).
+ */
+import { HostError } from '../errors.js';
+import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
+import { checkCompliance, planApply, planPersist, planRemove, planRule, renderScript, type Compliance, type MasqSettings, type Plan } from '../modules/plan.js';
+import type { Vars } from '../inventory/inventory.js';
+import type { SshConnection } from '../transport/ssh.js';
+import type { HostContext, HostTask } from './runner.js';
+import { emptyOutcome, type HostOutcome } from './types.js';
+
+export interface TaskOptions {
+  /** Overrides of the inventory's masquerade_interface / masquerade_persistence. */
+  interface?: string;
+  persistence?: MasqSettings['persistence'];
+  /** --check: change nothing, report what would change. */
+  checkMode?: boolean;
+  commandTimeoutMs?: number;
+}
+
+export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
+  return {
+    interface: o.interface ?? String(vars.masquerade_interface ?? 'auto'),
+    persistence: (o.persistence ?? vars.masquerade_persistence ?? 'auto') as MasqSettings['persistence'],
+  };
+}
+
+export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Promise<Facts> {
+  const r = await conn.exec(FACTS_SCRIPT, { timeoutMs });
+  try {
+    return parseFacts(r.stdout);
+  } catch (e) {
+    throw new HostError('command', `gathering facts failed: ${(e as Error).message}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`);
+  }
+}
+
+function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
+  return {
+    interface: c?.iface,
+    backend: facts.backend,
+    persistence: c?.method,
+    bootId: facts.bootId,
+    systemd: facts.systemd,
+    ruleCount: c?.ruleCount,
+    persistenceInstalled: c?.persistenceInstalled,
+    firedThisBoot: c?.firedThisBoot,
+    checkedAt: new Date().toISOString(),
+  };
+}
+
+/** Runs a plan's script (if any) and returns the facts gathered right after it, in the same round trip. */
+async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: TaskOptions): Promise<Facts | undefined> {
+  if (!plan.steps.length) return undefined;
+  ctx.step(`changing: ${plan.steps.map((s) => s.name).join(', ')}`);
+  const script = `${renderScript(plan.steps)}set +eu\n${FACTS_SCRIPT}`;
+  const r = await conn.exec(script, { timeoutMs: o.commandTimeoutMs });
+  if (r.code !== 0 || !r.stdout.includes('@@FM done')) {
+    const steps = [...r.stdout.matchAll(/^@@FM step (\S+)$/gm)].map((m) => m[1]);
+    const failedStep = steps[steps.length - 1] ?? 'start';
+    throw new HostError('command', `step '${failedStep}' failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`, {
+      exitCode: r.code,
+      stdout: r.stdout,
+      stderr: r.stderr,
+    });
+  }
+  return parseFacts(r.stdout.slice(r.stdout.indexOf('@@FM done')));
+}
+
+function planned(plan: Plan, out: HostOutcome): void {
+  out.changes.push(...plan.changes);
+  out.diffs.push(...plan.diffs.filter(Boolean));
+  out.warnings.push(...plan.warnings);
+  for (const w of plan.warnings) void w;
+}
+
+type PlanFn = (facts: Facts, s: MasqSettings) => Plan;
+
+/** apply / masquerade / persist: plan from facts, change, verify. */
+function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): HostTask {
+  const planFn: PlanFn = kind === 'apply' ? planApply : kind === 'masquerade' ? (f, s) => planRule(f, s) : (f, s) => planPersist(f, s);
+  return async (ctx) => {
+    const out = emptyOutcome();
+    const settings = settingsFor(ctx.vars, o);
+    ctx.step('connecting');
+    const conn = await ctx.conn();
+    ctx.step('gathering facts');
+    const facts = await gatherFacts(conn, o.commandTimeoutMs);
+    const plan = planFn(facts, settings);
+    if (plan.error) throw new HostError('config', plan.error);
+    planned(plan, out);
+    for (const w of plan.warnings) ctx.warn(w);
+    if (!plan.changes.length) {
+      const c = checkCompliance(facts, settings);
+      out.details = describe(facts, c);
+      return out;
+    }
+    out.status = 'changed';
+    if (o.checkMode) {
+      out.details = { ...describe(facts, checkCompliance(facts, settings)), checkMode: true };
+      return out;
+    }
+    const after = (await execute(ctx, conn, plan, o))!;
+    const c = checkCompliance(after, settings);
+    out.details = describe(after, c);
+    // Verify what this task is responsible for.
+    const ruleOk = c.ruleCount === 1;
+    const persistOk = c.persistenceInstalled && c.method === plan.method;
+    if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
+      out.status = 'failed';
+      out.reasons.push(...c.reasons);
+      if (!out.reasons.length) out.reasons.push('the robot is not in the expected state after the change');
+    }
+    return out;
+  };
+}
+
+export const applyTask = (o: TaskOptions) => changeTask('apply', o);
+export const masqueradeTask = (o: TaskOptions) => changeTask('masquerade', o);
+export const persistTask = (o: TaskOptions) => changeTask('persist', o);
+
+/** check: compliance, read-only. `requireFired` (verify after a reboot) also demands the boot hook ran at this boot. */
+export function checkTask(o: TaskOptions & { requireFired?: boolean }): HostTask {
+  return async (ctx) => {
+    const out = emptyOutcome();
+    ctx.step('connecting');
+    const conn = await ctx.conn();
+    ctx.step('gathering facts');
+    const facts = await gatherFacts(conn, o.commandTimeoutMs);
+    return judge(facts, settingsFor(ctx.vars, o), out, o.requireFired ?? false);
+  };
+}
+
+function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFired: boolean, afterReboot = false): HostOutcome {
+  const c = checkCompliance(facts, settings);
+  out.details = { ...out.details, ...describe(facts, c) };
+  out.reasons.push(...c.reasons);
+  out.warnings.push(...c.notes);
+  if (afterReboot && c.ruleCount === 0) {
+    const i = out.reasons.indexOf(`the rule is not live on ${c.iface}`);
+    out.reasons.splice(i >= 0 ? i : 0, i >= 0 ? 1 : 0, `the rule did not survive the reboot: it is not live on ${c.iface} after boot ${facts.bootId}`);
+  }
+  let compliant = c.compliant;
+  if (requireFired && !c.firedThisBoot) {
+    compliant = false;
+    out.reasons.push(
+      facts.marker
+        ? `persistence did not fire at this boot (its last marker is from boot ${facts.marker.bootId})`
+        : 'persistence did not fire at this boot (no boot marker)',
+    );
+  }
+  out.compliant = compliant;
+  if (!compliant) out.status = 'failed';
+  return out;
+}
+
+export function removeTask(o: TaskOptions): HostTask {
+  return async (ctx) => {
+    const out = emptyOutcome();
+    const settings = settingsFor(ctx.vars, o);
+    ctx.step('connecting');
+    const conn = await ctx.conn();
+    ctx.step('gathering facts');
+    const facts = await gatherFacts(conn, o.commandTimeoutMs);
+    const plan = planRemove(facts, settings);
+    planned(plan, out);
+    out.details = describe(facts);
+    if (!plan.changes.length) return out;
+    out.status = 'changed';
+    if (o.checkMode) return out;
+    const after = (await execute(ctx, conn, plan, o))!;
+    const left = planRemove(after, settings);
+    out.details = describe(after);
+    if (left.changes.length) {
+      out.status = 'failed';
+      out.reasons.push(`still present after remove: ${left.changes.join('; ')}`);
+    }
+    return out;
+  };
+}
+
+export interface RebootOptions extends TaskOptions {
+  rebootTimeoutMs: number;
+  /** Verify compliance (and that persistence fired at the new boot) once the robot is back. Default true. */
+  verify?: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * reboot: read boot_id, start the reboot so the command returns cleanly, wait for the connection to
+ * drop, reconnect with backoff (host key verified each time) until a different, well-formed boot_id
+ * answers, then verify compliance including that persistence fired at this boot.
+ */
+export function rebootTask(o: RebootOptions): HostTask {
+  return async (ctx) => {
+    const out = emptyOutcome();
+    ctx.step('connecting');
+    const conn = await ctx.conn();
+    ctx.step('reading boot_id');
+    const before = await gatherFacts(conn, o.commandTimeoutMs);
+    if (o.checkMode) {
+      out.status = 'changed';
+      out.changes.push('reboot (check mode: not done)');
+      return judge(before, settingsFor(ctx.vars, o), out, false);
+    }
+    ctx.step('rebooting');
+    const t0 = Date.now();
+    // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
+    const cmd = before.systemd
+      ? 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot'
+      : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &';
+    const r = await conn.exec(cmd, { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
+    out.status = 'changed';
+    out.changes.push(`rebooted (boot ${before.bootId})`);
+    const deadline = t0 + o.rebootTimeoutMs;
+    ctx.step('waiting for the robot to go down');
+    let downAt: number | undefined;
+    // The link drops when sshd goes away (or keepalives fail); poll anyway after 15 s.
+    await Promise.race([conn.closedPromise.then(() => (downAt = Date.now())), sleep(Math.min(15_000, Math.max(0, deadline - Date.now())))]);
+    ctx.reconnect();
+    ctx.step('waiting for the new boot');
+    let delay = 1000;
+    let after: string | undefined;
+    let lastError = '';
+    while (Date.now() < deadline) {
+      try {
+        const c = await ctx.tryConnect(Math.min(10_000, Math.max(1000, deadline - Date.now())));
+        const res = await c.exec('cat /proc/sys/kernel/random/boot_id', { timeoutMs: 10_000, become: false });
+        const id = res.stdout.trim();
+        if (res.code === 0 && UUID.test(id) && id !== before.bootId) {
+          after = id;
+          break;
+        }
+        lastError = id === before.bootId ? 'still the old boot' : `unexpected boot_id output '${id.slice(0, 60)}'`;
+      } catch (e) {
+        if (e instanceof HostError && (e.kind === 'hostkey' || e.kind === 'auth')) throw e;
+        downAt ??= Date.now();
+        lastError = (e as Error).message;
+      }
+      await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+      delay = Math.min(delay * 1.5, 10_000);
+    }
+    if (!after) {
+      throw new HostError('reboot-timeout', `did not come back with a new boot_id within ${Math.round(o.rebootTimeoutMs / 1000)} s (last: ${lastError || 'no answer'})`);
+    }
+    const upAt = Date.now();
+    out.details.previousBootId = before.bootId;
+    out.details.downMs = downAt ? downAt - t0 : null;
+    out.details.upMs = downAt ? upAt - downAt : null;
+    out.details.rebootMs = upAt - t0;
+    if (o.verify === false) {
+      out.details.bootId = after;
+      return out;
+    }
+    ctx.step('verifying');
+    const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs);
+    return judge(facts, settingsFor(ctx.vars, o), out, true, true);
+  };
+}
