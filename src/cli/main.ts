@@ -1,5 +1,7 @@
 import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
 import { demoCommand } from './demo.js';
+import { playCommand } from './play.js';
+import { inventoryCommand } from './inventory.js';
 import { labCommand } from './lab.js';
 import { fleetCommand, FLEET_HELP } from './fleet.js';
 import { stdio, type Out } from './output.js';
@@ -14,6 +16,8 @@ Commands:
   reboot     rolling reboots in batches, proving each robot came back (new boot_id) and is compliant
   verify     check, and require that persistence fired at the current boot
   remove     undo everything, leaving each robot as it was
+  play       run a playbook (rollout, compliance, reboot-and-verify, removal: see playbooks/)
+  inventory  show the resolved inventory (--list like ansible-inventory, --graph)
   demo       boot a lab fleet on this machine and run the main job on it
   lab        real test robots on this machine: up, status, link, down (see 'fleetmasq lab --help')
 
@@ -42,6 +46,10 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
       case 'remove':
       case 'reboot':
         return await fleetCommand(cmd, rest, io);
+      case 'play':
+        return await playCommand(rest, io);
+      case 'inventory':
+        return await inventoryCommand(rest, io);
       default:
         throw new ConfigError(`unknown command '${cmd}' (see 'fleetmasq --help')`);
     }

@@ -363,6 +363,8 @@ export function renderLabInventory(lab: LabState): string {
   for (const r of lab.robots) {
     const h: Record<string, unknown> = { ansible_host: r.address, ansible_user: r.user };
     if (r.user !== 'root') h.ansible_become = true;
+    // A robot that already uses rc.local keeps its boot hook there.
+    if (r.rcLocal === 'exit0') h.masquerade_persistence = 'rc.local';
     if (r.onlyVia) {
       const b = lab.robots.find((x) => x.name === r.onlyVia)!;
       // The jump host is itself reached through the relay: the lab's ssh_config says how.
