@@ -15,10 +15,11 @@ export function specFile(path: string, name: string): LabSpec {
 }
 
 /** Boots the lab before the file's tests and tears it down after them. */
-export function useLab(spec: LabSpec): { lab: () => LabState } {
+export function useLab(spec: LabSpec, setup?: (lab: LabState) => Promise<void>): { lab: () => LabState } {
   let lab: LabState | undefined;
   before(async () => {
     lab = await labUp(spec);
+    if (setup) await setup(lab);
   });
   after(async () => {
     await labDown(spec.name);
