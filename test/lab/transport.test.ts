@@ -1,0 +1,136 @@
+/** Issue 3 acceptance on lab robots: proxies, bastion, sudo, host keys, timeouts, validation before contact. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { labLink, type LabState } from '../../src/lab/lab.js';
+import { cli } from '../helpers/cli.js';
+import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
+
+const { lab } = canRunLab ? useLab(specFile('test/fixtures/transport-fleet.yml', 'ttrans')) : { lab: () => undefined as never };
+const opts = { skip: !canRunLab && 'needs root', timeout: 120_000 };
+const tmp = () => mkdtempSync(join(tmpdir(), 'fmt-'));
+const pw = (l: LabState) => l.robots.find((r) => r.name === 'sudopw')!.becomePassword!;
+
+test('robots through ProxyCommand, a ProxyJump bastion, sudo with and without a password', opts, async () => {
+  const l = lab();
+  const r = await cli(['check', '-i', l.paths.inventory, '-l', 'all:!quiet', '--json'], { FLEETMASQ_BECOME_PASSWORD: pw(l) });
+  for (const h of ['plain', 'sudoer', 'sudopw', 'jump', 'behind']) {
+    assert.equal(r.json.hosts[h].error, null, `${h}: ${JSON.stringify(r.json.hosts[h].error)}`);
+    assert.match(r.json.hosts[h].bootId, /^[0-9a-f-]{36}$/);
+  }
+  // The bastion-only robot really is only reachable through the bastion.
+  assert.match(readFileSync(l.paths.inventory, 'utf8'), /-J root@10\.77\.0\.13/);
+  // Without the password, the password robot fails with kind `become`; the others are unaffected.
+  const nopw = await cli(['check', '-i', l.paths.inventory, '-l', 'sudopw:sudoer', '--json'], { FLEETMASQ_BECOME_PASSWORD: undefined });
+  assert.equal(nopw.json.hosts.sudopw.error.kind, 'become');
+  assert.match(nopw.json.hosts.sudopw.error.message, /needs a password/);
+  assert.equal(nopw.json.hosts.sudoer.error, null);
+  const wrong = await cli(['check', '-i', l.paths.inventory, '-l', 'sudopw', '--json'], { FLEETMASQ_BECOME_PASSWORD: 'not-it' });
+  assert.equal(wrong.json.hosts.sudopw.error.kind, 'become');
+  assert.doesNotMatch(wrong.stdout + wrong.stderr, /not-it/, 'the password never appears in output');
+});
+
+test('a changed host key is refused and nothing runs; unknown keys: strict refuses, accept-new records', opts, async () => {
+  const l = lab();
+  const d = tmp();
+  const kh = readFileSync(l.paths.knownHosts, 'utf8').split('\n');
+  const plain = l.robots.find((r) => r.name === 'plain')!;
+  const other = l.robots.find((r) => r.name === 'sudoer')!;
+  // plain's entry now carries another robot's key: a changed key.
+  const changed = kh.map((line) => (line.startsWith(`${plain.address} `) ? `${plain.address} ${other.hostKey.split(' ').slice(0, 2).join(' ')}` : line));
+  writeFileSync(join(d, 'changed'), changed.join('\n'));
+  const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'plain', '--known-hosts', join(d, 'changed'), '--json']);
+  assert.equal(r.code, 4);
+  assert.equal(r.json.hosts.plain.error.kind, 'hostkey');
+  assert.match(r.json.hosts.plain.error.message, /HOST KEY CHANGED/);
+  assert.doesNotMatch(await sshOut(l, 'plain', 'iptables -w -t nat -S POSTROUTING'), /MASQUERADE/, 'nothing ran on it');
+  assert.equal(await sshOut(l, 'plain', 'test -e /etc/systemd/system/fleetmasq-masquerade.service && echo yes || echo no'), 'no\n');
+
+  writeFileSync(join(d, 'empty'), '');
+  const strict = await cli(['check', '-i', l.paths.inventory, '-l', 'plain', '--known-hosts', join(d, 'empty'), '--json']);
+  assert.equal(strict.json.hosts.plain.error.kind, 'hostkey');
+  assert.match(strict.json.hosts.plain.error.message, /not known/);
+  const accept = await cli(['check', '-i', l.paths.inventory, '-l', 'plain', '--known-hosts', join(d, 'empty'), '--host-key-checking', 'accept-new', '--json']);
+  assert.equal(accept.json.hosts.plain.error, null);
+  assert.equal(readFileSync(join(d, 'empty'), 'utf8').trim(), `${plain.address} ${plain.hostKey.split(' ').slice(0, 2).join(' ')}`);
+  // Recorded: strict mode now accepts it.
+  const after = await cli(['check', '-i', l.paths.inventory, '-l', 'plain', '--known-hosts', join(d, 'empty'), '--json']);
+  assert.equal(after.json.hosts.plain.error, null);
+});
+
+test('a robot where nothing answers fails within the connect timeout while the others finish', opts, async () => {
+  const l = lab();
+  await labLink(l, 'quiet', { stall: true });
+  try {
+    const t0 = Date.now();
+    const r = await cli(['check', '-i', l.paths.inventory, '-l', 'quiet:plain:sudoer', '--connect-timeout', '3', '--json']);
+    const took = Date.now() - t0;
+    assert.equal(r.json.hosts.quiet.status, 'unreachable');
+    assert.equal(r.json.hosts.quiet.error.kind, 'unreachable');
+    assert.match(r.json.hosts.quiet.error.message, /within 3 s/);
+    assert.equal(r.json.hosts.plain.error, null);
+    assert.equal(r.json.hosts.sudoer.error, null);
+    assert.equal(r.code, 2, 'plain and sudoer are non-compliant (nothing applied), so 2 wins over 4');
+    assert.ok(took < 60_000, `no hang (${took} ms)`);
+  } finally {
+    await labLink(l, 'quiet', { stall: false });
+  }
+});
+
+test('a link that dies mid-run fails that robot only, with kind unreachable, and never crashes', opts, async () => {
+  const l = lab();
+  const d = tmp();
+  // A command that runs long enough for the link to be cut under it.
+  const book = join(d, 'reboot.yml');
+  writeFileSync(book, stringify([{ name: 'x', hosts: 'quiet:plain', tasks: [{ reboot: { timeout: 8 } }] }]));
+  setTimeout(() => void labLink(l, 'quiet', { drop: true, stall: true }), 300);
+  try {
+    const r = await cli(['play', book, '-i', l.paths.inventory, '--json']);
+    assert.ok(['unreachable', 'failed'].includes(r.json.hosts.quiet.status), JSON.stringify(r.json.hosts.quiet));
+    assert.ok(['unreachable', 'reboot-timeout'].includes(r.json.hosts.quiet.error.kind));
+    assert.equal(r.json.hosts.plain.error, null, JSON.stringify(r.json.hosts.plain.error));
+  } finally {
+    await labLink(l, 'quiet', { stall: false });
+  }
+});
+
+function invFile(d: string, text: string, extra: Record<string, string> = {}): string {
+  for (const [f, c] of Object.entries(extra)) writeFileSync(join(d, f), c);
+  writeFileSync(join(d, 'hosts.yml'), text);
+  return join(d, 'hosts.yml');
+}
+
+test('broken YAML, a schema error and an injection attempt exit 5 with file:line:col, contacting nobody', opts, async () => {
+  const l = lab();
+  const d = tmp();
+  const marker = join(d, 'contacted');
+  const plain = l.robots.find((r) => r.name === 'plain')!;
+  // Any contact would run this ProxyCommand, which leaves a marker file.
+  const host = `    plain:\n      ansible_host: ${plain.address}\n      ansible_ssh_common_args: -o ProxyCommand="sh -c 'touch ${marker}; exec socat STDIO UNIX-CONNECT:${l.paths.sockDir}/%h-%p'" -o UserKnownHostsFile=${l.paths.knownHosts}\n      ansible_ssh_private_key_file: ${l.paths.key}\n`;
+  const cases: [string, string, RegExp][] = [
+    ['broken YAML', `all:\n  hosts:\n${host}    bad: [unclosed\n`, /hosts\.yml:\d+:\d+: invalid YAML/],
+    ['schema error', `all:\n  hosts:\n${host}    other:\n      ansible_prot: 22\n`, /hosts\.yml:\d+:7: unknown variable 'ansible_prot' \(did you mean 'ansible_port'\?\)/],
+    ['injection', `all:\n  hosts:\n${host}    evil:\n      masquerade_interface: "wlan0; reboot"\n`, /hosts\.yml:\d+:\d+: invalid value "wlan0; reboot" for 'masquerade_interface'/],
+  ];
+  for (const [what, text, re] of cases) {
+    const r = await cli(['apply', '-i', invFile(d, text)]);
+    assert.equal(r.code, 5, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, re, what);
+  }
+  // An injection through a flag and a bad playbook: same.
+  const good = invFile(d, `all:\n  hosts:\n${host}`);
+  assert.equal((await cli(['apply', '-i', good, '--interface', 'eth0$(reboot)'])).code, 5);
+  writeFileSync(join(d, 'bad.yml'), '- hosts: all\n  tasks:\n    - masquerade: {}\n      become_user: x\n');
+  const pb = await cli(['play', join(d, 'bad.yml'), '-i', good]);
+  assert.equal(pb.code, 5);
+  assert.match(pb.stderr, /bad\.yml:4:7: unknown task key/);
+  assert.equal((await cli(['check', '-i', good, '-l', 'nosuchrobot'])).code, 5);
+  assert.equal(existsSync(marker), false, 'no robot was contacted');
+  // And the same inventory, valid, does contact the robot (so the marker proves something).
+  const ok = await cli(['check', '-i', good]);
+  assert.notEqual(ok.code, 5, ok.stderr);
+  assert.equal(existsSync(marker), true);
+});
