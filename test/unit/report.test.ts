@@ -1,0 +1,97 @@
+/** Reports: JUnit as XML with the right counts; the HTML page in a real headless Chromium at 1,000 robots. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { htmlReport, tileState } from '../../src/report/html.js';
+import { junitXml } from '../../src/report/junit.js';
+import { runDocument, summarize, exitCode } from '../../src/report/summary.js';
+import { recapText } from '../../src/report/recap.js';
+import type { HostResult } from '../../src/runner/types.js';
+import { run } from '../../src/util/proc.js';
+
+function fleet(n: number): HostResult[] {
+  const out: HostResult[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = i % 10;
+    const base = { host: `robot-${String(i).padStart(4, '0')}`, changes: [], warnings: [], diffs: [], reasons: [] as string[], error: null as HostResult['error'], durationMs: 120 };
+    const details = { interface: k === 3 ? 'eth0' : 'wlan0', backend: k === 4 ? 'legacy' : 'nft', persistence: 'systemd', bootId: '4f1c2a3b-1111-2222-3333-444455556666', checkedAt: '2026-11-25T03:00:00.000Z', firedThisBoot: k < 6 };
+    if (k < 7) out.push({ ...base, status: 'ok', compliant: true, details });
+    else if (k === 7) out.push({ ...base, status: 'failed', compliant: false, reasons: ['the rule is not live on wlan0', 'persistence missing: <no unit> & "quotes"'], details });
+    else if (k === 8) out.push({ ...base, status: 'unreachable', details: {}, error: { kind: 'unreachable', message: 'no SSH answer within 10 s' } });
+    else out.push({ ...base, status: 'skipped', reasons: ['interrupted'], details: {} });
+  }
+  return out;
+}
+
+test('summary, exit codes and the recap', () => {
+  const r = fleet(20);
+  const s = summarize(r);
+  assert.deepEqual(s, { total: 20, ok: 14, changed: 0, failed: 2, unreachable: 2, skipped: 2, compliant: 14, nonCompliant: 2 });
+  assert.equal(exitCode(s, false), 2);
+  assert.equal(exitCode({ ...s, failed: 0 }, false), 4);
+  assert.equal(exitCode({ ...s, failed: 0, unreachable: 0 }, false), 0);
+  assert.equal(exitCode(s, true), 130);
+  assert.match(recapText('check', r), /check recap: 20 robots {2}ok=14 {2}changed=0 {2}unreachable=2 {2}failed=2 {2}skipped=2 {2}compliant=14\/16/);
+  const doc = runDocument('check', r, new Date());
+  assert.equal(doc.hosts['robot-0007']!.status, 'failed');
+  assert.equal(doc.hosts['robot-0007']!.interface, 'wlan0');
+  assert.deepEqual(doc.hosts['robot-0008']!.error, { kind: 'unreachable', message: 'no SSH answer within 10 s' });
+});
+
+test('JUnit is well-formed XML with the right counts', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmj-'));
+  writeFileSync(join(d, 'j.xml'), junitXml('check', fleet(50)));
+  const py = await run('python3', [
+    '-c',
+    'import sys,xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); s=r.find("testsuite"); print(r.get("tests"), r.get("failures"), r.get("errors"), r.get("skipped"), len(s.findall("testcase")), len(s.findall("testcase/failure")))',
+    join(d, 'j.xml'),
+  ]);
+  assert.equal(py.stdout.trim(), '50 5 5 5 50 5');
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+test('the HTML report renders in headless Chromium: counts match the JSON, filtering works, 1,000 robots', { timeout: 120_000, skip: !existsSync(CHROMIUM) && !process.env.CI && 'chromium not installed' }, async () => {
+  const { chromium } = await import('playwright-core');
+  const results = fleet(1000);
+  const doc = runDocument('check', results, new Date());
+  const d = mkdtempSync(join(tmpdir(), 'fmh-'));
+  const file = join(d, 'report.html');
+  writeFileSync(file, htmlReport('check', results, new Date()));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`file://${file}`);
+    assert.ok(requests.every((u) => u.startsWith('file://')), `no network needed: ${requests.join(', ')}`);
+    assert.equal(await page.locator('.tile').count(), 1000);
+    // Counts on the page match the JSON document.
+    const counts = Object.fromEntries(
+      await page.$$eval('.count', (els) => els.map((e) => [(e as HTMLElement).dataset.state!, Number(e.querySelector('span')!.textContent)])),
+    );
+    const byState: Record<string, number> = {};
+    for (const r of results) byState[tileState(r)] = (byState[tileState(r)] ?? 0) + 1;
+    assert.deepEqual(counts, byState);
+    assert.equal(counts.compliant, doc.summary.compliant);
+    assert.equal(counts.noncompliant, doc.summary.nonCompliant);
+    assert.equal(counts.unreachable, doc.summary.unreachable);
+    // Filter by state: only non-compliant robots.
+    for (const s of ['compliant', 'unreachable', 'skipped']) await page.click(`.count[data-state="${s}"]`);
+    assert.equal(await page.locator('.tile').count(), 100);
+    assert.equal(await page.locator('#rows tr[data-state="noncompliant"]').count(), 100);
+    const reasons = await page.locator('#row-robot-0007 td.reasons').textContent();
+    assert.match(reasons!, /persistence missing: <no unit> & "quotes"/, 'text is shown, not interpreted as HTML');
+    // Filter by name on top.
+    await page.fill('#q', 'robot-00');
+    assert.equal(await page.locator('.tile').count(), 10);
+    assert.match((await page.textContent('#shown'))!, /^10 of 1000 shown$/);
+    await page.screenshot({ path: join(d, 'report.png') });
+  } finally {
+    await browser.close();
+  }
+});
