@@ -1,12 +1,20 @@
+/**
+ * The demo: the main job on a lab fleet booted on this machine — compliance before, rollout, a rolling
+ * reboot that proves the rule comes back, compliance after with an HTML report.
+ */
+import { resolve } from 'node:path';
 import { EXIT } from '../errors.js';
-import { labStatus, labUp, readLab } from '../lab/lab.js';
-import { uniformSpec } from '../lab/spec.js';
+import { labStatus, labUp } from '../lab/lab.js';
+import { mixedSpec } from '../lab/spec.js';
 import { parse, intFlag } from './args.js';
+import { fleetCommand } from './fleet.js';
 import { table, type Out } from './output.js';
 
-export const DEMO_HELP = `fleetmasq demo [--robots N] [--keep]
-  Boots a lab fleet of N robots (default 5, lab name 'demo') on this machine and shows the main job on it.
-  --keep leaves the lab running afterwards (default: kept; remove it with 'fleetmasq lab down --name demo').
+export const DEMO_HELP = `fleetmasq demo [--robots N]
+  Boots a lab fleet of N real robots (default 6; lab 'demo': wlan0/eth0/wwan0 uplinks, iptables-nft and
+  -legacy, root and sudo logins, a robot with a stock /etc/rc.local) and runs the main job on it:
+  check (non-compliant) -> apply -> rolling reboot with proof -> check, with an HTML report.
+  The lab stays up afterwards; remove it with 'npx fleetmasq lab down --name demo'.
 `;
 
 export async function demoCommand(argv: string[], io: Out): Promise<number> {
@@ -15,12 +23,24 @@ export async function demoCommand(argv: string[], io: Out): Promise<number> {
     io.out(DEMO_HELP);
     return EXIT.OK;
   }
-  const n = intFlag(values.robots, 'robots', 1, 500) ?? 5;
-  io.out(`== 1. Boot a lab fleet of ${n} real robots (systemd, sshd, iptables in containers)`);
-  const lab = await labUp(uniformSpec('demo', n), { log: (l) => io.out(`   ${l}`) });
-  io.out(`== 2. Every robot reachable over SSH through the lab's link relay`);
-  const st = await labStatus(readLab('demo') ?? lab);
-  io.out(table([['ROBOT', 'ADDRESS', 'IFACE', 'SSH', 'BOOT_ID'], ...st.map((s) => [s.name, s.address, s.interface, s.reachable ? 'ok' : 'FAIL', s.bootId ?? s.error ?? ''])]));
-  io.out(`\nInventory: ${lab.paths.inventory}\nRemove the lab: npx fleetmasq lab down --name demo`);
-  return st.every((s) => s.reachable) ? EXIT.OK : EXIT.HOSTS_FAILED;
+  const n = intFlag(values.robots, 'robots', 1, 500) ?? 6;
+  const head = (s: string) => io.out(`\n=== ${s}`);
+  head(`1/6 Boot a lab fleet of ${n} real robots (systemd, sshd, iptables; a real reboot is a real reboot)`);
+  const lab = await labUp(mixedSpec('demo', n), { log: (l) => io.out(`    ${l}`) });
+  const st = await labStatus(lab);
+  io.out(table([['ROBOT', 'UPLINK', 'IPTABLES', 'LOGIN', 'RC.LOCAL', 'SSH'], ...lab.robots.map((r, i) => [r.name, r.interface, r.iptables, r.login, r.rcLocal === 'exit0' ? 'stock' : '-', st[i]!.reachable ? 'ok' : 'FAIL'])]));
+  const inv = lab.paths.inventory;
+  head('2/6 Compliance before: fleetmasq check');
+  await fleetCommand('check', ['-i', inv], io);
+  head('3/6 Preview the rollout: fleetmasq apply --check --diff (changes nothing)');
+  await fleetCommand('apply', ['-i', inv, '--check', '--diff', '-l', lab.robots[Math.min(3, n - 1)]!.name], io);
+  head('4/6 Roll out: fleetmasq apply (rule live exactly once on each uplink + boot persistence)');
+  const applied = await fleetCommand('apply', ['-i', inv], io);
+  head('5/6 Prove it survives a reboot: fleetmasq reboot --serial 1,50% (canary first, new boot_id, rule back)');
+  const rebooted = await fleetCommand('reboot', ['-i', inv, '--serial', '1,50%'], io);
+  head('6/6 Compliance after, with reports: fleetmasq check --html --junit');
+  const html = resolve('fleetmasq-demo-report.html');
+  const checked = await fleetCommand('check', ['-i', inv, '--html', html, '--junit', resolve('fleetmasq-demo-junit.xml')], io);
+  io.out(`\nHTML report: ${html}\nInventory of the lab: ${inv}\nRemove the lab: npx fleetmasq lab down --name demo`);
+  return [applied, rebooted, checked].find((c) => c !== EXIT.OK) ?? EXIT.OK;
 }

@@ -166,3 +166,18 @@ export function planLab(spec: LabSpec): RobotPlan[] {
     machine: `${spec.name}-${index.toString(36)}`,
   }));
 }
+
+/** A mixed fleet of N robots cycling through the variations real fleets have (the demo's fleet). */
+export function mixedSpec(name: string, count: number): LabSpec {
+  const kinds: Omit<RobotSpec, 'name'>[] = [
+    { ...DEFAULTS },
+    { ...DEFAULTS, interface: 'eth0', iptables: 'legacy' },
+    { ...DEFAULTS, interface: 'wwan0', login: 'sudo', extraInterfaces: [{ name: 'eth1', metric: 600 }] },
+    { ...DEFAULTS, rcLocal: 'exit0' },
+    { ...DEFAULTS, login: 'sudo' },
+  ];
+  const width = Math.max(2, String(count).length);
+  const robots: RobotSpec[] = [];
+  for (let i = 0; i < count; i++) robots.push({ name: `robot-${String(i + 1).padStart(width, '0')}`, ...kinds[i % kinds.length]! });
+  return { name, robots };
+}

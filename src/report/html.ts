@@ -59,7 +59,7 @@ main{padding:16px 20px}.counts{display:flex;gap:8px;flex-wrap:wrap;margin-bottom
 .tile{height:22px;border-radius:3px;cursor:pointer;border:0;padding:0}.tile:focus{outline:2px solid #1c1f24}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
 th{background:#eef0f3;position:sticky;top:0}td.reasons{max-width:520px}.badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
-code{font-size:12px}.muted{color:#6b717b}
+code{font-size:12px}.muted{color:#6b717b}td:first-child,td:nth-child(8){white-space:nowrap}
 </style></head>
 <body>
 <header><h1>fleetmasq ${esc(command)}: <span id="title-summary"></span></h1><p id="when"></p></header>

@@ -251,6 +251,7 @@ export function rebootTask(o: RebootOptions): HostTask {
     out.details.downMs = downAt ? downAt - t0 : null;
     out.details.upMs = downAt ? upAt - downAt : null;
     out.details.rebootMs = upAt - t0;
+    out.changes[out.changes.length - 1] = `rebooted: boot ${before.bootId.slice(0, 8)}… -> ${after.slice(0, 8)}…, back after ${((upAt - t0) / 1000).toFixed(1)} s`;
     if (o.verify === false) {
       out.details.bootId = after;
       return out;
