@@ -1,0 +1,257 @@
+/**
+ * Benchmark on lab robots: the same jobs on the same robots in the same run, by
+ *   (a) fleetmasq, (b) a raw OpenSSH fan-out (`xargs -P N ssh ...` running the equivalent shell),
+ *   (c) Ansible (ansible-core, forks = N, pipelining on, no fact gathering), skipped if missing.
+ * Jobs: check (nothing to do), apply (first), apply again (nothing to change), reboot-and-verify.
+ * Each measurement is one command under /usr/bin/time: wall seconds, control-side CPU seconds
+ * (user+sys of it and its children) and peak RSS (of the largest single process).
+ *
+ *   npm run bench -- [--robots N] [--rtt MS] [--runs K] [--sizes 10,30] [--tools fleetmasq,raw,ansible]
+ *                    [--jobs apply,apply-again,check,reboot] [--out DIR] [--keep]
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { labDown, labUp, type LabState } from '../src/lab/lab.js';
+import { uniformSpec } from '../src/lab/spec.js';
+import { renderUnit } from '../src/modules/unit.js';
+import { run, sh } from '../src/util/proc.js';
+import { shQuote } from '../src/util/quote.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(root, 'bin', 'fleetmasq.js');
+type Tool = 'fleetmasq' | 'raw' | 'ansible';
+type Job = 'check' | 'apply' | 'apply-again' | 'reboot';
+
+interface Sample {
+  wall: number;
+  cpu: number;
+  rssMb: number;
+  ok: boolean;
+  note?: string;
+}
+
+const { values } = parseArgs({
+  options: {
+    robots: { type: 'string', default: '30' },
+    rtt: { type: 'string', default: '0' },
+    runs: { type: 'string', default: '3' },
+    sizes: { type: 'string' },
+    tools: { type: 'string', default: 'fleetmasq,raw,ansible' },
+    jobs: { type: 'string', default: 'apply,apply-again,check,reboot' },
+    out: { type: 'string', default: 'bench-results' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const runs = Number(values.runs);
+const rtt = Number(values.rtt);
+const sizes = (values.sizes ?? values.robots!).split(',').map(Number);
+let tools = values.tools!.split(',') as Tool[];
+const jobs = values.jobs!.split(',') as Job[];
+const outDir = resolve(values.out!);
+mkdirSync(outDir, { recursive: true });
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function hasAnsible(): Promise<boolean> {
+  return (await run('sh', ['-c', 'command -v ansible-playbook'], { nothrow: true })).ok;
+}
+
+/** Runs a shell command under /usr/bin/time -f and reads wall, CPU and max RSS. */
+async function timed(cmd: string, env: NodeJS.ProcessEnv = {}): Promise<Sample> {
+  const tf = join(outDir, '.time');
+  const r = await run('/usr/bin/time', ['-o', tf, '-f', '%e %U %S %M', 'bash', '-c', cmd], {
+    env: { ...process.env, ...env },
+    nothrow: true,
+    timeoutMs: 30 * 60_000,
+  });
+  const [e, u, s, m] = readFileSync(tf, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { wall: e!, cpu: u! + s!, rssMb: m! / 1024, ok: r.exitCode === 0, note: r.exitCode === 0 ? undefined : `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ').slice(0, 200)}` };
+}
+
+// ---------- (b) raw OpenSSH fan-out: the equivalent shell ----------
+const RULE = 'POSTROUTING -o wlan0 -j MASQUERADE';
+const rawCheck = `iptables -w -t nat -S POSTROUTING | grep -cxF -- '-A ${RULE}' | grep -qx 1 && systemctl is-enabled --quiet fleetmasq-masquerade.service`;
+const rawApply = `set -e
+u=/etc/systemd/system/fleetmasq-masquerade.service
+want=${shQuote(renderUnit('wlan0'))}
+if [ "$(cat $u 2>/dev/null)" != "$want" ]; then printf '%s\\n' "$want" > $u.tmp && mv $u.tmp $u && systemctl daemon-reload; fi
+systemctl is-enabled --quiet fleetmasq-masquerade.service || systemctl enable --quiet fleetmasq-masquerade.service
+iptables -w -t nat -C ${RULE} 2>/dev/null || iptables -w -t nat -A ${RULE}`;
+const rawReboot = `h=$1; cfg=$2
+old=$(ssh -F $cfg root@$h cat /proc/sys/kernel/random/boot_id) || exit 1
+ssh -F $cfg root@$h 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot' || exit 1
+end=$(( $(date +%s) + 600 ))
+while [ $(date +%s) -lt $end ]; do
+  sleep 1
+  new=$(ssh -F $cfg -o ConnectTimeout=5 root@$h cat /proc/sys/kernel/random/boot_id 2>/dev/null) || continue
+  if [ -n "$new" ] && [ "$new" != "$old" ]; then
+    ssh -F $cfg root@$h ${shQuote(rawCheck + ' && test "$(cut -d" " -f1 /run/fleetmasq/boot-marker)" = "$(cat /proc/sys/kernel/random/boot_id)"')} && exit 0
+    exit 1
+  fi
+done
+exit 1`;
+
+function rawCmd(lab: LabState, job: Job, n: number): string {
+  const hosts = lab.robots.map((r) => r.address).join('\n');
+  const cfg = lab.paths.sshConfig;
+  if (job === 'reboot') {
+    writeFileSync(join(outDir, 'raw-reboot.sh'), rawReboot);
+    return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${n} -I{} bash ${join(outDir, 'raw-reboot.sh')} {} ${cfg}`;
+  }
+  const script = job === 'check' ? rawCheck : rawApply;
+  return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${n} -I{} ssh -F ${cfg} root@{} ${shQuote(script)}`;
+}
+
+// ---------- (c) Ansible with its best settings ----------
+function ansibleFiles(): Record<Job, string> {
+  const dir = join(outDir, 'ansible');
+  mkdirSync(dir, { recursive: true });
+  const unitFile = join(dir, 'fleetmasq-masquerade.service');
+  writeFileSync(unitFile, renderUnit('wlan0'));
+  const check = `    - name: rule live exactly once
+      ansible.builtin.shell: "iptables -w -t nat -S POSTROUTING | grep -cxF -- '-A ${RULE}' | grep -qx 1"
+      changed_when: false
+    - name: persistence enabled
+      ansible.builtin.command: systemctl is-enabled fleetmasq-masquerade.service
+      changed_when: false
+`;
+  const apply = `    - name: unit
+      ansible.builtin.copy: { src: ${unitFile}, dest: /etc/systemd/system/fleetmasq-masquerade.service, mode: "0644" }
+    - name: enabled
+      ansible.builtin.systemd: { name: fleetmasq-masquerade.service, enabled: true, daemon_reload: true }
+    - name: rule
+      ansible.builtin.iptables: { table: nat, chain: POSTROUTING, out_interface: wlan0, jump: MASQUERADE }
+`;
+  const head = '- hosts: all\n  gather_facts: false\n  tasks:\n';
+  const files: Record<Job, string> = { check: join(dir, 'check.yml'), apply: join(dir, 'apply.yml'), 'apply-again': join(dir, 'apply.yml'), reboot: join(dir, 'reboot.yml') };
+  writeFileSync(files.check, head + check);
+  writeFileSync(files.apply, head + apply);
+  writeFileSync(files.reboot, `${head}    - name: reboot\n      ansible.builtin.reboot: { reboot_timeout: 600 }\n${check}    - name: fired at this boot\n      ansible.builtin.shell: 'test "$(cut -d" " -f1 /run/fleetmasq/boot-marker)" = "$(cat /proc/sys/kernel/random/boot_id)"'\n      changed_when: false\n`);
+  return files;
+}
+
+function command(tool: Tool, job: Job, lab: LabState, n: number, books: Record<Job, string>): { cmd: string; env?: NodeJS.ProcessEnv } {
+  const inv = lab.paths.inventory;
+  if (tool === 'fleetmasq') {
+    const sub = job === 'reboot' ? `reboot -i ${inv} --forks ${n}` : job === 'check' ? `check -i ${inv} --forks ${n}` : `apply -i ${inv} --forks ${n}`;
+    return { cmd: `node ${BIN} ${sub} --json > /dev/null`, env: { CI: 'true' } };
+  }
+  if (tool === 'raw') return { cmd: `${rawCmd(lab, job, n)} > /dev/null` };
+  return {
+    cmd: `ansible-playbook -i ${inv} ${books[job]} > ${join(outDir, 'ansible.log')} 2>&1`,
+    env: { ANSIBLE_FORKS: String(n), ANSIBLE_PIPELINING: 'True', ANSIBLE_GATHERING: 'explicit', ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False' },
+  };
+}
+
+async function reset(lab: LabState): Promise<void> {
+  const r = await run('node', [BIN, 'remove', '-i', lab.paths.inventory, '--forks', '200'], { nothrow: true, env: { ...process.env, CI: 'true' } });
+  if (r.exitCode !== 0) throw new Error(`reset failed: ${r.stdout}${r.stderr}`);
+}
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const med = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { median: med, min: s[0]!, max: s[s.length - 1]! };
+}
+
+async function main(): Promise<void> {
+  if (tools.includes('ansible') && !(await hasAnsible())) {
+    log('ansible-playbook not found: Ansible is skipped (apt-get install ansible-core)');
+    tools = tools.filter((t) => t !== 'ansible');
+  }
+  const books = ansibleFiles();
+  const all: Record<string, Record<string, Record<string, Sample[]>>> = {};
+  for (const n of sizes) {
+    log(`== booting ${n} lab robots (rtt ${rtt} ms)`);
+    const lab = await labUp(uniformSpec('bench', n, rtt), { log });
+    const byTool: Record<string, Record<string, Sample[]>> = {};
+    all[n] = byTool;
+    try {
+      for (let k = 0; k < runs; k++) {
+        for (const tool of tools) {
+          byTool[tool] ??= {};
+          for (const job of jobs) {
+            if (job === 'apply') await reset(lab);
+            if (job === 'check' && !jobs.includes('apply')) {
+              // check measures "nothing to do": make the fleet compliant first (not timed).
+              await run('node', [BIN, 'apply', '-i', lab.paths.inventory, '--forks', '200'], { nothrow: true, env: { ...process.env, CI: 'true' } });
+            }
+            const { cmd, env } = command(tool, job, lab, n, books);
+            const s = await timed(cmd, env);
+            (byTool[tool][job] ??= []).push(s);
+            log(`[n=${n} run ${k + 1}/${runs}] ${tool.padEnd(9)} ${job.padEnd(11)} ${s.wall.toFixed(2)} s wall  ${s.cpu.toFixed(2)} s cpu  ${s.rssMb.toFixed(0)} MB${s.ok ? '' : `  FAILED ${s.note}`}`);
+          }
+        }
+      }
+    } finally {
+      if (!values.keep) await labDown('bench');
+    }
+  }
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  const table: Record<string, unknown>[] = [];
+  for (const [n, byTool] of Object.entries(all)) {
+    for (const job of jobs) {
+      const row: Record<string, unknown> = { robots: Number(n), rttMs: rtt, job };
+      for (const tool of tools) {
+        const xs = byTool[tool]?.[job] ?? [];
+        if (!xs.length) continue;
+        row[tool] = { wall: stats(xs.map((x) => x.wall)), cpu: stats(xs.map((x) => x.cpu)), rssMb: stats(xs.map((x) => x.rssMb)), failures: xs.filter((x) => !x.ok).length, notes: xs.map((x) => x.note).filter(Boolean) };
+      }
+      const fm = (row.fleetmasq as { wall: { median: number } } | undefined)?.wall.median;
+      for (const t of ['raw', 'ansible']) {
+        const o = (row[t] as { wall: { median: number } } | undefined)?.wall.median;
+        if (fm && o) row[`speedup_vs_${t}`] = o / fm;
+      }
+      table.push(row);
+    }
+  }
+  const doc = { date: new Date().toISOString(), machine, runs, rttMs: rtt, sizes, tools, jobs, results: table };
+  const stamp = `n${sizes.join('-')}-rtt${rtt}`;
+  writeFileSync(join(outDir, `bench-${stamp}.json`), JSON.stringify(doc, null, 2));
+  const lines = ['| robots | rtt | job | ' + tools.map((t) => `${t} (median [min–max] s, cpu s, MB)`).join(' | ') + ' | fleetmasq vs raw | fleetmasq vs Ansible |', '|' + '---|'.repeat(5 + tools.length)];
+  for (const r of table) {
+    const cells = tools.map((t) => {
+      const c = r[t] as { wall: { median: number; min: number; max: number }; cpu: { median: number }; rssMb: { median: number }; failures: number } | undefined;
+      return c ? `${c.wall.median.toFixed(2)} [${c.wall.min.toFixed(2)}–${c.wall.max.toFixed(2)}], ${c.cpu.median.toFixed(2)}, ${c.rssMb.median.toFixed(0)}${c.failures ? ` (${c.failures} failed)` : ''}` : '—';
+    });
+    const sp = (k: string) => (r[k] ? `${(r[k] as number).toFixed(1)}×` : '—');
+    lines.push(`| ${r.robots} | ${r.rttMs} ms | ${r.job} | ${cells.join(' | ')} | ${sp('speedup_vs_raw')} | ${sp('speedup_vs_ansible')} |`);
+  }
+  writeFileSync(join(outDir, `bench-${stamp}.md`), lines.join('\n') + '\n');
+  if (sizes.length > 1) writeFileSync(join(outDir, `bench-${stamp}.svg`), chart(table, tools, jobs[0]!));
+  process.stdout.write(lines.join('\n') + '\n');
+  log(`saved ${join(outDir, `bench-${stamp}.json`)}`);
+}
+
+/** Time versus fleet size, one line per tool (SVG). */
+export function chart(rows: Record<string, unknown>[], tools: string[], job: string): string {
+  const pts = rows.filter((r) => r.job === job);
+  const W = 640, H = 360, L = 60, B = 40, T = 30, R = 120;
+  const xs = pts.map((p) => p.robots as number);
+  const ys = pts.flatMap((p) => tools.map((t) => (p[t] as { wall: { median: number } } | undefined)?.wall.median ?? 0));
+  const xMax = Math.max(...xs), yMax = Math.max(...ys) * 1.1 || 1;
+  const x = (v: number) => L + (v / xMax) * (W - L - R);
+  const y = (v: number) => H - B - (v / yMax) * (H - B - T);
+  const colors: Record<string, string> = { fleetmasq: '#2e9d4f', raw: '#2f6fd6', ansible: '#d93b3b' };
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`;
+  svg += `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${job}: wall time vs fleet size (median)</text>`;
+  svg += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#333"/>`;
+  for (const v of xs) svg += `<text x="${x(v)}" y="${H - B + 16}" text-anchor="middle">${v}</text>`;
+  for (let i = 0; i <= 4; i++) svg += `<text x="${L - 6}" y="${y((yMax * i) / 4) + 4}" text-anchor="end">${((yMax * i) / 4).toFixed(1)}s</text>`;
+  svg += `<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle">robots</text>`;
+  tools.forEach((t, i) => {
+    const line = pts.map((p) => `${x(p.robots as number)},${y((p[t] as { wall: { median: number } } | undefined)?.wall.median ?? 0)}`).join(' ');
+    svg += `<polyline fill="none" stroke="${colors[t] ?? '#555'}" stroke-width="2" points="${line}"/>`;
+    svg += `<text x="${W - R + 10}" y="${T + 20 + i * 18}" fill="${colors[t] ?? '#555'}">${t}</text>`;
+  });
+  return svg + '</svg>\n';
+}
+
+main().catch((e) => {
+  log(String(e?.stack ?? e));
+  process.exitCode = 1;
+});
+void existsSync;
