@@ -3,6 +3,7 @@
  * wildcards and negation, and the @revoked marker (@cert-authority lines are skipped).
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { sshWildcard } from './sshconfig.js';
 
 export interface KnownHostEntry {
   marker?: '@revoked' | '@cert-authority';
@@ -39,8 +40,7 @@ export function knownHostsName(host: string, port: number): string {
 }
 
 function wildcard(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return re.test(name);
+  return sshWildcard(pattern).test(name);
 }
 
 /** Whether a host field (comma list, hashed or plain, with !negation) covers `name`. */

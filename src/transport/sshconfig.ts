@@ -18,6 +18,11 @@ export interface SshConfig {
   warnings: string[];
 }
 
+/** OpenSSH pattern (only * and ? are special) as an anchored RegExp. */
+export function sshWildcard(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
 const MULTI = new Set(['identityfile', 'certificatefile', 'localforward', 'remoteforward', 'dynamicforward', 'sendenv', 'setenv']);
 
 export function expandTilde(p: string): string {
@@ -103,7 +108,7 @@ function globFiles(pattern: string): string[] {
   if (!/[*?]/.test(basename(pattern))) return existsSync(pattern) ? [pattern] : [];
   const dir = dirname(pattern);
   if (!existsSync(dir)) return [];
-  const re = new RegExp(`^${basename(pattern).replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = sshWildcard(basename(pattern));
   return readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => join(dir, f));
 }
 
@@ -111,7 +116,7 @@ function patternMatches(patterns: string[], host: string): boolean {
   let ok = false;
   for (const p of patterns) {
     const neg = p.startsWith('!');
-    const re = new RegExp(`^${(neg ? p.slice(1) : p).replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const re = sshWildcard(neg ? p.slice(1) : p);
     if (re.test(host)) {
       if (neg) return false;
       ok = true;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { truthy } from '../inventory/vars.js';
 import type { Vars } from '../inventory/inventory.js';
-import { expandTilde, loadSshConfig, lookupHost, shellWords, type SshConfig } from './sshconfig.js';
+import { expandTilde, loadSshConfig, lookupHost, shellWords, sshWildcard, type SshConfig } from './sshconfig.js';
 
 export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
 
@@ -224,7 +224,7 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
 function firstInConfig(cfg: SshConfig, host: string): 'jump' | 'command' {
   for (const b of cfg.blocks) {
     if (b.match !== undefined) continue;
-    const ok = b.patterns.some((p) => !p.startsWith('!') && new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(host));
+    const ok = b.patterns.some((p) => !p.startsWith('!') && sshWildcard(p).test(host));
     if (!ok) continue;
     for (const [k] of b.options) {
       if (k === 'proxyjump') return 'jump';

@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashHostName, hostFieldMatches, keyTypeOfBlob, knownHostsName, parseKnownHosts, verifyHostKey } from '../../src/transport/knownhosts.js';
+import { lookupHost, parseSshConfig, shellWords } from '../../src/transport/sshconfig.js';
+import { parseSshArgs, targetFor, clearSshConfigCache } from '../../src/transport/target.js';
+import { ConfigError } from '../../src/errors.js';
+
+function blob(type: string, body = 'key-material'): Buffer {
+  const t = Buffer.from(type);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(t.length);
+  return Buffer.concat([len, t, Buffer.from(body)]);
+}
+
+test('known_hosts: plain, lists, [host]:port, hashed, wildcards, negation, revoked', () => {
+  const k1 = blob('ssh-ed25519', 'one');
+  const k2 = blob('ssh-ed25519', 'two');
+  const text = [
+    '# comment',
+    `robot-1,10.0.0.1 ssh-ed25519 ${k1.toString('base64')}`,
+    `[10.0.0.2]:2222 ssh-ed25519 ${k2.toString('base64')}`,
+    `${hashHostName('hashed.example')} ssh-ed25519 ${k1.toString('base64')}`,
+    `*.fleet,!bad.fleet ssh-ed25519 ${k2.toString('base64')}`,
+    `@revoked * ssh-ed25519 ${blob('ssh-ed25519', 'stolen').toString('base64')}`,
+    `@cert-authority *.fleet ssh-ed25519 ${k1.toString('base64')}`,
+  ].join('\n');
+  const e = parseKnownHosts(text, 'kh');
+  assert.equal(e.length, 6);
+  assert.equal(keyTypeOfBlob(k1), 'ssh-ed25519');
+  assert.equal(knownHostsName('10.0.0.2', 2222), '[10.0.0.2]:2222');
+  assert.equal(knownHostsName('10.0.0.2', 22), '10.0.0.2');
+  assert.equal(verifyHostKey(e, '10.0.0.1', k1).status, 'match');
+  assert.equal(verifyHostKey(e, 'robot-1', k2).status, 'mismatch');
+  assert.equal(verifyHostKey(e, '[10.0.0.2]:2222', k2).status, 'match');
+  assert.equal(verifyHostKey(e, '10.0.0.2', k2).status, 'unknown', 'port 22 is another entry');
+  assert.equal(verifyHostKey(e, 'hashed.example', k1).status, 'match');
+  assert.equal(verifyHostKey(e, 'other.example', k1).status, 'unknown');
+  assert.equal(verifyHostKey(e, 'a.fleet', k2).status, 'match');
+  assert.equal(verifyHostKey(e, 'bad.fleet', k2).status, 'unknown');
+  assert.equal(verifyHostKey(e, 'anything', blob('ssh-ed25519', 'stolen')).status, 'revoked');
+  assert.ok(hostFieldMatches('|1|' + 'x'.repeat(28) + '=|' + 'y'.repeat(28) + '=', 'h') === false);
+});
+
+test('ssh_config: first obtained value wins, IdentityFile accumulates, negation, Match all', () => {
+  const cfg = parseSshConfig(`
+Host bastion
+  HostName 203.0.113.5
+  User ops
+Host robot-* !robot-legacy
+  User robot
+  ProxyJump bastion
+  IdentityFile ~/.ssh/robot_key
+Host *
+  User nobody
+  IdentityFile ~/.ssh/id_ed25519
+  ServerAliveInterval 10
+Match host foo
+  User never
+`);
+  const r = lookupHost(cfg, 'robot-7');
+  assert.deepEqual(r.get('user'), ['robot']);
+  assert.deepEqual(r.get('proxyjump'), ['bastion']);
+  assert.equal(r.get('identityfile')!.length, 2);
+  assert.deepEqual(lookupHost(cfg, 'robot-legacy').get('user'), ['nobody']);
+  assert.deepEqual(lookupHost(cfg, 'bastion').get('hostname'), ['203.0.113.5']);
+  assert.match(cfg.warnings[0]!, /Match host foo/);
+});
+
+test('shell words and ssh args', () => {
+  assert.deepEqual(shellWords(`-o ProxyCommand="socat STDIO UNIX-CONNECT:/x/%h-%p" -o 'A=b c' x\\ y`), ['-o', 'ProxyCommand=socat STDIO UNIX-CONNECT:/x/%h-%p', '-o', 'A=b c', 'x y']);
+  const a = parseSshArgs('-o StrictHostKeyChecking=no -J ops@bastion:2222 -F /etc/x -p 2200 -oConnectTimeout=3', 'x');
+  assert.deepEqual(a.options, [['stricthostkeychecking', 'no'], ['proxyjump', 'ops@bastion:2222'], ['port', '2200'], ['connecttimeout', '3']]);
+  assert.equal(a.configFile, '/etc/x');
+  assert.throws(() => parseSshArgs('-R 8080:localhost:80', 'x'), ConfigError);
+  assert.throws(() => parseSshArgs('-o "unterminated', 'x'), ConfigError);
+});
+
+test('target: inventory vars over ssh config; jump chains resolved through the config; tokens', () => {
+  clearSshConfigCache();
+  const d = mkdtempSync(join(tmpdir(), 'fmcfg-'));
+  writeFileSync(
+    join(d, 'config'),
+    `Host 10.9.*
+  ProxyCommand socat STDIO UNIX-CONNECT:/run/x/%h-%p
+  UserKnownHostsFile ${d}/kh
+Host hop1
+  HostName 10.9.0.1
+  User j1
+Host hop2
+  HostName 10.9.0.2
+  ProxyJump hop1
+Host far
+  HostName 10.8.0.9
+  ProxyJump hop2
+  Port 2222
+  StrictHostKeyChecking accept-new
+`,
+  );
+  const t = targetFor('r1', { ansible_host: '10.9.0.7', ansible_user: 'robot', ansible_port: 22 }, { sshConfigFile: join(d, 'config') });
+  assert.equal(t.proxyCommand, 'socat STDIO UNIX-CONNECT:/run/x/10.9.0.7-22');
+  assert.deepEqual(t.knownHostsFiles.slice(0, 1), [`${d}/kh`]);
+  assert.equal(t.hostKeyChecking, 'strict');
+  const far = targetFor('far', {}, { sshConfigFile: join(d, 'config') });
+  assert.equal(far.host, '10.8.0.9');
+  assert.equal(far.port, 2222);
+  assert.equal(far.hostKeyChecking, 'accept-new');
+  // Host patterns match the alias given (hop1), not its HostName, as in OpenSSH: hops are reached directly,
+  // hop2 through hop1.
+  assert.deepEqual(far.jumps.map((j) => [j.host, j.user, Boolean(j.proxyCommand)]), [['10.9.0.1', 'j1', false], ['10.9.0.2', far.jumps[1]!.user, false]]);
+  // -J on the command line (inventory) wins over the config's ProxyCommand for the target itself.
+  const viaJ = targetFor('r2', { ansible_host: '10.9.0.8', ansible_ssh_common_args: `-F ${join(d, 'config')} -J hop1` }, {});
+  assert.equal(viaJ.proxyCommand, undefined);
+  assert.equal(viaJ.jumps.length, 1);
+  const become = targetFor('r3', { ansible_host: '10.9.0.9', ansible_become: 'yes', ansible_become_user: 'admin' }, { becomePassword: 's3cret' });
+  assert.deepEqual([become.become, become.becomeUser, become.becomePassword], [true, 'admin', 's3cret']);
+});
