@@ -22,7 +22,8 @@ const NEEDED: Record<string, string> = {
   flock: 'util-linux',
 };
 
-const INCLUDE = 'systemd,systemd-sysv,openssh-server,iptables,iproute2,dbus,sudo,python3-minimal,procps';
+// python3 (not -minimal): Ansible's modules need the full standard library (shutil...), for the benchmark.
+const INCLUDE = 'systemd,systemd-sysv,openssh-server,iptables,iproute2,dbus,sudo,python3,procps';
 
 async function have(cmd: string): Promise<boolean> {
   return (await run('sh', ['-c', `command -v ${cmd}`], { nothrow: true })).ok;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 export const LAB_ROOT = process.env.FLEETMASQ_LAB_ROOT ?? '/var/lib/fleetmasq-lab';
 export const BASE_CACHE = process.env.FLEETMASQ_LAB_CACHE ?? '/var/cache/fleetmasq-lab';
 /** Bump when the debootstrap include list changes (forces a new base). */
-export const BASE_VERSION = 1;
+export const BASE_VERSION = 2;
 /** Bump when the base preparation changes (re-runs the cheap prep on the cached base). */
 export const PREP_VERSION = 4;
 export const CGROUP_PARENT = 'fleetmasq-lab';

@@ -100,7 +100,7 @@ function removeUnitSteps(facts: Facts, plan: Plan, why: string): void {
   plan.steps.push({
     name: 'unit-remove',
     sh: facts.systemd
-      ? `systemctl disable --quiet ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
+      ? `systemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
       : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}`,
   });
 }
@@ -128,12 +128,15 @@ export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = e
   if (method === 'systemd') {
     const unit = renderUnit(iface);
     const steps: string[] = [];
+    const enable = facts.unitEnabled !== 'enabled';
     if (facts.unit !== unit) {
       plan.changes.push(`${facts.unit === undefined ? 'install' : 'update'} the systemd unit ${UNIT_NAME}`);
       plan.diffs.push(unifiedDiff(facts.unit ?? '', unit, facts.unit === undefined ? '/dev/null' : UNIT_PATH, UNIT_PATH));
-      steps.push(writeFile(UNIT_PATH, unit, 0o644), 'systemctl daemon-reload');
+      steps.push(writeFile(UNIT_PATH, unit, 0o644));
+      // `systemctl enable` reloads the manager itself: one reload, not two.
+      if (!enable) steps.push('systemctl daemon-reload');
     }
-    if (facts.unitEnabled !== 'enabled') {
+    if (enable) {
       plan.changes.push(`enable ${UNIT_NAME} at boot`);
       steps.push(`systemctl enable --quiet ${UNIT_NAME}`);
     }

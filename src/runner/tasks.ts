@@ -71,7 +71,16 @@ function planned(plan: Plan, out: HostOutcome): void {
   out.changes.push(...plan.changes);
   out.diffs.push(...plan.diffs.filter(Boolean));
   out.warnings.push(...plan.warnings);
-  for (const w of plan.warnings) void w;
+}
+
+/** Every task starts the same way: the robot's connection, then its facts in one command. */
+async function begin(ctx: HostContext, o: TaskOptions) {
+  const settings = settingsFor(ctx.vars, o);
+  ctx.step('connecting');
+  const conn = await ctx.conn();
+  ctx.step('gathering facts');
+  const facts = await gatherFacts(conn, o.commandTimeoutMs);
+  return { out: emptyOutcome(), settings, conn, facts };
 }
 
 type PlanFn = (facts: Facts, s: MasqSettings) => Plan;
@@ -80,12 +89,7 @@ type PlanFn = (facts: Facts, s: MasqSettings) => Plan;
 function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): HostTask {
   const planFn: PlanFn = kind === 'apply' ? planApply : kind === 'masquerade' ? (f, s) => planRule(f, s) : (f, s) => planPersist(f, s);
   return async (ctx) => {
-    const out = emptyOutcome();
-    const settings = settingsFor(ctx.vars, o);
-    ctx.step('connecting');
-    const conn = await ctx.conn();
-    ctx.step('gathering facts');
-    const facts = await gatherFacts(conn, o.commandTimeoutMs);
+    const { out, settings, conn, facts } = await begin(ctx, o);
     const plan = planFn(facts, settings);
     if (plan.error) throw new HostError('config', plan.error);
     planned(plan, out);
@@ -122,12 +126,8 @@ export const persistTask = (o: TaskOptions) => changeTask('persist', o);
 /** check: compliance, read-only. `requireFired` (verify after a reboot) also demands the boot hook ran at this boot. */
 export function checkTask(o: TaskOptions & { requireFired?: boolean }): HostTask {
   return async (ctx) => {
-    const out = emptyOutcome();
-    ctx.step('connecting');
-    const conn = await ctx.conn();
-    ctx.step('gathering facts');
-    const facts = await gatherFacts(conn, o.commandTimeoutMs);
-    return judge(facts, settingsFor(ctx.vars, o), out, o.requireFired ?? false);
+    const { out, settings, facts } = await begin(ctx, o);
+    return judge(facts, settings, out, o.requireFired ?? false);
   };
 }
 
@@ -156,12 +156,7 @@ function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFi
 
 export function removeTask(o: TaskOptions): HostTask {
   return async (ctx) => {
-    const out = emptyOutcome();
-    const settings = settingsFor(ctx.vars, o);
-    ctx.step('connecting');
-    const conn = await ctx.conn();
-    ctx.step('gathering facts');
-    const facts = await gatherFacts(conn, o.commandTimeoutMs);
+    const { out, settings, conn, facts } = await begin(ctx, o);
     const plan = planRemove(facts, settings);
     planned(plan, out);
     out.details = describe(facts);
@@ -241,7 +236,8 @@ export function rebootTask(o: RebootOptions): HostTask {
         lastError = (e as Error).message;
       }
       await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
-      delay = Math.min(delay * 1.5, 10_000);
+      // Every second during the first minute (a robot usually boots in that time), then backing off.
+      if (Date.now() - t0 > 60_000) delay = Math.min(delay * 1.5, 10_000);
     }
     if (!after) {
       throw new HostError('reboot-timeout', `did not come back with a new boot_id within ${Math.round(o.rebootTimeoutMs / 1000)} s (last: ${lastError || 'no answer'})`);

@@ -134,3 +134,88 @@ test('broken YAML, a schema error and an injection attempt exit 5 with file:line
   assert.notEqual(ok.code, 5, ok.stderr);
   assert.equal(existsSync(marker), true);
 });
+
+test('a stalled link mid-command is noticed by keepalives (unreachable), not left hanging', opts, async () => {
+  const { targetFor } = await import('../../src/transport/target.js');
+  const { SshConnection } = await import('../../src/transport/ssh.js');
+  const { loadInventory, hostVars } = await import('../../src/inventory/inventory.js');
+  const l = lab();
+  const inv = loadInventory(l.paths.inventory);
+  const conn = await SshConnection.open(targetFor('quiet', hostVars(inv, 'quiet')));
+  try {
+    assert.equal((await conn.exec('echo up')).stdout, 'up\n');
+    await labLink(l, 'quiet', { stall: true });
+    await assert.rejects(conn.exec('sleep 1; echo never', { timeoutMs: 120_000 }), (e: Error & { kind?: string }) => {
+      assert.equal(e.kind, 'unreachable', e.message);
+      return true;
+    });
+  } finally {
+    conn.dispose();
+    await labLink(l, 'quiet', { stall: false });
+  }
+});
+
+test('ssh-agent through SSH_AUTH_SOCK; a two-hop ProxyJump chain', opts, async () => {
+  const l = lab();
+  const { run } = await import('../../src/util/proc.js');
+  const d = tmp();
+  const plain = l.robots.find((r) => r.name === 'plain')!;
+  const jump = l.robots.find((r) => r.name === 'jump')!;
+  const behind = l.robots.find((r) => r.name === 'behind')!;
+  const common = `-o ProxyCommand="socat STDIO UNIX-CONNECT:${l.paths.sockDir}/%h-%p" -o UserKnownHostsFile=${l.paths.knownHosts} -o IdentitiesOnly=no`;
+  writeFileSync(
+    join(d, 'hosts.yml'),
+    stringify({
+      all: {
+        hosts: {
+          agentonly: { ansible_host: plain.address, ansible_user: 'root', ansible_ssh_common_args: common },
+          twohops: { ansible_host: behind.address, ansible_user: 'root', ansible_ssh_private_key_file: l.paths.key, ansible_ssh_common_args: `-F ${l.paths.sshConfig} -J root@${plain.address},root@${jump.address}` },
+        },
+      },
+    }),
+  );
+  const agent = await run('ssh-agent', ['-s', '-a', join(d, 'agent.sock')]);
+  const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)![1]!;
+  try {
+    await run('ssh-add', ['-q', l.paths.key], { env: { ...process.env, SSH_AUTH_SOCK: join(d, 'agent.sock') } });
+    const withAgent = await cli(['check', '-i', join(d, 'hosts.yml'), '--json'], { SSH_AUTH_SOCK: join(d, 'agent.sock'), HOME: d });
+    assert.equal(withAgent.json.hosts.agentonly.error, null, JSON.stringify(withAgent.json.hosts.agentonly.error));
+    assert.equal(withAgent.json.hosts.twohops.error, null, JSON.stringify(withAgent.json.hosts.twohops.error));
+    const noAgent = await cli(['check', '-i', join(d, 'hosts.yml'), '-l', 'agentonly', '--json'], { SSH_AUTH_SOCK: undefined, HOME: d });
+    assert.equal(noAgent.json.hosts.agentonly.error.kind, 'auth');
+  } finally {
+    process.kill(Number(pid));
+  }
+});
+
+test('Ctrl-C: stops scheduling, the robot in flight finishes its step, records kept, exit 130', opts, async () => {
+  const l = lab();
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['bin/fleetmasq.js', 'reboot', '-i', l.paths.inventory, '-l', 'plain:sudoer', '--serial', '1', '--json'], {
+    env: { ...process.env, CI: 'true' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => (stdout += b));
+  const interrupted = new Promise<void>((resolve) =>
+    child.stderr.on('data', (b) => {
+      stderr += b;
+      if (/\[plain\] waiting for the new boot/.test(stderr) && !child.killed) {
+        child.kill('SIGINT');
+        resolve();
+      }
+    }),
+  );
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  await interrupted;
+  assert.equal(code, 130, stderr);
+  const doc = JSON.parse(stdout);
+  // The robot in flight finished its reboot step (proved by a new boot id); it is non-compliant, as
+  // nothing was applied to it in this file, so its verification fails.
+  assert.notEqual(doc.hosts.plain.status, 'skipped');
+  assert.match(doc.hosts.plain.bootId, /^[0-9a-f-]{36}$/);
+  assert.notEqual(doc.hosts.plain.bootId, doc.hosts.plain.previousBootId);
+  assert.equal(doc.hosts.sudoer.status, 'skipped');
+  const record = readFileSync(doc.record, 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+  assert.deepEqual(record.map((r) => [r.host, r.status]).sort(), [['plain', doc.hosts.plain.status], ['sudoer', 'skipped']]);
+});
