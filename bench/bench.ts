@@ -138,7 +138,7 @@ function command(tool: Tool, job: Job, lab: LabState, n: number, books: Record<J
   const inv = lab.paths.inventory;
   if (tool === 'fleetmasq') {
     const sub = job === 'reboot' ? `reboot -i ${inv} --forks ${n}` : job === 'check' ? `check -i ${inv} --forks ${n}` : `apply -i ${inv} --forks ${n}`;
-    return { cmd: `node ${BIN} ${sub} --json > /dev/null`, env: { CI: 'true' } };
+    return { cmd: `node ${BIN} ${sub} --json > ${join(outDir, 'fleetmasq-last.json')}`, env: { CI: 'true' } };
   }
   if (tool === 'raw') return { cmd: `${rawCmd(lab, job, n)} > /dev/null` };
   return {
@@ -180,10 +180,22 @@ async function main(): Promise<void> {
             if (job === 'apply') await reset(lab);
             if (job === 'check' && !jobs.includes('apply')) {
               // check measures "nothing to do": make the fleet compliant first (not timed).
-              await run('node', [BIN, 'apply', '-i', lab.paths.inventory, '--forks', '200'], { nothrow: true, env: { ...process.env, CI: 'true' } });
+              const a = await run('node', [BIN, 'apply', '-i', lab.paths.inventory, '--forks', '200'], { nothrow: true, env: { ...process.env, CI: 'true' } });
+              if (a.exitCode !== 0) log(`untimed apply before check failed: ${a.stdout.split('\n').filter((l) => /failed|unreachable/.test(l)).join(' | ')}`);
             }
             const { cmd, env } = command(tool, job, lab, n, books);
             const s = await timed(cmd, env);
+            if (!s.ok && tool === 'fleetmasq') {
+              // Name the robots that were not ok, and why.
+              try {
+                const doc = JSON.parse(readFileSync(join(outDir, 'fleetmasq-last.json'), 'utf8'));
+                s.note = Object.entries(doc.hosts as Record<string, { status: string; reasons: string[]; error: { message: string } | null }>)
+                  .filter(([, h]) => !['ok', 'changed'].includes(h.status))
+                  .map(([n, h]) => `${n}: ${h.error?.message ?? h.reasons.join('; ')}`)
+                  .join(' | ')
+                  .slice(0, 300);
+              } catch {}
+            }
             (byTool[tool][job] ??= []).push(s);
             log(`[n=${n} run ${k + 1}/${runs}] ${tool.padEnd(9)} ${job.padEnd(11)} ${s.wall.toFixed(2)} s wall  ${s.cpu.toFixed(2)} s cpu  ${s.rssMb.toFixed(0)} MB${s.ok ? '' : `  FAILED ${s.note}`}`);
           }
