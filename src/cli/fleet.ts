@@ -14,12 +14,12 @@ import type { HostResult } from '../runner/types.js';
 import type { HostKeyChecking, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
 import { exitCode, runDocument, summarize } from '../report/summary.js';
-import { junitXml } from '../report/junit.js';
-import { htmlReport } from '../report/html.js';
 import { intFlag, parse } from './args.js';
-import { plainProgress, ttyProgress, type Progress } from './progress.js';
+import { plainProgress, type Progress } from './progress.js';
 import { askSecret } from './prompt.js';
 import type { Out } from './output.js';
+import { FLEET_HELP } from './help.js';
+export { FLEET_HELP };
 
 export const COMMON_FLAGS = {
   inventory: { type: 'string', short: 'i' },
@@ -44,27 +44,6 @@ export const COMMON_FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export const FLEET_HELP = `Options (apply, check, remove, reboot, verify, play):
-  -i, --inventory FILE        Ansible YAML inventory (required)
-  -l, --limit PATTERN         narrow the robots: names, groups, globs, a:b, a:!b, a:&b, ~regex
-  -f, --forks N               robots at once (default 50)
-      --serial SPEC           batches: N, N%, or a list like 1,25% (canary, then quarters)
-      --max-fail-percent P    stop before the next batch when more than P% of a batch failed
-      --interface NAME|auto   override masquerade_interface (default: inventory, else auto)
-      --persistence M         override masquerade_persistence: systemd, rc.local or auto
-  -C, --check                 change nothing; report what would change
-  -D, --diff                  show diffs of files and rules
-      --reboot-timeout S      seconds a robot may take to come back (default 600)
-      --json                  print one JSON document instead of the recap
-      --junit FILE, --html FILE   write a JUnit XML / self-contained HTML report
-      --ssh-config FILE       OpenSSH client config (default ~/.ssh/config)
-      --known-hosts FILE      known_hosts to verify host keys against
-      --host-key-checking M   strict (default), accept-new, or off
-      --connect-timeout S     SSH connect timeout (default 10)
-      --command-timeout S     timeout of each remote command (default 120)
-  -K, --ask-become-pass       ask for the sudo password (or set FLEETMASQ_BECOME_PASSWORD)
-Exit codes: 0 ok, 2 a robot failed or is non-compliant, 4 unreachable robots and none failed, 5 invalid input, 130 interrupted.
-`;
 
 export type FlagValues = { [K in keyof typeof COMMON_FLAGS]?: (typeof COMMON_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
@@ -119,8 +98,9 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all', opts: { nee
   };
 }
 
-export function makeProgress(io: Out, hosts: string[], title: string, json: boolean): Progress {
-  if (io.isTTY && !json && process.env.CI !== 'true' && process.env.TERM !== 'dumb') return ttyProgress(hosts, title);
+export async function makeProgress(io: Out, hosts: string[], title: string, json: boolean): Promise<Progress> {
+  // listr2 is loaded only when a terminal will show it.
+  if (io.isTTY && !json && process.env.CI !== 'true' && process.env.TERM !== 'dumb') return (await import('./progress-tty.js')).ttyProgress(hosts, title);
   return plainProgress(io);
 }
 
@@ -137,13 +117,13 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   return { signal: ac.signal, dispose: () => (process.off('SIGINT', onInt), process.off('SIGTERM', onInt)) };
 }
 
-export function writeReports(values: FlagValues, command: string, results: HostResult[], startedAt: Date): void {
-  if (values.junit) writeFileSync(values.junit, junitXml(command, results));
-  if (values.html) writeFileSync(values.html, htmlReport(command, results, startedAt));
+export async function writeReports(values: FlagValues, command: string, results: HostResult[], startedAt: Date): Promise<void> {
+  if (values.junit) writeFileSync(values.junit, (await import('../report/junit.js')).junitXml(command, results));
+  if (values.html) writeFileSync(values.html, (await import('../report/html.js')).htmlReport(command, results, startedAt));
 }
 
-export function finishOutput(io: Out, values: FlagValues, command: string, results: HostResult[], startedAt: Date, aborted: string | undefined, record: string | undefined, interrupted: boolean): number {
-  writeReports(values, command, results, startedAt);
+export async function finishOutput(io: Out, values: FlagValues, command: string, results: HostResult[], startedAt: Date, aborted: string | undefined, record: string | undefined, interrupted: boolean): Promise<number> {
+  await writeReports(values, command, results, startedAt);
   if (values.json) io.out(JSON.stringify(runDocument(command, results, startedAt, { aborted, record }), null, 2));
   else {
     io.out(recapText(command, results, { diff: values.diff }));
@@ -180,7 +160,7 @@ export async function fleetCommand(command: string, argv: string[], io: Out): Pr
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
-  const progress = makeProgress(io, setup.hosts, `${command} on ${setup.hosts.length} robot(s)`, Boolean(values.json));
+  const progress = await makeProgress(io, setup.hosts, `${command} on ${setup.hosts.length} robot(s)`, Boolean(values.json));
   const { signal, dispose } = interruptSignal();
   try {
     const run = await runFleet(TASKS[command]!(setup), {

@@ -1,9 +1,5 @@
 import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
-import { demoCommand } from './demo.js';
-import { playCommand } from './play.js';
-import { inventoryCommand } from './inventory.js';
-import { labCommand } from './lab.js';
-import { fleetCommand, FLEET_HELP } from './fleet.js';
+import { FLEET_HELP } from './help.js';
 import { stdio, type Out } from './output.js';
 
 export const HELP = () => `fleetmasq — keep WebRTC alive on robots behind cellular hotspots, fleet-wide
@@ -36,20 +32,21 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
       case 'help':
         io.out(HELP());
         return EXIT.OK;
+      // Each command loads only its own modules: start-up time is a round trip's worth on a fast link.
       case 'lab':
-        return await labCommand(rest, io);
+        return await (await import('./lab.js')).labCommand(rest, io);
       case 'demo':
-        return await demoCommand(rest, io);
+        return await (await import('./demo.js')).demoCommand(rest, io);
       case 'apply':
       case 'check':
       case 'verify':
       case 'remove':
       case 'reboot':
-        return await fleetCommand(cmd, rest, io);
+        return await (await import('./fleet.js')).fleetCommand(cmd, rest, io);
       case 'play':
-        return await playCommand(rest, io);
+        return await (await import('./play.js')).playCommand(rest, io);
       case 'inventory':
-        return await inventoryCommand(rest, io);
+        return await (await import('./inventory.js')).inventoryCommand(rest, io);
       default:
         throw new ConfigError(`unknown command '${cmd}' (see 'fleetmasq --help')`);
     }

@@ -26,7 +26,7 @@ export async function playCommand(argv: string[], io: Out): Promise<number> {
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
   const { signal, dispose } = interruptSignal();
   try {
-    let progress = makeProgress(io, [], '', true);
+    let progress = await makeProgress(io, [], '', true);
     const results = await runPlaybook(plays, {
       inventory: setup.inventory,
       pool,
@@ -40,7 +40,7 @@ export async function playCommand(argv: string[], io: Out): Promise<number> {
       onPlay: async (play, hosts) => {
         await progress.stop();
         io.err(`PLAY [${play.name}] on ${hosts.length} robot(s): ${play.tasks.map((t) => t.name).join(' → ')}`);
-        progress = makeProgress(io, hosts, play.name, Boolean(values.json));
+        progress = await makeProgress(io, hosts, play.name, Boolean(values.json));
       },
       onEvent: (e) => progress.onEvent(e),
     });
