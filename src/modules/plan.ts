@@ -74,6 +74,8 @@ export function planRule(facts: Facts, settings: Pick<MasqSettings, 'interface'>
   const iface = choice.iface;
   if (!IFACE_RE.test(iface)) return { ...plan, error: `the default route's interface '${iface}' is not a usable interface name` };
   plan.iface = iface;
+  if (choice.how === 'named' && !iface.endsWith('+') && !facts.links.some((l) => l.name === iface))
+    plan.warnings.push(`interface ${iface} does not exist on this robot (yet): the rule will only act once it does`);
   const rule = ruleArgs(iface);
   const n = countRule(facts.rules, iface);
   if (n === 0) {

@@ -80,6 +80,10 @@ async function begin(ctx: HostContext, o: TaskOptions) {
   const conn = await ctx.conn();
   ctx.step('gathering facts');
   const facts = await gatherFacts(conn, o.commandTimeoutMs);
+  if (facts.uid !== 0) {
+    const t = conn.target;
+    throw new HostError('become', `connected as ${t.user} (uid ${facts.uid}) without root: set ansible_become: true for this robot (sudo)`);
+  }
   return { out: emptyOutcome(), settings, conn, facts };
 }
 

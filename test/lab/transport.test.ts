@@ -219,3 +219,28 @@ test('Ctrl-C: stops scheduling, the robot in flight finishes its step, records k
   const record = readFileSync(doc.record, 'utf8').trim().split('\n').map((x) => JSON.parse(x));
   assert.deepEqual(record.map((r) => [r.host, r.status]).sort(), [['plain', doc.hosts.plain.status], ['sudoer', 'skipped']]);
 });
+
+test('a non-root login without become fails clearly (kind become), before anything is planned', opts, async () => {
+  const l = lab();
+  const d = tmp();
+  const sudoer = l.robots.find((r) => r.name === 'sudoer')!;
+  writeFileSync(
+    join(d, 'hosts.yml'),
+    stringify({
+      all: {
+        hosts: {
+          sudoer: {
+            ansible_host: sudoer.address,
+            ansible_user: 'robot',
+            ansible_ssh_private_key_file: l.paths.key,
+            ansible_ssh_common_args: `-o ProxyCommand="socat STDIO UNIX-CONNECT:${l.paths.sockDir}/%h-%p" -o UserKnownHostsFile=${l.paths.knownHosts}`,
+          },
+        },
+      },
+    }),
+  );
+  const r = await cli(['apply', '-i', join(d, 'hosts.yml'), '--json']);
+  assert.equal(r.code, 2);
+  assert.equal(r.json.hosts.sudoer.error.kind, 'become');
+  assert.match(r.json.hosts.sudoer.error.message, /connected as robot \(uid \d+\) without root: set ansible_become: true/);
+});

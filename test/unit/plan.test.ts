@@ -127,3 +127,9 @@ test('unified diff', () => {
   assert.equal(unifiedDiff('a\nb\nc\n', 'a\nB\nc\n', 'x', 'y'), '--- x\n+++ y\n@@ -1,4 +1,4 @@\n a\n-b\n+B\n c\n \n');
   assert.equal(unifiedDiff('same', 'same', 'x', 'y'), '');
 });
+
+test('a named interface that does not exist is warned about', () => {
+  const p = planApply(facts(), { interface: 'wwan0', persistence: 'auto' });
+  assert.match(p.warnings.join(' '), /interface wwan0 does not exist on this robot/);
+  assert.deepEqual(planApply(facts(), { interface: 'wlan+', persistence: 'auto' }).warnings, []);
+});
