@@ -105,6 +105,9 @@ export async function runPlaybook(
   // Resolve every play's hosts before contacting anyone: a pattern that matches nothing is an error.
   const targets = plays.map((p) => selectHosts(opts.inventory, p.hosts, opts.limit));
   const failed = new Set<string>();
+  // A robot's connection is kept for its later plays and closed after the last play it is in.
+  const lastPlay = new Map<string, number>();
+  targets.forEach((hosts, i) => hosts.forEach((h) => lastPlay.set(h, i)));
   const out: PlayResult[] = [];
   for (let i = 0; i < plays.length; i++) {
     const play = plays[i]!;
@@ -121,6 +124,7 @@ export async function runPlaybook(
       signal: opts.signal,
       onEvent: (e) => opts.onEvent(e, play),
       skip: failed,
+      release: (h) => lastPlay.get(h) === i,
     });
     const results = targets[i]!.map((h) => run.results.get(h)!).filter(Boolean);
     for (const r of results) if (r.status === 'failed' || r.status === 'unreachable') failed.add(r.host);

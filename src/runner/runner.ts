@@ -40,6 +40,11 @@ export class ConnectionPool {
     private readonly warn: (host: string, msg: string) => void,
   ) {}
 
+  /** Connections open (or opening) right now. */
+  get size(): number {
+    return this.conns.size;
+  }
+
   target(host: string) {
     return targetFor(host, hostVars(this.inv, host), this.transport);
   }
@@ -95,6 +100,12 @@ export interface RunOptions {
   recordDir?: string;
   /** Hosts already failed earlier in a playbook: skipped here. */
   skip?: Set<string>;
+  /**
+   * Whether a robot's connection can be closed once it is done here (default: yes). A playbook keeps it
+   * for a robot's later plays; otherwise a fleet of thousands would hold thousands of connections and
+   * ProxyCommand processes open until the end.
+   */
+  release?: (host: string) => boolean;
 }
 
 export interface RunSummary {
@@ -191,6 +202,9 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
             });
           } catch (e) {
             finish(toHostResult(host, e, t0));
+          } finally {
+            const done = results.get(host)?.status;
+            if ((opts.release?.(host) ?? true) || done === 'failed' || done === 'unreachable') opts.pool.drop(host);
           }
         }),
       ),

@@ -244,3 +244,25 @@ test('a non-root login without become fails clearly (kind become), before anythi
   assert.equal(r.json.hosts.sudoer.error.kind, 'become');
   assert.match(r.json.hosts.sudoer.error.message, /connected as robot \(uid \d+\) without root: set ansible_become: true/);
 });
+
+test('connections are released as robots finish: never more open than --forks', opts, async () => {
+  const l = lab();
+  const { loadInventory } = await import('../../src/inventory/inventory.js');
+  const { ConnectionPool, runFleet } = await import('../../src/runner/runner.js');
+  const { checkTask } = await import('../../src/runner/tasks.js');
+  const inv = loadInventory(l.paths.inventory);
+  const pool = new ConnectionPool(inv, { becomePassword: pw(l) }, () => {});
+  let most = 0;
+  const task = checkTask({});
+  const run = await runFleet(
+    async (ctx) => {
+      const out = await task(ctx);
+      most = Math.max(most, pool.size);
+      return out;
+    },
+    { command: 'check', hosts: ['plain', 'sudoer', 'sudopw', 'jump', 'behind'], inventory: inv, pool, forks: 2, serial: [], signal: new AbortController().signal, onEvent: () => {}, recordDir: tmp() },
+  );
+  assert.equal([...run.results.values()].filter((r) => r.error).length, 0);
+  assert.ok(most <= 2, `at most 2 connections open at once (saw ${most})`);
+  assert.equal(pool.size, 0, 'all released at the end');
+});
