@@ -22,8 +22,9 @@ export interface HostContext {
   conn(): Promise<SshConnection>;
   /** Drops the cached connection (after a reboot) so the next conn() opens a new one. */
   reconnect(): void;
-  /** Opens a fresh connection without caching failures (for reboot polling). */
-  tryConnect(timeoutMs?: number): Promise<SshConnection>;
+  /** Opens a connection that is not cached (reboot probes); `adopt` makes one the robot's connection. */
+  probe(timeoutMs: number, signal?: AbortSignal): Promise<SshConnection>;
+  adopt(conn: SshConnection): void;
   step(name: string): void;
   warn(message: string): void;
   signal: AbortSignal;
@@ -64,13 +65,15 @@ export class ConnectionPool {
     return p;
   }
 
-  async fresh(host: string, timeoutMs?: number): Promise<SshConnection> {
+  async probe(host: string, timeoutMs: number, signal?: AbortSignal): Promise<SshConnection> {
     const t = this.target(host);
-    if (timeoutMs) t.connectTimeoutMs = timeoutMs;
-    const c = await SshConnection.open(t, (m) => this.warn(host, m));
+    t.connectTimeoutMs = timeoutMs;
+    return SshConnection.open(t, (m) => this.warn(host, m), signal);
+  }
+
+  adopt(host: string, conn: SshConnection): void {
     this.drop(host);
-    this.conns.set(host, Promise.resolve(c));
-    return c;
+    this.conns.set(host, Promise.resolve(conn));
   }
 
   drop(host: string): void {
@@ -185,7 +188,8 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
             vars: hostVars(opts.inventory, host),
             conn: () => opts.pool.get(host),
             reconnect: () => opts.pool.drop(host),
-            tryConnect: (ms) => opts.pool.fresh(host, ms),
+            probe: (ms, signal) => opts.pool.probe(host, ms, signal),
+            adopt: (c) => opts.pool.adopt(host, c),
             step: (step) => opts.onEvent({ type: 'step', host, step }),
             warn: (message) => opts.onEvent({ type: 'warn', host, message }),
             signal: opts.signal,

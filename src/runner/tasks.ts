@@ -218,31 +218,15 @@ export function rebootTask(o: RebootOptions): HostTask {
     ctx.step('waiting for the robot to go down');
     let downAt: number | undefined;
     // The link drops when sshd goes away (or keepalives fail); poll anyway after 15 s.
-    await Promise.race([conn.closedPromise.then(() => (downAt = Date.now())), sleep(Math.min(15_000, Math.max(0, deadline - Date.now())))]);
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([
+      conn.closedPromise.then(() => (downAt = Date.now())),
+      new Promise<void>((r) => (giveUp = setTimeout(r, Math.min(15_000, Math.max(0, deadline - Date.now()))))),
+    ]);
+    clearTimeout(giveUp);
     ctx.reconnect();
     ctx.step('waiting for the new boot');
-    let delay = 1000;
-    let after: string | undefined;
-    let lastError = '';
-    while (Date.now() < deadline) {
-      try {
-        const c = await ctx.tryConnect(Math.min(10_000, Math.max(1000, deadline - Date.now())));
-        const res = await c.exec('cat /proc/sys/kernel/random/boot_id', { timeoutMs: 10_000, become: false });
-        const id = res.stdout.trim();
-        if (res.code === 0 && UUID.test(id) && id !== before.bootId) {
-          after = id;
-          break;
-        }
-        lastError = id === before.bootId ? 'still the old boot' : `unexpected boot_id output '${id.slice(0, 60)}'`;
-      } catch (e) {
-        if (e instanceof HostError && (e.kind === 'hostkey' || e.kind === 'auth')) throw e;
-        downAt ??= Date.now();
-        lastError = (e as Error).message;
-      }
-      await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
-      // Every second during the first minute (a robot usually boots in that time), then backing off.
-      if (Date.now() - t0 > 60_000) delay = Math.min(delay * 1.5, 10_000);
-    }
+    const { bootId: after, lastError } = await pollNewBoot(ctx, before.bootId, t0, deadline, () => (downAt ??= Date.now()));
     if (!after) {
       throw new HostError('reboot-timeout', `did not come back with a new boot_id within ${Math.round(o.rebootTimeoutMs / 1000)} s (last: ${lastError || 'no answer'})`);
     }
@@ -260,4 +244,68 @@ export function rebootTask(o: RebootOptions): HostTask {
     const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs);
     return judge(facts, settingsFor(ctx.vars, o), out, true, true);
   };
+}
+
+/**
+ * Polls for the new boot: a probe every second during the first minute (then backing off to 10 s), up
+ * to 3 in flight, so a probe stuck on a robot that is still down never delays the next one. A probe must
+ * pass host-key verification (a changed key ends the wait at once) and answer with a well-formed boot_id
+ * different from the old one; the first that does becomes the robot's connection.
+ */
+async function pollNewBoot(
+  ctx: HostContext,
+  oldBootId: string,
+  t0: number,
+  deadline: number,
+  sawDown: () => void,
+): Promise<{ bootId?: string; lastError: string }> {
+  let lastError = '';
+  let inFlight = 0;
+  let delay = 1000;
+  // Probes still connecting when the wait ends are cancelled, so nothing lingers.
+  const cancel = new AbortController();
+  let fatal: HostError | undefined;
+  let winner: string | undefined;
+  let wake = () => {};
+  const nap = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => (clearTimeout(t), r());
+    });
+  const probe = async () => {
+    inFlight++;
+    let c: SshConnection | undefined;
+    try {
+      c = await ctx.probe(Math.min(10_000, Math.max(1000, deadline - Date.now())), cancel.signal);
+      const res = await c.exec('cat /proc/sys/kernel/random/boot_id', { timeoutMs: 10_000, become: false });
+      const id = res.stdout.trim();
+      if (res.code === 0 && UUID.test(id) && id !== oldBootId) {
+        if (!winner) {
+          winner = id;
+          ctx.adopt(c);
+          c = undefined;
+          wake();
+        }
+      } else lastError = id === oldBootId ? 'still the old boot' : `unexpected boot_id output '${id.slice(0, 60)}'`;
+    } catch (e) {
+      if (cancel.signal.aborted) return;
+      if (e instanceof HostError && (e.kind === 'hostkey' || e.kind === 'auth')) {
+        fatal = e;
+        wake();
+      }
+      sawDown();
+      lastError = (e as Error).message;
+    } finally {
+      c?.dispose();
+      inFlight--;
+    }
+  };
+  while (!winner && !fatal && Date.now() < deadline) {
+    if (inFlight < 3) void probe();
+    await nap(Math.min(delay, Math.max(0, deadline - Date.now())));
+    if (Date.now() - t0 > 60_000) delay = Math.min(delay * 1.5, 10_000);
+  }
+  cancel.abort();
+  if (fatal) throw fatal;
+  return { bootId: winner, lastError };
 }

@@ -145,9 +145,22 @@ export class SshConnection {
     return !this.closed;
   }
 
-  static async open(target: SshTarget, warn: Warn = () => {}): Promise<SshConnection> {
+  /** Opens the connection (through its proxy or jumps); `signal` aborts an attempt still under way. */
+  static async open(target: SshTarget, warn: Warn = () => {}, signal?: AbortSignal): Promise<SshConnection> {
     const hops: NodeSSH[] = [];
     const proxies: ChildProcess[] = [];
+    const connecting = new Set<NodeSSH>();
+    const onAbort = () => {
+      for (const p of proxies) p.kill('SIGKILL');
+      for (const h of [...hops, ...connecting]) {
+        try {
+          h.connection?.destroy();
+          h.dispose();
+        } catch {}
+      }
+    };
+    if (signal?.aborted) throw new HostError('unreachable', 'connection attempt cancelled');
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       let sock: Duplex | undefined;
       const chain = [...target.jumps, { ...target, jumps: [] }];
@@ -166,12 +179,15 @@ export class SshConnection {
         } else if (i > 0) {
           sock = await forwardOut(last!, hop, target);
         }
-        last = await connectOne(hop, sock, warn);
+        last = await connectOne(hop, sock, warn, connecting);
         hops.push(last);
+        if (signal?.aborted) throw new HostError('unreachable', 'connection attempt cancelled');
       }
       const main = hops.pop()!;
+      signal?.removeEventListener('abort', onAbort);
       return new SshConnection(target, main, hops, proxies);
     } catch (e) {
+      signal?.removeEventListener('abort', onAbort);
       for (const h of hops) h.dispose();
       for (const p of proxies) p.kill('SIGTERM');
       throw classify(e as Error, target, target.connectTimeoutMs);
@@ -279,7 +295,7 @@ function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Du
   });
 }
 
-async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn): Promise<NodeSSH> {
+async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, connecting: Set<NodeSSH>): Promise<NodeSSH> {
   const khName = knownHostsName(t.hostKeyAlias ?? t.host, t.port);
   const entries = t.hostKeyChecking === 'off' ? [] : readKnownHosts(t.knownHostsFiles);
   let verdictError: HostError | undefined;
@@ -333,9 +349,12 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn): P
     ...(sock ? { sock: sock as never } : { host: t.host, port: t.port }),
     ...(process.env.FLEETMASQ_SSH_DEBUG ? { debug: (m: string) => process.stderr.write(`[ssh ${t.name} ${Date.now() % 100000}] ${m}\n`) } : {}),
   };
+  connecting.add(ssh);
   try {
     await ssh.connect(config as never);
+    connecting.delete(ssh);
   } catch (e) {
+    connecting.delete(ssh);
     try {
       ssh.dispose();
     } catch {}
