@@ -266,3 +266,28 @@ test('connections are released as robots finish: never more open than --forks', 
   assert.ok(most <= 2, `at most 2 connections open at once (saw ${most})`);
   assert.equal(pool.size, 0, 'all released at the end');
 });
+
+test('-K asks for the sudo password once on the terminal (a real pty), never echoing it', opts, async () => {
+  const l = lab();
+  const { run } = await import('../../src/util/proc.js');
+  const { shQuote } = await import('../../src/util/quote.js');
+  const cmd = `node bin/fleetmasq.js check -i ${shQuote(l.paths.inventory)} -l sudopw:sudoer -K --json`;
+  // `script` runs the CLI on a pseudo-terminal whose input is our stdin: the password is typed there,
+  // once the prompt is shown (as a person would; typed ahead, the terminal would echo it before the prompt).
+  const { spawn } = await import('node:child_process');
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, FLEETMASQ_BECOME_PASSWORD: '' } });
+  let stdout = '';
+  child.stdout.on('data', (b) => {
+    const before = stdout;
+    stdout += b;
+    if (!before.includes('BECOME password:') && stdout.includes('BECOME password:')) setTimeout(() => child.stdin.write(`${pw(l)}\n`), 200);
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const r = { stdout, exitCode: code };
+  void run;
+  assert.equal((r.stdout.match(/BECOME password:/g) ?? []).length, 1, 'asked once for the whole fleet');
+  assert.doesNotMatch(r.stdout, new RegExp(pw(l)), 'the password is not echoed');
+  const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')).replace(/\r/g, ''));
+  assert.equal(doc.hosts.sudopw.error, null, JSON.stringify(doc.hosts.sudopw.error));
+  assert.match(doc.hosts.sudopw.bootId, /^[0-9a-f-]{36}$/);
+});
