@@ -9,7 +9,7 @@
  *   npm run bench -- [--robots N] [--rtt MS] [--runs K] [--sizes 10,30] [--tools fleetmasq,raw,ansible]
  *                    [--jobs apply,apply-again,check,reboot] [--out DIR] [--keep]
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { labDown, labUp, type LabState } from '../src/lab/lab.js';
 import { uniformSpec } from '../src/lab/spec.js';
 import { renderUnit } from '../src/modules/unit.js';
-import { run, sh } from '../src/util/proc.js';
+import { run } from '../src/util/proc.js';
 import { shQuote } from '../src/util/quote.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -269,4 +269,3 @@ main().catch((e) => {
   log(String(e?.stack ?? e));
   process.exitCode = 1;
 });
-void existsSync;

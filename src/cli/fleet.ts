@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError, EXIT } from '../errors.js';
 import { loadInventory, type Inventory } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
-import { IFACE_PATTERN } from '../inventory/vars.js';
+import { IFACE_RE } from '../modules/rule.js';
 import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool, runFleet, type HostTask } from '../runner/runner.js';
 import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
@@ -58,11 +58,11 @@ export interface FleetSetup {
   rebootTimeoutMs: number;
 }
 
-export function fleetSetup(values: FlagValues, hostsPattern = 'all', opts: { needInventory?: boolean } = {}): FleetSetup {
+export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup {
   if (!values.inventory) throw new ConfigError('-i/--inventory FILE is required');
   const hkc = values['host-key-checking'];
   if (hkc !== undefined && !['strict', 'accept-new', 'off'].includes(hkc)) throw new ConfigError(`--host-key-checking must be strict, accept-new or off (got '${hkc}')`);
-  if (values.interface !== undefined && values.interface !== 'auto' && !new RegExp(IFACE_PATTERN).test(values.interface))
+  if (values.interface !== undefined && values.interface !== 'auto' && !IFACE_RE.test(values.interface))
     throw new ConfigError(`--interface '${values.interface}' is not a valid interface name`);
   if (values.persistence !== undefined && !['systemd', 'rc.local', 'auto'].includes(values.persistence))
     throw new ConfigError(`--persistence must be systemd, rc.local or auto (got '${values.persistence}')`);
@@ -70,7 +70,6 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all', opts: { nee
   const maxFail = values['max-fail-percent'] === undefined ? undefined : Number(values['max-fail-percent']);
   if (maxFail !== undefined && !(maxFail >= 0 && maxFail <= 100)) throw new ConfigError('--max-fail-percent must be from 0 to 100');
   const inventory = loadInventory(values.inventory);
-  void opts;
   const hosts = selectHosts(inventory, hostsPattern, values.limit);
   let becomePassword = process.env.FLEETMASQ_BECOME_PASSWORD;
   if (values['ask-become-pass']) becomePassword = askSecret('BECOME password: ');

@@ -1,7 +1,6 @@
 /** The terminal view (listr2): a line per robot with its current step; a compact summary for large fleets. */
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { Progress } from './progress.js';
-import type { RunEvent } from '../runner/types.js';
 
 type Waiter = { resolve: () => void; reject: (e: Error) => void; task?: ListrTaskWrapper<unknown, never, never> };
 

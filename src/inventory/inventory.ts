@@ -77,26 +77,22 @@ function pathOf(instancePath: string): Path {
 }
 
 /** Turns the first ajv error into a plain-words ConfigError at the right line. */
-export function schemaError(src: YamlSource, err: ErrorObject, base: Path = []): ConfigError {
-  const path = [...base, ...pathOf(err.instancePath)];
+export function schemaError(src: YamlSource, err: ErrorObject): ConfigError {
+  const path = pathOf(err.instancePath);
+  const last = path[path.length - 1];
   if (err.keyword === 'additionalProperties') {
+    // Vars schemas allow any key but unknown ansible_*/masquerade_* ones; group schemas only their keys.
     const key = String((err.params as { additionalProperty: string }).additionalProperty);
-    const parentKey = path[path.length - 1];
-    const isVars = parentKey === 'vars' || base.length === 0 && path.length === 0 && src.file.includes('_vars') || path[path.length - 2] === 'hosts';
-    if (/^(ansible_|masquerade_)/.test(key) && (isVars || !GROUP_KEYS.includes(key)))
-      return src.error(`unknown variable '${key}'${didYouMean(key, KNOWN_VARS)}`, [...path, key], true);
-    return src.error(`unknown key '${key}'${parentKey !== undefined ? ` in '${parentKey}'` : ''}${didYouMean(key, GROUP_KEYS)}: a group has only hosts, vars and children`, [...path, key], true);
+    if (/^(ansible_|masquerade_)/.test(key)) return src.error(`unknown variable '${key}'${didYouMean(key, KNOWN_VARS)}`, [...path, key], true);
+    return src.error(`unknown key '${key}'${last !== undefined ? ` in '${last}'` : ''}${didYouMean(key, GROUP_KEYS)}: a group has only hosts, vars and children`, [...path, key], true);
   }
-  const what = path.length ? `'${path[path.length - 1]}'` : 'the document';
-  if (KNOWN_VARS.has(String(path[path.length - 1])) && err.keyword !== 'additionalProperties') {
+  const what = last !== undefined ? `'${last}'` : 'the document';
+  const badValue = KNOWN_VARS.has(String(last)) || ['pattern', 'anyOf', 'enum', 'const'].includes(err.keyword);
+  if (badValue) {
     const value = path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k as string], src.toJS());
-    return src.error(`invalid value ${JSON.stringify(value)} for ${what}${hint(String(path[path.length - 1]))}`, path);
+    return src.error(`invalid value ${JSON.stringify(value)} for ${what}${hint(String(last))}`, path);
   }
   if (err.keyword === 'type') return src.error(`${what} must be ${(err.params as { type: string | string[] }).type.toString().replace(',', ' or ')}`, path);
-  if (err.keyword === 'pattern' || err.keyword === 'anyOf' || err.keyword === 'enum' || err.keyword === 'const') {
-    const value = path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k as string], src.toJS());
-    return src.error(`invalid value ${JSON.stringify(value)} for ${what}${hint(String(path[path.length - 1]))}`, path);
-  }
   return src.error(`${what} ${err.message}`, path);
 }
 
@@ -207,9 +203,6 @@ export function loadInventory(file: string): Inventory {
           h = { name: hn, vars: {}, fileVars: {}, groups: new Set() };
           inv.hosts.set(hn, h);
         }
-        if (inv.groups.has(hn) && hn !== name) {
-          /* Ansible allows a host and group of the same name; so do we. */
-        }
         Object.assign(h.vars, hv ?? {});
         h.groups.add(name);
         if (!g.hosts.includes(hn)) g.hosts.push(hn);
@@ -227,7 +220,7 @@ export function loadInventory(file: string): Inventory {
   const depthOf = (name: string, d: number) => {
     if (visiting.has(name)) throw new ConfigError(`group '${name}' is its own ancestor`, file);
     const g = inv.groups.get(name)!;
-    if (d > g.depth || d === 0) g.depth = Math.max(g.depth, d);
+    g.depth = Math.max(g.depth, d);
     visiting.add(name);
     for (const c of g.children) depthOf(c, d + 1);
     visiting.delete(name);
@@ -283,8 +276,19 @@ function groupOrder(a: Group, b: Group): number {
   return a.depth - b.depth || a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
-/** A host's variables with Ansible's precedence. */
-export function hostVars(inv: Inventory, host: string): Vars {
+/** Resolved vars per inventory: the inventory does not change once loaded, so each host's are merged once. */
+const resolvedVars = new WeakMap<Inventory, Map<string, Readonly<Vars>>>();
+
+/** A host's variables with Ansible's precedence (computed once per host; read-only). */
+export function hostVars(inv: Inventory, host: string): Readonly<Vars> {
+  let cache = resolvedVars.get(inv);
+  if (!cache) resolvedVars.set(inv, (cache = new Map()));
+  let vars = cache.get(host);
+  if (!vars) cache.set(host, (vars = Object.freeze(mergeHostVars(inv, host))));
+  return vars;
+}
+
+function mergeHostVars(inv: Inventory, host: string): Vars {
   const h = inv.hosts.get(host);
   if (!h) throw new ConfigError(`no host '${host}' in the inventory`, inv.file);
   const groups = hostGroups(inv, host)

@@ -122,7 +122,7 @@ export async function labSsh(
   });
 }
 
-function robotPrepScript(lab: string, r: LabRobotState, root: string, pubKey: string, bastion?: string): string {
+function robotPrepScript(r: LabRobotState, root: string, pubKey: string, bastion?: string): string {
   const M = shQuote(root);
   const lines: string[] = [
     `M=${M}`,
@@ -156,7 +156,6 @@ function robotPrepScript(lab: string, r: LabRobotState, root: string, pubKey: st
     );
   }
   if (r.rcLocal === 'exit0') lines.push(`cat > $M/etc/rc.local <<'RCLOCAL'\n${STOCK_RC_LOCAL}RCLOCAL`, `chmod 0755 $M/etc/rc.local`);
-  void lab;
   return lines.join('\n');
 }
 
@@ -312,7 +311,7 @@ export async function labUp(spec: LabSpec, opts: UpOptions = {}): Promise<LabSta
           ...(plan.login === 'sudo-password' ? { becomePassword: randomPassword() } : {}),
         };
         const bastion = plan.onlyVia ? byName.get(plan.onlyVia)!.address : undefined;
-        await sh(robotPrepScript(spec.name, state, root, pubKey, bastion), {
+        await sh(robotPrepScript(state, root, pubKey, bastion), {
           input: state.becomePassword ? `robot:${state.becomePassword}\n` : undefined,
         });
         robots.push(state);

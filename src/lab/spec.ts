@@ -145,10 +145,12 @@ export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
 
 /** A uniform fleet of N robots (what `lab up --robots N` boots). */
 export function uniformSpec(name: string, count: number, rttMs = 0): LabSpec {
-  const width = Math.max(2, String(count).length);
-  const robots: RobotSpec[] = [];
-  for (let i = 1; i <= count; i++) robots.push({ name: `robot-${String(i).padStart(width, '0')}`, ...DEFAULTS, rttMs });
-  return { name, robots };
+  return { name, robots: Array.from({ length: count }, (_, i) => ({ name: robotName(i, count), ...DEFAULTS, rttMs })) };
+}
+
+/** robot-01, robot-02, … (zero-padded to the fleet's size). */
+function robotName(index: number, count: number): string {
+  return `robot-${String(index + 1).padStart(Math.max(2, String(count).length), '0')}`;
 }
 
 /** Robot i's address on the lab bridge (10.77.0.0/16, gateway 10.77.0.1). */
@@ -176,8 +178,5 @@ export function mixedSpec(name: string, count: number): LabSpec {
     { ...DEFAULTS, rcLocal: 'exit0' },
     { ...DEFAULTS, login: 'sudo' },
   ];
-  const width = Math.max(2, String(count).length);
-  const robots: RobotSpec[] = [];
-  for (let i = 0; i < count; i++) robots.push({ name: `robot-${String(i + 1).padStart(width, '0')}`, ...kinds[i % kinds.length]! });
-  return { name, robots };
+  return { name, robots: Array.from({ length: count }, (_, i) => ({ name: robotName(i, count), ...kinds[i % kinds.length]! })) };
 }

@@ -6,7 +6,7 @@ import { MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, type Facts } from '../facts/fac
 import { unifiedDiff } from '../util/diff.js';
 import { shQuote } from '../util/quote.js';
 import { deadLinesAfterExit, findBlock, removeBlock, withBlock } from './rclocal.js';
-import { chooseInterface, countRule, IFACE_RE, masqueradeInterfaces, ruleArgs } from './rule.js';
+import { chooseInterface, countRule, ensureRuleSh, IFACE_RE, masqueradeInterfaces, ruleArgs } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
 
 export type Persistence = 'systemd' | 'rc.local';
@@ -81,7 +81,7 @@ export function planRule(facts: Facts, settings: Pick<MasqSettings, 'interface'>
   if (n === 0) {
     plan.changes.push(`add live rule: iptables -t nat -A ${rule}`);
     plan.diffs.push(`iptables -t nat (${facts.backend}):\n+ -A ${rule}\n`);
-    plan.steps.push({ name: 'rule', sh: `iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}` });
+    plan.steps.push({ name: 'rule', sh: ensureRuleSh(iface) });
   } else if (n > 1) {
     plan.changes.push(`remove ${n - 1} duplicate(s) of the live rule on ${iface}`);
     plan.diffs.push(`iptables -t nat (${facts.backend}):\n${Array(n - 1).fill(`- -A ${rule}`).join('\n')}\n`);
@@ -202,8 +202,8 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
       plan.steps.push({ name: 'rule-delete-other', sh: `while ${tool} -w -t nat -C ${rule} 2>/dev/null; do ${tool} -w -t nat -D ${rule}; done` });
     }
   }
-  if (facts.marker) plan.steps.push({ name: 'marker', sh: `rm -f ${MARKER}; rmdir /run/fleetmasq 2>/dev/null || true` });
-  if (!plan.changes.length) plan.steps = plan.steps.filter((s) => s.name !== 'marker');
+  // The marker goes with the rest; alone (nothing else to undo) it is no reason to touch the robot.
+  if (facts.marker && plan.changes.length) plan.steps.push({ name: 'marker', sh: `rm -f ${MARKER}; rmdir /run/fleetmasq 2>/dev/null || true` });
   return plan;
 }
 

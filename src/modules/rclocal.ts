@@ -4,6 +4,8 @@
  * kept, and the block records what apply changed (file created, shebang added, mode, missing final
  * newline), so removing it gives back the file exactly as it was.
  */
+import { ensureRuleSh } from './rule.js';
+
 export const BEGIN = '# BEGIN fleetmasq managed block: NAT masquerade for WebRTC (do not edit; `fleetmasq remove` takes it out)';
 export const END = '# END fleetmasq managed block';
 
@@ -23,9 +25,8 @@ const EXIT_RE = /^exit(\s+[0-9]+)?\s*(;\s*)?(#.*)?$/;
 
 /** The block's lines run under `sh -e` too: nothing in it can fail the script. */
 export function blockBody(iface: string): string[] {
-  const rule = `POSTROUTING -o ${iface} -j MASQUERADE`;
   return [
-    `if iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}; then`,
+    `if ${ensureRuleSh(iface)}; then`,
     `  { mkdir -p /run/fleetmasq && echo "$(cat /proc/sys/kernel/random/boot_id) rc.local ${iface}" > /run/fleetmasq/boot-marker; } || true`,
     `fi`,
   ];

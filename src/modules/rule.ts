@@ -1,11 +1,19 @@
 /** The masquerade rule itself (pure): its spec, how to find copies, and the interface to put it on. */
 import type { Facts } from '../facts/facts.js';
+import { IFACE_PATTERN } from '../inventory/vars.js';
 
-export const IFACE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\+?$/;
+/** Interface names fleetmasq accepts anywhere (inventory, flags, playbooks, robots' routes). */
+export const IFACE_RE = new RegExp(IFACE_PATTERN);
 
 export function ruleArgs(iface: string): string {
   if (!IFACE_RE.test(iface)) throw new Error(`invalid interface name '${iface}'`);
   return `POSTROUTING -o ${iface} -j MASQUERADE`;
+}
+
+/** The rule live exactly once after it runs: added only when `-C` does not find it. */
+export function ensureRuleSh(iface: string): string {
+  const rule = ruleArgs(iface);
+  return `iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}`;
 }
 
 /** `-S` lines of our exact rule for an interface. */

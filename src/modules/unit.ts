@@ -1,8 +1,8 @@
 /** The systemd unit (pure rendering). Ordered before network-pre.target; writes the boot marker. */
 import { UNIT_NAME } from '../facts/facts.js';
+import { ensureRuleSh } from './rule.js';
 
 export function renderUnit(iface: string): string {
-  const rule = `POSTROUTING -o ${iface} -j MASQUERADE`;
   return `# Managed by fleetmasq (${UNIT_NAME}): NAT masquerade on ${iface}, so WebRTC survives cellular hotspots.
 # 'fleetmasq remove' disables and deletes it.
 [Unit]
@@ -16,7 +16,7 @@ Conflicts=shutdown.target
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}'
+ExecStart=/bin/sh -c '${ensureRuleSh(iface)}'
 ExecStart=/bin/sh -c 'mkdir -p /run/fleetmasq && echo "$$(cat /proc/sys/kernel/random/boot_id) systemd ${iface}" > /run/fleetmasq/boot-marker'
 
 [Install]

@@ -2,7 +2,7 @@
 import { ConfigError, HostError } from '../errors.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
-import { IFACE_PATTERN } from '../inventory/vars.js';
+import { IFACE_RE } from '../modules/rule.js';
 import { runFleet, type ConnectionPool, type HostContext, type HostTask } from '../runner/runner.js';
 import { checkTask, masqueradeTask, persistTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
 import { emptyOutcome, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
@@ -10,7 +10,7 @@ import { templateArgs, type Play, type Task } from './playbook.js';
 
 function moduleTask(task: Task, args: Record<string, unknown>, base: TaskOptions, rebootTimeoutMs: number): HostTask {
   const ifaceArg = args.interface as string | undefined;
-  if (ifaceArg !== undefined && ifaceArg !== 'auto' && !new RegExp(IFACE_PATTERN).test(String(ifaceArg)))
+  if (ifaceArg !== undefined && ifaceArg !== 'auto' && !IFACE_RE.test(String(ifaceArg)))
     throw new HostError('config', `task '${task.name}': invalid interface '${String(ifaceArg)}'`);
   const o: TaskOptions = { ...base, ...(ifaceArg !== undefined ? { interface: String(ifaceArg) } : {}) };
   switch (task.module) {

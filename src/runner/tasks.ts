@@ -185,7 +185,6 @@ export interface RebootOptions extends TaskOptions {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * reboot: read boot_id, start the reboot so the command returns cleanly, wait for the connection to

@@ -7,7 +7,7 @@
  * Every failure is a HostError with a kind; a dropped connection fails that robot only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -78,19 +78,20 @@ class ProcessSocket extends Duplex {
   }
 }
 
-const knownHostsCache = new Map<string, { mtimeMs: number; entries: KnownHostEntry[] }>();
+/** Parsed known_hosts files, re-read only when their mtime or size changes. */
+const knownHostsCache = new Map<string, { stamp: string; entries: KnownHostEntry[] }>();
 function readKnownHosts(files: string[]): KnownHostEntry[] {
   const out: KnownHostEntry[] = [];
   for (const f of files) {
-    if (!existsSync(f)) continue;
-    const text = readFileSync(f, 'utf8');
-    const cached = knownHostsCache.get(f);
-    if (cached && cached.mtimeMs === text.length) out.push(...cached.entries);
-    else {
-      const entries = parseKnownHosts(text, f);
-      knownHostsCache.set(f, { mtimeMs: text.length, entries });
-      out.push(...entries);
+    const st = statSync(f, { throwIfNoEntry: false });
+    if (!st) continue;
+    const stamp = `${st.mtimeMs}:${st.size}`;
+    let cached = knownHostsCache.get(f);
+    if (cached?.stamp !== stamp) {
+      cached = { stamp, entries: parseKnownHosts(readFileSync(f, 'utf8'), f) };
+      knownHostsCache.set(f, cached);
     }
+    out.push(...cached.entries);
   }
   return out;
 }

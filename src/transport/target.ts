@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { truthy } from '../inventory/vars.js';
 import type { Vars } from '../inventory/inventory.js';
-import { expandTilde, loadSshConfig, lookupHost, shellWords, sshWildcard, type SshConfig } from './sshconfig.js';
+import { expandTilde, loadSshConfig, lookupHost, shellWords, type SshConfig } from './sshconfig.js';
 
 export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
 
@@ -145,14 +145,11 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
   const user = input.user ?? get('user') ?? env.USER ?? userInfo().username;
   const t = { h: host, p: port, r: user, n: input.dest };
 
-  // ProxyJump and ProxyCommand: whichever is obtained first wins; 'none' disables.
-  const firstProxy = input.cmdline.find(([k]) => k === 'proxyjump' || k === 'proxycommand');
-  let proxyKind: 'jump' | 'command' | undefined;
-  if (firstProxy) proxyKind = firstProxy[0] === 'proxyjump' ? 'jump' : 'command';
-  else if (fromCfg.has('proxyjump') || fromCfg.has('proxycommand')) {
-    // Order within the config: the option that appeared first among matching blocks.
-    proxyKind = fromCfg.has('proxyjump') && !fromCfg.has('proxycommand') ? 'jump' : fromCfg.has('proxycommand') && !fromCfg.has('proxyjump') ? 'command' : firstInConfig(cfg, input.dest);
-  }
+  // ProxyJump and ProxyCommand: whichever is obtained first wins (command line, then the config in the
+  // order lookupHost obtained its options); 'none' disables.
+  const proxyKind = [...input.cmdline.map(([k]) => k), ...fromCfg.keys()]
+    .map((k) => (k === 'proxyjump' ? 'jump' : k === 'proxycommand' ? 'command' : undefined))
+    .find(Boolean);
   let proxyCommand: string | undefined;
   let jumps: SshTarget[] = [];
   if (proxyKind === 'command') {
@@ -219,19 +216,6 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
     become: input.become,
     becomeUser: input.becomeUser,
   };
-}
-
-function firstInConfig(cfg: SshConfig, host: string): 'jump' | 'command' {
-  for (const b of cfg.blocks) {
-    if (b.match !== undefined) continue;
-    const ok = b.patterns.some((p) => !p.startsWith('!') && sshWildcard(p).test(host));
-    if (!ok) continue;
-    for (const [k] of b.options) {
-      if (k === 'proxyjump') return 'jump';
-      if (k === 'proxycommand') return 'command';
-    }
-  }
-  return 'command';
 }
 
 /** The connection plan for an inventory host. */

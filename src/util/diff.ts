@@ -22,7 +22,7 @@ export function unifiedDiff(a: string, b: string, nameA: string, nameB: string, 
       k++;
       continue;
     }
-    let start = Math.max(0, k - context);
+    const start = Math.max(0, k - context);
     let end = k;
     while (end < ops.length) {
       if (ops[end]!.t !== ' ') {
@@ -45,7 +45,6 @@ export function unifiedDiff(a: string, b: string, nameA: string, nameB: string, 
     out.push(`@@ -${aLen ? aStart : aStart - 1},${aLen} +${bLen ? bStart : bStart - 1},${bLen} @@`);
     for (const o of hunk) out.push(`${o.t}${o.s}`);
     k = end;
-    start = end;
   }
   return out.join('\n') + '\n';
 }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { STOCK_RC_LOCAL, labSsh, type LabState } from '../../src/lab/lab.js';
+import { STOCK_RC_LOCAL, type LabState } from '../../src/lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab, waitNewBoot } from '../helpers/lab.js';
 
@@ -117,5 +117,4 @@ test('remove restores every robot (rc.local byte-identical, no unit, no rule)', 
   const again = await cli(['check', '-i', inv(), '--json'], env);
   assert.equal(again.code, 2);
   assert.equal(again.json.summary.nonCompliant, l.robots.length);
-  void labSsh;
 });

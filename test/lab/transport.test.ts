@@ -269,7 +269,6 @@ test('connections are released as robots finish: never more open than --forks', 
 
 test('-K asks for the sudo password once on the terminal (a real pty), never echoing it', opts, async () => {
   const l = lab();
-  const { run } = await import('../../src/util/proc.js');
   const { shQuote } = await import('../../src/util/quote.js');
   const cmd = `node bin/fleetmasq.js check -i ${shQuote(l.paths.inventory)} -l sudopw:sudoer -K --json`;
   // `script` runs the CLI on a pseudo-terminal whose input is our stdin: the password is typed there,
@@ -284,7 +283,6 @@ test('-K asks for the sudo password once on the terminal (a real pty), never ech
   });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const r = { stdout, exitCode: code };
-  void run;
   assert.equal((r.stdout.match(/BECOME password:/g) ?? []).length, 1, 'asked once for the whole fleet');
   assert.doesNotMatch(r.stdout, new RegExp(pw(l)), 'the password is not echoed');
   const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')).replace(/\r/g, ''));
