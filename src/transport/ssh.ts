@@ -3,6 +3,7 @@
  * - Host keys verified against known_hosts (strict by default; accept-new records; off warns).
  * - ProxyCommand (a local process as the socket) and ProxyJump chains (forwardOut through each hop).
  * - Connect timeout, keepalives (a dead link is noticed in ~interval*count), a timeout on every command.
+ * - A key login costs one round trip, not two (fastauth.ts).
  * - sudo with the password on stdin, answered only when sudo prompts; never on a command line or logged.
  * Every failure is a HostError with a kind; a dropped connection fails that robot only.
  */
@@ -17,6 +18,10 @@ import { HostError } from '../errors.js';
 import { shQuote } from '../util/quote.js';
 import { knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './knownhosts.js';
 import type { SshTarget } from './target.js';
+import { installFastPublicKeyAuth } from './fastauth.js';
+
+// Key logins in one round trip (the signed request straight away): see fastauth.ts.
+installFastPublicKeyAuth();
 
 export interface ExecResult {
   stdout: string;

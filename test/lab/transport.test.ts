@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { labLink, type LabState } from '../../src/lab/lab.js';
+import { labLink, labSsh, type LabState } from '../../src/lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
 
@@ -184,6 +184,63 @@ test('ssh-agent through SSH_AUTH_SOCK; a two-hop ProxyJump chain', opts, async (
     const noAgent = await cli(['check', '-i', join(d, 'hosts.yml'), '-l', 'agentonly', '--json'], { SSH_AUTH_SOCK: undefined, HOME: d });
     assert.equal(noAgent.json.hosts.agentonly.error.kind, 'auth');
   } finally {
+    process.kill(Number(pid));
+  }
+});
+
+test('a key login takes one round trip (signed request first); a refused key still falls through to the agent', opts, async () => {
+  const l = lab();
+  const { run } = await import('../../src/util/proc.js');
+  const d = tmp();
+  const plain = l.robots.find((r) => r.name === 'plain')!;
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'stranger')]);
+  // An RSA key too: its signed request must use the hash of the algorithm the server allows (rsa-sha2-*).
+  await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(d, 'rsa')]);
+  await labSsh(l, 'plain', `cat >> /root/.ssh/authorized_keys`, { input: readFileSync(join(d, 'rsa.pub'), 'utf8') });
+  const common = `-o ProxyCommand="socat STDIO UNIX-CONNECT:${l.paths.sockDir}/%h-%p" -o UserKnownHostsFile=${l.paths.knownHosts} -o IdentitiesOnly=no`;
+  writeFileSync(
+    join(d, 'hosts.yml'),
+    stringify({
+      all: {
+        hosts: {
+          keyfile: { ansible_host: plain.address, ansible_user: 'root', ansible_ssh_private_key_file: l.paths.key, ansible_ssh_common_args: common },
+          rsakey: { ansible_host: plain.address, ansible_user: 'root', ansible_ssh_private_key_file: join(d, 'rsa'), ansible_ssh_common_args: common },
+          strangerfirst: { ansible_host: plain.address, ansible_user: 'root', ansible_ssh_private_key_file: join(d, 'stranger'), ansible_ssh_common_args: common },
+        },
+      },
+    }),
+  );
+  const agent = await run('ssh-agent', ['-s', '-a', join(d, 'agent.sock')]);
+  const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)![1]!;
+  // The transport's protocol trace (FLEETMASQ_SSH_DEBUG) goes to the process's stderr.
+  let trace = '';
+  const write = process.stderr.write.bind(process.stderr);
+  try {
+    await run('ssh-add', ['-q', l.paths.key], { env: { ...process.env, SSH_AUTH_SOCK: join(d, 'agent.sock') } });
+    (process.stderr as { write: unknown }).write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+      trace += String(chunk);
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    };
+    const r = await cli(['check', '-i', join(d, 'hosts.yml'), '--json'], { SSH_AUTH_SOCK: join(d, 'agent.sock'), HOME: d, FLEETMASQ_SSH_DEBUG: '1' });
+    (process.stderr as { write: unknown }).write = write;
+    assert.equal(r.json.hosts.keyfile.error, null, JSON.stringify(r.json.hosts.keyfile.error));
+    assert.equal(r.json.hosts.rsakey.error, null, JSON.stringify(r.json.hosts.rsakey.error));
+    assert.equal(r.json.hosts.strangerfirst.error, null, JSON.stringify(r.json.hosts.strangerfirst.error));
+    const of = (host: string) => trace.split('\n').filter((x) => x.startsWith(`[ssh ${host} `) && /USERAUTH/.test(x)).map((x) => x.replace(/^\[ssh \S+ \d+\] /, '').replace(/(USERAUTH_FAILURE) \(.*\)$/, '$1'));
+    // The authorised key file: signed request, success. No query, no PK_OK round trip.
+    assert.deepEqual(of('keyfile'), ['Outbound: Sending USERAUTH_REQUEST (publickey)', 'Inbound: Received USERAUTH_SUCCESS']);
+    assert.deepEqual(of('rsakey'), ['Outbound: Sending USERAUTH_REQUEST (publickey)', 'Inbound: Received USERAUTH_SUCCESS']);
+    // A key the robot refuses: signed request, failure; then the agent's key the usual way (query first).
+    assert.deepEqual(of('strangerfirst'), [
+      'Outbound: Sending USERAUTH_REQUEST (publickey)',
+      'Inbound: Received USERAUTH_FAILURE',
+      'Outbound: Sending USERAUTH_REQUEST (publickey -- check)',
+      'Inbound: Received USERAUTH_PK_OK',
+      'Outbound: Sending USERAUTH_REQUEST (publickey)',
+      'Inbound: Received USERAUTH_SUCCESS',
+    ]);
+  } finally {
+    (process.stderr as { write: unknown }).write = write;
     process.kill(Number(pid));
   }
 });

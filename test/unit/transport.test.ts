@@ -7,6 +7,7 @@ import { hashHostName, hostFieldMatches, keyTypeOfBlob, knownHostsName, parseKno
 import { lookupHost, parseSshConfig, shellWords } from '../../src/transport/sshconfig.js';
 import { parseSshArgs, targetFor, clearSshConfigCache } from '../../src/transport/target.js';
 import { ConfigError } from '../../src/errors.js';
+import { hashForKeyAlgo, installFastPublicKeyAuth } from '../../src/transport/fastauth.js';
 
 function blob(type: string, body = 'key-material'): Buffer {
   const t = Buffer.from(type);
@@ -116,4 +117,15 @@ Host far
   assert.equal(viaJ.jumps.length, 1);
   const become = targetFor('r3', { ansible_host: '10.9.0.9', ansible_become: 'yes', ansible_become_user: 'admin' }, { becomePassword: 's3cret' });
   assert.deepEqual([become.become, become.becomeUser, become.becomePassword], [true, 'admin', 's3cret']);
+});
+
+test('one-round-trip key login is active with the locked ssh2; RSA signatures use the negotiated hash', () => {
+  // If an ssh2 upgrade moves the internal it wraps, logins still work (one round trip slower) and this fails.
+  assert.equal(installFastPublicKeyAuth(), true);
+  assert.equal(installFastPublicKeyAuth(), true);
+  assert.equal(hashForKeyAlgo('rsa-sha2-256'), 'sha256');
+  assert.equal(hashForKeyAlgo('rsa-sha2-512'), 'sha512');
+  assert.equal(hashForKeyAlgo('ssh-rsa'), 'sha1');
+  assert.equal(hashForKeyAlgo(undefined), undefined);
+  assert.equal(hashForKeyAlgo('ssh-ed25519'), undefined);
 });
