@@ -115,6 +115,11 @@ function removeRcBlockSteps(facts: Facts, plan: Plan, why: string): void {
   plan.steps.push({ name: 'rclocal-restore', sh: before ? writeFile(RC_LOCAL, before.content, before.mode) : `rm -f ${RC_LOCAL}` });
 }
 
+/** Whether the robot's systemd may have our unit loaded (so a changed file needs a daemon-reload). */
+export function managerMayHoldUnit(facts: Facts): boolean {
+  return facts.unit !== undefined || (facts.marker?.method === 'systemd' && facts.marker.bootId === facts.bootId);
+}
+
 /** Persistence: a boot hook that re-applies the rule idempotently and writes the boot marker. */
 export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = emptyPlan()): Plan {
   if (plan.error) return plan;
@@ -135,12 +140,15 @@ export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = e
       plan.changes.push(`${facts.unit === undefined ? 'install' : 'update'} the systemd unit ${UNIT_NAME}`);
       plan.diffs.push(unifiedDiff(facts.unit ?? '', unit, facts.unit === undefined ? '/dev/null' : UNIT_PATH, UNIT_PATH));
       steps.push(writeFile(UNIT_PATH, unit, 0o644));
-      // `systemctl enable` reloads the manager itself: one reload, not two.
-      if (!enable) steps.push('systemctl daemon-reload');
+      // A reload (~0.1 s of CPU in the robot's PID 1) only when the manager may hold the old
+      // definition: the file existed, or the unit ran at this boot. A new unit is loaded from disk
+      // on demand, and the boot reads it anyway.
+      if (managerMayHoldUnit(facts)) steps.push('systemctl daemon-reload');
     }
     if (enable) {
       plan.changes.push(`enable ${UNIT_NAME} at boot`);
-      steps.push(`systemctl enable --quiet ${UNIT_NAME}`);
+      // Enabling is the [Install] symlink; the next boot is what it is for, so no reload here either.
+      steps.push(`systemctl enable --quiet --no-reload ${UNIT_NAME}`);
     }
     if (steps.length) plan.steps.push({ name: 'unit', sh: steps.join('\n') });
     removeRcBlockSteps(facts, plan, ' (persistence is now systemd)');

@@ -71,6 +71,11 @@ test('apply: every robot gets the rule exactly once on its interface, and persis
       assert.ok(rc.indexOf('# END fleetmasq managed block') < rc.lastIndexOf('exit 0'));
     } else {
       assert.equal((await sshOut(l, robot.name, 'systemctl is-enabled fleetmasq-masquerade.service')).trim(), 'enabled');
+      // Installed without a manager reload, yet the robot's systemd sees the unit as it is on disk.
+      assert.equal(
+        (await sshOut(l, robot.name, 'systemctl show -p LoadState -p UnitFileState -p NeedDaemonReload fleetmasq-masquerade.service')).trim().split('\n').sort().join(' '),
+        'LoadState=loaded NeedDaemonReload=no UnitFileState=enabled',
+      );
     }
   }
   assert.match(await sshOut(l, 'legacy', 'iptables-legacy -t nat -S POSTROUTING'), /-o eth0 -j MASQUERADE/);

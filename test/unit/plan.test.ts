@@ -133,3 +133,19 @@ test('a named interface that does not exist is warned about', () => {
   assert.match(p.warnings.join(' '), /interface wwan0 does not exist on this robot/);
   assert.deepEqual(planApply(facts(), { interface: 'wlan+', persistence: 'auto' }).warnings, []);
 });
+
+test('systemd reload only when the manager may hold an old definition', () => {
+  const unitSteps = (f: Facts) => planApply(f, { interface: 'auto', persistence: 'systemd' } as never).steps.find((s) => s.name === 'unit')?.sh ?? '';
+  // First install: write + enable without a reload (the unit is loaded from disk on demand).
+  const fresh = unitSteps(facts());
+  assert.match(fresh, /systemctl enable --quiet --no-reload fleetmasq-masquerade\.service/);
+  assert.doesNotMatch(fresh, /daemon-reload/);
+  // The file changes while it exists: one reload; already enabled, so no enable.
+  const changed = unitSteps(facts({ unit: renderUnit('eth0'), unitEnabled: 'enabled' }));
+  assert.equal(changed.match(/daemon-reload/g)?.length, 1);
+  assert.doesNotMatch(changed, /systemctl enable/);
+  // The file is gone but the unit ran at this boot: the manager still has it, so reload.
+  assert.match(unitSteps(facts({ marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0' } })), /daemon-reload/);
+  // A marker from an earlier boot does not count.
+  assert.doesNotMatch(unitSteps(facts({ marker: { bootId: 'old', method: 'systemd', iface: 'wlan0' } })), /daemon-reload/);
+});
