@@ -8,15 +8,19 @@ export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 export const RC_LOCAL = '/etc/rc.local';
 export const MARKER = '/run/fleetmasq/boot-marker';
 
+// Built-ins where a process is not needed, one `iptables -V`, one `systemctl` when the unit exists:
+// every process started here costs the robot ~1 ms of CPU (systemctl ~5 ms, with PID 1's share).
 export const FACTS_SCRIPT = `export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 m() { printf '\\n@@FM %s\\n' "$1"; }
-m boot_id; cat /proc/sys/kernel/random/boot_id
-m pid1; cat /proc/1/comm
+read -r pid1 < /proc/1/comm
+m boot_id; read -r b < /proc/sys/kernel/random/boot_id; echo "$b"
+m pid1; echo "$pid1"
 m uid; id -u
-m iptables_v; iptables -V 2>&1
+v=$(iptables -V 2>&1)
+m iptables_v; echo "$v"
 m rules; iptables -w 5 -t nat -S POSTROUTING 2>&1; echo "@rc=$?"
 m rules_other
-case "$(iptables -V 2>/dev/null)" in
+case "$v" in
   *nf_tables*) if command -v iptables-legacy >/dev/null 2>&1 && grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then echo "@backend=legacy"; iptables-legacy -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
   *legacy*) if command -v iptables-nft >/dev/null 2>&1; then echo "@backend=nft"; iptables-nft -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
 esac
@@ -25,9 +29,13 @@ m links; ip -o link show 2>&1
 m rclocal; if [ -e ${RC_LOCAL} ]; then stat -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL} | tr -d '\\n'; echo; fi
 m unit; if [ -e ${UNIT_PATH} ]; then base64 ${UNIT_PATH} | tr -d '\\n'; echo; fi
 m systemd_state
-if [ "$(cat /proc/1/comm)" = systemd ]; then
-  echo "unit=$(systemctl is-enabled ${UNIT_NAME} 2>/dev/null)"
-  echo "rclocal=$(systemctl is-enabled rc-local.service 2>/dev/null)"
+if [ "$pid1" = systemd ]; then
+  if [ -e ${UNIT_PATH} ]; then
+    set -- $(systemctl is-enabled ${UNIT_NAME} rc-local.service 2>/dev/null)
+    echo "unit=\${1:-}"; echo "rclocal=\${2:-}"
+  else
+    echo "unit="; echo "rclocal=$(systemctl is-enabled rc-local.service 2>/dev/null)"
+  fi
 fi
 m marker; cat ${MARKER} 2>/dev/null
 m end
