@@ -7,10 +7,12 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import * as generated from '../validation/validators.generated.js';
+import type { Validator } from '../validation/validators.generated.js';
 import { ConfigError } from '../errors.js';
 import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
-import { KNOWN_VARS, VARS_SCHEMA, varWarnings } from './vars.js';
+import { KNOWN_VARS, varWarnings } from './vars.js';
 
 export type Vars = Record<string, unknown>;
 
@@ -43,30 +45,10 @@ export interface Inventory {
 
 const GROUP_KEYS = ['hosts', 'vars', 'children'];
 
-const GROUP_SCHEMA = {
-  $id: 'group',
-  type: ['object', 'null'],
-  properties: {
-    hosts: { type: ['object', 'null'], additionalProperties: { $ref: 'vars' } },
-    vars: { $ref: 'vars' },
-    children: { type: ['object', 'null'], additionalProperties: { $ref: 'group' } },
-  },
-  additionalProperties: false,
-};
 
-let validators: { inventory: ValidateFunction; vars: ValidateFunction } | undefined;
-/** The schemas are compiled once per process. */
-function getValidators() {
-  if (!validators) {
-    const ajv = new Ajv({ allErrors: false, strict: false });
-    ajv.addSchema({ $id: 'vars', ...VARS_SCHEMA });
-    ajv.addSchema(GROUP_SCHEMA);
-    validators = {
-      inventory: ajv.compile({ type: 'object', additionalProperties: { $ref: 'group' } }),
-      vars: ajv.getSchema('vars')!,
-    };
-  }
-  return validators;
+/** Validators precompiled from the schemas at build time (src/validation), not compiled per run. */
+function getValidators(): { inventory: Validator; vars: Validator } {
+  return { inventory: generated.inventory, vars: generated.vars };
 }
 
 function pathOf(instancePath: string): Path {

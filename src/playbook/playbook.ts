@@ -1,17 +1,16 @@
 /**
  * Ansible-style playbooks: a list of plays (name, hosts, serial, max_fail_percentage, vars, tasks) whose
- * tasks use fleetmasq's modules. Validated with ajv (compiled once) before any robot is contacted;
+ * tasks use fleetmasq's modules. Validated with ajv (precompiled at build time, src/validation) before any robot is contacted;
  * `{{ var }}` in task arguments resolves from the robot's vars (play vars over inventory vars).
  */
-import { Ajv } from 'ajv';
+import * as generated from '../validation/validators.generated.js';
 import { ConfigError } from '../errors.js';
-import { IFACE_PATTERN } from '../inventory/vars.js';
 import { parseSerial, type SerialItem } from '../runner/batches.js';
 import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
 import type { Vars } from '../inventory/inventory.js';
 
-export const MODULES = ['masquerade', 'persist', 'reboot', 'verify', 'check', 'remove'] as const;
-export type ModuleName = (typeof MODULES)[number];
+export { MODULES, type ModuleName } from '../validation/schemas.js';
+import { ARGS, MODULES, type ModuleName } from '../validation/schemas.js';
 
 export interface Task {
   name: string;
@@ -30,64 +29,15 @@ export interface Play {
   tasks: Task[];
 }
 
-const templ = { type: 'string', pattern: '\\{\\{.*\\}\\}' };
-const iface = { anyOf: [{ type: 'string', pattern: `^(auto|${IFACE_PATTERN.slice(1, -1)})$` }, templ] };
-const ARGS: Record<ModuleName, object> = {
-  masquerade: { type: ['object', 'null'], properties: { interface: iface }, additionalProperties: false },
-  persist: {
-    type: ['object', 'null'],
-    properties: { interface: iface, method: { anyOf: [{ enum: ['systemd', 'rc.local', 'auto'] }, templ] } },
-    additionalProperties: false,
-  },
-  reboot: {
-    type: ['object', 'null'],
-    properties: { timeout: { anyOf: [{ type: 'integer', minimum: 1, maximum: 86400 }, templ] }, verify: { type: 'boolean' } },
-    additionalProperties: false,
-  },
-  verify: { type: ['object', 'null'], properties: { interface: iface, require_fired: { type: 'boolean' } }, additionalProperties: false },
-  check: { type: ['object', 'null'], properties: { interface: iface }, additionalProperties: false },
-  remove: { type: ['object', 'null'], properties: { interface: iface }, additionalProperties: false },
-};
-
 const TASK_KEYS = ['name', ...MODULES];
 const PLAY_KEYS = ['name', 'hosts', 'serial', 'max_fail_percentage', 'any_errors_fatal', 'vars', 'tasks', 'gather_facts', 'become'];
 
-const SCHEMA = {
-  type: 'array',
-  minItems: 1,
-  items: {
-    type: 'object',
-    required: ['hosts', 'tasks'],
-    properties: {
-      name: { type: 'string' },
-      hosts: { type: 'string', minLength: 1 },
-      serial: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string' }, { type: 'array', items: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string' }] }, minItems: 1 }] },
-      max_fail_percentage: { type: 'number', minimum: 0, maximum: 100 },
-      any_errors_fatal: { type: 'boolean' },
-      gather_facts: { type: 'boolean' },
-      become: { type: 'boolean' },
-      vars: { type: ['object', 'null'] },
-      tasks: {
-        type: 'array',
-        minItems: 1,
-        items: {
-          type: 'object',
-          properties: { name: { type: 'string' }, ...Object.fromEntries(MODULES.map((m) => [m, ARGS[m]])) },
-          additionalProperties: false,
-          minProperties: 1,
-        },
-      },
-    },
-    additionalProperties: false,
-  },
-};
 
-let validate: ReturnType<Ajv['compile']> | undefined;
 
 export function loadPlaybook(file: string): Play[] {
   const src = YamlSource.load(file);
   const data = src.toJS();
-  validate ??= new Ajv({ allErrors: false, strict: false }).compile(SCHEMA);
+  const validate = generated.playbook;
   if (!validate(data)) {
     const err = validate.errors![0]!;
     const path: Path = err.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
