@@ -78,8 +78,9 @@ const rawApply = `set -e
 u=/etc/systemd/system/fleetmasq-masquerade.service
 want=${shQuote(renderUnit('wlan0'))}
 en=0; systemctl is-enabled --quiet fleetmasq-masquerade.service && en=1
-if [ "$(cat $u 2>/dev/null)" != "$want" ]; then printf '%s\\n' "$want" > $u.tmp && mv $u.tmp $u && { [ $en = 0 ] || systemctl daemon-reload; }; fi
-[ $en = 1 ] || systemctl enable --quiet fleetmasq-masquerade.service
+old=0; [ -e $u ] && old=1
+if [ "$(cat $u 2>/dev/null)" != "$want" ]; then printf '%s\\n' "$want" > $u.tmp && mv $u.tmp $u && { [ $old = 0 ] || systemctl daemon-reload; }; fi
+[ $en = 1 ] || systemctl enable --quiet --no-reload fleetmasq-masquerade.service
 iptables -w -t nat -C ${RULE} 2>/dev/null || iptables -w -t nat -A ${RULE}`;
 const rawReboot = `h=$1; cfg=$2
 old=$(ssh -F $cfg root@$h cat /proc/sys/kernel/random/boot_id) || exit 1
@@ -122,7 +123,7 @@ function ansibleFiles(): Record<Job, string> {
   const apply = `    - name: unit
       ansible.builtin.copy: { src: ${unitFile}, dest: /etc/systemd/system/fleetmasq-masquerade.service, mode: "0644" }
     - name: enabled
-      ansible.builtin.systemd: { name: fleetmasq-masquerade.service, enabled: true, daemon_reload: true }
+      ansible.builtin.systemd: { name: fleetmasq-masquerade.service, enabled: true }
     - name: rule
       ansible.builtin.iptables: { table: nat, chain: POSTROUTING, out_interface: wlan0, jump: MASQUERADE }
 `;
@@ -142,7 +143,7 @@ function command(tool: Tool, job: Job, lab: LabState, n: number, books: Record<J
   }
   if (tool === 'raw') return { cmd: `${rawCmd(lab, job, n)} > /dev/null` };
   return {
-    cmd: `ansible-playbook -i ${inv} ${books[job]} > ${join(outDir, 'ansible.log')} 2>&1`,
+    cmd: `ansible-playbook -i ${inv} ${books[job]} > ${join(outDir, `ansible-${job}.log`)} 2>&1`,
     // Its best settings: forks = N, pipelining, no facts, and keepalives so a rebooting robot's dead
     // ControlPersist connection is noticed (without them its reboot module hung on 5 of 30 robots here).
     env: { ANSIBLE_SSH_ARGS: '-C -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=5 -o ServerAliveCountMax=3', ANSIBLE_FORKS: String(n), ANSIBLE_PIPELINING: 'True', ANSIBLE_GATHERING: 'explicit', ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False' },

@@ -102,7 +102,9 @@ function removeUnitSteps(facts: Facts, plan: Plan, why: string): void {
   plan.steps.push({
     name: 'unit-remove',
     sh: facts.systemd
-      ? `systemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
+      ? // Stopped first (it has no ExecStop: the rule stays until deleted below), so systemd does not
+        // keep a phantom active unit without a file after the reload.
+        `systemctl stop --quiet ${UNIT_NAME} 2>/dev/null || true\nsystemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
       : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}`,
   });
 }
@@ -115,10 +117,11 @@ function removeRcBlockSteps(facts: Facts, plan: Plan, why: string): void {
   plan.steps.push({ name: 'rclocal-restore', sh: before ? writeFile(RC_LOCAL, before.content, before.mode) : `rm -f ${RC_LOCAL}` });
 }
 
-/** Whether the robot's systemd may have our unit loaded (so a changed file needs a daemon-reload). */
-export function managerMayHoldUnit(facts: Facts): boolean {
-  return facts.unit !== undefined || (facts.marker?.method === 'systemd' && facts.marker.bootId === facts.bootId);
-}
+/** Reloads systemd only if its view of our unit differs from the file on disk. */
+export const RELOAD_IF_STALE = `case "$(systemctl show -p LoadState -p NeedDaemonReload ${UNIT_NAME} 2>/dev/null | sort | tr '\\n' ' ')" in
+  'LoadState=loaded NeedDaemonReload=no ') ;;
+  *) systemctl daemon-reload ;;
+esac`;
 
 /** Persistence: a boot hook that re-applies the rule idempotently and writes the boot marker. */
 export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = emptyPlan()): Plan {
@@ -140,16 +143,16 @@ export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = e
       plan.changes.push(`${facts.unit === undefined ? 'install' : 'update'} the systemd unit ${UNIT_NAME}`);
       plan.diffs.push(unifiedDiff(facts.unit ?? '', unit, facts.unit === undefined ? '/dev/null' : UNIT_PATH, UNIT_PATH));
       steps.push(writeFile(UNIT_PATH, unit, 0o644));
-      // A reload (~0.1 s of CPU in the robot's PID 1) only when the manager may hold the old
-      // definition: the file existed, or the unit ran at this boot. A new unit is loaded from disk
-      // on demand, and the boot reads it anyway.
-      if (managerMayHoldUnit(facts)) steps.push('systemctl daemon-reload');
     }
     if (enable) {
       plan.changes.push(`enable ${UNIT_NAME} at boot`);
-      // Enabling is the [Install] symlink; the next boot is what it is for, so no reload here either.
+      // Enabling is the [Install] symlink; the next boot is what it is for: no reload here.
       steps.push(`systemctl enable --quiet --no-reload ${UNIT_NAME}`);
     }
+    // A manager reload costs ~0.1 s of CPU in the robot's PID 1, so only when systemd's view of the
+    // unit is not what is on disk (an old definition, or a unit still active whose file had been
+    // deleted); a new unit is simply loaded from disk on demand.
+    if (facts.unit !== unit) steps.push(RELOAD_IF_STALE);
     if (steps.length) plan.steps.push({ name: 'unit', sh: steps.join('\n') });
     removeRcBlockSteps(facts, plan, ' (persistence is now systemd)');
   } else {

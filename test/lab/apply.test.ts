@@ -119,7 +119,22 @@ test('remove restores every robot (rc.local byte-identical, no unit, no rule)', 
     assert.equal(units, '0', robot.name);
     assert.equal(rc, robot.name === 'rclocal' ? stock : 'none', robot.name);
   }
+  // The unit had run at this boot (the reboot above); systemd must not keep it as a phantom.
+  assert.equal((await sshOut(l, 'wifi', 'systemctl show -p LoadState -p ActiveState fleetmasq-masquerade.service')).trim().split('\n').sort().join(' '), 'ActiveState=inactive LoadState=not-found');
   const again = await cli(['check', '-i', inv(), '--json'], env);
   assert.equal(again.code, 2);
   assert.equal(again.json.summary.nonCompliant, l.robots.length);
+});
+
+test('a unit file deleted behind our back while the unit is active: apply reinstalls it and systemd sees it', opts, async () => {
+  const l = lab();
+  const show = async () => (await sshOut(l, 'wired', 'systemctl show -p LoadState -p ActiveState -p NeedDaemonReload fleetmasq-masquerade.service')).trim().split('\n').sort().join(' ');
+  assert.equal((await cli(['apply', '-i', inv(), '-l', 'wired'], env)).code, 0);
+  // Started by hand (as at boot), then its file (and marker) deleted and systemd reloaded: active, not found.
+  await sshOut(l, 'wired', 'systemctl start fleetmasq-masquerade.service && rm /etc/systemd/system/fleetmasq-masquerade.service /run/fleetmasq/boot-marker && systemctl daemon-reload');
+  assert.equal(await show(), 'ActiveState=active LoadState=not-found NeedDaemonReload=no');
+  const r = await cli(['apply', '-i', inv(), '-l', 'wired', '--json'], env);
+  assert.equal(r.json.hosts.wired.status, 'changed', r.stdout);
+  assert.equal(await show(), 'ActiveState=active LoadState=loaded NeedDaemonReload=no');
+  assert.equal((await cli(['remove', '-i', inv(), '-l', 'wired'], env)).code, 0);
 });

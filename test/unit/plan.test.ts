@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFacts, type Facts } from '../../src/facts/facts.js';
-import { checkCompliance, planApply, planRemove, renderScript } from '../../src/modules/plan.js';
+import { checkCompliance, planApply, planRemove, renderScript, RELOAD_IF_STALE } from '../../src/modules/plan.js';
 import { chooseInterface } from '../../src/modules/rule.js';
 import { renderUnit } from '../../src/modules/unit.js';
 import { withBlock } from '../../src/modules/rclocal.js';
@@ -134,18 +134,17 @@ test('a named interface that does not exist is warned about', () => {
   assert.deepEqual(planApply(facts(), { interface: 'wlan+', persistence: 'auto' }).warnings, []);
 });
 
-test('systemd reload only when the manager may hold an old definition', () => {
+test('systemd reload only when its view of the unit is stale, checked on the robot', () => {
   const unitSteps = (f: Facts) => planApply(f, { interface: 'auto', persistence: 'systemd' } as never).steps.find((s) => s.name === 'unit')?.sh ?? '';
-  // First install: write + enable without a reload (the unit is loaded from disk on demand).
+  // First install: write + enable without a reload, then the guard (a new unit loads from disk on demand).
   const fresh = unitSteps(facts());
   assert.match(fresh, /systemctl enable --quiet --no-reload fleetmasq-masquerade\.service/);
-  assert.doesNotMatch(fresh, /daemon-reload/);
-  // The file changes while it exists: one reload; already enabled, so no enable.
+  assert.ok(fresh.endsWith(RELOAD_IF_STALE));
+  assert.equal(fresh.match(/daemon-reload/g)?.length, 1, 'only the guarded one');
+  // The file changes while enabled: the guard, no enable.
   const changed = unitSteps(facts({ unit: renderUnit('eth0'), unitEnabled: 'enabled' }));
-  assert.equal(changed.match(/daemon-reload/g)?.length, 1);
+  assert.ok(changed.endsWith(RELOAD_IF_STALE));
   assert.doesNotMatch(changed, /systemctl enable/);
-  // The file is gone but the unit ran at this boot: the manager still has it, so reload.
-  assert.match(unitSteps(facts({ marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0' } })), /daemon-reload/);
-  // A marker from an earlier boot does not count.
-  assert.doesNotMatch(unitSteps(facts({ marker: { bootId: 'old', method: 'systemd', iface: 'wlan0' } })), /daemon-reload/);
+  // Nothing to write: no guard either.
+  assert.equal(unitSteps(facts({ unit: renderUnit('wlan0'), unitEnabled: 'enabled', rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'] })), '');
 });
