@@ -8,34 +8,52 @@ export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 export const RC_LOCAL = '/etc/rc.local';
 export const MARKER = '/run/fleetmasq/boot-marker';
 
-// Built-ins where a process is not needed, one `iptables -V`, one `systemctl` when the unit exists:
-// every process started here costs the robot ~1 ms of CPU (systemctl ~5 ms, with PID 1's share).
+/** The symlink `systemctl enable` makes for the unit's WantedBy=multi-user.target. */
+export const WANTS_LINK = `/etc/systemd/system/multi-user.target.wants/${UNIT_NAME}`;
+
+// Built-ins where a process is not needed: every process started here costs the robot ~1-2 ms of CPU,
+// and `systemctl is-enabled` ~10 ms (half of the whole script, with PID 1's share). So systemctl is
+// asked only when the files leave a doubt:
+// - our unit: enabled when the .wants symlink that enable made is there and resolves (it is what makes
+//   systemd start the unit at boot; a runtime mask in /run cannot override a unit file in /etc); in any
+//   other case, systemctl says.
+// - rc-local.service can only be masked by a symlink (to /dev/null) or an empty file in a unit
+//   directory; with none there it is 'not-masked', otherwise systemctl says what it is.
 export const FACTS_SCRIPT = `export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 m() { printf '\\n@@FM %s\\n' "$1"; }
 read -r pid1 < /proc/1/comm
 m boot_id; read -r b < /proc/sys/kernel/random/boot_id; echo "$b"
 m pid1; echo "$pid1"
-m uid; id -u
+m uid; while read -r k r e _; do [ "$k" = Uid: ] && { echo "$e"; break; }; done < /proc/self/status
 v=$(iptables -V 2>&1)
 m iptables_v; echo "$v"
 m rules; iptables -w 5 -t nat -S POSTROUTING 2>&1; echo "@rc=$?"
 m rules_other
 case "$v" in
-  *nf_tables*) if command -v iptables-legacy >/dev/null 2>&1 && grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then echo "@backend=legacy"; iptables-legacy -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
+  *nf_tables*) if command -v iptables-legacy >/dev/null 2>&1 && [ -r /proc/net/ip_tables_names ]; then
+      while read -r t; do [ "$t" = nat ] && { echo "@backend=legacy"; iptables-legacy -w 5 -t nat -S POSTROUTING 2>/dev/null; break; }; done < /proc/net/ip_tables_names
+    fi ;;
   *legacy*) if command -v iptables-nft >/dev/null 2>&1; then echo "@backend=nft"; iptables-nft -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
 esac
 m routes; ip -o -4 route show default 2>&1
 m links; ip -o link show 2>&1
-m rclocal; if [ -e ${RC_LOCAL} ]; then stat -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL} | tr -d '\\n'; echo; fi
-m unit; if [ -e ${UNIT_PATH} ]; then base64 ${UNIT_PATH} | tr -d '\\n'; echo; fi
+m rclocal; if [ -e ${RC_LOCAL} ]; then stat -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL}; fi
+m unit; if [ -e ${UNIT_PATH} ]; then base64 ${UNIT_PATH}; fi
 m systemd_state
 if [ "$pid1" = systemd ]; then
+  u=
   if [ -e ${UNIT_PATH} ]; then
-    set -- $(systemctl is-enabled ${UNIT_NAME} rc-local.service 2>/dev/null)
-    echo "unit=\${1:-}"; echo "rclocal=\${2:-}"
-  else
-    echo "unit="; echo "rclocal=$(systemctl is-enabled rc-local.service 2>/dev/null)"
+    if [ -L ${WANTS_LINK} ] && [ -e ${WANTS_LINK} ]; then u=enabled
+    else u=$(systemctl is-enabled ${UNIT_NAME} 2>/dev/null); fi
   fi
+  echo "unit=$u"
+  r=not-masked
+  for d in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system; do
+    if [ -L $d/rc-local.service ] || { [ -f $d/rc-local.service ] && [ ! -s $d/rc-local.service ]; }; then
+      r=$(systemctl is-enabled rc-local.service 2>/dev/null); break
+    fi
+  done
+  echo "rclocal=$r"
 fi
 m marker; cat ${MARKER} 2>/dev/null
 m end
@@ -68,7 +86,9 @@ export interface Facts {
   links: Link[];
   rcLocal?: { mode: number; content: string };
   unit?: string;
+  /** `systemctl is-enabled` of our unit ('enabled' read from its .wants symlink); set only when its file exists. */
   unitEnabled?: string;
+  /** `systemctl is-enabled rc-local.service` when it could be masked, else 'not-masked'. */
   rcLocalService?: string;
   marker?: { bootId: string; method: string; iface: string };
 }
@@ -129,9 +149,10 @@ export function parseFacts(out: string): Facts {
     f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
   }
   const rl = s.get('rclocal') ?? [];
-  if (rl.length >= 1 && rl[0]!.trim()) f.rcLocal = { mode: parseInt(rl[0]!.trim(), 8), content: Buffer.from(rl[1] ?? '', 'base64').toString('utf8') };
-  const unit = s.get('unit') ?? [];
-  if (unit.length && unit[0]!.trim()) f.unit = Buffer.from(unit[0]!.trim(), 'base64').toString('utf8');
+  // base64 wraps its output at 76 columns: a file's lines are joined back.
+  if (rl.length >= 1 && rl[0]!.trim()) f.rcLocal = { mode: parseInt(rl[0]!.trim(), 8), content: Buffer.from(rl.slice(1).join(''), 'base64').toString('utf8') };
+  const unit = (s.get('unit') ?? []).join('').trim();
+  if (unit) f.unit = Buffer.from(unit, 'base64').toString('utf8');
   for (const l of s.get('systemd_state') ?? []) {
     const [k, v] = [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()];
     if (k === 'unit') f.unitEnabled = v || undefined;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { STOCK_RC_LOCAL, type LabState } from '../../src/lab/lab.js';
+import { FACTS_SCRIPT, parseFacts, WANTS_LINK } from '../../src/facts/facts.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab, waitNewBoot } from '../helpers/lab.js';
 
@@ -136,5 +137,54 @@ test('a unit file deleted behind our back while the unit is active: apply reinst
   const r = await cli(['apply', '-i', inv(), '-l', 'wired', '--json'], env);
   assert.equal(r.json.hosts.wired.status, 'changed', r.stdout);
   assert.equal(await show(), 'ActiveState=active LoadState=loaded NeedDaemonReload=no');
+  assert.equal((await cli(['remove', '-i', inv(), '-l', 'wired'], env)).code, 0);
+});
+
+test('the facts read the unit\'s and rc-local\'s systemd state as systemctl does, in every state', opts, async () => {
+  const l = lab();
+  const facts = async () => parseFacts(await sshOut(l, 'wired', 'sh -s', FACTS_SCRIPT));
+  const systemctl = async (unit: string) => (await sshOut(l, 'wired', `systemctl is-enabled ${unit} 2>&1 || true`)).trim();
+  const same = async (want: string) => {
+    const f = await facts();
+    assert.equal(f.unitEnabled, want);
+    assert.equal(await systemctl('fleetmasq-masquerade.service'), want);
+    return f;
+  };
+  assert.equal((await cli(['apply', '-i', inv(), '-l', 'wired'], env)).code, 0);
+  const f = await same('enabled');
+  assert.equal(f.rcLocalService, 'not-masked');
+  assert.notEqual(await systemctl('rc-local.service'), 'masked');
+
+  await sshOut(l, 'wired', 'systemctl disable --quiet fleetmasq-masquerade.service');
+  await same('disabled');
+  let r = await cli(['check', '-i', inv(), '-l', 'wired', '--json'], env);
+  assert.equal(r.code, 2);
+  assert.ok(r.json.hosts.wired.reasons.some((x: string) => /not enabled \(disabled\)/.test(x)), r.stdout);
+  r = await cli(['apply', '-i', inv(), '-l', 'wired', '--json'], env);
+  assert.equal(r.json.hosts.wired.status, 'changed', r.stdout);
+  await same('enabled');
+
+  // A .wants link that does not resolve leaves a doubt: systemctl is asked, so the facts say what it says.
+  await sshOut(l, 'wired', `ln -sfn /nonexistent/fleetmasq-masquerade.service ${WANTS_LINK}`);
+  await same(await systemctl('fleetmasq-masquerade.service'));
+  // The link deleted by hand: disabled, and apply enables it again.
+  await sshOut(l, 'wired', `rm ${WANTS_LINK}`);
+  await same('disabled');
+  assert.equal((await cli(['apply', '-i', inv(), '-l', 'wired'], env)).code, 0);
+  await same('enabled');
+  // A runtime mask does not override a unit file in /etc: systemctl and the facts both still say enabled.
+  await sshOut(l, 'wired', 'systemctl mask --runtime --quiet fleetmasq-masquerade.service');
+  await same('enabled');
+  await sshOut(l, 'wired', 'systemctl unmask --runtime --quiet fleetmasq-masquerade.service');
+
+  // rc-local.service masked: rc.local persistence is refused, with the reason.
+  await sshOut(l, 'wired', 'systemctl mask --quiet rc-local.service');
+  assert.equal((await facts()).rcLocalService, 'masked');
+  assert.equal(await systemctl('rc-local.service'), 'masked');
+  r = await cli(['apply', '-i', inv(), '-l', 'wired', '--persistence', 'rc.local', '--json'], env);
+  assert.notEqual(r.code, 0);
+  assert.match(JSON.stringify(r.json.hosts.wired), /rc-local.service is masked/);
+  await sshOut(l, 'wired', 'systemctl unmask --quiet rc-local.service');
+  assert.equal((await facts()).rcLocalService, 'not-masked');
   assert.equal((await cli(['remove', '-i', inv(), '-l', 'wired'], env)).code, 0);
 });

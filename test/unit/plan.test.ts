@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFacts, type Facts } from '../../src/facts/facts.js';
+import { parseFacts, UNIT_NAME, UNIT_PATH, WANTS_LINK, type Facts } from '../../src/facts/facts.js';
 import { checkCompliance, planApply, planRemove, renderScript, RELOAD_IF_STALE } from '../../src/modules/plan.js';
 import { chooseInterface } from '../../src/modules/rule.js';
 import { renderUnit } from '../../src/modules/unit.js';
@@ -147,4 +147,25 @@ test('systemd reload only when its view of the unit is stale, checked on the rob
   assert.doesNotMatch(changed, /systemctl enable/);
   // Nothing to write: no guard either.
   assert.equal(unitSteps(facts({ unit: renderUnit('wlan0'), unitEnabled: 'enabled', rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'] })), '');
+});
+
+test('the facts read "enabled" from the symlink enable makes for the unit\'s own WantedBy', () => {
+  for (const iface of ['wlan0', 'eth0', 'wwan+']) {
+    const wantedBy = /^WantedBy=(\S+)$/m.exec(renderUnit(iface))?.[1];
+    assert.equal(WANTS_LINK, `${UNIT_PATH.slice(0, UNIT_PATH.lastIndexOf('/'))}/${wantedBy}.wants/${UNIT_NAME}`);
+  }
+});
+
+test('facts parser joins base64 wrapped at 76 columns (as the robot\'s base64 prints files)', () => {
+  const wrap = (t: string) => Buffer.from(t).toString('base64').replace(/(.{76})/g, '$1\n').replace(/\n$/, '').split('\n');
+  const rc = withBlock(undefined, 'wlan0').content;
+  const unit = renderUnit('wlan0');
+  assert.ok(wrap(rc).length > 2 && wrap(unit).length > 2);
+  const out = ['@@FM boot_id', BOOT, '@@FM rclocal', '755', ...wrap(rc), '', '@@FM unit', ...wrap(unit), '', '@@FM end', ''].join('\n');
+  const f = parseFacts(out);
+  assert.deepEqual(f.rcLocal, { mode: 0o755, content: rc });
+  assert.equal(f.unit, unit);
+  const empty = parseFacts(['@@FM boot_id', BOOT, '@@FM rclocal', '644', '@@FM unit', '@@FM end'].join('\n'));
+  assert.deepEqual(empty.rcLocal, { mode: 0o644, content: '' });
+  assert.equal(empty.unit, undefined);
 });
