@@ -29,22 +29,35 @@ interface RelayConfig {
   robots: { name: string; address: string; rttMs: number; ports?: number[] }[];
 }
 
-/** Forwards src -> dst, holding each chunk for the link's one-way delay, and while stalled. */
-function pump(src: Socket, dst: Socket, link: RobotLink): () => void {
+/**
+ * Forwards src -> dst, holding each chunk for the link's one-way delay, and while stalled. One FIFO
+ * and one timer per direction: chunks leave in the order they came (a timer per chunk can fire out of
+ * order under load, since each is set against the loop's cached clock, and a reordered SSH stream
+ * fails its MAC).
+ */
+function pump(src: Socket, dst: Socket, link: RobotLink): { flush: () => void; idle: () => boolean } {
   const held: Buffer[] = [];
-  let lastDue = 0;
+  const queue: { due: number; chunk: Buffer }[] = [];
+  let timer: NodeJS.Timeout | undefined;
   let ended = false;
+  const drain = () => {
+    timer = undefined;
+    const now = Date.now();
+    while (queue.length && queue[0]!.due <= now) {
+      const { chunk } = queue.shift()!;
+      if (!dst.destroyed) dst.write(chunk);
+    }
+    if (queue.length) timer = setTimeout(drain, queue[0]!.due - now);
+    else if (ended && !link.stalled && !held.length) dst.end();
+  };
   const send = (chunk: Buffer) => {
     const oneWay = link.rttMs / 2;
-    if (oneWay <= 0) {
+    if (oneWay <= 0 && !queue.length) {
       dst.write(chunk);
       return;
     }
-    const due = Math.max(Date.now() + oneWay, lastDue);
-    lastDue = due;
-    setTimeout(() => {
-      if (!dst.destroyed) dst.write(chunk);
-    }, due - Date.now());
+    queue.push({ due: Date.now() + Math.max(0, oneWay), chunk });
+    if (!timer) timer = setTimeout(drain, queue[0]!.due - Date.now());
   };
   src.on('data', (chunk: Buffer) => {
     if (link.stalled) held.push(chunk);
@@ -52,12 +65,14 @@ function pump(src: Socket, dst: Socket, link: RobotLink): () => void {
   });
   src.on('end', () => {
     ended = true;
-    const delay = Math.max(0, lastDue - Date.now());
-    if (!link.stalled) setTimeout(() => dst.end(), delay);
+    if (!link.stalled && !timer) drain();
   });
-  return () => {
-    while (held.length) send(held.shift()!);
-    if (ended) setTimeout(() => dst.end(), Math.max(0, lastDue - Date.now()));
+  return {
+    flush: () => {
+      while (held.length) send(held.shift()!);
+      if (ended && !timer) drain();
+    },
+    idle: () => !queue.length && !held.length,
   };
 }
 
@@ -66,20 +81,25 @@ function serveRobot(link: RobotLink, port: number, sockPath: string): Server {
   const server = createServer((a) => {
     const b = connect({ host: link.address, port });
     const entry = { a, b, flush: () => {} };
-    const f1 = pump(a, b, link);
-    const f2 = pump(b, a, link);
+    const toB = pump(a, b, link);
+    const toA = pump(b, a, link);
     entry.flush = () => {
-      f1();
-      f2();
+      toB.flush();
+      toA.flush();
     };
     link.conns.add(entry);
-    const close = () => {
+    const kill = () => {
       link.conns.delete(entry);
       a.destroy();
       b.destroy();
     };
-    a.on('error', close).on('close', close);
-    b.on('error', close).on('close', close);
+    // A side that closed cleanly leaves what it sent still in flight: the other side is ended by its
+    // pump once that is delivered, not cut off.
+    const closed = (toOther: { idle: () => boolean }) => (hadError: boolean) => {
+      if (hadError || toOther.idle()) kill();
+    };
+    a.on('error', kill).on('close', closed(toB));
+    b.on('error', kill).on('close', closed(toA));
   });
   server.listen(sockPath);
   return server;
