@@ -103,7 +103,8 @@ function readKnownHosts(files: string[]): KnownHostEntry[] {
 
 export type Warn = (msg: string) => void;
 
-function classify(err: Error & { level?: string; code?: string }, target: SshTarget, timeoutMs: number): HostError {
+/** An ssh2 error as what it means for the robot (exported for tests). */
+export function classify(err: Error & { level?: string; code?: string }, target: SshTarget, timeoutMs: number): HostError {
   const msg = err.message;
   if (err instanceof HostError) return err;
   if (err.level === 'client-authentication' || /authentication methods failed/i.test(msg))
@@ -111,6 +112,10 @@ function classify(err: Error & { level?: string; code?: string }, target: SshTar
   if (/Timed out while waiting for handshake/i.test(msg))
     return new HostError('unreachable', `no SSH answer from ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`);
   if (/keepalive timeout/i.test(msg)) return new HostError('unreachable', `connection to ${target.host} lost (no keepalive answer)`);
+  // A packet that fails its MAC/AEAD tag (OpenSSL reports an AES-GCM tag failure as the empty
+  // "error:00000000:lib(0)::reason(0)"): the stream was corrupted or reordered on the way.
+  if (/Invalid MAC|Bad packet length|Failed to completely decrypt|^error:00000000:/i.test(msg))
+    return new HostError('unreachable', `the SSH stream from ${target.host}:${target.port} failed its integrity check (corrupted or reordered on the way): ${msg}`);
   if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EPIPE|No response from server|Connection lost|socket hang up|closed/i.test(msg))
     return new HostError('unreachable', `cannot reach ${target.host}:${target.port}: ${msg}`);
   return new HostError('unreachable', `${target.host}:${target.port}: ${msg}`);

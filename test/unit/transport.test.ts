@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashHostName, hostFieldMatches, keyTypeOfBlob, knownHostsName, parseKnownHosts, verifyHostKey } from '../../src/transport/knownhosts.js';
 import { lookupHost, parseSshConfig, shellWords } from '../../src/transport/sshconfig.js';
-import { parseSshArgs, targetFor, clearSshConfigCache } from '../../src/transport/target.js';
+import { parseSshArgs, targetFor, clearSshConfigCache, type SshTarget } from '../../src/transport/target.js';
 import { ConfigError } from '../../src/errors.js';
 import { hashForKeyAlgo, installFastPublicKeyAuth } from '../../src/transport/fastauth.js';
 
@@ -128,4 +128,18 @@ test('one-round-trip key login is active with the locked ssh2; RSA signatures us
   assert.equal(hashForKeyAlgo('ssh-rsa'), 'sha1');
   assert.equal(hashForKeyAlgo(undefined), undefined);
   assert.equal(hashForKeyAlgo('ssh-ed25519'), undefined);
+});
+
+test('ssh errors are told as what they mean for the robot', async () => {
+  const { classify } = await import('../../src/transport/ssh.js');
+  const t: SshTarget = { name: 'r1', host: '10.0.0.5', port: 22, user: 'root', identityFiles: ['/k/id_ed25519'], identitiesOnly: true, jumps: [], knownHostsFiles: [], hostKeyChecking: 'strict', connectTimeoutMs: 10_000, keepaliveIntervalMs: 5_000, keepaliveCountMax: 3, become: false, becomeUser: 'root' };
+  const c = (m: string, extra: object = {}) => classify(Object.assign(new Error(m), extra), t, 10_000);
+  assert.equal(c('All configured authentication methods failed', { level: 'client-authentication' }).kind, 'auth');
+  assert.match(c('Timed out while waiting for handshake').message, /no SSH answer from 10\.0\.0\.5:22 within 10 s/);
+  for (const m of ['error:00000000:lib(0)::reason(0)', 'Invalid MAC', 'Bad packet length 4000000']) {
+    const e = c(m);
+    assert.equal(e.kind, 'unreachable');
+    assert.match(e.message, /failed its integrity check \(corrupted or reordered on the way\)/, m);
+  }
+  assert.match(c('connect ECONNREFUSED 10.0.0.5:22').message, /^cannot reach 10\.0\.0\.5:22/);
 });
