@@ -5,28 +5,30 @@
 import { resolve } from 'node:path';
 import { EXIT } from '../errors.js';
 import { labStatus, labUp } from '../lab/lab.js';
-import { mixedSpec } from '../lab/spec.js';
+import { checkLabName, mixedSpec } from '../lab/spec.js';
 import { parse, intFlag } from './args.js';
 import { fleetCommand } from './fleet.js';
 import { table, type Out } from './output.js';
 
-export const DEMO_HELP = `fleetmasq demo [--robots N]
-  Boots a lab fleet of N real robots (default 6; lab 'demo': wlan0/eth0/wwan0 uplinks, iptables-nft and
-  -legacy, root and sudo logins, a robot with a stock /etc/rc.local) and runs the main job on it:
-  check (non-compliant) -> apply -> rolling reboot with proof -> check, with an HTML report.
-  The lab stays up afterwards; remove it with 'npx fleetmasq lab down --name demo'.
+export const DEMO_HELP = `fleetmasq demo [--robots N] [--name NAME]
+  Boots a lab fleet of N real robots (default 6; lab NAME, default 'demo': wlan0/eth0/wwan0 uplinks,
+  iptables-nft and -legacy, root and sudo logins, a robot with a stock /etc/rc.local) and runs the main
+  job on it: check (non-compliant) -> apply -> rolling reboot with proof -> check, with an HTML report
+  (fleetmasq-demo-report.html) and a JUnit file in the current directory.
+  The lab stays up afterwards; remove it with 'npx fleetmasq lab down --name NAME'.
 `;
 
 export async function demoCommand(argv: string[], io: Out): Promise<number> {
-  const { values } = parse(argv, { robots: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parse(argv, { robots: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     io.out(DEMO_HELP);
     return EXIT.OK;
   }
   const n = intFlag(values.robots, 'robots', 1, 500) ?? 6;
+  const name = checkLabName(values.name ?? 'demo');
   const head = (s: string) => io.out(`\n=== ${s}`);
   head(`1/6 Boot a lab fleet of ${n} real robots (systemd, sshd, iptables; a real reboot is a real reboot)`);
-  const lab = await labUp(mixedSpec('demo', n), { log: (l) => io.out(`    ${l}`) });
+  const lab = await labUp(mixedSpec(name, n), { log: (l) => io.out(`    ${l}`) });
   const st = await labStatus(lab);
   io.out(table([['ROBOT', 'UPLINK', 'IPTABLES', 'LOGIN', 'RC.LOCAL', 'SSH'], ...lab.robots.map((r, i) => [r.name, r.interface, r.iptables, r.login, r.rcLocal === 'exit0' ? 'stock' : '-', st[i]!.reachable ? 'ok' : 'FAIL'])]));
   const inv = lab.paths.inventory;
@@ -41,6 +43,6 @@ export async function demoCommand(argv: string[], io: Out): Promise<number> {
   head('6/6 Compliance after, with reports: fleetmasq check --html --junit');
   const html = resolve('fleetmasq-demo-report.html');
   const checked = await fleetCommand('check', ['-i', inv, '--html', html, '--junit', resolve('fleetmasq-demo-junit.xml')], io);
-  io.out(`\nHTML report: ${html}\nInventory of the lab: ${inv}\nRemove the lab: npx fleetmasq lab down --name demo`);
+  io.out(`\nHTML report: ${html}\nInventory of the lab: ${inv}\nRemove the lab: npx fleetmasq lab down --name ${name}`);
   return [applied, rebooted, checked].find((c) => c !== EXIT.OK) ?? EXIT.OK;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, EXIT, LabError } from '../errors.js';
 import { labDown, labLink, labStatus, labUp, listLabs, readLab } from '../lab/lab.js';
-import { parseLabSpec, uniformSpec } from '../lab/spec.js';
+import { checkLabName, parseLabSpec, uniformSpec } from '../lab/spec.js';
 import { intFlag, parse } from './args.js';
 import { table, type Out } from './output.js';
 
@@ -34,7 +34,7 @@ export async function labCommand(argv: string[], io: Out): Promise<number> {
       let spec;
       if (values.spec) spec = parseLabSpec(readFileSync(values.spec, 'utf8'), values.spec);
       else spec = uniformSpec('lab', intFlag(values.robots, 'robots', 1, 5000) ?? 5, intFlag(values.rtt, 'rtt', 0, 10000) ?? 0);
-      if (values.name) spec = parseLabSpec(JSON.stringify({ name: values.name, robots: [{ name: 'x' }] })) && { ...spec, name: values.name };
+      if (values.name) spec = { ...spec, name: checkLabName(values.name) };
       const lab = await labUp(spec, { log: (l) => io.err(l) });
       io.out(lab.paths.inventory);
       return EXIT.OK;

@@ -44,6 +44,12 @@ export interface LabSpec {
 }
 
 const NAME_RE = /^[a-z][a-z0-9]{0,5}$/;
+
+/** A lab name (it becomes part of machine and interface names): a-z0-9, up to 6 characters. */
+export function checkLabName(name: unknown, file?: string): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) throw new ConfigError(`lab name must match ${NAME_RE} (got ${JSON.stringify(name)})`, file);
+  return name;
+}
 const ROBOT_RE = /^[a-z][a-z0-9-]{0,19}$/;
 export const IFACE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 
@@ -113,9 +119,7 @@ export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
   for (const k of Object.keys(raw)) {
     if (!['name', 'defaults', 'robots'].includes(k)) throw new ConfigError(`unknown key '${k}'`, file);
   }
-  const name = raw.name === undefined ? 'lab' : raw.name;
-  if (typeof name !== 'string' || !NAME_RE.test(name))
-    throw new ConfigError(`lab name must match ${NAME_RE} (got ${JSON.stringify(name)})`, file);
+  const name = checkLabName(raw.name === undefined ? 'lab' : raw.name, file);
   const base = robotFrom((raw.defaults ?? {}) as Record<string, unknown>, DEFAULTS, file);
   if (!Array.isArray(raw.robots) || raw.robots.length === 0) throw new ConfigError('robots must be a non-empty list', file);
   const robots: RobotSpec[] = [];
