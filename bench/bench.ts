@@ -7,7 +7,7 @@
  * (user+sys of it and its children) and peak RSS (of the largest single process).
  *
  *   npm run bench -- [--robots N] [--rtt MS] [--runs K] [--sizes 10,30] [--tools fleetmasq,raw,ansible]
- *                    [--jobs apply,apply-again,check,reboot] [--out DIR] [--keep]
+ *                    [--jobs apply,apply-again,check,reboot] [--out DIR] [--lab NAME] [--keep]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { labDown, labUp, type LabState } from '../src/lab/lab.js';
-import { uniformSpec } from '../src/lab/spec.js';
+import { checkLabName, uniformSpec } from '../src/lab/spec.js';
 import { renderUnit } from '../src/modules/unit.js';
 import { run } from '../src/util/proc.js';
 import { shQuote } from '../src/util/quote.js';
@@ -42,15 +42,36 @@ const { values } = parseArgs({
     tools: { type: 'string', default: 'fleetmasq,raw,ansible' },
     jobs: { type: 'string', default: 'apply,apply-again,check,reboot' },
     out: { type: 'string', default: 'bench-results' },
+    lab: { type: 'string', default: 'bench' },
     keep: { type: 'boolean', default: false },
   },
 });
 
-const runs = Number(values.runs);
-const rtt = Number(values.rtt);
-const sizes = (values.sizes ?? values.robots!).split(',').map(Number);
+function fail(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+const int = (v: string, what: string, min: number, max: number) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) fail(`${what} must be an integer from ${min} to ${max} (got '${v}')`);
+  return n;
+};
+const runs = int(values.runs!, '--runs', 1, 100);
+const rtt = int(values.rtt!, '--rtt', 0, 10_000);
+const sizes = (values.sizes ?? values.robots!).split(',').map((v) => int(v, '--robots/--sizes', 1, 1000));
+const TOOLS: Tool[] = ['fleetmasq', 'raw', 'ansible'];
+const JOBS: Job[] = ['apply', 'apply-again', 'check', 'reboot'];
 let tools = values.tools!.split(',') as Tool[];
 const jobs = values.jobs!.split(',') as Job[];
+for (const t of tools) if (!TOOLS.includes(t)) fail(`unknown tool '${t}' (tools: ${TOOLS.join(', ')})`);
+for (const j of jobs) if (!JOBS.includes(j)) fail(`unknown job '${j}' (jobs: ${JOBS.join(', ')})`);
+const labName = (() => {
+  try {
+    return checkLabName(values.lab);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+})();
 const outDir = resolve(values.out!);
 mkdirSync(outDir, { recursive: true });
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -170,7 +191,7 @@ async function main(): Promise<void> {
   const all: Record<string, Record<string, Record<string, Sample[]>>> = {};
   for (const n of sizes) {
     log(`== booting ${n} lab robots (rtt ${rtt} ms)`);
-    const lab = await labUp(uniformSpec('bench', n, rtt), { log });
+    const lab = await labUp(uniformSpec(labName, n, rtt), { log });
     const byTool: Record<string, Record<string, Sample[]>> = {};
     all[n] = byTool;
     try {
@@ -210,7 +231,7 @@ async function main(): Promise<void> {
         }
       }
     } finally {
-      if (!values.keep) await labDown('bench');
+      if (!values.keep) await labDown(labName);
     }
   }
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
