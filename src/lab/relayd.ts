@@ -31,9 +31,9 @@ interface RelayConfig {
 
 /**
  * Forwards src -> dst, holding each chunk for the link's one-way delay, and while stalled. One FIFO
- * and one timer per direction: chunks leave in the order they came (a timer per chunk can fire out of
- * order under load, since each is set against the loop's cached clock, and a reordered SSH stream
- * fails its MAC).
+ * and one timer per direction: chunks leave in the order they came. (A timer per chunk, its delay
+ * computed from the wall clock while Node counts it from the loop's cached clock, can fire before an
+ * earlier chunk's; a reordered SSH stream fails its MAC.)
  */
 function pump(src: Socket, dst: Socket, link: RobotLink): { flush: () => void; idle: () => boolean } {
   const held: Buffer[] = [];
@@ -95,11 +95,11 @@ function serveRobot(link: RobotLink, port: number, sockPath: string): Server {
     };
     // A side that closed cleanly leaves what it sent still in flight: the other side is ended by its
     // pump once that is delivered, not cut off.
-    const closed = (toOther: { idle: () => boolean }) => (hadError: boolean) => {
-      if (hadError || toOther.idle()) kill();
+    const closed = (other: Socket, toOther: { idle: () => boolean }) => (hadError: boolean) => {
+      if (hadError || toOther.idle() || other.destroyed) kill();
     };
-    a.on('error', kill).on('close', closed(toB));
-    b.on('error', kill).on('close', closed(toA));
+    a.on('error', kill).on('close', closed(b, toB));
+    b.on('error', kill).on('close', closed(a, toA));
   });
   server.listen(sockPath);
   return server;
