@@ -8,8 +8,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ErrorObject } from 'ajv';
+// Validators precompiled from the schemas at build time (src/validation), not compiled per run.
 import * as generated from '../validation/validators.generated.js';
-import type { Validator } from '../validation/validators.generated.js';
 import { ConfigError } from '../errors.js';
 import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
 import { KNOWN_VARS, varWarnings } from './vars.js';
@@ -44,12 +44,6 @@ export interface Inventory {
 }
 
 const GROUP_KEYS = ['hosts', 'vars', 'children'];
-
-
-/** Validators precompiled from the schemas at build time (src/validation), not compiled per run. */
-function getValidators(): { inventory: Validator; vars: Validator } {
-  return { inventory: generated.inventory, vars: generated.vars };
-}
 
 function pathOf(instancePath: string): Path {
   return instancePath
@@ -120,7 +114,7 @@ export function expandHostRange(name: string): string[] {
 function loadVarsFile(file: string): Vars {
   const src = YamlSource.load(file);
   const data = src.toJS();
-  const v = getValidators().vars;
+  const v = generated.vars;
   if (!v(data)) throw schemaError(src, v.errors![0]!);
   return (data ?? {}) as Vars;
 }
@@ -149,7 +143,7 @@ export function loadInventory(file: string): Inventory {
       throw new ConfigError('not a YAML inventory (INI inventories are not supported: convert with `ansible-inventory -i FILE -y --list`)', file, 1, 1);
     throw src.error('an inventory is a mapping of group names (usually `all:`)', []);
   }
-  const v = getValidators().inventory;
+  const v = generated.inventory;
   if (!v(data)) throw schemaError(src, v.errors![0]!);
 
   const inv: Inventory = { file, groups: new Map(), hosts: new Map(), warnings: [] };

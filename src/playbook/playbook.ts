@@ -1,16 +1,17 @@
 /**
  * Ansible-style playbooks: a list of plays (name, hosts, serial, max_fail_percentage, vars, tasks) whose
- * tasks use fleetmasq's modules. Validated with ajv (precompiled at build time, src/validation) before any robot is contacted;
- * `{{ var }}` in task arguments resolves from the robot's vars (play vars over inventory vars).
+ * tasks use fleetmasq's modules. Validated with ajv (precompiled at build time, src/validation) before any
+ * robot is contacted; `{{ var }}` in task arguments resolves from the robot's vars (play vars over
+ * inventory vars).
  */
 import * as generated from '../validation/validators.generated.js';
 import { ConfigError } from '../errors.js';
 import { parseSerial, type SerialItem } from '../runner/batches.js';
 import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
 import type { Vars } from '../inventory/inventory.js';
-
-export { MODULES, type ModuleName } from '../validation/schemas.js';
 import { ARGS, MODULES, type ModuleName } from '../validation/schemas.js';
+
+export { MODULES, type ModuleName };
 
 export interface Task {
   name: string;
@@ -31,8 +32,6 @@ export interface Play {
 
 const TASK_KEYS = ['name', ...MODULES];
 const PLAY_KEYS = ['name', 'hosts', 'serial', 'max_fail_percentage', 'any_errors_fatal', 'vars', 'tasks', 'gather_facts', 'become'];
-
-
 
 export function loadPlaybook(file: string): Play[] {
   const src = YamlSource.load(file);

@@ -33,6 +33,12 @@ async function snapshot(l: LabState): Promise<Record<string, string>> {
   return out;
 }
 
+/** What the robot's systemd says of our unit: `systemctl show` properties, sorted, on one line. */
+async function unitState(l: LabState, robot: string, ...props: string[]): Promise<string> {
+  const out = await sshOut(l, robot, `systemctl show ${props.map((p) => `-p ${p}`).join(' ')} fleetmasq-masquerade.service`);
+  return out.trim().split('\n').sort().join(' ');
+}
+
 async function prepare(l: LabState): Promise<void> {
   env = { FLEETMASQ_BECOME_PASSWORD: l.robots.find((r) => r.name === 'sudopw')!.becomePassword! };
   // A robot already made compliant, and a robot where hand fixes stacked the rule three times.
@@ -73,10 +79,7 @@ test('apply: every robot gets the rule exactly once on its interface, and persis
     } else {
       assert.equal((await sshOut(l, robot.name, 'systemctl is-enabled fleetmasq-masquerade.service')).trim(), 'enabled');
       // Installed without a manager reload, yet the robot's systemd sees the unit as it is on disk.
-      assert.equal(
-        (await sshOut(l, robot.name, 'systemctl show -p LoadState -p UnitFileState -p NeedDaemonReload fleetmasq-masquerade.service')).trim().split('\n').sort().join(' '),
-        'LoadState=loaded NeedDaemonReload=no UnitFileState=enabled',
-      );
+      assert.equal(await unitState(l, robot.name, 'LoadState', 'UnitFileState', 'NeedDaemonReload'), 'LoadState=loaded NeedDaemonReload=no UnitFileState=enabled');
     }
   }
   assert.match(await sshOut(l, 'legacy', 'iptables-legacy -t nat -S POSTROUTING'), /-o eth0 -j MASQUERADE/);
@@ -121,7 +124,7 @@ test('remove restores every robot (rc.local byte-identical, no unit, no rule)', 
     assert.equal(rc, robot.name === 'rclocal' ? stock : 'none', robot.name);
   }
   // The unit had run at this boot (the reboot above); systemd must not keep it as a phantom.
-  assert.equal((await sshOut(l, 'wifi', 'systemctl show -p LoadState -p ActiveState fleetmasq-masquerade.service')).trim().split('\n').sort().join(' '), 'ActiveState=inactive LoadState=not-found');
+  assert.equal(await unitState(l, 'wifi', 'LoadState', 'ActiveState'), 'ActiveState=inactive LoadState=not-found');
   const again = await cli(['check', '-i', inv(), '--json'], env);
   assert.equal(again.code, 2);
   assert.equal(again.json.summary.nonCompliant, l.robots.length);
@@ -129,7 +132,7 @@ test('remove restores every robot (rc.local byte-identical, no unit, no rule)', 
 
 test('a unit file deleted behind our back while the unit is active: apply reinstalls it and systemd sees it', opts, async () => {
   const l = lab();
-  const show = async () => (await sshOut(l, 'wired', 'systemctl show -p LoadState -p ActiveState -p NeedDaemonReload fleetmasq-masquerade.service')).trim().split('\n').sort().join(' ');
+  const show = () => unitState(l, 'wired', 'LoadState', 'ActiveState', 'NeedDaemonReload');
   assert.equal((await cli(['apply', '-i', inv(), '-l', 'wired'], env)).code, 0);
   // Started by hand (as at boot), then its file (and marker) deleted and systemd reloaded: active, not found.
   await sshOut(l, 'wired', 'systemctl start fleetmasq-masquerade.service && rm /etc/systemd/system/fleetmasq-masquerade.service /run/fleetmasq/boot-marker && systemctl daemon-reload');

@@ -155,14 +155,31 @@ test('a stalled link mid-command is noticed by keepalives (unreachable), not lef
   }
 });
 
+/** ssh args reaching a lab robot straight through its relay socket, keys from anywhere (agent too). */
+const viaRelayArgs = (l: LabState) =>
+  `-o ProxyCommand="socat STDIO UNIX-CONNECT:${l.paths.sockDir}/%h-%p" -o UserKnownHostsFile=${l.paths.knownHosts} -o IdentitiesOnly=no`;
+
+/** An ssh-agent on DIR/agent.sock holding KEY. */
+async function startAgent(dir: string, key: string): Promise<{ stop: () => void }> {
+  const { run } = await import('../../src/util/proc.js');
+  const agent = await run('ssh-agent', ['-s', '-a', join(dir, 'agent.sock')]);
+  const stop = () => process.kill(Number(/SSH_AGENT_PID=(\d+)/.exec(agent.stdout)![1]!));
+  try {
+    await run('ssh-add', ['-q', key], { env: { ...process.env, SSH_AUTH_SOCK: join(dir, 'agent.sock') } });
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { stop };
+}
+
 test('ssh-agent through SSH_AUTH_SOCK; a two-hop ProxyJump chain', opts, async () => {
   const l = lab();
-  const { run } = await import('../../src/util/proc.js');
   const d = tmp();
   const plain = l.robots.find((r) => r.name === 'plain')!;
   const jump = l.robots.find((r) => r.name === 'jump')!;
   const behind = l.robots.find((r) => r.name === 'behind')!;
-  const common = `-o ProxyCommand="socat STDIO UNIX-CONNECT:${l.paths.sockDir}/%h-%p" -o UserKnownHostsFile=${l.paths.knownHosts} -o IdentitiesOnly=no`;
+  const common = viaRelayArgs(l);
   writeFileSync(
     join(d, 'hosts.yml'),
     stringify({
@@ -174,17 +191,15 @@ test('ssh-agent through SSH_AUTH_SOCK; a two-hop ProxyJump chain', opts, async (
       },
     }),
   );
-  const agent = await run('ssh-agent', ['-s', '-a', join(d, 'agent.sock')]);
-  const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)![1]!;
+  const agent = await startAgent(d, l.paths.key);
   try {
-    await run('ssh-add', ['-q', l.paths.key], { env: { ...process.env, SSH_AUTH_SOCK: join(d, 'agent.sock') } });
     const withAgent = await cli(['check', '-i', join(d, 'hosts.yml'), '--json'], { SSH_AUTH_SOCK: join(d, 'agent.sock'), HOME: d });
     assert.equal(withAgent.json.hosts.agentonly.error, null, JSON.stringify(withAgent.json.hosts.agentonly.error));
     assert.equal(withAgent.json.hosts.twohops.error, null, JSON.stringify(withAgent.json.hosts.twohops.error));
     const noAgent = await cli(['check', '-i', join(d, 'hosts.yml'), '-l', 'agentonly', '--json'], { SSH_AUTH_SOCK: undefined, HOME: d });
     assert.equal(noAgent.json.hosts.agentonly.error.kind, 'auth');
   } finally {
-    process.kill(Number(pid));
+    agent.stop();
   }
 });
 
@@ -197,7 +212,7 @@ test('a key login takes one round trip (signed request first); a refused key sti
   // An RSA key too: its signed request must use the hash of the algorithm the server allows (rsa-sha2-*).
   await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(d, 'rsa')]);
   await labSsh(l, 'plain', `cat >> /root/.ssh/authorized_keys`, { input: readFileSync(join(d, 'rsa.pub'), 'utf8') });
-  const common = `-o ProxyCommand="socat STDIO UNIX-CONNECT:${l.paths.sockDir}/%h-%p" -o UserKnownHostsFile=${l.paths.knownHosts} -o IdentitiesOnly=no`;
+  const common = viaRelayArgs(l);
   writeFileSync(
     join(d, 'hosts.yml'),
     stringify({
@@ -210,13 +225,11 @@ test('a key login takes one round trip (signed request first); a refused key sti
       },
     }),
   );
-  const agent = await run('ssh-agent', ['-s', '-a', join(d, 'agent.sock')]);
-  const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)![1]!;
+  const agent = await startAgent(d, l.paths.key);
   // The transport's protocol trace (FLEETMASQ_SSH_DEBUG) goes to the process's stderr.
   let trace = '';
   const write = process.stderr.write.bind(process.stderr);
   try {
-    await run('ssh-add', ['-q', l.paths.key], { env: { ...process.env, SSH_AUTH_SOCK: join(d, 'agent.sock') } });
     (process.stderr as { write: unknown }).write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
       trace += String(chunk);
       return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
@@ -241,7 +254,7 @@ test('a key login takes one round trip (signed request first); a refused key sti
     ]);
   } finally {
     (process.stderr as { write: unknown }).write = write;
-    process.kill(Number(pid));
+    agent.stop();
   }
 });
 
