@@ -8,6 +8,7 @@ export const EXIT = {
   HOSTS_FAILED: 2,
   HOSTS_UNREACHABLE: 4,
   INVALID_INPUT: 5,
+  HOSTKEY: 6,
   INTERRUPTED: 130,
 } as const;
 

@@ -6,24 +6,12 @@ import { resolve } from 'node:path';
 import { EXIT } from '../errors.js';
 import { labStatus, labUp } from '../lab/lab.js';
 import { checkLabName, mixedSpec } from '../lab/spec.js';
-import { parse, intFlag } from './args.js';
-import { fleetCommand } from './fleet.js';
+import { intFlag } from './args.js';
+import { main } from './main.js';
+import type { FlagValues } from './commands.js';
 import { table, type Out } from './output.js';
 
-export const DEMO_HELP = `fleetmasq demo [--robots N] [--name NAME]
-  Boots a lab fleet of N real robots (default 6; lab NAME, default 'demo': wlan0/eth0/wwan0 uplinks,
-  iptables-nft and -legacy, root and sudo logins, a robot with a stock /etc/rc.local) and runs the main
-  job on it: check (non-compliant) -> apply -> rolling reboot with proof -> check, with an HTML report
-  (fleetmasq-demo-report.html) and a JUnit file in the current directory.
-  The lab stays up afterwards; remove it with 'npx fleetmasq lab down --name NAME'.
-`;
-
-export async function demoCommand(argv: string[], io: Out): Promise<number> {
-  const { values } = parse(argv, { robots: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    io.out(DEMO_HELP);
-    return EXIT.OK;
-  }
+export async function demoCommand(values: FlagValues, io: Out): Promise<number> {
   const n = intFlag(values.robots, 'robots', 1, 500) ?? 6;
   const name = checkLabName(values.name ?? 'demo');
   const head = (s: string) => io.out(`\n=== ${s}`);
@@ -33,16 +21,16 @@ export async function demoCommand(argv: string[], io: Out): Promise<number> {
   io.out(table([['ROBOT', 'UPLINK', 'IPTABLES', 'LOGIN', 'RC.LOCAL', 'SSH'], ...lab.robots.map((r, i) => [r.name, r.interface, r.iptables, r.login, r.rcLocal === 'exit0' ? 'stock' : '-', st[i]!.reachable ? 'ok' : 'FAIL'])]));
   const inv = lab.paths.inventory;
   head('2/6 Compliance before: fleetmasq check');
-  await fleetCommand('check', ['-i', inv], io);
+  await main(['check', '-i', inv], io);
   head('3/6 Preview the rollout: fleetmasq apply --check --diff (changes nothing)');
-  await fleetCommand('apply', ['-i', inv, '--check', '--diff', '-l', lab.robots[Math.min(3, n - 1)]!.name], io);
+  await main(['apply', '-i', inv, '--check', '--diff', '-l', lab.robots[Math.min(3, n - 1)]!.name], io);
   head('4/6 Roll out: fleetmasq apply (rule live exactly once on each uplink + boot persistence)');
-  const applied = await fleetCommand('apply', ['-i', inv], io);
+  const applied = await main(['apply', '-i', inv], io);
   head('5/6 Prove it survives a reboot: fleetmasq reboot --serial 1,50% (canary first, new boot_id, rule back)');
-  const rebooted = await fleetCommand('reboot', ['-i', inv, '--serial', '1,50%'], io);
+  const rebooted = await main(['reboot', '-i', inv, '--serial', '1,50%'], io);
   head('6/6 Compliance after, with reports: fleetmasq check --html --junit');
   const html = resolve('fleetmasq-demo-report.html');
-  const checked = await fleetCommand('check', ['-i', inv, '--html', html, '--junit', resolve('fleetmasq-demo-junit.xml')], io);
+  const checked = await main(['check', '-i', inv, '--html', html, '--junit', resolve('fleetmasq-demo-junit.xml')], io);
   io.out(`\nHTML report: ${html}\nInventory of the lab: ${inv}\nRemove the lab: npx fleetmasq lab down --name ${name}`);
   return [applied, rebooted, checked].find((c) => c !== EXIT.OK) ?? EXIT.OK;
 }

@@ -1,9 +1,11 @@
 /**
- * apply / check / remove / reboot / verify: parse flags, load and validate everything before any robot
- * is contacted, run, print progress and the recap (or one JSON document), return the exit code.
+ * apply / check / remove / reboot / verify: turn flags into a setup, load and validate everything
+ * before any robot is contacted, run, print progress and the recap (or one JSON document), return the
+ * exit code.
  */
-import { writeFileSync } from 'node:fs';
-import { ConfigError, EXIT } from '../errors.js';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
 import { loadInventory, type Inventory } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { IFACE_RE } from '../modules/rule.js';
@@ -13,39 +15,12 @@ import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '
 import type { HostResult } from '../runner/types.js';
 import type { HostKeyChecking, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
-import { exitCode, runDocument, summarize } from '../report/summary.js';
-import { intFlag, parse } from './args.js';
+import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
+import { intFlag } from './args.js';
+import type { FlagValues } from './commands.js';
 import { plainProgress, type Progress } from './progress.js';
 import { askSecret } from './prompt.js';
 import type { Out } from './output.js';
-import { FLEET_HELP } from './help.js';
-export { FLEET_HELP };
-
-export const COMMON_FLAGS = {
-  inventory: { type: 'string', short: 'i' },
-  limit: { type: 'string', short: 'l' },
-  forks: { type: 'string', short: 'f' },
-  serial: { type: 'string' },
-  'max-fail-percent': { type: 'string' },
-  json: { type: 'boolean' },
-  junit: { type: 'string' },
-  html: { type: 'string' },
-  'ssh-config': { type: 'string' },
-  'known-hosts': { type: 'string' },
-  'host-key-checking': { type: 'string' },
-  'connect-timeout': { type: 'string' },
-  'command-timeout': { type: 'string' },
-  'ask-become-pass': { type: 'boolean', short: 'K' },
-  interface: { type: 'string' },
-  persistence: { type: 'string' },
-  check: { type: 'boolean', short: 'C' },
-  diff: { type: 'boolean', short: 'D' },
-  'reboot-timeout': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-
-export type FlagValues = { [K in keyof typeof COMMON_FLAGS]?: (typeof COMMON_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
 export interface FleetSetup {
   inventory: Inventory;
@@ -55,11 +30,12 @@ export interface FleetSetup {
   forks: number;
   serialSpec?: string;
   maxFailPercent?: number;
-  rebootTimeoutMs: number;
+  rebootTimeoutMs?: number;
 }
 
 export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup {
   if (!values.inventory) throw new ConfigError('-i/--inventory FILE is required');
+  if (values.limit !== undefined && !values.limit.trim()) throw new ConfigError("--limit '' selects nothing: give a pattern ('all' for every robot)");
   const hkc = values['host-key-checking'];
   if (hkc !== undefined && !['strict', 'accept-new', 'off'].includes(hkc)) throw new ConfigError(`--host-key-checking must be strict, accept-new or off (got '${hkc}')`);
   if (values.interface !== undefined && values.interface !== 'auto' && !IFACE_RE.test(values.interface))
@@ -69,11 +45,15 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   if (values.serial !== undefined) parseSerial(values.serial);
   const maxFail = values['max-fail-percent'] === undefined ? undefined : Number(values['max-fail-percent']);
   if (maxFail !== undefined && !(maxFail >= 0 && maxFail <= 100)) throw new ConfigError('--max-fail-percent must be from 0 to 100');
+  const commandTimeout = intFlag(values['command-timeout'], 'command-timeout', 1, 86400);
+  const connectTimeoutS = intFlag(values['connect-timeout'], 'connect-timeout', 1, 3600);
+  const forks = intFlag(values.forks, 'forks', 1, 10000) ?? 50;
+  const rebootTimeout = intFlag(values['reboot-timeout'], 'reboot-timeout', 1, 86400);
+  for (const [flag, file] of [['junit', values.junit], ['html', values.html]] as const) if (file !== undefined) checkWritable(flag, file);
   const inventory = loadInventory(values.inventory);
   const hosts = selectHosts(inventory, hostsPattern, values.limit);
   let becomePassword = process.env.FLEETMASQ_BECOME_PASSWORD;
   if (values['ask-become-pass']) becomePassword = askSecret('BECOME password: ');
-  const commandTimeout = intFlag(values['command-timeout'], 'command-timeout', 1, 86400);
   return {
     inventory,
     hosts,
@@ -81,55 +61,89 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
       sshConfigFile: values['ssh-config'],
       knownHostsFile: values['known-hosts'],
       hostKeyChecking: hkc as HostKeyChecking | undefined,
-      connectTimeoutS: intFlag(values['connect-timeout'], 'connect-timeout', 1, 3600),
+      connectTimeoutS,
       becomePassword,
     },
     taskOptions: {
       interface: values.interface,
+      allowAbsentInterface: values['allow-absent-interface'],
       persistence: values.persistence as TaskOptions['persistence'],
       checkMode: values.check,
+      force: values.force,
       commandTimeoutMs: commandTimeout ? commandTimeout * 1000 : undefined,
     },
-    forks: intFlag(values.forks, 'forks', 1, 10000) ?? 50,
+    forks,
     serialSpec: values.serial,
     maxFailPercent: maxFail,
-    rebootTimeoutMs: (intFlag(values['reboot-timeout'], 'reboot-timeout', 1, 86400) ?? 600) * 1000,
+    rebootTimeoutMs: rebootTimeout === undefined ? undefined : rebootTimeout * 1000,
   };
 }
 
-export async function makeProgress(io: Out, hosts: string[], title: string, json: boolean): Promise<Progress> {
-  // listr2 is loaded only when a terminal will show it.
-  if (io.isTTY && !json && process.env.CI !== 'true' && process.env.TERM !== 'dumb') return (await import('./progress-tty.js')).ttyProgress(hosts, title);
-  return plainProgress(io);
+/** A report's path is checked before any robot is contacted: its folder must exist and be writable. */
+function checkWritable(flag: string, file: string): void {
+  const dir = dirname(resolve(file));
+  try {
+    if (!statSync(dir).isDirectory()) throw new ConfigError(`--${flag} ${file}: ${dir} is not a directory`);
+    accessSync(dir, constants.W_OK);
+    if (existsSync(file) && statSync(file).isDirectory()) throw new ConfigError(`--${flag} ${file}: is a directory`);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`--${flag} ${file}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
-/** Ctrl-C: stop scheduling, let robots in flight finish their step; a second Ctrl-C exits at once. */
-export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+export async function makeProgress(io: Out, hosts: string[], title: string, values: FlagValues): Promise<Progress> {
+  // listr2 is loaded only when a terminal will show it.
+  if (io.isTTY && !values.json && !values.quiet && process.env.CI !== 'true' && process.env.TERM !== 'dumb')
+    return (await import('./progress-tty.js')).ttyProgress(hosts, title);
+  return plainProgress(io, Boolean(values.quiet || values.json));
+}
+
+/**
+ * Ctrl-C (or SIGTERM): stop scheduling and let robots in flight finish their step. A second one
+ * abandons the robots still in flight (they are reported as interrupted), and the run still ends with
+ * its recap, its run record and exit 130.
+ */
+export function interruptSignal(io: Out): { signal: AbortSignal; abandon: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
+  const hard = new AbortController();
   const onInt = () => {
-    if (ac.signal.aborted) process.exit(130);
+    if (ac.signal.aborted) {
+      if (!hard.signal.aborted) io.err('\ninterrupted again: abandoning the robots in flight; writing the recap');
+      hard.abort();
+      return;
+    }
     ac.abort();
-    process.stderr.write('\ninterrupted: letting robots in flight finish their step (Ctrl-C again to quit now)\n');
+    io.err('\ninterrupted: letting robots in flight finish their step (Ctrl-C again to abandon them)');
   };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onInt);
-  return { signal: ac.signal, dispose: () => (process.off('SIGINT', onInt), process.off('SIGTERM', onInt)) };
+  return { signal: ac.signal, abandon: hard.signal, dispose: () => (process.off('SIGINT', onInt), process.off('SIGTERM', onInt)) };
 }
 
-export async function writeReports(values: FlagValues, command: string, results: HostResult[], startedAt: Date): Promise<void> {
-  if (values.junit) writeFileSync(values.junit, (await import('../report/junit.js')).junitXml(command, results));
-  if (values.html) writeFileSync(values.html, (await import('../report/html.js')).htmlReport(command, results, startedAt));
+/** Report files are written where asked; a path that cannot be written is said plainly, after the recap. */
+async function writeReports(values: FlagValues, results: HostResult[], info: RunInfo, io: Out): Promise<boolean> {
+  let ok = true;
+  const write = async (file: string | undefined, what: string, render: () => Promise<string>) => {
+    if (!file) return;
+    try {
+      writeFileSync(file, await render());
+    } catch (e) {
+      ok = false;
+      io.err(`error: could not write the ${what} report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  await write(values.junit, 'JUnit', async () => (await import('../report/junit.js')).junitXml(results, info));
+  await write(values.html, 'HTML', async () => (await import('../report/html.js')).htmlReport(results, info));
+  return ok;
 }
 
-export async function finishOutput(io: Out, values: FlagValues, command: string, results: HostResult[], startedAt: Date, aborted: string | undefined, record: string | undefined, interrupted: boolean): Promise<number> {
-  await writeReports(values, command, results, startedAt);
-  if (values.json) io.out(JSON.stringify(runDocument(command, results, startedAt, { aborted, record }), null, 2));
-  else {
-    io.out(recapText(command, results, { diff: values.diff }));
-    if (aborted) io.out(`stopped: ${aborted}`);
-    if (record) io.out(`run record: ${record}`);
-  }
-  return exitCode(summarize(results), interrupted);
+export async function finishOutput(io: Out, values: FlagValues, results: HostResult[], info: RunInfo, interrupted: boolean): Promise<number> {
+  if (values.json) io.out(JSON.stringify(runDocument(results, info), null, 2));
+  else io.out(recapText(results, info, { diff: values.diff }));
+  const reportsOk = await writeReports(values, results, info, io);
+  const code = exitCode(summarize(results), { interrupted, stopped: Boolean(info.stopped) && !interrupted });
+  return code === 0 && !reportsOk ? 1 : code;
 }
 
 const TASKS: Record<string, (s: FleetSetup) => HostTask> = {
@@ -137,30 +151,20 @@ const TASKS: Record<string, (s: FleetSetup) => HostTask> = {
   check: (s) => checkTask(s.taskOptions),
   verify: (s) => checkTask({ ...s.taskOptions, requireFired: true }),
   remove: (s) => removeTask(s.taskOptions),
-  reboot: (s) => rebootTask({ ...s.taskOptions, rebootTimeoutMs: s.rebootTimeoutMs }),
+  reboot: (s) => rebootTask({ ...s.taskOptions, rebootTimeoutMs: s.rebootTimeoutMs ?? 600_000 }),
 };
 
-export const COMMAND_HELP: Record<string, string> = {
-  apply: 'fleetmasq apply -i INVENTORY [options]\n  Put the masquerade rule live exactly once on each robot\'s uplink and install its boot persistence.\n',
-  check: 'fleetmasq check -i INVENTORY [options]\n  Compliance: rule live exactly once on the expected interface AND persistence installed and enabled.\n  Also reports whether persistence fired at this boot, duplicates, copies in the other iptables backend.\n',
-  verify: 'fleetmasq verify -i INVENTORY [options]\n  Like check, and also requires that persistence fired at the current boot (run it after a reboot).\n',
-  remove: 'fleetmasq remove -i INVENTORY [options]\n  Undo everything: every copy of the rule, the unit, the rc.local block (file restored byte for byte).\n',
-  reboot: 'fleetmasq reboot -i INVENTORY [--serial SPEC] [--max-fail-percent P] [--reboot-timeout S] [options]\n  Rolling reboot with proof: a new boot_id per robot, then compliance including persistence fired at this boot.\n',
-};
+export function runInfo(command: string, values: FlagValues, startedAt: Date, extra: Partial<RunInfo> = {}): RunInfo {
+  return { command, checkMode: Boolean(values.check), inventory: values.inventory!, limit: values.limit, startedAt, ...extra };
+}
 
-export async function fleetCommand(command: string, argv: string[], io: Out): Promise<number> {
-  const { values, positionals } = parse(argv, COMMON_FLAGS, true);
-  if (values.help) {
-    io.out(COMMAND_HELP[command]! + FLEET_HELP);
-    return EXIT.OK;
-  }
-  if (positionals.length) throw new ConfigError(`unexpected argument '${positionals[0]}'`);
-  const setup = fleetSetup(values as FlagValues);
+export async function fleetCommand(command: string, values: FlagValues, io: Out): Promise<number> {
+  const setup = fleetSetup(values);
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
-  const progress = await makeProgress(io, setup.hosts, `${command} on ${setup.hosts.length} robot(s)`, Boolean(values.json));
-  const { signal, dispose } = interruptSignal();
+  const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
+  const { signal, abandon, dispose } = interruptSignal(io);
   try {
     const run = await runFleet(TASKS[command]!(setup), {
       command,
@@ -171,11 +175,12 @@ export async function fleetCommand(command: string, argv: string[], io: Out): Pr
       serial: parseSerial(setup.serialSpec),
       maxFailPercent: setup.maxFailPercent,
       signal,
+      abandon,
       onEvent: progress.onEvent,
     });
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
-    return finishOutput(io, values as FlagValues, command, results, startedAt, run.aborted, run.recordFile, signal.aborted);
+    return finishOutput(io, values, results, runInfo(command, values, startedAt, { stopped: run.aborted, record: run.recordFile }), signal.aborted);
   } finally {
     dispose();
     await pool.closeAll();

@@ -1,38 +1,24 @@
 import { ConfigError, EXIT } from '../errors.js';
 import { inventoryGraph, inventoryList, loadInventory } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
-import { parse } from './args.js';
+import { didYouMean } from '../util/didyoumean.js';
+import type { FlagValues } from './commands.js';
 import type { Out } from './output.js';
 
-export const INVENTORY_HELP = `fleetmasq inventory -i FILE (--list | --graph [GROUP] | --host NAME) [--limit PATTERN]
-  Show the inventory as fleetmasq resolves it (the same JSON as ansible-inventory --list).
-`;
-
-export async function inventoryCommand(argv: string[], io: Out): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    inventory: { type: 'string', short: 'i' },
-    list: { type: 'boolean' },
-    graph: { type: 'boolean' },
-    host: { type: 'string' },
-    limit: { type: 'string', short: 'l' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    io.out(INVENTORY_HELP);
-    return EXIT.OK;
-  }
+export async function inventoryCommand(values: FlagValues, positionals: string[], io: Out): Promise<number> {
   if (!values.inventory) throw new ConfigError('-i/--inventory FILE is required');
+  if (positionals.length && !values.graph) throw new ConfigError(`unexpected argument '${positionals[0]}' (a GROUP goes with --graph)`);
   const inv = loadInventory(values.inventory);
   for (const w of inv.warnings) io.err(`warning: ${w}`);
   if (values.graph) {
     const root = positionals[0] ?? 'all';
-    if (!inv.groups.has(root)) throw new ConfigError(`no group '${root}'`);
+    if (!inv.groups.has(root)) throw new ConfigError(`no group '${root}'${didYouMean(root, inv.groups.keys())}`);
     io.out(inventoryGraph(inv, root));
   } else if (values.host) {
     const list = inventoryList(inv) as { _meta: { hostvars: Record<string, unknown> } };
-    if (!(values.host in list._meta.hostvars)) throw new ConfigError(`no host '${values.host}'`);
+    if (!(values.host in list._meta.hostvars)) throw new ConfigError(`no host '${values.host}'${didYouMean(values.host, inv.hosts.keys())}`);
     io.out(JSON.stringify(list._meta.hostvars[values.host], null, 4));
-  } else if (values.limit) {
+  } else if (values.limit !== undefined) {
     io.out(selectHosts(inv, 'all', values.limit).join('\n'));
   } else {
     io.out(JSON.stringify(inventoryList(inv), null, 4));

@@ -1,55 +1,36 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
-import { FLEET_HELP } from './help.js';
+import { didYouMean } from '../util/didyoumean.js';
+import { commandHelp, COMMANDS, parseCommand, topHelp, type CommandName, type FlagValues } from './commands.js';
 import { stdio, type Out } from './output.js';
 
-export const HELP = () => `fleetmasq — keep WebRTC alive on robots behind cellular hotspots, fleet-wide
-
-Usage: fleetmasq <command> [options]
-
-Commands:
-  apply      put the masquerade rule live (exactly once, right interface) and persist it (systemd or rc.local)
-  check      fleet compliance: rule live once, persistence installed; reports whether it fired at this boot
-  reboot     rolling reboots in batches, proving each robot came back (new boot_id) and is compliant
-  verify     check, and require that persistence fired at the current boot
-  remove     undo everything, leaving each robot as it was
-  play       run a playbook (rollout, compliance, reboot-and-verify, removal: see playbooks/)
-  inventory  show the resolved inventory (--list like ansible-inventory, --graph)
-  demo       boot a lab fleet on this machine and run the main job on it
-  lab        real test robots on this machine: up, status, link, down (see 'fleetmasq lab --help')
-
-Run 'fleetmasq <command> --help' for a command's options.\n\n${FLEET_HELP}
-Exit codes: 0 ok, 2 a robot failed or is non-compliant, 4 a robot was unreachable, 5 invalid input, 130 interrupted.
-`;
+/** fleetmasq's version, from its package.json (read only when asked). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /** The CLI entry: returns an exit code, never calls process.exit. */
 export async function main(argv: string[], io: Out = stdio): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
-    switch (cmd) {
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        io.out(HELP());
-        return EXIT.OK;
-      // Each command loads only its own modules: start-up time is a round trip's worth on a fast link.
-      case 'lab':
-        return await (await import('./lab.js')).labCommand(rest, io);
-      case 'demo':
-        return await (await import('./demo.js')).demoCommand(rest, io);
-      case 'apply':
-      case 'check':
-      case 'verify':
-      case 'remove':
-      case 'reboot':
-        return await (await import('./fleet.js')).fleetCommand(cmd, rest, io);
-      case 'play':
-        return await (await import('./play.js')).playCommand(rest, io);
-      case 'inventory':
-        return await (await import('./inventory.js')).inventoryCommand(rest, io);
-      default:
-        throw new ConfigError(`unknown command '${cmd}' (see 'fleetmasq --help')`);
+    if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+      io.out(topHelp(version()));
+      return EXIT.OK;
     }
+    if (cmd === '--version' || cmd === '-V') {
+      io.out(`fleetmasq ${version()}`);
+      return EXIT.OK;
+    }
+    if (!(cmd in COMMANDS)) throw new ConfigError(`unknown command '${cmd}'${didYouMean(cmd, Object.keys(COMMANDS))} (see 'fleetmasq --help')`);
+    const command = cmd as CommandName;
+    // lab has subcommands, each with its own flags.
+    if (command === 'lab') return await (await import('./lab.js')).labCommand(rest, io);
+    const { values, positionals } = parseCommand(command, COMMANDS[command], rest);
+    if (values.help) {
+      io.out(commandHelp(COMMANDS[command]));
+      return EXIT.OK;
+    }
+    return await run(command, values, positionals, io);
   } catch (e) {
     if (e instanceof ExitError) {
       if (e.message) io.err(e.message);
@@ -64,5 +45,19 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
       return EXIT.ERROR;
     }
     throw e;
+  }
+}
+
+// Each command loads only its own modules: start-up time is a round trip's worth on a fast link.
+async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, positionals: string[], io: Out): Promise<number> {
+  switch (command) {
+    case 'demo':
+      return (await import('./demo.js')).demoCommand(values, io);
+    case 'play':
+      return (await import('./play.js')).playCommand(positionals[0]!, values, io);
+    case 'inventory':
+      return (await import('./inventory.js')).inventoryCommand(values, positionals, io);
+    default:
+      return (await import('./fleet.js')).fleetCommand(command, values, io);
   }
 }

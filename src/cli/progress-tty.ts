@@ -1,36 +1,61 @@
 /** The terminal view (listr2): a line per robot with its current step; a compact summary for large fleets. */
 import { Listr, type ListrTaskWrapper } from 'listr2';
+import type { HostResult } from '../runner/types.js';
 import type { Progress } from './progress.js';
 
-type Waiter = { resolve: () => void; reject: (e: Error) => void; task?: ListrTaskWrapper<unknown, never, never> };
+type Task = ListrTaskWrapper<unknown, never, never>;
+
+/** A robot's line: what it is doing now, and how it ended. Kept apart from listr2's task objects, which
+ * exist only once listr2 has started the task (events can come earlier). */
+interface Line {
+  title: string;
+  result?: HostResult;
+  task?: Task;
+  settle?: () => void;
+}
+
+function endTitle(r: HostResult): string {
+  const n = r.changes.length;
+  return `${r.host}: ${r.compliant === false && r.status !== 'unreachable' ? 'noncompliant' : r.status}${n && r.status !== 'failed' ? ` (${n} change${n > 1 ? 's' : ''})` : ''}`;
+}
 
 export function ttyProgress(hosts: string[], title: string, compactOver = 30): Progress {
-  const waiters = new Map<string, Waiter>();
+  const lines = new Map<string, Line>(hosts.map((h) => [h, { title: `${h}: waiting` }]));
   const counts = { done: 0, failed: 0, running: 0 };
-  let summaryTask: ListrTaskWrapper<unknown, never, never> | undefined;
+  let summaryTask: Task | undefined;
   let finishSummary: () => void = () => {};
   const compact = hosts.length > compactOver;
+  // listr2's own SIGINT handler exits the process at once (status 127): fleetmasq handles Ctrl-C itself.
+  const common = { exitOnError: false, renderer: 'default', registerSignalListeners: false, rendererOptions: { collapseErrors: false } } as const;
+  /** Shows a line's state on its task, and settles the task once the robot is done. */
+  const show = (line: Line) => {
+    if (!line.task) return;
+    line.task.title = line.title;
+    const r = line.result;
+    if (!r || !line.settle) return;
+    const settle = line.settle;
+    line.settle = undefined;
+    if (r.status === 'skipped') line.task.skip(line.title);
+    settle();
+  };
   const list = compact
-    ? new Listr(
-        [
-          {
-            title,
-            task: (_ctx, task) =>
-              new Promise<void>((resolve) => {
-                summaryTask = task as never;
-                finishSummary = resolve;
-              }),
-          },
-        ],
-        { renderer: 'default', exitOnError: false, rendererOptions: { collapseErrors: false } },
-      )
+    ? new Listr([{ title, task: (_ctx, task) => new Promise<void>((resolve) => ((summaryTask = task as never), (finishSummary = resolve))) }], common)
     : new Listr(
         hosts.map((h) => ({
           title: `${h}: waiting`,
-          task: (_ctx: unknown, task: ListrTaskWrapper<unknown, never, never>) =>
-            new Promise<void>((resolve, reject) => waiters.set(h, { resolve, reject, task })),
+          task: (_ctx: unknown, task: Task) =>
+            new Promise<void>((resolve, reject) => {
+              const line = lines.get(h)!;
+              line.task = task;
+              line.settle = () => {
+                const r = line.result!;
+                if (r.status === 'failed' || r.status === 'unreachable') reject(new Error(`${r.host}: ${r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; ')}`));
+                else resolve();
+              };
+              show(line);
+            }),
         })),
-        { concurrent: true, exitOnError: false, renderer: 'default', rendererOptions: { collapseErrors: false } },
+        { ...common, concurrent: true },
       );
   const running = list.run().catch(() => {});
   const update = () => {
@@ -39,38 +64,31 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
   return {
     onEvent: (e) => {
       if (e.type === 'start') counts.running++;
-      if (compact) {
-        if (e.type === 'done') {
-          counts.done++;
-          counts.running = Math.max(0, counts.running - 1);
-          if (e.result.status === 'failed' || e.result.status === 'unreachable') counts.failed++;
-          if (summaryTask && (e.result.status === 'failed' || e.result.status === 'unreachable'))
-            summaryTask.output = `${e.result.host}: ${e.result.error?.message ?? e.result.reasons.join('; ')}`;
-        }
-        update();
-        return;
-      }
-      const w = 'host' in e && e.host ? waiters.get(e.host) : e.type === 'done' ? waiters.get(e.result.host) : undefined;
-      if (!w?.task) return;
-      if (e.type === 'start') w.task.title = `${e.host}: connecting`;
-      if (e.type === 'step') w.task.title = `${e.host}: ${e.step}`;
       if (e.type === 'done') {
-        const r = e.result;
-        if (r.status === 'failed' || r.status === 'unreachable') {
-          w.task.title = `${r.host}: ${r.status}`;
-          w.reject(new Error(`${r.host}: ${r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; ')}`));
-        } else {
-          w.task.title = `${r.host}: ${r.status}${r.changes.length ? ` (${r.changes.length} change${r.changes.length > 1 ? 's' : ''})` : ''}`;
-          if (r.status === 'skipped') w.task.skip(`${r.host}: skipped`);
-          w.resolve();
-        }
+        counts.done++;
+        counts.running = Math.max(0, counts.running - 1);
+        const bad = e.result.status === 'failed' || e.result.status === 'unreachable';
+        if (bad) counts.failed++;
+        if (compact && summaryTask && bad) summaryTask.output = `${e.result.host}: ${e.result.error?.message ?? e.result.reasons.join('; ')}`;
       }
+      if (compact) return update();
+      const host = e.type === 'done' ? e.result.host : 'host' in e ? e.host : undefined;
+      const line = host ? lines.get(host) : undefined;
+      if (!line) return;
+      if (e.type === 'start') line.title = `${host}: connecting`;
+      if (e.type === 'step') line.title = `${host}: ${e.step}`;
+      if (e.type === 'done') {
+        line.result = e.result;
+        line.title = endTitle(e.result);
+      }
+      show(line);
     },
     stop: async () => {
       finishSummary();
-      for (const [h, w] of waiters) {
-        if (w.task && w.task.title?.endsWith('waiting')) w.task.skip(`${h}: not run`);
-        w.resolve();
+      for (const [h, line] of lines) {
+        if (!line.result) line.result = { host: h, status: 'skipped', changes: [], reasons: ['not run'], warnings: [], diffs: [], details: {}, error: null };
+        if (line.title.endsWith(': waiting')) line.title = `${h}: not run`;
+        show(line);
       }
       await running;
     },

@@ -5,7 +5,7 @@
  *   all (inventory) < other groups (inventory; by depth, ansible_group_priority, name)
  *   < group_vars/all < group_vars/<group> (same order) < host (inventory) < host_vars/<host>.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 // Validators precompiled from the schemas at build time (src/validation), not compiled per run.
@@ -135,8 +135,27 @@ function loadVarsDir(dir: string, name: string): Vars | undefined {
   return out;
 }
 
+/** An Ansible INI inventory: its first meaningful line is a `[section]` or a `host key=value` line. */
+function looksLikeIni(text: string): boolean {
+  const first = text.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#') && !l.startsWith(';'));
+  return first !== undefined && (/^\[[^\]]+\]$/.test(first) || /^[^\s:]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)+$/.test(first));
+}
+
 export function loadInventory(file: string): Inventory {
-  const src = YamlSource.load(file);
+  let text: string;
+  try {
+    if (statSync(file).isDirectory()) {
+      const inside = readdirSync(file).filter((f) => /\.ya?ml$/.test(f));
+      throw new ConfigError(`is a directory: give the inventory file in it${inside.length ? ` (${inside.map((f) => join(file, f)).join(', ')})` : ''}`, file);
+    }
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`cannot read the inventory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
+  }
+  if (looksLikeIni(text))
+    throw new ConfigError('this is an INI inventory, and fleetmasq reads YAML inventories only for now: convert it with `ansible-inventory -i FILE -y --list > hosts.yml`', file, 1, 1);
+  const src = YamlSource.parse(text, file);
   const data = src.toJS();
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     if (typeof data === 'string' || src.doc.contents === null)

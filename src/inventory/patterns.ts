@@ -1,9 +1,11 @@
 /**
  * Ansible host patterns: `all`/`*`, names, groups, globs, `~regex`, unions (`a:b`, `a,b`),
  * intersections (`a:&b`) and exclusions (`a:!b`). Unions are taken in order, then intersections, then
- * exclusions. Hosts come back in inventory order. A term that matches nothing is an error.
+ * exclusions. Hosts come back in inventory order. A term that matches nothing (an exclusion too) is an
+ * error, with a did-you-mean.
  */
 import { ConfigError } from '../errors.js';
+import { didYouMean } from '../util/didyoumean.js';
 import type { Inventory } from './inventory.js';
 
 function globToRegExp(glob: string): RegExp {
@@ -78,7 +80,7 @@ function resolveTerm(inv: Inventory, term: string): Set<string> {
 /** Hosts matching a pattern, in inventory order. */
 export function matchHosts(inv: Inventory, pattern: string): string[] {
   const terms = splitPattern(pattern);
-  if (!terms.length) throw new ConfigError(`empty host pattern`);
+  if (!terms.length) throw new ConfigError(`empty host pattern '${pattern}'`);
   let union: Set<string> | undefined;
   const intersections: Set<string>[] = [];
   const exclusions: Set<string>[] = [];
@@ -86,7 +88,12 @@ export function matchHosts(inv: Inventory, pattern: string): string[] {
     const kind = t[0] === '!' ? '!' : t[0] === '&' ? '&' : '';
     const body = kind ? t.slice(1) : t;
     const hosts = resolveTerm(inv, body);
-    if (!hosts.size && kind !== '!') throw new ConfigError(`host pattern '${body}' matches no host or group in ${inv.file}`);
+    // An exclusion that matches nothing is as likely a typo as any other term, and a typo there
+    // silently widens the run (reboot included): an error too, unless it names an existing, empty group.
+    if (!hosts.size && !(kind === '!' && inv.groups.has(body))) {
+      const hint = /[*?[~]/.test(body) ? '' : didYouMean(body, [...inv.hosts.keys(), ...inv.groups.keys()]);
+      throw new ConfigError(`host pattern '${t}' matches no host or group in ${inv.file}${hint}`);
+    }
     if (kind === '!') exclusions.push(hosts);
     else if (kind === '&') intersections.push(hosts);
     else {
@@ -104,7 +111,7 @@ export function matchHosts(inv: Inventory, pattern: string): string[] {
 /** Hosts of a play (`hosts:`) narrowed by --limit; empty is an error. */
 export function selectHosts(inv: Inventory, hostsPattern: string, limit?: string): string[] {
   let hosts = matchHosts(inv, hostsPattern);
-  if (limit) {
+  if (limit !== undefined) {
     const lim = new Set(matchHosts(inv, limit));
     hosts = hosts.filter((h) => lim.has(h));
   }

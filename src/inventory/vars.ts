@@ -46,6 +46,8 @@ export const OTHER_ANSIBLE_VARS = [
 export const MASQUERADE_VARS: Record<string, object> = {
   masquerade_interface: { type: 'string', anyOf: [{ const: 'auto' }, { pattern: IFACE_PATTERN }] },
   masquerade_persistence: { type: 'string', enum: ['systemd', 'rc.local', 'auto'] },
+  /** The named interface may not exist yet (a USB hotspot that appears later): apply anyway. */
+  masquerade_allow_absent_interface: boolish,
 };
 
 export const KNOWN_VARS = new Set([...Object.keys(USED_VARS), ...OTHER_ANSIBLE_VARS, ...Object.keys(MASQUERADE_VARS)]);

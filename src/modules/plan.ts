@@ -15,6 +15,8 @@ export interface MasqSettings {
   /** A name or 'auto'. */
   interface: string;
   persistence: Persistence | 'auto';
+  /** A named interface missing on the robot is no error (it will appear: a USB hotspot). */
+  allowAbsentInterface?: boolean;
 }
 
 export interface Plan {
@@ -66,16 +68,58 @@ function otherBackendWarning(facts: Facts, iface: string): string | undefined {
   return undefined;
 }
 
-/** The live rule: exactly once on the interface. */
-export function planRule(facts: Facts, settings: Pick<MasqSettings, 'interface'>, plan: Plan = emptyPlan()): Plan {
-  if (facts.rulesError) return { ...plan, error: `iptables does not work on this robot: ${facts.rulesError}` };
+/**
+ * The interface for the rule, or why there is none. A named interface that does not exist on the robot
+ * is an error (a typo would otherwise move the fix to nowhere at the next boot) unless the operator said
+ * it will appear; a wildcard (`usb+`) is taken as it is.
+ */
+function planInterface(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'allowAbsentInterface'>, plan: Plan): { iface: string } | { error: string } {
   const choice = chooseInterface(facts, settings.interface);
-  if ('error' in choice) return { ...plan, error: choice.error };
+  if ('error' in choice) return choice;
   const iface = choice.iface;
-  if (!IFACE_RE.test(iface)) return { ...plan, error: `the default route's interface '${iface}' is not a usable interface name` };
-  plan.iface = iface;
-  if (choice.how === 'named' && !iface.endsWith('+') && !facts.links.some((l) => l.name === iface))
+  if (!IFACE_RE.test(iface)) return { error: `the default route's interface '${iface}' is not a usable interface name` };
+  if (choice.how === 'named' && !iface.endsWith('+') && !facts.links.some((l) => l.name === iface)) {
+    if (!settings.allowAbsentInterface)
+      return {
+        error: `interface ${iface} does not exist on this robot (it has ${facts.links.map((l) => l.name).join(', ') || 'none'}): nothing changed; if it will appear later, say so with --allow-absent-interface or masquerade_allow_absent_interface: true`,
+      };
     plan.warnings.push(`interface ${iface} does not exist on this robot (yet): the rule will only act once it does`);
+  }
+  return { iface };
+}
+
+/** Interfaces fleetmasq itself put the rule on: its unit, its rc.local block, its boot marker. */
+function fleetmasqInterfaces(facts: Facts): string[] {
+  const out = new Set<string>();
+  const u = facts.unit && unitInterface(facts.unit);
+  if (u) out.add(u);
+  const b = facts.rcLocal && findBlock(facts.rcLocal.content);
+  if (b && b.iface) out.add(b.iface);
+  if (facts.marker) out.add(facts.marker.iface);
+  return [...out].filter((i) => IFACE_RE.test(i));
+}
+
+function deleteRuleSh(iface: string, tool = 'iptables'): string {
+  const rule = ruleArgs(iface);
+  return `while ${tool} -w -t nat -C ${rule} 2>/dev/null; do ${tool} -w -t nat -D ${rule}; done`;
+}
+
+/**
+ * The live rule: exactly once on the interface. A rule fleetmasq had put on another interface moves
+ * (deleted there); masquerading the operator set up on other interfaces is left alone.
+ */
+export function planRule(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'allowAbsentInterface'>, plan: Plan = emptyPlan()): Plan {
+  if (facts.rulesError) return { ...plan, error: `iptables does not work on this robot: ${facts.rulesError}` };
+  const chosen = planInterface(facts, settings, plan);
+  if ('error' in chosen) return { ...plan, error: chosen.error };
+  const iface = (plan.iface = chosen.iface);
+  for (const old of fleetmasqInterfaces(facts)) {
+    const n = old === iface ? 0 : countRule(facts.rules, old);
+    if (!n) continue;
+    plan.changes.push(`move the live rule from ${old} to ${iface}: iptables -t nat -D ${ruleArgs(old)}`);
+    plan.diffs.push(`iptables -t nat (${facts.backend}):\n${Array(n).fill(`- -A ${ruleArgs(old)}`).join('\n')}\n`);
+    plan.steps.push({ name: 'rule-move', sh: deleteRuleSh(old) });
+  }
   const rule = ruleArgs(iface);
   const n = countRule(facts.rules, iface);
   if (n === 0) {
@@ -127,9 +171,9 @@ esac`;
 export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = emptyPlan()): Plan {
   if (plan.error) return plan;
   if (!plan.iface) {
-    const choice = chooseInterface(facts, settings.interface);
-    if ('error' in choice) return { ...plan, error: choice.error };
-    plan.iface = choice.iface;
+    const chosen = planInterface(facts, settings, plan);
+    if ('error' in chosen) return { ...plan, error: chosen.error };
+    plan.iface = chosen.iface;
   }
   const iface = plan.iface;
   const method = resolveMethod(facts, settings.persistence);
@@ -179,8 +223,8 @@ export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = e
 export function planApply(facts: Facts, settings: MasqSettings): Plan {
   // Persistence first, then the live rule: a robot cut off half-way keeps a working boot hook.
   const persist = planPersist(facts, settings, planRule(facts, settings));
-  const rule = persist.steps.filter((s) => s.name === 'rule' || s.name === 'dedupe');
-  persist.steps = [...persist.steps.filter((s) => s.name !== 'rule' && s.name !== 'dedupe'), ...rule];
+  const live = (s: { name: string }) => s.name === 'rule' || s.name === 'dedupe' || s.name === 'rule-move';
+  persist.steps = [...persist.steps.filter((s) => !live(s)), ...persist.steps.filter(live)];
   return persist;
 }
 
@@ -190,13 +234,7 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
   const ifaces = new Set<string>();
   const choice = chooseInterface(facts, settings.interface);
   if ('iface' in choice) ifaces.add(choice.iface);
-  if (facts.unit) {
-    const u = unitInterface(facts.unit);
-    if (u) ifaces.add(u);
-  }
-  const b = facts.rcLocal && findBlock(facts.rcLocal.content);
-  if (b && b.iface) ifaces.add(b.iface);
-  if (facts.marker) ifaces.add(facts.marker.iface);
+  for (const i of fleetmasqInterfaces(facts)) ifaces.add(i);
   removeUnitSteps(facts, plan, '');
   removeRcBlockSteps(facts, plan, '');
   for (const iface of [...ifaces].filter((i) => IFACE_RE.test(i))) {
@@ -205,12 +243,12 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
     if (n > 0) {
       plan.changes.push(`delete ${n} live rule(s): iptables -t nat -D ${rule}`);
       plan.diffs.push(`iptables -t nat (${facts.backend}):\n${Array(n).fill(`- -A ${rule}`).join('\n')}\n`);
-      plan.steps.push({ name: 'rule-delete', sh: `while iptables -w -t nat -C ${rule} 2>/dev/null; do iptables -w -t nat -D ${rule}; done` });
+      plan.steps.push({ name: 'rule-delete', sh: deleteRuleSh(iface) });
     }
     if (facts.other && countRule(facts.other.rules, iface) > 0) {
       const tool = `iptables-${facts.other.backend}`;
       plan.changes.push(`delete the copy of the rule in the ${tool} tables`);
-      plan.steps.push({ name: 'rule-delete-other', sh: `while ${tool} -w -t nat -C ${rule} 2>/dev/null; do ${tool} -w -t nat -D ${rule}; done` });
+      plan.steps.push({ name: 'rule-delete-other', sh: deleteRuleSh(iface, tool) });
     }
   }
   // The marker goes with the rest; alone (nothing else to undo) it is no reason to touch the robot.

@@ -1,35 +1,76 @@
 /** Runs a playbook: each play over its robots in batches, each robot through the play's tasks in order. */
 import { ConfigError, HostError } from '../errors.js';
-import type { Inventory } from '../inventory/inventory.js';
+import { hostVars, type Inventory, type Vars } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { IFACE_RE } from '../modules/rule.js';
 import { runFleet, type ConnectionPool, type HostContext, type HostTask } from '../runner/runner.js';
 import { checkTask, masqueradeTask, persistTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
-import { emptyOutcome, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
+import { emptyOutcome, skippedResult, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
 import { templateArgs, type Play, type Task } from './playbook.js';
 
-function moduleTask(task: Task, args: Record<string, unknown>, base: TaskOptions, rebootTimeoutMs: number): HostTask {
-  const ifaceArg = args.interface as string | undefined;
-  if (ifaceArg !== undefined && ifaceArg !== 'auto' && !IFACE_RE.test(String(ifaceArg)))
-    throw new HostError('config', `task '${task.name}': invalid interface '${String(ifaceArg)}'`);
-  const o: TaskOptions = { ...base, ...(ifaceArg !== undefined ? { interface: String(ifaceArg) } : {}) };
+/** Options from the command line: they override every play's and task's own. */
+export interface PlayOverrides {
+  rebootTimeoutMs?: number;
+  force?: boolean;
+}
+
+const TIMEOUT_RE = /^[0-9]{1,5}$/;
+
+/** A task of a play, resolved for one robot: its arguments templated from the robot's vars and validated. */
+interface ResolvedTask {
+  task: Task;
+  run: HostTask;
+  /** reboot `when: needed`: only if something changed earlier in the play or persistence has not fired at this boot. */
+  onlyIfNeeded: boolean;
+}
+
+/** Builds a task for one robot; an argument that is wrong after templating is a ConfigError (before any contact). */
+function moduleTask(task: Task, args: Record<string, unknown>, base: TaskOptions, o: PlayOverrides): ResolvedTask {
+  const bad = (what: string, v: unknown, want: string) => new ConfigError(`task '${task.name}': invalid ${what} ${JSON.stringify(v)} (${want})`);
+  const ifaceArg = args.interface;
+  if (ifaceArg !== undefined && (typeof ifaceArg !== 'string' || (ifaceArg !== 'auto' && !IFACE_RE.test(ifaceArg)))) throw bad('interface', ifaceArg, 'an interface name or auto');
+  const opts: TaskOptions = { ...base, ...(ifaceArg !== undefined ? { interface: ifaceArg as string } : {}) };
+  const plain = (run: HostTask): ResolvedTask => ({ task, run, onlyIfNeeded: false });
   switch (task.module) {
     case 'masquerade':
-      return masqueradeTask(o);
+      return plain(masqueradeTask(opts));
     case 'persist': {
-      const m = args.method as string | undefined;
-      if (m !== undefined && !['systemd', 'rc.local', 'auto'].includes(m)) throw new HostError('config', `task '${task.name}': invalid method '${m}'`);
-      return persistTask({ ...o, ...(m ? { persistence: m as TaskOptions['persistence'] } : {}) });
+      const m = args.method;
+      if (m !== undefined && !(typeof m === 'string' && ['systemd', 'rc.local', 'auto'].includes(m))) throw bad('method', m, 'systemd, rc.local or auto');
+      return plain(persistTask({ ...opts, ...(m ? { persistence: m as TaskOptions['persistence'] } : {}) }));
     }
-    case 'reboot':
-      return rebootTask({ ...o, rebootTimeoutMs: args.timeout !== undefined ? Number(args.timeout) * 1000 : rebootTimeoutMs, verify: args.verify as boolean | undefined });
+    case 'reboot': {
+      const t = args.timeout;
+      if (t !== undefined && !((typeof t === 'number' || (typeof t === 'string' && TIMEOUT_RE.test(t))) && Number.isInteger(Number(t)) && Number(t) >= 1 && Number(t) <= 86400))
+        throw bad('reboot timeout', t, 'whole seconds from 1 to 86400');
+      const rebootTimeoutMs = o.rebootTimeoutMs ?? (t !== undefined ? Number(t) * 1000 : 600_000);
+      const run = rebootTask({ ...opts, rebootTimeoutMs, verify: args.verify as boolean | undefined, force: o.force || args.force === true });
+      return { task, run, onlyIfNeeded: args.when === 'needed' };
+    }
     case 'verify':
-      return checkTask({ ...o, requireFired: args.require_fired !== false });
+      return plain(checkTask({ ...opts, requireFired: args.require_fired !== false }));
     case 'check':
-      return checkTask(o);
+      return plain(checkTask(opts));
     case 'remove':
-      return removeTask(o);
+      return plain(removeTask(opts));
   }
+}
+
+/** fleetmasq's own vars default to auto, as documented; play vars over inventory vars. */
+function playVars(play: Play, hostVars: Vars): Vars {
+  return { masquerade_interface: 'auto', masquerade_persistence: 'auto', ...hostVars, ...play.vars };
+}
+
+/** Every task of a play for one robot; any error names the play, the task and the robot. */
+function resolveTasks(play: Play, host: string, vars: Vars, base: TaskOptions, o: PlayOverrides): ResolvedTask[] {
+  return play.tasks.map((task) => {
+    try {
+      return moduleTask(task, templateArgs(task.args, vars), base, o);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`play '${play.name}', robot '${host}': ${e.message.startsWith('task ') ? '' : `task '${task.name}': `}${e.message}`);
+      throw e;
+    }
+  });
 }
 
 function merge(acc: HostOutcome, out: HostOutcome, task: Task): void {
@@ -41,26 +82,27 @@ function merge(acc: HostOutcome, out: HostOutcome, task: Task): void {
   if (out.compliant !== undefined) acc.compliant = out.compliant;
   if (out.status === 'changed' && acc.status === 'ok') acc.status = 'changed';
   if (out.status === 'failed') acc.status = 'failed';
+  // A task that would not act on this robot (a reboot of a robot that is not compliant) ends its play.
+  if (out.status === 'skipped' && acc.status !== 'failed') acc.status = 'skipped';
 }
 
-function playTask(play: Play, base: TaskOptions, rebootTimeoutMs: number): HostTask {
+function playTask(play: Play, resolved: Map<string, ResolvedTask[]>): HostTask {
   return async (ctx: HostContext) => {
     const acc = emptyOutcome();
-    // fleetmasq's own vars default to auto, as documented.
-    const vars = { masquerade_interface: 'auto', masquerade_persistence: 'auto', ...ctx.vars, ...play.vars };
-    for (const task of play.tasks) {
+    const vars = playVars(play, ctx.vars);
+    for (const { task, run, onlyIfNeeded } of resolved.get(ctx.host)!) {
       if (ctx.signal.aborted) {
         acc.reasons.push(`interrupted before task '${task.name}'`);
         break;
       }
-      ctx.step(`task: ${task.name}`);
-      let args: Record<string, unknown>;
-      try {
-        args = templateArgs(task.args, vars);
-      } catch (e) {
-        throw new HostError('config', `task '${task.name}': ${(e as ConfigError).message}`);
+      if (onlyIfNeeded && acc.status !== 'changed' && acc.details.firedThisBoot === true) {
+        // As Ansible's handlers: a robot whose persistence already fired at this boot and that nothing
+        // changed needs no reboot to prove it.
+        acc.details.rebootSkipped = 'not needed: nothing changed and persistence already fired at this boot';
+        ctx.step(`${task.name}: not needed`);
+        continue;
       }
-      const run = moduleTask(task, args, base, rebootTimeoutMs);
+      ctx.step(`task: ${task.name}`);
       try {
         const out = await run({ ...ctx, vars, step: (s) => ctx.step(`${task.name}: ${s}`) });
         merge(acc, out, task);
@@ -72,6 +114,7 @@ function playTask(play: Play, base: TaskOptions, rebootTimeoutMs: number): HostT
         acc.reasons.unshift(`task '${task.name}' failed`);
         break;
       }
+      if (acc.status === 'skipped') break;
     }
     return acc;
   };
@@ -85,6 +128,12 @@ export interface PlayResult {
   record?: string;
 }
 
+export interface PlaybookRun {
+  plays: PlayResult[];
+  /** Why the playbook stopped early (a stop rule or an interrupt). */
+  stopped?: string;
+}
+
 export async function runPlaybook(
   plays: Play[],
   opts: {
@@ -93,27 +142,40 @@ export async function runPlaybook(
     limit?: string;
     forks: number;
     base: TaskOptions;
-    rebootTimeoutMs: number;
+    /** --reboot-timeout: overrides every reboot task's own timeout. */
+    rebootTimeoutMs?: number;
     signal: AbortSignal;
+    abandon?: AbortSignal;
     onEvent: (e: RunEvent, play: Play) => void;
     onPlay?: (play: Play, hosts: string[]) => void | Promise<void>;
     /** Overrides every play's serial / max fail (flags). */
     serial?: Play['serial'];
     maxFailPercent?: number;
   },
-): Promise<PlayResult[]> {
-  // Resolve every play's hosts before contacting anyone: a pattern that matches nothing is an error.
+): Promise<PlaybookRun> {
+  // Everything is resolved before any robot is contacted: every play's hosts (a pattern that matches
+  // nothing is an error) and every task's templated arguments for every robot.
+  const overrides: PlayOverrides = { rebootTimeoutMs: opts.rebootTimeoutMs, force: opts.base.force };
   const targets = plays.map((p) => selectHosts(opts.inventory, p.hosts, opts.limit));
+  const resolved = plays.map((p, i) => new Map(targets[i]!.map((h) => [h, resolveTasks(p, h, playVars(p, hostVars(opts.inventory, h)), opts.base, overrides)])));
   const failed = new Set<string>();
   // A robot's connection is kept for its later plays and closed after the last play it is in.
   const lastPlay = new Map<string, number>();
   targets.forEach((hosts, i) => hosts.forEach((h) => lastPlay.set(h, i)));
   const out: PlayResult[] = [];
+  let stopped: string | undefined;
   for (let i = 0; i < plays.length; i++) {
     const play = plays[i]!;
-    if (opts.signal.aborted) break;
+    if (stopped || opts.signal.aborted) {
+      // Robots of later plays that no play has touched: reported, never silently dropped.
+      stopped ??= 'interrupted: later robots not started';
+      const seen = new Set(out.flatMap((p) => p.results.map((r) => r.host)));
+      const results = targets[i]!.filter((h) => !seen.has(h)).map((host) => skippedResult(host, `not started: ${stopped}`));
+      out.push({ name: play.name, hosts: targets[i]!, results });
+      continue;
+    }
     await opts.onPlay?.(play, targets[i]!);
-    const run = await runFleet(playTask(play, opts.base, opts.rebootTimeoutMs), {
+    const run = await runFleet(playTask(play, resolved[i]!), {
       command: 'play',
       hosts: targets[i]!,
       inventory: opts.inventory,
@@ -122,6 +184,7 @@ export async function runPlaybook(
       serial: opts.serial?.length ? opts.serial : play.serial,
       maxFailPercent: opts.maxFailPercent ?? (play.anyErrorsFatal ? 0 : play.maxFailPercent),
       signal: opts.signal,
+      abandon: opts.abandon,
       onEvent: (e) => opts.onEvent(e, play),
       skip: failed,
       release: (h) => lastPlay.get(h) === i,
@@ -129,9 +192,9 @@ export async function runPlaybook(
     const results = targets[i]!.map((h) => run.results.get(h)!).filter(Boolean);
     for (const r of results) if (r.status === 'failed' || r.status === 'unreachable') failed.add(r.host);
     out.push({ name: play.name, hosts: targets[i]!, aborted: run.aborted, results, record: run.recordFile });
-    if (run.aborted) break;
+    if (run.aborted) stopped = `play '${play.name}': ${run.aborted}`;
   }
-  return out;
+  return { plays: out, stopped };
 }
 
 /** One result per robot across plays: the last play's result, failures win. */

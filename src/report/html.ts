@@ -4,7 +4,7 @@
  * boot_id and when it was checked. Data is embedded as JSON; the page stays usable at thousands of robots.
  */
 import type { HostResult } from '../runner/types.js';
-import { summarize } from './summary.js';
+import { DRY_RUN_BANNER, summarize, type RunInfo } from './summary.js';
 
 export type TileState = 'compliant' | 'changed' | 'noncompliant' | 'failed' | 'unreachable' | 'skipped' | 'ok';
 
@@ -21,8 +21,9 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-export function htmlReport(command: string, results: HostResult[], startedAt: Date): string {
-  const s = summarize(results);
+export function htmlReport(results: HostResult[], info: RunInfo): string {
+  const command = info.command;
+  const s = summarize(results, command);
   const rows = results.map((r) => ({
     name: r.host,
     state: tileState(r),
@@ -36,13 +37,23 @@ export function htmlReport(command: string, results: HostResult[], startedAt: Da
     persistence: r.details.persistence ?? null,
     bootId: r.details.bootId ?? null,
     firedThisBoot: r.details.firedThisBoot ?? null,
-    checkedAt: r.details.checkedAt ?? r.finishedAt ?? null,
+    // Only a robot whose facts were read was checked: an unreachable one has no such time.
+    checkedAt: r.details.checkedAt ?? null,
     downMs: r.details.downMs ?? null,
     upMs: r.details.upMs ?? null,
   }));
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const data = JSON.stringify({ command, startedAt: startedAt.toISOString(), summary: s, counts, robots: rows }).replace(/</g, '\\u003c');
+  const run = {
+    command,
+    checkMode: info.checkMode,
+    inventory: info.inventory,
+    limit: info.limit ?? null,
+    playbook: info.playbook ?? null,
+    stopped: info.stopped ?? null,
+    banner: info.checkMode ? DRY_RUN_BANNER : null,
+  };
+  const data = JSON.stringify({ ...run, startedAt: info.startedAt.toISOString(), summary: s, counts, robots: rows }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -59,10 +70,11 @@ main{padding:16px 20px}.counts{display:flex;gap:8px;flex-wrap:wrap;margin-bottom
 .tile{height:22px;border-radius:3px;cursor:pointer;border:0;padding:0}.tile:focus{outline:2px solid #1c1f24}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
 th{background:#eef0f3;position:sticky;top:0}td.reasons{max-width:520px}.badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
-code{font-size:12px}.muted{color:#6b717b}td:first-child,td:nth-child(8){white-space:nowrap}
+code{font-size:12px}.banner{padding:10px 20px;background:#fff3c4;font-weight:600}.banner.stopped{background:#fde2e2}.muted{color:#6b717b}td:first-child,td:nth-child(8){white-space:nowrap}
 </style></head>
 <body>
-<header><h1>fleetmasq ${esc(command)}: <span id="title-summary"></span></h1><p id="when"></p></header>
+<header><h1>fleetmasq ${esc(command)}${info.checkMode ? ' (dry run)' : ''}: <span id="title-summary"></span></h1><p id="when"></p><p id="source"></p></header>
+${info.checkMode ? `<div class="banner" id="dry-run">${esc(DRY_RUN_BANNER)}</div>` : ''}${info.stopped ? `<div class="banner stopped" id="stopped">stopped: ${esc(info.stopped)}</div>` : ''}
 <main>
 <div class="counts" id="counts" role="toolbar" aria-label="filter by state"></div>
 <div class="controls"><input type="search" id="q" placeholder="filter robots by name…" aria-label="filter by name"><span id="shown" class="muted"></span></div>
@@ -76,7 +88,8 @@ var D=JSON.parse(document.getElementById('data').textContent);
 var LABEL={compliant:'compliant',ok:'ok',changed:'changed',noncompliant:'non-compliant',failed:'failed',unreachable:'unreachable',skipped:'skipped'};
 var ORDER=['compliant','ok','changed','noncompliant','failed','unreachable','skipped'];
 var active={};ORDER.forEach(function(s){active[s]=true;});
-document.getElementById('title-summary').textContent=D.summary.total+' robots';
+var S=D.summary;document.getElementById('title-summary').textContent=D.summary.total+' robots'+(S.compliant!==undefined?' — '+S.compliant+' of '+S.total+' compliant'+(S.unknown?', '+S.unknown+' unknown':''):'');
+document.getElementById('source').textContent='inventory '+D.inventory+(D.limit!==null?' · limit '+D.limit:'')+(D.playbook!==null?' · playbook '+D.playbook:'');
 document.getElementById('when').textContent='run started '+D.startedAt;
 var counts=document.getElementById('counts');
 ORDER.forEach(function(s){if(!D.counts[s])return;var b=document.createElement('button');b.className='count';b.dataset.state=s;

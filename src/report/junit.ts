@@ -1,6 +1,6 @@
 /** JUnit XML: a testcase per robot; non-compliant/failed robots are failures, unreachable ones errors. */
 import type { HostResult } from '../runner/types.js';
-import { summarize } from './summary.js';
+import { summarize, type RunInfo } from './summary.js';
 
 export function xmlEscape(s: string): string {
   return s
@@ -12,8 +12,9 @@ export function xmlEscape(s: string): string {
     .replace(/'/g, '&apos;');
 }
 
-export function junitXml(command: string, results: HostResult[]): string {
-  const s = summarize(results);
+export function junitXml(results: HostResult[], info: RunInfo): string {
+  const command = info.command;
+  const s = summarize(results, command);
   const time = (r: HostResult) => ((r.durationMs ?? 0) / 1000).toFixed(3);
   const total = results.reduce((a, r) => a + (r.durationMs ?? 0), 0) / 1000;
   const cases = results.map((r) => {
@@ -34,10 +35,21 @@ export function junitXml(command: string, results: HostResult[]): string {
   });
   const errors = results.filter((r) => r.status === 'unreachable' || (r.status === 'failed' && r.error)).length;
   const failures = results.filter((r) => r.status === 'failed' && !r.error).length;
+  const props: [string, string][] = [
+    ['command', command],
+    ['checkMode', String(info.checkMode)],
+    ['inventory', info.inventory],
+    ...(info.limit !== undefined ? [['limit', info.limit] as [string, string]] : []),
+    ...(info.playbook !== undefined ? [['playbook', info.playbook] as [string, string]] : []),
+    ...(info.stopped ? [['stopped', info.stopped] as [string, string]] : []),
+  ];
   const attrs = `tests="${s.total}" failures="${failures}" errors="${errors}" skipped="${s.skipped}" time="${total.toFixed(3)}"`;
   return `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="fleetmasq ${xmlEscape(command)}" ${attrs}>
   <testsuite name="fleetmasq ${xmlEscape(command)}" ${attrs} timestamp="${new Date().toISOString().slice(0, 19)}">
+    <properties>
+${props.map(([k, v]) => `      <property name="${k}" value="${xmlEscape(v)}"/>`).join('\n')}
+    </properties>
 ${cases.join('\n')}
   </testsuite>
 </testsuites>

@@ -9,18 +9,30 @@ export interface Summary {
   failed: number;
   unreachable: number;
   skipped: number;
+  /** With compliance: robots proven compliant, proven not, and not known (unreachable, not checked). */
   compliant?: number;
   nonCompliant?: number;
+  unknown?: number;
+  /** Robots whose host key was refused (changed, revoked, or unknown under strict checking). */
+  hostKeyRefused: number;
 }
 
-export function summarize(results: Iterable<HostResult>): Summary {
-  const s: Summary = { total: 0, ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0 };
-  let withCompliance = false;
+/** Commands whose every robot is asked about its compliance. */
+const COMPLIANCE_COMMANDS = new Set(['check', 'verify', 'reboot']);
+
+/**
+ * The counts. Compliance is counted over every robot that was asked about (the fleet the command
+ * selected): a robot not checked (unreachable, failed before its facts) is unknown, never compliant.
+ */
+export function summarize(results: Iterable<HostResult>, command?: string): Summary {
+  const s: Summary = { total: 0, ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, hostKeyRefused: 0 };
+  let withCompliance = command !== undefined && COMPLIANCE_COMMANDS.has(command);
   let compliant = 0;
   let non = 0;
   for (const r of results) {
     s.total++;
     s[r.status]++;
+    if (r.error?.kind === 'hostkey') s.hostKeyRefused++;
     if (r.compliant !== undefined) {
       withCompliance = true;
       if (r.compliant) compliant++;
@@ -30,41 +42,72 @@ export function summarize(results: Iterable<HostResult>): Summary {
   if (withCompliance) {
     s.compliant = compliant;
     s.nonCompliant = non;
+    s.unknown = s.total - compliant - non;
   }
   return s;
 }
 
-/** 0 all ok, 2 any robot failed (or non-compliant), 4 some unreachable and none failed, 130 interrupted. */
-export function exitCode(s: Summary, interrupted: boolean): number {
-  if (interrupted) return EXIT.INTERRUPTED;
-  if (s.failed > 0) return EXIT.HOSTS_FAILED;
+/** What a report says about the run it came from. */
+export interface RunInfo {
+  command: string;
+  /** A dry run (--check): nothing was changed. */
+  checkMode: boolean;
+  inventory: string;
+  limit?: string;
+  playbook?: string;
+  startedAt: Date;
+  /** Why later robots were not started, when the run stopped early. */
+  stopped?: string;
+  record?: string;
+}
+
+/**
+ * The exit code, most serious first: 130 interrupted; 6 a host key was refused (possible
+ * impersonation); 2 a robot failed or is not compliant, or the rollout stopped before its last batch;
+ * 4 robots unreachable and nothing else wrong; 0 all ok.
+ */
+export function exitCode(s: Summary, run: { interrupted: boolean; stopped?: boolean }): number {
+  if (run.interrupted) return EXIT.INTERRUPTED;
+  if (s.hostKeyRefused > 0) return EXIT.HOSTKEY;
+  if (s.failed > 0 || (s.nonCompliant ?? 0) > 0 || run.stopped) return EXIT.HOSTS_FAILED;
   if (s.unreachable > 0) return EXIT.HOSTS_UNREACHABLE;
   return EXIT.OK;
 }
 
 export interface RunDocument {
   command: string;
+  checkMode: boolean;
+  inventory: string;
+  limit?: string;
+  playbook?: string;
   startedAt: string;
   finishedAt: string;
-  hosts: Record<string, Record<string, unknown>>;
   summary: Summary;
-  aborted?: string;
+  stopped?: string;
   record?: string;
+  hosts: Record<string, Record<string, unknown>>;
 }
 
-export function runDocument(command: string, results: HostResult[], startedAt: Date, extra: { aborted?: string; record?: string } = {}): RunDocument {
+export function runDocument(results: HostResult[], info: RunInfo): RunDocument {
   const hosts: RunDocument['hosts'] = {};
   for (const r of results) {
     const { host, details, ...rest } = r;
     hosts[host] = { ...rest, ...details };
   }
   return {
-    command,
-    startedAt: startedAt.toISOString(),
+    command: info.command,
+    checkMode: info.checkMode,
+    inventory: info.inventory,
+    ...(info.limit !== undefined ? { limit: info.limit } : {}),
+    ...(info.playbook !== undefined ? { playbook: info.playbook } : {}),
+    startedAt: info.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
+    summary: summarize(results, info.command),
+    ...(info.stopped ? { stopped: info.stopped } : {}),
+    ...(info.record ? { record: info.record } : {}),
     hosts,
-    summary: summarize(results),
-    ...(extra.aborted ? { aborted: extra.aborted } : {}),
-    ...(extra.record ? { record: extra.record } : {}),
   };
 }
+
+/** The line a dry run puts at the top of every output. */
+export const DRY_RUN_BANNER = 'DRY RUN (--check): nothing was changed; "changed" means "would change"';

@@ -45,3 +45,54 @@ export function exceedsMaxFail(failed: number, batchSize: number, maxFailPercent
   if (maxFailPercent === undefined || batchSize === 0) return false;
   return (failed / batchSize) * 100 > maxFailPercent;
 }
+
+/** Why a rollout stopped before its next batch (typed; the message is derived from it). */
+export type StopKind = 'all-failed' | 'canary' | 'max-fail' | 'interrupted';
+export interface Stop {
+  kind: StopKind;
+  /** The batch after which the rollout stopped (1-based); absent for an interruption before any batch. */
+  batch?: number;
+  failed?: number;
+  size?: number;
+  maxFailPercent?: number;
+}
+
+export interface StopRules {
+  maxFailPercent?: number;
+  /** The first batch is a canary: any failure in it stops the rollout. */
+  canary: boolean;
+}
+
+/**
+ * The first batch of a `serial` list (`1,25%`) is a canary unless the operator chose a failure
+ * threshold: an explicit max-fail-percent then decides alone.
+ */
+export function stopRules(serial: SerialItem[], maxFailPercent: number | undefined): StopRules {
+  return { maxFailPercent, canary: serial.length > 1 && maxFailPercent === undefined };
+}
+
+/**
+ * Whether to stop before the next batch (pure). In order: a batch in which every robot failed stops
+ * the rollout (Ansible's rule, whatever max-fail-percent says); a failure in the canary batch; more
+ * than max-fail-percent of a batch failed.
+ */
+export function stopAfterBatch(index: number, failed: number, size: number, rules: StopRules): Stop | undefined {
+  const batch = index + 1;
+  if (size > 0 && failed === size) return { kind: 'all-failed', batch, failed, size };
+  if (rules.canary && index === 0 && failed > 0) return { kind: 'canary', batch, failed, size };
+  if (exceedsMaxFail(failed, size, rules.maxFailPercent)) return { kind: 'max-fail', batch, failed, size, maxFailPercent: rules.maxFailPercent };
+  return undefined;
+}
+
+export function stopMessage(s: Stop): string {
+  switch (s.kind) {
+    case 'all-failed':
+      return `batch ${s.batch}: every robot failed (${s.failed} of ${s.size}): later batches not started`;
+    case 'canary':
+      return `the canary batch failed (${s.failed} of ${s.size} robot${s.size === 1 ? '' : 's'}): later batches not started (give --max-fail-percent to set a threshold instead)`;
+    case 'max-fail':
+      return `batch ${s.batch}: ${s.failed} of ${s.size} robots failed, more than max fail ${s.maxFailPercent}%: later batches not started`;
+    case 'interrupted':
+      return 'interrupted: later robots not started';
+  }
+}

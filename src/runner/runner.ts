@@ -12,8 +12,8 @@ import type { Inventory, Vars } from '../inventory/inventory.js';
 import { hostVars } from '../inventory/inventory.js';
 import { SshConnection } from '../transport/ssh.js';
 import { targetFor, type TransportOptions } from '../transport/target.js';
-import { exceedsMaxFail, planBatches, type SerialItem } from './batches.js';
-import type { HostOutcome, HostResult, RunEvent } from './types.js';
+import { planBatches, stopAfterBatch, stopMessage, stopRules, type SerialItem, type Stop } from './batches.js';
+import { skippedResult, type HostOutcome, type HostResult, type RunEvent } from './types.js';
 
 export interface HostContext {
   host: string;
@@ -98,6 +98,8 @@ export interface RunOptions {
   serial: SerialItem[];
   maxFailPercent?: number;
   signal: AbortSignal;
+  /** A second Ctrl-C: robots still in flight are abandoned (reported as interrupted) and the run ends. */
+  abandon?: AbortSignal;
   onEvent: (e: RunEvent) => void;
   /** Directory for run records (default .fleetmasq/runs). */
   recordDir?: string;
@@ -113,6 +115,9 @@ export interface RunOptions {
 
 export interface RunSummary {
   results: Map<string, HostResult>;
+  /** Why later robots were not started (a stop rule or Ctrl-C). */
+  stopped?: Stop;
+  /** The stop in words. */
   aborted?: string;
   recordFile?: string;
 }
@@ -140,6 +145,19 @@ export function recordPath(dir: string, command: string): string {
   return join(dir, `${stamp}-${command}-${process.pid}.jsonl`);
 }
 
+/** The task's outcome, or an `interrupted` failure as soon as the run abandons robots in flight. */
+function untilAbandoned<T>(work: Promise<T>, abandon: AbortSignal | undefined, step: () => string): Promise<T> {
+  if (!abandon) return work;
+  // The abandoned work still settles later (its connection is closed at the end of the run): nobody awaits it.
+  work.catch(() => {});
+  return new Promise<T>((resolve, reject) => {
+    const onAbandon = () => reject(new HostError('interrupted', `abandoned during '${step()}' by a second interrupt: this robot may be mid-step`));
+    if (abandon.aborted) return onAbandon();
+    abandon.addEventListener('abort', onAbandon, { once: true });
+    work.then(resolve, reject).finally(() => abandon.removeEventListener('abort', onAbandon));
+  });
+}
+
 export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
   const recordFile = recordPath(opts.recordDir ?? join('.fleetmasq', 'runs'), opts.command);
@@ -149,16 +167,7 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
     record(r);
     opts.onEvent({ type: 'done', result: r });
   };
-  const skipped = (host: string, why: string): HostResult => ({
-    host,
-    status: 'skipped',
-    changes: [],
-    reasons: [why],
-    warnings: [],
-    diffs: [],
-    details: {},
-    error: null,
-  });
+  const skipped = skippedResult;
   const hosts = opts.hosts.filter((h) => {
     if (opts.skip?.has(h)) {
       finish(skipped(h, 'failed earlier in this run'));
@@ -167,21 +176,24 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
     return true;
   });
   const batches = planBatches(hosts, opts.serial);
+  const rules = stopRules(opts.serial, opts.maxFailPercent);
   const limit = pLimit(Math.max(1, opts.forks));
-  let aborted: string | undefined;
+  let stopped: Stop | undefined;
+  const notStarted = () => `not started: ${stopMessage(stopped!)}`;
   for (let b = 0; b < batches.length; b++) {
     const batch = batches[b]!;
-    if (aborted || opts.signal.aborted) {
-      aborted ??= 'interrupted';
-      for (const h of batch) finish(skipped(h, aborted));
+    if (!stopped && opts.signal.aborted) stopped = { kind: 'interrupted' };
+    if (stopped) {
+      for (const h of batch) finish(skipped(h, notStarted()));
       continue;
     }
     opts.onEvent({ type: 'batch', index: b + 1, total: batches.length, hosts: batch });
     await Promise.allSettled(
       batch.map((host) =>
         limit(async () => {
-          if (opts.signal.aborted) return finish(skipped(host, 'interrupted'));
+          if (opts.signal.aborted) return finish(skipped(host, 'not started: interrupted'));
           const t0 = Date.now();
+          let lastStep = 'starting';
           opts.onEvent({ type: 'start', host });
           const ctx: HostContext = {
             host,
@@ -190,12 +202,15 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
             reconnect: () => opts.pool.drop(host),
             probe: (ms, signal) => opts.pool.probe(host, ms, signal),
             adopt: (c) => opts.pool.adopt(host, c),
-            step: (step) => opts.onEvent({ type: 'step', host, step }),
+            step: (step) => {
+              lastStep = step;
+              opts.onEvent({ type: 'step', host, step });
+            },
             warn: (message) => opts.onEvent({ type: 'warn', host, message }),
             signal: opts.signal,
           };
           try {
-            const out = await task(ctx);
+            const out = await untilAbandoned(task(ctx), opts.abandon, () => lastStep);
             finish({
               host,
               ...out,
@@ -213,12 +228,11 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
         }),
       ),
     );
+    if (b === batches.length - 1 || opts.signal.aborted) continue;
     const failed = batch.filter((h) => ['failed', 'unreachable'].includes(results.get(h)?.status ?? '')).length;
-    if (b < batches.length - 1 && exceedsMaxFail(failed, batch.length, opts.maxFailPercent)) {
-      aborted = `batch ${b + 1}: ${failed} of ${batch.length} robots failed, more than max fail ${opts.maxFailPercent}%: later batches not started`;
-      opts.onEvent({ type: 'abort', reason: aborted });
-    }
+    stopped = stopAfterBatch(b, failed, batch.length, rules);
+    if (stopped) opts.onEvent({ type: 'abort', reason: stopMessage(stopped) });
   }
-  if (opts.signal.aborted && !aborted) aborted = 'interrupted';
-  return { results, aborted, recordFile };
+  if (opts.signal.aborted && !stopped) stopped = { kind: 'interrupted' };
+  return { results, stopped, aborted: stopped && stopMessage(stopped), recordFile };
 }

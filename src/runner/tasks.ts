@@ -14,15 +14,25 @@ export interface TaskOptions {
   /** Overrides of the inventory's masquerade_interface / masquerade_persistence. */
   interface?: string;
   persistence?: MasqSettings['persistence'];
+  /** --allow-absent-interface: a named interface that does not exist on the robot (yet) is no error. */
+  allowAbsentInterface?: boolean;
+  /** reboot --force: reboot robots that are not compliant before the reboot too. */
+  force?: boolean;
   /** --check: change nothing, report what would change. */
   checkMode?: boolean;
   commandTimeoutMs?: number;
+}
+
+/** Ansible's booleans: true, yes, on (any case). */
+function truthy(v: unknown): boolean {
+  return v === true || (typeof v === 'string' && ['true', 'yes', 'on'].includes(v.toLowerCase()));
 }
 
 export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
   return {
     interface: o.interface ?? String(vars.masquerade_interface ?? 'auto'),
     persistence: (o.persistence ?? vars.masquerade_persistence ?? 'auto') as MasqSettings['persistence'],
+    allowAbsentInterface: o.allowAbsentInterface || truthy(vars.masquerade_allow_absent_interface),
   };
 }
 
@@ -135,12 +145,21 @@ export function checkTask(o: TaskOptions & { requireFired?: boolean }): HostTask
   };
 }
 
-function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFired: boolean, afterReboot = false): HostOutcome {
+/** What was true of the robot before a reboot, for the story told after it. */
+interface BeforeReboot {
+  compliant: boolean;
+  ruleCount: number;
+}
+
+function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFired: boolean, before?: BeforeReboot): HostOutcome {
   const c = checkCompliance(facts, settings);
   out.details = { ...out.details, ...describe(facts, c) };
   out.reasons.push(...c.reasons);
   out.warnings.push(...c.notes);
-  if (afterReboot && c.ruleCount === 0) {
+  if (before && !c.compliant && !before.compliant) {
+    // Forced reboot of a robot that was not compliant: nothing "did not survive".
+    out.reasons.unshift(`not compliant before the reboot (forced) and still not after boot ${facts.bootId}`);
+  } else if (before && c.ruleCount === 0 && before.ruleCount > 0) {
     const i = out.reasons.indexOf(`the rule is not live on ${c.iface}`);
     out.reasons.splice(i >= 0 ? i : 0, i >= 0 ? 1 : 0, `the rule did not survive the reboot: it is not live on ${c.iface} after boot ${facts.bootId}`);
   }
@@ -180,6 +199,8 @@ export function removeTask(o: TaskOptions): HostTask {
 
 export interface RebootOptions extends TaskOptions {
   rebootTimeoutMs: number;
+  /** Reboot robots that are not compliant before the reboot too (default: they are skipped). */
+  force?: boolean;
   /** Verify compliance (and that persistence fired at the new boot) once the robot is back. Default true. */
   verify?: boolean;
 }
@@ -196,12 +217,23 @@ export function rebootTask(o: RebootOptions): HostTask {
     const out = emptyOutcome();
     ctx.step('connecting');
     const conn = await ctx.conn();
-    ctx.step('reading boot_id');
+    ctx.step('reading boot_id and compliance');
     const before = await gatherFacts(conn, o.commandTimeoutMs);
+    const settings = settingsFor(ctx.vars, o);
+    const pre = checkCompliance(before, settings);
+    out.details = describe(before, pre);
+    if (!pre.compliant && !o.force) {
+      // Rebooting proves nothing here and may lose the robot's live rule: apply first.
+      out.status = 'skipped';
+      out.compliant = false;
+      out.reasons.push('not compliant before the reboot: run apply first (or --force)', ...pre.reasons);
+      out.warnings.push(...pre.notes);
+      return out;
+    }
     if (o.checkMode) {
       out.status = 'changed';
       out.changes.push('reboot (check mode: not done)');
-      return judge(before, settingsFor(ctx.vars, o), out, false);
+      return judge(before, settings, out, false);
     }
     ctx.step('rebooting');
     const t0 = Date.now();
@@ -241,7 +273,7 @@ export function rebootTask(o: RebootOptions): HostTask {
     }
     ctx.step('verifying');
     const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs);
-    return judge(facts, settingsFor(ctx.vars, o), out, true, true);
+    return judge(facts, settings, out, true, { compliant: pre.compliant, ruleCount: pre.ruleCount });
   };
 }
 

@@ -4,7 +4,8 @@ export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped'
 
 /** What a task on one robot produced. */
 export interface HostOutcome {
-  status: 'ok' | 'changed' | 'failed';
+  /** skipped: the task decided not to act on this robot (its reasons say why). */
+  status: 'ok' | 'changed' | 'failed' | 'skipped';
   compliant?: boolean;
   changes: string[];
   reasons: string[];
@@ -33,4 +34,9 @@ export type RunEvent =
 
 export function emptyOutcome(): HostOutcome {
   return { status: 'ok', changes: [], reasons: [], warnings: [], diffs: [], details: {} };
+}
+
+/** A robot that was not acted on, and why. */
+export function skippedResult(host: string, why: string): HostResult {
+  return { host, status: 'skipped', changes: [], reasons: [why], warnings: [], diffs: [], details: {}, error: null };
 }

@@ -179,7 +179,11 @@ export class SshConnection {
       for (let i = 0; i < chain.length; i++) {
         const hop = chain[i]!;
         if (i === 0 && hop.proxyCommand) {
-          const child = spawn('/bin/sh', ['-c', hop.proxyCommand], { stdio: ['pipe', 'pipe', 'pipe'] });
+          // Its own process group: a Ctrl-C at the terminal is fleetmasq's to handle (robots in flight
+          // finish their step), not a signal that cuts every robot's link at once. The sudo password
+          // stays out of its environment.
+          const { FLEETMASQ_BECOME_PASSWORD: _secret, ...env } = process.env;
+          const child = spawn('/bin/sh', ['-c', hop.proxyCommand], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
           let stderr = '';
           child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
           child.on('exit', (code) => {

@@ -31,7 +31,13 @@ export const ARGS: Record<ModuleName, object> = {
   },
   reboot: {
     type: ['object', 'null'],
-    properties: { timeout: { anyOf: [{ type: 'integer', minimum: 1, maximum: 86400 }, templ] }, verify: { type: 'boolean' } },
+    properties: {
+      timeout: { anyOf: [{ type: 'integer', minimum: 1, maximum: 86400 }, templ] },
+      verify: { type: 'boolean' },
+      force: { type: 'boolean' },
+      // needed: only robots that changed earlier in the play, or whose persistence has not fired at this boot.
+      when: { enum: ['always', 'needed'] },
+    },
     additionalProperties: false,
   },
   verify: { type: ['object', 'null'], properties: { interface: iface, require_fired: { type: 'boolean' } }, additionalProperties: false },

@@ -1,7 +1,10 @@
-/** Issue 5 acceptance: rolling reboots with proof, reboot timeouts, max-fail, and readable reports. */
+/**
+ * Issue 5 acceptance: rolling reboots with proof, reboot timeouts, max-fail, and readable reports.
+ * Issue 17: a failed canary stops the rollout; robots that are not compliant are not rebooted blind.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabState } from '../../src/lab/lab.js';
@@ -54,20 +57,77 @@ test('a robot that powers off fails with reboot-timeout; the rest succeed; max-f
   // The dead robot as the canary with --max-fail-percent 0: the next batch never starts.
   const stopped = await cli(['reboot', '-i', l.paths.inventory, '-l', 'dead:r-04:r-05', '--serial', '1', '--max-fail-percent', '0', '--reboot-timeout', '5', '--json']);
   assert.equal(stopped.json.hosts.dead.status, 'unreachable', 'it is powered off now');
-  assert.equal(stopped.code, 4, 'unreachable robots and none failed');
+  assert.equal(stopped.code, 2, 'a stopped rollout is not "unreachable robots and none failed"');
   assert.equal(stopped.json.hosts['r-04'].status, 'skipped');
   assert.equal(stopped.json.hosts['r-05'].status, 'skipped');
-  assert.match(stopped.json.aborted, /more than max fail 0%/);
+  assert.match(stopped.json.stopped, /every robot failed \(1 of 1\)/, 'a batch in which every robot failed stops it first');
+  assert.match(stopped.json.hosts['r-04'].reasons[0], /^not started: batch 1: every robot failed/);
 });
 
-test('persistence removed behind fleetmasq\'s back: the robot comes back non-compliant, the rule did not survive', opts, async () => {
+const bootIds = async (l: LabState, names: string[]) => Object.fromEntries(await Promise.all(names.map(async (n) => [n, await bootId(l, n)] as const)));
+
+test('a fleet never applied: reboot --serial 1,50% reboots nobody; with --force it stops after the failed canary', opts, async () => {
   const l = lab();
-  await sshOut(l, 'r-06', 'systemctl disable --quiet fleetmasq-masquerade.service && rm /etc/systemd/system/fleetmasq-masquerade.service && systemctl daemon-reload');
-  const r = await cli(['reboot', '-i', l.paths.inventory, '-l', 'r-06:r-07', '--json']);
+  const names = ['r-08', 'r-09', 'r-10'];
+  const rm = await cli(['remove', '-i', l.paths.inventory, '-l', names.join(':')]);
+  assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+  const before = await bootIds(l, names);
+  const r = await cli(['reboot', '-i', l.paths.inventory, '-l', names.join(':'), '--serial', '1,50%', '--json']);
+  assert.equal(r.code, 2, 'not compliant robots: exit 2');
+  for (const n of names) {
+    assert.equal(r.json.hosts[n].status, 'skipped', n);
+    assert.equal(r.json.hosts[n].compliant, false, n);
+    assert.equal(r.json.hosts[n].reasons[0], 'not compliant before the reboot: run apply first (or --force)');
+  }
+  assert.deepEqual(await bootIds(l, names), before, 'nobody rebooted');
+
+  const forced = await cli(['reboot', '-i', l.paths.inventory, '-l', names.join(':'), '--serial', '1,50%', '--force', '--json']);
+  assert.equal(forced.code, 2);
+  const canary = forced.json.hosts['r-08'];
+  assert.equal(canary.status, 'failed');
+  assert.notEqual(canary.bootId, before['r-08'], 'the canary did reboot');
+  assert.match(canary.reasons[0], /^not compliant before the reboot \(forced\) and still not after boot /);
+  assert.ok(!canary.reasons.some((x: string) => /did not survive/.test(x)), `the wrong story: ${canary.reasons.join('; ')}`);
+  assert.match(forced.json.stopped, /the canary batch failed \(1 of 1 robot\)|every robot failed \(1 of 1\)/);
+  for (const n of ['r-09', 'r-10']) assert.equal(forced.json.hosts[n].status, 'skipped', n);
+  const after = await bootIds(l, names);
+  assert.equal(after['r-09'], before['r-09']);
+  assert.equal(after['r-10'], before['r-10']);
+});
+
+test('persistence broken behind fleetmasq\'s back on the canary: it did not survive, and the rest keep their boot ids', opts, async () => {
+  const l = lab();
+  // A drop-in that replaces the unit's commands: the unit file itself is intact and enabled, so the
+  // robot reads as compliant before the reboot, but nothing re-applies the rule at boot.
+  await sshOut(l, 'r-06', 'mkdir -p /etc/systemd/system/fleetmasq-masquerade.service.d && printf "[Service]\\nExecStart=\\nExecStart=/bin/true\\n" > /etc/systemd/system/fleetmasq-masquerade.service.d/override.conf && systemctl daemon-reload');
+  const before = await bootIds(l, ['r-06', 'r-07']);
+  const r = await cli(['reboot', '-i', l.paths.inventory, '-l', 'r-06:r-07', '--serial', '1,50%', '--json']);
   assert.equal(r.code, 2);
   const h = r.json.hosts['r-06'];
   assert.equal(h.status, 'failed');
-  assert.equal(h.compliant, false);
+  assert.notEqual(h.bootId, before['r-06']);
   assert.ok(h.reasons.some((x: string) => /the rule did not survive the reboot/.test(x)), h.reasons.join('; '));
-  assert.equal(r.json.hosts['r-07'].compliant, true);
+  assert.match(r.json.stopped, /every robot failed \(1 of 1\)/);
+  assert.equal(r.json.hosts['r-07'].status, 'skipped');
+  assert.equal(await bootId(l, 'r-07'), before['r-07'], 'the rest keep their boot ids');
+  // The next run does not reboot r-06 blind: it is not compliant now.
+  const again = await cli(['reboot', '-i', l.paths.inventory, '-l', 'r-06', '--json']);
+  assert.equal(again.json.hosts['r-06'].status, 'skipped');
+});
+
+test('a batch in which every robot failed stops a playbook; robots of later plays are reported, not dropped', opts, async () => {
+  const l = lab();
+  const d = mkdtempSync(join(tmpdir(), 'fmr-'));
+  const pb = join(d, 'pb.yml');
+  // r-08 .. r-10 are not compliant (removed above): the verify batch of one fails, so the play stops.
+  writeFileSync(pb, ['- name: verify first', "  hosts: 'r-08:r-09:r-10'", '  serial: 1', '  tasks:', '    - verify: {}', '- name: then the rest', "  hosts: 'r-0[1-5]'", '  tasks:', '    - check: {}', ''].join('\n'));
+  const r = await cli(['play', pb, '-i', l.paths.inventory, '--json']);
+  assert.equal(r.code, 2);
+  assert.match(r.json.stopped, /^play 'verify first': batch 1: every robot failed \(1 of 1\)/);
+  assert.equal(r.json.playbook, pb);
+  assert.equal(r.json.hosts['r-08'].status, 'failed');
+  for (const n of ['r-09', 'r-10', 'r-01', 'r-05']) {
+    assert.equal(r.json.hosts[n].status, 'skipped', n);
+    assert.match(r.json.hosts[n].reasons[0], /^not started: /, n);
+  }
 });

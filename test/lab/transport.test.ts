@@ -43,7 +43,7 @@ test('a changed host key is refused and nothing runs; unknown keys: strict refus
   const changed = kh.map((line) => (line.startsWith(`${plain.address} `) ? `${plain.address} ${other.hostKey.split(' ').slice(0, 2).join(' ')}` : line));
   writeFileSync(join(d, 'changed'), changed.join('\n'));
   const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'plain', '--known-hosts', join(d, 'changed'), '--json']);
-  assert.equal(r.code, 4);
+  assert.equal(r.code, 6, 'a refused host key has its own exit code, not "unreachable"');
   assert.equal(r.json.hosts.plain.error.kind, 'hostkey');
   assert.match(r.json.hosts.plain.error.message, /HOST KEY CHANGED/);
   assert.doesNotMatch(await sshOut(l, 'plain', 'iptables -w -t nat -S POSTROUTING'), /MASQUERADE/, 'nothing ran on it');
@@ -85,7 +85,7 @@ test('a link that dies mid-run fails that robot only, with kind unreachable, and
   const d = tmp();
   // A command that runs long enough for the link to be cut under it.
   const book = join(d, 'reboot.yml');
-  writeFileSync(book, stringify([{ name: 'x', hosts: 'quiet:plain', tasks: [{ reboot: { timeout: 8 } }] }]));
+  writeFileSync(book, stringify([{ name: 'x', hosts: 'quiet:plain', tasks: [{ reboot: { timeout: 8, force: true } }] }]));
   setTimeout(() => void labLink(l, 'quiet', { drop: true, stall: true }), 300);
   try {
     const r = await cli(['play', book, '-i', l.paths.inventory, '--json']);
@@ -261,7 +261,7 @@ test('a key login takes one round trip (signed request first); a refused key sti
 test('Ctrl-C: stops scheduling, the robot in flight finishes its step, records kept, exit 130', opts, async () => {
   const l = lab();
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['bin/fleetmasq.js', 'reboot', '-i', l.paths.inventory, '-l', 'plain:sudoer', '--serial', '1', '--json'], {
+  const child = spawn(process.execPath, ['bin/fleetmasq.js', 'reboot', '-i', l.paths.inventory, '-l', 'plain:sudoer', '--serial', '1', '--force', '--json'], {
     env: { ...process.env, CI: 'true' },
   });
   let stdout = '';
@@ -281,7 +281,7 @@ test('Ctrl-C: stops scheduling, the robot in flight finishes its step, records k
   assert.equal(code, 130, stderr);
   const doc = JSON.parse(stdout);
   // The robot in flight finished its reboot step (proved by a new boot id); it is non-compliant, as
-  // nothing was applied to it in this file, so its verification fails.
+  // nothing was applied to it in this file (hence --force), so its verification fails.
   assert.notEqual(doc.hosts.plain.status, 'skipped');
   assert.match(doc.hosts.plain.bootId, /^[0-9a-f-]{36}$/);
   assert.notEqual(doc.hosts.plain.bootId, doc.hosts.plain.previousBootId);

@@ -64,6 +64,12 @@ test('a pattern that matches nothing is an error', () => {
   assert.throws(() => matchHosts(inv, 'nosuch'), /matches no host/);
   assert.throws(() => selectHosts(inv, 'cams', 'arm-1'), /no host matches/);
   assert.throws(() => selectHosts(inv, 'cams:&loner'), (e: Error) => e instanceof ConfigError);
+  // A misspelled exclusion would silently widen the run: an error, with a did-you-mean.
+  assert.throws(() => matchHosts(inv, 'all:!arms:!dpots'), /host pattern '!dpots' matches no host or group .* \(did you mean 'depots'\?\)/);
+  assert.throws(() => matchHosts(inv, 'all:!cam1'), /did you mean 'cam01'/);
+  assert.throws(() => matchHosts(inv, 'all:!zz*'), /'!zz\*' matches no host or group/);
+  assert.deepEqual(matchHosts(inv, 'depots:!empty'), ['cam03', 'da', 'db'], 'an existing empty group excludes nothing, rightly');
+  assert.throws(() => selectHosts(inv, 'all', ''), /empty host pattern/);
 });
 
 function tmpInv(text: string, extra: Record<string, string> = {}): string {

@@ -128,10 +128,30 @@ test('unified diff', () => {
   assert.equal(unifiedDiff('same', 'same', 'x', 'y'), '');
 });
 
-test('a named interface that does not exist is warned about', () => {
-  const p = planApply(facts(), { interface: 'wwan0', persistence: 'auto' });
-  assert.match(p.warnings.join(' '), /interface wwan0 does not exist on this robot/);
-  assert.deepEqual(planApply(facts(), { interface: 'wlan+', persistence: 'auto' }).warnings, []);
+test('a named interface that does not exist fails the robot unless the operator says it will appear', () => {
+  const p = planApply(facts(), { interface: 'wlna0', persistence: 'auto' });
+  assert.match(p.error ?? '', /interface wlna0 does not exist on this robot \(it has lo, wlan0\): nothing changed/);
+  const allowed = planApply(facts(), { interface: 'wwan0', persistence: 'auto', allowAbsentInterface: true });
+  assert.equal(allowed.error, undefined);
+  assert.match(allowed.warnings.join(' '), /interface wwan0 does not exist on this robot \(yet\)/);
+  assert.deepEqual(planApply(facts(), { interface: 'wlan+', persistence: 'auto' }).warnings, [], 'a wildcard is taken as it is');
+});
+
+test('switching interface moves the rule fleetmasq put live; the operator\'s own masquerading stays', () => {
+  const f = facts({
+    links: [...facts().links, { name: 'eth0', up: true, lowerUp: true }],
+    rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE', '-A POSTROUTING -o docker0 -j MASQUERADE'],
+    unit: renderUnit('wlan0'),
+    unitEnabled: 'enabled',
+    marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0' },
+  });
+  const p = planApply(f, { interface: 'eth0', persistence: 'auto' });
+  assert.ok(p.changes.includes('move the live rule from wlan0 to eth0: iptables -t nat -D POSTROUTING -o wlan0 -j MASQUERADE'), p.changes.join('\n'));
+  const script = renderScript(p.steps);
+  assert.match(script, /iptables -w -t nat -D POSTROUTING -o wlan0 -j MASQUERADE/);
+  assert.doesNotMatch(script, /docker0/);
+  // The live rule changes last: persistence first, so a robot cut off half-way keeps a working boot hook.
+  assert.deepEqual(p.steps.map((s) => s.name), ['unit', 'rule-move', 'rule']);
 });
 
 test('systemd reload only when its view of the unit is stale, checked on the robot', () => {
@@ -168,4 +188,23 @@ test('facts parser joins base64 wrapped at 76 columns (as the robot\'s base64 pr
   const empty = parseFacts(['@@FM boot_id', BOOT, '@@FM rclocal', '644', '@@FM unit', '@@FM end'].join('\n'));
   assert.deepEqual(empty.rcLocal, { mode: 0o644, content: '' });
   assert.equal(empty.unit, undefined);
+});
+
+test('rollout stop rules: a batch where every robot failed, a failed canary, max-fail-percent', async () => {
+  const { stopAfterBatch, stopRules, stopMessage } = await import('../../src/runner/batches.js');
+  const list = stopRules([{ count: 1 }, { percent: 50 }], undefined);
+  assert.equal(list.canary, true);
+  assert.equal(stopAfterBatch(0, 1, 1, list)?.kind, 'all-failed');
+  assert.equal(stopAfterBatch(0, 1, 2, list)?.kind, 'canary', 'any failure in the canary batch');
+  assert.equal(stopAfterBatch(1, 1, 4, list), undefined, 'later batches: only the all-failed rule without a threshold');
+  assert.equal(stopAfterBatch(1, 4, 4, list)?.kind, 'all-failed');
+  // An explicit threshold replaces the canary rule; the all-failed rule stays (Ansible's).
+  const explicit = stopRules([{ count: 2 }, { percent: 50 }], 50);
+  assert.equal(explicit.canary, false);
+  assert.equal(stopAfterBatch(0, 1, 2, explicit), undefined);
+  assert.equal(stopAfterBatch(0, 2, 2, explicit)?.kind, 'all-failed');
+  assert.equal(stopAfterBatch(1, 3, 5, explicit)?.kind, 'max-fail');
+  // A single serial value has no canary; no serial at all is one batch.
+  assert.equal(stopRules([{ count: 5 }], undefined).canary, false);
+  assert.match(stopMessage({ kind: 'canary', batch: 1, failed: 1, size: 1 }), /the canary batch failed \(1 of 1 robot\): later batches not started/);
 });

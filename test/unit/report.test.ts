@@ -6,10 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { htmlReport, tileState } from '../../src/report/html.js';
 import { junitXml } from '../../src/report/junit.js';
-import { runDocument, summarize, exitCode } from '../../src/report/summary.js';
+import { runDocument, summarize, exitCode, type RunInfo } from '../../src/report/summary.js';
 import { recapText } from '../../src/report/recap.js';
 import type { HostResult } from '../../src/runner/types.js';
 import { run } from '../../src/util/proc.js';
+
+const info = (command: string, extra: Partial<RunInfo> = {}): RunInfo => ({ command, checkMode: false, inventory: 'inv.yml', startedAt: new Date(), ...extra });
 
 function fleet(n: number): HostResult[] {
   const out: HostResult[] = [];
@@ -27,22 +29,53 @@ function fleet(n: number): HostResult[] {
 
 test('summary, exit codes and the recap', () => {
   const r = fleet(20);
-  const s = summarize(r);
-  assert.deepEqual(s, { total: 20, ok: 14, changed: 0, failed: 2, unreachable: 2, skipped: 2, compliant: 14, nonCompliant: 2 });
-  assert.equal(exitCode(s, false), 2);
-  assert.equal(exitCode({ ...s, failed: 0 }, false), 4);
-  assert.equal(exitCode({ ...s, failed: 0, unreachable: 0 }, false), 0);
-  assert.equal(exitCode(s, true), 130);
-  assert.match(recapText('check', r), /check recap: 20 robots {2}ok=14 {2}changed=0 {2}unreachable=2 {2}failed=2 {2}skipped=2 {2}compliant=14\/16/);
-  const doc = runDocument('check', r, new Date());
+  const s = summarize(r, 'check');
+  assert.deepEqual(s, { total: 20, ok: 14, changed: 0, failed: 2, unreachable: 2, skipped: 2, hostKeyRefused: 0, compliant: 14, nonCompliant: 2, unknown: 4 });
+  assert.equal(exitCode(s, { interrupted: false }), 2);
+  assert.equal(exitCode({ ...s, failed: 0 }, { interrupted: false }), 2, 'non-compliant robots alone make it 2');
+  assert.equal(exitCode({ ...s, failed: 0, nonCompliant: 0 }, { interrupted: false }), 4);
+  assert.equal(exitCode({ ...s, failed: 0, nonCompliant: 0, unreachable: 0 }, { interrupted: false }), 0);
+  assert.equal(exitCode({ ...s, failed: 0, nonCompliant: 0 }, { interrupted: false, stopped: true }), 2, 'a stopped rollout is not "unreachable"');
+  assert.equal(exitCode({ ...s, hostKeyRefused: 1 }, { interrupted: false }), 6, 'a refused host key has its own code');
+  assert.equal(exitCode(s, { interrupted: true }), 130);
+  // The denominator is every robot asked about: unknown is not compliant.
+  const text = recapText(r, info('check'));
+  assert.match(text, /check recap: 20 robots {2}ok=14 {2}changed=0 {2}unreachable=2 {2}failed=2 {2}skipped=2 {2}compliant=14\/20 \(4 unknown\)/);
+  assert.match(text, /robot-0007 +noncompliant /, 'a non-compliant robot says so, not failed*');
+  const doc = runDocument(r, info('check', { limit: 'robot-*' }));
+  assert.equal(doc.inventory, 'inv.yml');
+  assert.equal(doc.limit, 'robot-*');
+  assert.equal(doc.checkMode, false);
   assert.equal(doc.hosts['robot-0007']!.status, 'failed');
   assert.equal(doc.hosts['robot-0007']!.interface, 'wlan0');
   assert.deepEqual(doc.hosts['robot-0008']!.error, { kind: 'unreachable', message: 'no SSH answer within 10 s' });
 });
 
+test('all robots unreachable in a check: compliance 0 of N, all unknown', () => {
+  const r = fleet(20).filter((x) => x.status === 'unreachable');
+  const s = summarize(r, 'check');
+  assert.equal(s.compliant, 0);
+  assert.equal(s.unknown, 2);
+  assert.match(recapText(r, info('check')), /compliant=0\/2 \(2 unknown\)/);
+});
+
+test('a dry run says so at the top of the recap, in the JSON, the JUnit and the HTML', () => {
+  const r: HostResult[] = [{ host: 'a', status: 'changed', changes: ['add live rule'], reasons: [], warnings: [], diffs: [], details: {}, error: null }];
+  const i = info('apply', { checkMode: true });
+  const text = recapText(r, i);
+  assert.match(text.split('\n')[0]!, /^DRY RUN \(--check\): nothing was changed/);
+  assert.match(text, /a +would-change /);
+  assert.match(text, /apply \(dry run\) recap: 1 robots {2}ok=0 {2}would_change=1/);
+  assert.equal(runDocument(r, i).checkMode, true);
+  assert.match(junitXml(r, i), /<property name="checkMode" value="true"\/>/);
+  const html = htmlReport(r, i);
+  assert.match(html, /<h1>fleetmasq apply \(dry run\)/);
+  assert.match(html, /id="dry-run">DRY RUN/);
+});
+
 test('JUnit is well-formed XML with the right counts', async () => {
   const d = mkdtempSync(join(tmpdir(), 'fmj-'));
-  writeFileSync(join(d, 'j.xml'), junitXml('check', fleet(50)));
+  writeFileSync(join(d, 'j.xml'), junitXml(fleet(50), info('check')));
   const py = await run('python3', [
     '-c',
     'import sys,xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); s=r.find("testsuite"); print(r.get("tests"), r.get("failures"), r.get("errors"), r.get("skipped"), len(s.findall("testcase")), len(s.findall("testcase/failure")))',
@@ -55,10 +88,10 @@ const CHROMIUM = '/usr/bin/chromium';
 test('the HTML report renders in headless Chromium: counts match the JSON, filtering works, 1,000 robots', { timeout: 120_000, skip: !existsSync(CHROMIUM) && !process.env.CI && 'chromium not installed' }, async () => {
   const { chromium } = await import('playwright-core');
   const results = fleet(1000);
-  const doc = runDocument('check', results, new Date());
+  const doc = runDocument(results, info('check'));
   const d = mkdtempSync(join(tmpdir(), 'fmh-'));
   const file = join(d, 'report.html');
-  writeFileSync(file, htmlReport('check', results, new Date()));
+  writeFileSync(file, htmlReport(results, info('check')));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -1,0 +1,287 @@
+/**
+ * Every command and every flag, declared once: the parser, the validation of a flag's place (a flag a
+ * command does not take is an error), did-you-mean for misspelled flags, and each command's help (only
+ * its own flags) all come from these tables. node's parseArgs does the tokenising: it is built in, so a
+ * command's start loads nothing more (a CLI library would cost start-up time on every run).
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import { didYouMean } from '../util/didyoumean.js';
+
+export interface FlagSpec {
+  short?: string;
+  type: 'string' | 'boolean';
+  /** The value's placeholder in help (string flags). */
+  arg?: string;
+  help: string;
+}
+
+export const FLAGS = {
+  inventory: { short: 'i', type: 'string', arg: 'FILE', help: 'Ansible YAML inventory (required)' },
+  limit: { short: 'l', type: 'string', arg: 'PATTERN', help: 'narrow the robots: names, groups, globs, a:b, a:!b, a:&b, ~regex' },
+  forks: { short: 'f', type: 'string', arg: 'N', help: 'robots at once (default 50)' },
+  serial: { type: 'string', arg: 'SPEC', help: 'batches: N, N%, or a list like 1,25% (the first is a canary)' },
+  'max-fail-percent': { type: 'string', arg: 'P', help: 'stop when more than P% of a batch failed (replaces the canary rule)' },
+  interface: { type: 'string', arg: 'NAME|auto', help: 'override masquerade_interface (default: inventory, else auto)' },
+  'allow-absent-interface': { type: 'boolean', help: 'apply even where the named interface does not exist (yet)' },
+  persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local or auto' },
+  check: { short: 'C', type: 'boolean', help: 'dry run: change nothing, report what would change' },
+  diff: { short: 'D', type: 'boolean', help: 'show diffs of files and rules' },
+  force: { type: 'boolean', help: 'reboot robots that are not compliant before the reboot too' },
+  'reboot-timeout': { type: 'string', arg: 'S', help: 'seconds a robot may take to come back (default 600)' },
+  json: { type: 'boolean', help: 'print one JSON document instead of the recap' },
+  junit: { type: 'string', arg: 'FILE', help: 'write a JUnit XML report' },
+  html: { type: 'string', arg: 'FILE', help: 'write a self-contained HTML report' },
+  quiet: { short: 'q', type: 'boolean', help: 'no progress lines (warnings and the recap only)' },
+  'ssh-config': { type: 'string', arg: 'FILE', help: 'OpenSSH client config (default ~/.ssh/config)' },
+  'known-hosts': { type: 'string', arg: 'FILE', help: 'known_hosts to verify host keys against' },
+  'host-key-checking': { type: 'string', arg: 'MODE', help: 'strict (default), accept-new, or off' },
+  'connect-timeout': { type: 'string', arg: 'S', help: 'SSH connect timeout (default 10)' },
+  'command-timeout': { type: 'string', arg: 'S', help: 'timeout of each remote command (default 120)' },
+  'ask-become-pass': { short: 'K', type: 'boolean', help: 'ask for the sudo password (or FLEETMASQ_BECOME_PASSWORD)' },
+  // inventory
+  list: { type: 'boolean', help: 'the inventory as ansible-inventory --list prints it' },
+  graph: { type: 'boolean', help: 'the group tree (from GROUP, default all)' },
+  host: { type: 'string', arg: 'NAME', help: "one robot's variables" },
+  // demo and lab
+  robots: { type: 'string', arg: 'N', help: 'how many robots' },
+  name: { type: 'string', arg: 'NAME', help: 'lab name' },
+  spec: { type: 'string', arg: 'FILE', help: 'lab spec file (a mixed fleet)' },
+  rtt: { type: 'string', arg: 'MS', help: 'added round-trip latency' },
+  stall: { type: 'boolean', help: 'stop forwarding the link' },
+  resume: { type: 'boolean', help: 'resume a stalled link' },
+  drop: { type: 'boolean', help: "cut the robot's connections" },
+  all: { type: 'boolean', help: 'every lab' },
+  help: { short: 'h', type: 'boolean', help: 'this help' },
+} as const satisfies Record<string, FlagSpec>;
+
+export type FlagName = keyof typeof FLAGS;
+export type FlagValues = { [K in FlagName]?: (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+
+const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'command-timeout', 'ask-become-pass'];
+const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
+const SELECT: FlagName[] = ['inventory', 'limit', 'forks'];
+const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];
+
+export interface CommandSpec {
+  usage: string;
+  summary: string;
+  /** More lines of help under the usage. */
+  about?: string;
+  flags: FlagName[];
+  positionals?: { min: number; max: number };
+}
+
+export const COMMANDS = {
+  apply: {
+    usage: 'fleetmasq apply -i INVENTORY [options]',
+    summary: 'put the rule live (once, right interface) and persist it',
+    about: "Puts the masquerade rule live exactly once on each robot's uplink and installs\nits boot persistence (systemd or rc.local).",
+    flags: [...SELECT, ...ROLLOUT, 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', ...OUTPUT, ...CONNECT],
+  },
+  check: {
+    usage: 'fleetmasq check -i INVENTORY [options]',
+    summary: 'compliance: rule live once and persistence installed',
+    about: 'Compliance: rule live exactly once on the expected interface AND persistence\ninstalled and enabled. Also reports whether persistence fired at this boot,\nduplicates, and copies in the other iptables backend. Changes nothing.',
+    flags: [...SELECT, 'interface', 'persistence', ...OUTPUT, ...CONNECT],
+  },
+  verify: {
+    usage: 'fleetmasq verify -i INVENTORY [options]',
+    summary: 'check, and require that persistence fired at this boot',
+    about: 'Like check, and also requires that persistence fired at the current boot\n(run it after a reboot). Changes nothing.',
+    flags: [...SELECT, 'interface', 'persistence', ...OUTPUT, ...CONNECT],
+  },
+  remove: {
+    usage: 'fleetmasq remove -i INVENTORY [options]',
+    summary: 'undo everything, leaving each robot as it was',
+    about: 'Undo everything: every copy of the rule, the unit, the rc.local block (the file\nrestored byte for byte).',
+    flags: [...SELECT, ...ROLLOUT, 'interface', 'check', 'diff', ...OUTPUT, ...CONNECT],
+  },
+  reboot: {
+    usage: 'fleetmasq reboot -i INVENTORY [--serial SPEC] [options]',
+    summary: 'rolling reboots that prove each robot came back compliant',
+    about:
+      'Rolling reboot with proof: a new boot_id per robot, then compliance including\n' +
+      'persistence fired at this boot. A robot not compliant before is not rebooted\n' +
+      '(skipped) unless --force. The rollout stops after a batch in which every robot\n' +
+      'failed, and after any failure in the canary (first batch of a --serial list)\n' +
+      'unless --max-fail-percent is given.',
+    flags: [...SELECT, ...ROLLOUT, 'force', 'reboot-timeout', 'interface', 'persistence', 'check', ...OUTPUT, ...CONNECT],
+  },
+  play: {
+    usage: 'fleetmasq play PLAYBOOK -i INVENTORY [options]',
+    summary: 'run a playbook (rollout, compliance, reboot-verify, remove)',
+    about:
+      'Runs an Ansible-style playbook of fleetmasq modules: masquerade, persist, reboot,\n' +
+      "verify, check, remove. --serial, --max-fail-percent, --reboot-timeout and --force\n" +
+      "given on the command line override every play's.",
+    flags: [...SELECT, ...ROLLOUT, 'force', 'reboot-timeout', 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', ...OUTPUT, ...CONNECT],
+    positionals: { min: 1, max: 1 },
+  },
+  inventory: {
+    usage: 'fleetmasq inventory -i FILE (--list | --graph [GROUP] | --host NAME)',
+    summary: 'show the resolved inventory (--list, --graph, --host)',
+    about: 'Shows the inventory as fleetmasq resolves it (--list: the same JSON as\nansible-inventory --list). With --limit: the names of the robots it selects.',
+    flags: ['inventory', 'list', 'graph', 'host', 'limit'],
+    positionals: { min: 0, max: 1 },
+  },
+  demo: {
+    usage: 'fleetmasq demo [--robots N] [--name NAME]',
+    summary: 'boot a lab fleet here and run the main job on it',
+    about:
+      "Boots a lab fleet of N real robots (default 6; lab NAME, default 'demo') and runs\n" +
+      'the main job: check -> apply --check --diff -> apply -> reboot --serial 1,50%\n' +
+      '-> check, leaving fleetmasq-demo-report.html and a JUnit file here. The lab\n' +
+      "stays up: remove it with 'npx fleetmasq lab down --name NAME'.",
+    flags: ['robots', 'name'],
+  },
+  lab: {
+    usage: 'fleetmasq lab up|status|inventory|link|down [options]',
+    summary: 'real test robots on this machine (see lab --help)',
+    flags: [],
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export const LAB_COMMANDS: Record<string, CommandSpec> = {
+  up: {
+    usage: 'fleetmasq lab up [--robots N | --spec FILE] [--name NAME] [--rtt MS]',
+    summary: "boot a lab fleet (default: 5 robots, lab 'lab'); prints its inventory",
+    flags: ['robots', 'spec', 'name', 'rtt'],
+  },
+  status: { usage: 'fleetmasq lab status [--name NAME] [--json]', summary: 'power and an SSH login per robot (exit 4 if any is unreachable)', flags: ['name', 'json'] },
+  inventory: { usage: 'fleetmasq lab inventory [--name NAME]', summary: "print the lab inventory's path", flags: ['name'] },
+  link: {
+    usage: 'fleetmasq lab link ROBOT [--rtt MS] [--stall|--resume] [--drop]',
+    summary: "change a robot's link: latency, stall, resume, cut",
+    flags: ['name', 'rtt', 'stall', 'resume', 'drop'],
+    positionals: { min: 1, max: 1 },
+  },
+  down: { usage: 'fleetmasq lab down [--name NAME | --all]', summary: 'power off and remove everything the lab created', flags: ['name', 'all'] },
+};
+
+export const EXIT_CODES =
+  'Exit codes: 0 ok; 2 a robot failed or is not compliant, or the rollout stopped;\n' +
+  '4 robots unreachable and nothing else wrong; 5 invalid input (nothing\n' +
+  'contacted); 6 a host key was refused (changed, revoked or unknown);\n' +
+  '130 interrupted.';
+
+/** Words wrapped to `width` columns. */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const w of text.split(' ')) {
+    if (cur && cur.length + 1 + w.length > width) (out.push(cur), (cur = w));
+    else cur = cur ? `${cur} ${w}` : w;
+  }
+  return cur ? [...out, cur] : out;
+}
+
+function flagLine(name: FlagName): string {
+  const f: FlagSpec = FLAGS[name];
+  const left = `  ${f.short ? `-${f.short}, ` : '    '}--${name}${f.type === 'string' ? ` ${f.arg}` : ''}`;
+  const col = 32;
+  const text = wrap(f.help, 80 - col);
+  const first = left.length < col ? [left.padEnd(col) + text[0]] : [left, ' '.repeat(col) + text[0]];
+  return [...first, ...text.slice(1).map((t) => ' '.repeat(col) + t)].join('\n');
+}
+
+/** A command's help: its usage, what it does, and only the flags it takes. */
+export function commandHelp(spec: CommandSpec, exitCodes = true): string {
+  const lines = [`Usage: ${spec.usage}`, ''];
+  if (spec.about) lines.push(...wrap(spec.about.replace(/\n/g, ' '), 76).map((l) => `  ${l}`), '');
+  if (spec.flags.length) lines.push('Options:', ...[...spec.flags, 'help' as FlagName].map(flagLine), '');
+  if (exitCodes) lines.push(EXIT_CODES);
+  return lines.join('\n') + '\n';
+}
+
+export function topHelp(version: string): string {
+  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
+  return [
+    `fleetmasq ${version} — keep WebRTC alive on robots behind cellular hotspots`,
+    '',
+    'Usage: fleetmasq <command> [options]',
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    "Run 'fleetmasq <command> --help' for a command's options; --version for the",
+    'version.',
+    '',
+    EXIT_CODES,
+    '',
+  ].join('\n');
+}
+
+export function labHelp(): string {
+  return [
+    'fleetmasq lab — real test robots on this machine (systemd-nspawn, needs root)',
+    '',
+    ...Object.values(LAB_COMMANDS).flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
+    '',
+  ].join('\n');
+}
+
+/**
+ * Parses a command's argv against its declaration. Errors (exit 5): a flag the command does not take
+ * (naming the commands that do), an unknown flag (with did-you-mean), a flag given twice, a missing
+ * value, a wrong number of positionals.
+ */
+export function parseCommand(command: string, spec: CommandSpec, argv: string[]): { values: FlagValues; positionals: string[] } {
+  const allowed = new Set<string>([...spec.flags, 'help']);
+  const specOf = (n: string): FlagSpec => FLAGS[n as FlagName];
+  const byShort = new Map<string, string>(Object.keys(FLAGS).flatMap((n) => (specOf(n).short ? [[specOf(n).short!, n] as [string, string]] : [])));
+  const seen = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i]!;
+    if (tok === '--') break;
+    let name: string | undefined;
+    let inline = false;
+    if (tok.startsWith('--')) {
+      name = tok.slice(2).split('=')[0]!;
+      inline = tok.includes('=');
+    } else if (/^-[A-Za-z]/.test(tok)) {
+      name = byShort.get(tok[1]!) ?? tok;
+      inline = tok.length > 2;
+      if (name === tok) throw new ConfigError(`unknown option '${tok.slice(0, 2)}' for ${command} (see 'fleetmasq ${command} --help')`);
+    } else continue;
+    if (!allowed.has(name)) {
+      const takers = Object.entries(COMMANDS)
+        .filter(([, c]) => (c.flags as readonly string[]).includes(name!))
+        .map(([n]) => n);
+      if (name in FLAGS && takers.length) throw new ConfigError(`--${name} does not apply to ${command} (it is an option of ${takers.join(', ')})`);
+      const hint = didYouMean(name, allowed);
+      throw new ConfigError(`unknown option '--${name}' for ${command}${hint ? hint.replace(/'([^']+)'/, "'--$1'") : ` (see 'fleetmasq ${command} --help')`}`);
+    }
+    const f = specOf(name);
+    if (seen.has(name)) {
+      const how = name === 'limit' ? ": combine patterns in one (-l 'a:b' for either, -l 'a:&b' for both)" : '';
+      throw new ConfigError(`--${name} given more than once${how}`);
+    }
+    seen.add(name);
+    if (f.type === 'string' && !inline) {
+      if (i + 1 >= argv.length) throw new ConfigError(`--${name} needs a value (${f.arg})`);
+      i++;
+    }
+  }
+  const options = Object.fromEntries(
+    [...allowed].map((n) => {
+      const f = specOf(n);
+      return [n, { type: f.type, ...(f.short ? { short: f.short } : {}) }];
+    }),
+  );
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message.replace(/\. To specify a positional.*$/s, '')}`);
+  }
+  const values = parsed.values as FlagValues;
+  const pos = spec.positionals ?? { min: 0, max: 0 };
+  if (!values.help) {
+    if (parsed.positionals.length > pos.max) throw new ConfigError(`unexpected argument '${parsed.positionals[pos.max]}' for ${command}`);
+    if (parsed.positionals.length < pos.min) throw new ConfigError(`${command} needs ${spec.usage.replace(/^fleetmasq /, '')}`);
+  }
+  return { values, positionals: parsed.positionals };
+}

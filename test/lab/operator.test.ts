@@ -1,0 +1,113 @@
+/** Issue 18 on lab robots: every output tells the same, exact story, and everyday mistakes are caught. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labLink } from '../../src/lab/lab.js';
+import { cli } from '../helpers/cli.js';
+import { bootId, canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
+import { CTRL_C, runInPty } from '../helpers/pty.js';
+
+const { lab } = canRunLab ? useLab(specFile('test/fixtures/operator-fleet.yml', 'toper')) : { lab: () => undefined as never };
+const opts = { skip: !canRunLab && 'needs root', timeout: 240_000 };
+const UNIT = '/etc/systemd/system/fleetmasq-masquerade.service';
+const natRules = async (robot: string) => (await sshOut(lab(), robot, 'iptables -w -t nat -S POSTROUTING')).split('\n').filter((l) => l.includes('MASQUERADE'));
+
+test('Ctrl-C in a real terminal mid-apply: the robot in flight finishes its step, recap, run record, exit 130', opts, async () => {
+  const l = lab();
+  // Cellular latency, so that the Ctrl-C lands while the first robot is being changed.
+  for (const r of ['o-01', 'o-02', 'o-03']) await labLink(l, r, { rttMs: 400 });
+  const { CI: _ci, ...env } = process.env;
+  const res = runInPty(
+    [process.execPath, join(process.cwd(), 'bin/fleetmasq.js'), 'apply', '-i', l.paths.inventory, '-l', 'o-*', '--serial', '1'],
+    [{ after: 'o-01: changing', send: CTRL_C }],
+    { ...env, TERM: 'xterm-256color' },
+  );
+  for (const r of ['o-01', 'o-02', 'o-03']) await labLink(l, r, { rttMs: 0 });
+  assert.equal(res.untriggered, 0, `never saw o-01 being changed:\n${res.output}`);
+  assert.equal(res.killed, false, res.output);
+  assert.equal(res.code, 130, res.output);
+  assert.match(res.output, /interrupted: letting robots in flight finish their step/);
+  assert.match(res.output, /o-01 +changed /, 'the robot in flight finished its step (not cut: its link survived the Ctrl-C)');
+  assert.match(res.output, /o-02 +skipped .*not started: interrupted/);
+  assert.match(res.output, /apply recap: 3 robots {2}ok=0 {2}changed=1 {2}unreachable=0 {2}failed=0 {2}skipped=2/);
+  const record = /run record: (\S+)/.exec(res.output)?.[1];
+  assert.ok(record && existsSync(record), `run record named in the recap: ${record}`);
+  const lines = readFileSync(record, 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+  assert.deepEqual(lines.map((x) => [x.host, x.status]).sort(), [['o-01', 'changed'], ['o-02', 'skipped'], ['o-03', 'skipped']]);
+  // Every robot whole: o-01 fully changed, the others untouched.
+  assert.deepEqual(await natRules('o-01'), ['-A POSTROUTING -o wlan0 -j MASQUERADE']);
+  assert.equal((await sshOut(l, 'o-01', 'systemctl is-enabled fleetmasq-masquerade.service')).trim(), 'enabled');
+  for (const r of ['o-02', 'o-03']) {
+    assert.deepEqual(await natRules(r), [], r);
+    assert.equal((await sshOut(l, r, `test -e ${UNIT} && echo yes || echo no`)).trim(), 'no', r);
+  }
+});
+
+test('a typo in the interface fails that robot and changes nothing; switching interface moves the rule', opts, async () => {
+  const l = lab();
+  const typo = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--interface', 'wlna0', '--json']);
+  assert.equal(typo.code, 2);
+  assert.equal(typo.json.hosts.multi.error.kind, 'config');
+  assert.match(typo.json.hosts.multi.error.message, /interface wlna0 does not exist on this robot \(it has .*wlan0.*\): nothing changed/);
+  assert.deepEqual(await natRules('multi'), []);
+  assert.equal((await sshOut(l, 'multi', `test -e ${UNIT} && echo yes || echo no`)).trim(), 'no');
+
+  // A dry run says so everywhere.
+  const dry = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--check']);
+  assert.match(dry.stdout.split('\n')[0]!, /^DRY RUN \(--check\): nothing was changed/);
+  assert.match(dry.stdout, /apply \(dry run\) recap: 1 robots {2}ok=0 {2}would_change=1/);
+  const dryJson = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--check', '--json']);
+  assert.equal(dryJson.json.checkMode, true);
+  assert.deepEqual(await natRules('multi'), [], 'the dry run changed nothing');
+
+  assert.equal((await cli(['apply', '-i', l.paths.inventory, '-l', 'multi'])).code, 0);
+  assert.deepEqual(await natRules('multi'), ['-A POSTROUTING -o wlan0 -j MASQUERADE']);
+  const moved = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--interface', 'eth1', '--json']);
+  assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+  assert.ok(moved.json.hosts.multi.changes.some((c: string) => /^move the live rule from wlan0 to eth1/.test(c)), moved.json.hosts.multi.changes.join('; '));
+  assert.deepEqual(await natRules('multi'), ['-A POSTROUTING -o eth1 -j MASQUERADE'], 'moved, not left live beside the new one');
+  assert.match(await sshOut(l, 'multi', `cat ${UNIT}`), /-o eth1 -j MASQUERADE/);
+});
+
+test('re-running the rollout playbook does not reboot robots that are already proven', opts, async () => {
+  const l = lab();
+  const first = await cli(['play', 'playbooks/rollout.yml', '-i', l.paths.inventory, '-l', 'multi', '--json']);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.equal(first.json.hosts.multi.compliant, true);
+  assert.notEqual(first.json.hosts.multi.previousBootId, undefined, 'the interface moved back to wlan0: a change, so a reboot proves it');
+  const boot = await bootId(l, 'multi');
+  const again = await cli(['play', 'playbooks/rollout.yml', '-i', l.paths.inventory, '-l', 'multi', '--json']);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(again.json.hosts.multi.status, 'ok');
+  assert.equal(again.json.hosts.multi.compliant, true);
+  assert.match(again.json.hosts.multi.rebootSkipped, /not needed/);
+  assert.equal(await bootId(l, 'multi'), boot, 'not rebooted again');
+});
+
+test('play honours --reboot-timeout over the playbook\'s; compliance counts every robot asked about', opts, async () => {
+  const l = lab();
+  assert.equal((await cli(['apply', '-i', l.paths.inventory, '-l', 'dead'])).code, 0);
+  const r = await cli(['play', 'playbooks/reboot-verify.yml', '-i', l.paths.inventory, '-l', 'dead', '--reboot-timeout', '4', '--json']);
+  assert.equal(r.code, 2);
+  assert.equal(r.json.hosts.dead.error.kind, 'reboot-timeout');
+  assert.match(r.json.hosts.dead.error.message, /within 4 s/);
+
+  // dead is powered off now: a check cannot know its compliance, and it does not count as compliant.
+  const d = mkdtempSync(join(tmpdir(), 'fmo-'));
+  const c = await cli(['check', '-i', l.paths.inventory, '--json', '--html', join(d, 'r.html')]);
+  const s = c.json.summary;
+  assert.equal(s.total, 5);
+  assert.equal(s.unreachable, 1);
+  assert.equal(s.compliant, 2, 'o-01 and multi');
+  assert.equal(s.nonCompliant, 2, 'o-02 and o-03 were never applied');
+  assert.equal(s.unknown, 1);
+  assert.equal(c.code, 2);
+  const text = await cli(['check', '-i', l.paths.inventory]);
+  assert.match(text.stdout, /compliant=2\/5 \(1 unknown\)/);
+  const html = readFileSync(join(d, 'r.html'), 'utf8');
+  const data = JSON.parse(/<script id="data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
+  assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').checkedAt, null, 'an unreachable robot was not checked');
+  assert.equal(data.inventory, l.paths.inventory);
+});

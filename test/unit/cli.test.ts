@@ -1,0 +1,86 @@
+/** The CLI's declarations: flags in their place, did-you-mean, help within 80 columns, README examples that run. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMMANDS, LAB_COMMANDS } from '../../src/cli/commands.js';
+import { cli } from '../helpers/cli.js';
+
+const INV = 'test/fixtures/inventory/hosts.yml';
+
+test('a flag that a command does not take is an error that names the commands that take it', async () => {
+  const r = await cli(['check', '-i', INV, '--reboot-timeout', '5']);
+  assert.equal(r.code, 5);
+  assert.match(r.stderr, /--reboot-timeout does not apply to check \(it is an option of reboot, play\)/);
+});
+
+test('a misspelled flag, command or robot gets a did-you-mean; nothing is contacted', async () => {
+  const flag = await cli(['check', '-i', INV, '--forkz', '3']);
+  assert.equal(flag.code, 5);
+  assert.match(flag.stderr, /unknown option '--forkz' for check \(did you mean '--forks'\?\)/);
+  const cmd = await cli(['chek', '-i', INV]);
+  assert.equal(cmd.code, 5);
+  assert.match(cmd.stderr, /unknown command 'chek' \(did you mean 'check'\?\)/);
+  const robot = await cli(['check', '-i', INV, '-l', 'cam1']);
+  assert.equal(robot.code, 5);
+  assert.match(robot.stderr, /did you mean 'cam01'\?/);
+  const excl = await cli(['reboot', '-i', INV, '-l', 'all:!arms:!dpots']);
+  assert.equal(excl.code, 5, 'a misspelled exclusion never widens a reboot');
+  assert.match(excl.stderr, /'!dpots' matches no host or group/);
+});
+
+test('-l twice and -l empty are errors, not silently the last one or the whole fleet', async () => {
+  const twice = await cli(['check', '-i', INV, '-l', 'cams', '-l', 'arms']);
+  assert.equal(twice.code, 5);
+  assert.match(twice.stderr, /--limit given more than once: combine patterns in one/);
+  const empty = await cli(['check', '-i', INV, '-l', '']);
+  assert.equal(empty.code, 5);
+  assert.match(empty.stderr, /--limit '' selects nothing/);
+});
+
+test('--version, and help that fits 80 columns and lists only the command\'s own flags', async () => {
+  const v = await cli(['--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.stdout.trim(), `fleetmasq ${JSON.parse(readFileSync('package.json', 'utf8')).version}`);
+  const top = await cli(['--help']);
+  assert.equal((top.stdout.match(/^Exit codes:/gm) ?? []).length, 1, 'exit codes printed once');
+  const pages = [top.stdout];
+  for (const c of Object.keys(COMMANDS)) pages.push((await cli([c, '--help'])).stdout);
+  for (const c of Object.keys(LAB_COMMANDS)) pages.push((await cli(['lab', c, '--help'])).stdout);
+  pages.push((await cli(['lab', '--help'])).stdout);
+  for (const p of pages) for (const line of p.split('\n')) assert.ok(line.length <= 80, `over 80 columns: ${line}`);
+  const check = (await cli(['check', '--help'])).stdout;
+  assert.doesNotMatch(check, /--reboot-timeout|--serial|--force/);
+  assert.match((await cli(['reboot', '--help'])).stdout, /--force/);
+});
+
+test('an INI inventory and a directory get a plain error', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
+  writeFileSync(join(d, 'hosts'), '# fleet\n[robots]\nrobot-01 ansible_host=10.0.0.1\n');
+  const ini = await cli(['check', '-i', join(d, 'hosts')]);
+  assert.equal(ini.code, 5);
+  assert.match(ini.stderr, /hosts:1:1: this is an INI inventory/);
+  mkdirSync(join(d, 'inv'));
+  writeFileSync(join(d, 'inv', 'hosts.yml'), 'all: {}\n');
+  const dir = await cli(['check', '-i', join(d, 'inv')]);
+  assert.equal(dir.code, 5);
+  assert.match(dir.stderr, /is a directory: give the inventory file in it \(.*hosts\.yml\)/);
+});
+
+test('a report path that cannot be written is refused before any robot is contacted', async () => {
+  const r = await cli(['check', '-i', INV, '--html', '/nonexistent-dir/r.html']);
+  assert.equal(r.code, 5);
+  assert.match(r.stderr, /--html \/nonexistent-dir\/r\.html: cannot write there \(ENOENT\)/);
+});
+
+test("every --limit in the README's examples selects robots of the shipped example inventory", async () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const limits = [...readme.matchAll(/(?:-l|--limit) '([^']+)'/g)].map((m) => m[1]!);
+  assert.ok(limits.length >= 1);
+  for (const l of limits) {
+    const r = await cli(['inventory', '-i', 'inventories/fleet/hosts.yml', '-l', l]);
+    assert.equal(r.code, 0, `${l}: ${r.stderr}`);
+    assert.ok(r.stdout.trim().length > 0, l);
+  }
+});
