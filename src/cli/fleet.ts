@@ -96,7 +96,7 @@ export async function makeProgress(io: Out, hosts: string[], title: string, valu
   // listr2 is loaded only when a terminal will show it.
   if (io.isTTY && !values.json && !values.quiet && process.env.CI !== 'true' && process.env.TERM !== 'dumb')
     return (await import('./progress-tty.js')).ttyProgress(hosts, title);
-  return plainProgress(io, Boolean(values.quiet || values.json));
+  return plainProgress(io, Boolean(values.quiet));
 }
 
 /**
@@ -163,6 +163,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out)
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
+  pool.prepare(setup.hosts);
   const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
   const { signal, abandon, dispose } = interruptSignal(io);
   try {

@@ -5,9 +5,19 @@ export interface Out {
   isTTY: boolean;
 }
 
+/**
+ * Text on its way to a terminal, made harmless: control characters (escape sequences that could
+ * retitle the terminal, recolour or rewrite what is shown; carriage returns that overwrite a line) are
+ * shown as \xNN. Only newlines and tabs pass. Robots' interface names, error output, file lines and diffs
+ * all reach the operator through here.
+ */
+export function visible(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export const stdio: Out = {
-  out: (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`),
-  err: (s) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`),
+  out: (s) => process.stdout.write(visible(s.endsWith('\n') ? s : `${s}\n`)),
+  err: (s) => process.stderr.write(visible(s.endsWith('\n') ? s : `${s}\n`)),
   isTTY: Boolean(process.stdout.isTTY),
 };
 

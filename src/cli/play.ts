@@ -12,6 +12,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out)
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
+  pool.prepare(setup.hosts);
   const { signal, abandon, dispose } = interruptSignal(io);
   try {
     let progress = await makeProgress(io, [], '', { ...values, quiet: true });

@@ -1,6 +1,7 @@
 /** The terminal view (listr2): a line per robot with its current step; a compact summary for large fleets. */
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { HostResult } from '../runner/types.js';
+import { visible } from './output.js';
 import type { Progress } from './progress.js';
 
 type Task = ListrTaskWrapper<unknown, never, never>;
@@ -30,7 +31,7 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
   /** Shows a line's state on its task, and settles the task once the robot is done. */
   const show = (line: Line) => {
     if (!line.task) return;
-    line.task.title = line.title;
+    line.task.title = visible(line.title);
     const r = line.result;
     if (!r || !line.settle) return;
     const settle = line.settle;
@@ -49,7 +50,7 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
               line.task = task;
               line.settle = () => {
                 const r = line.result!;
-                if (r.status === 'failed' || r.status === 'unreachable') reject(new Error(`${r.host}: ${r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; ')}`));
+                if (r.status === 'failed' || r.status === 'unreachable') reject(new Error(visible(`${r.host}: ${r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; ')}`)));
                 else resolve();
               };
               show(line);
@@ -69,7 +70,7 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
         counts.running = Math.max(0, counts.running - 1);
         const bad = e.result.status === 'failed' || e.result.status === 'unreachable';
         if (bad) counts.failed++;
-        if (compact && summaryTask && bad) summaryTask.output = `${e.result.host}: ${e.result.error?.message ?? e.result.reasons.join('; ')}`;
+        if (compact && summaryTask && bad) summaryTask.output = visible(`${e.result.host}: ${e.result.error?.message ?? e.result.reasons.join('; ')}`);
       }
       if (compact) return update();
       const host = e.type === 'done' ? e.result.host : 'host' in e ? e.host : undefined;

@@ -11,16 +11,17 @@ export function askSecret(prompt: string): string {
     throw new ConfigError('-K/--ask-become-pass needs a terminal; set FLEETMASQ_BECOME_PASSWORD instead');
   }
   try {
-    writeSync(fd, prompt);
+    // Echo off before the prompt shows: a person who types as soon as it appears is not echoed.
     spawnSync('stty', ['-echo'], { stdio: [fd, 'ignore', 'ignore'] });
-    let s = '';
+    writeSync(fd, prompt);
+    // Bytes first, decoded once at the end: a character of a non-ASCII password spans several bytes.
+    const bytes: number[] = [];
     const buf = Buffer.alloc(1);
     while (readSync(fd, buf, 0, 1, null) === 1) {
-      const c = buf.toString('utf8');
-      if (c === '\n' || c === '\r') break;
-      s += c;
+      if (buf[0] === 0x0a || buf[0] === 0x0d) break;
+      bytes.push(buf[0]!);
     }
-    return s;
+    return Buffer.from(bytes).toString('utf8');
   } finally {
     spawnSync('stty', ['echo'], { stdio: [fd, 'ignore', 'ignore'] });
     writeSync(fd, '\n');

@@ -4,14 +4,14 @@
  * batches, Ctrl-C stops scheduling while robots in flight finish their step. Every result is appended
  * to the run record (JSON lines) as soon as it is known.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { HostError } from '../errors.js';
 import type { Inventory, Vars } from '../inventory/inventory.js';
 import { hostVars } from '../inventory/inventory.js';
 import { SshConnection } from '../transport/ssh.js';
-import { targetFor, type TransportOptions } from '../transport/target.js';
+import { targetFor, type SshTarget, type TransportOptions } from '../transport/target.js';
 import { planBatches, stopAfterBatch, stopMessage, stopRules, type SerialItem, type Stop } from './batches.js';
 import { skippedResult, type HostOutcome, type HostResult, type RunEvent } from './types.js';
 
@@ -46,8 +46,21 @@ export class ConnectionPool {
     return this.conns.size;
   }
 
-  target(host: string) {
-    return targetFor(host, hostVars(this.inv, host), this.transport);
+  private readonly targets = new Map<string, SshTarget>();
+
+  /** A robot's connection plan (resolved once, cached). Throws ConfigError for a setting that cannot work. */
+  target(host: string): SshTarget {
+    let t = this.targets.get(host);
+    if (!t) this.targets.set(host, (t = targetFor(host, hostVars(this.inv, host), this.transport)));
+    return { ...t };
+  }
+
+  /**
+   * Resolves every robot's connection plan before any robot is contacted, so that a bad ssh option on
+   * one robot is an input error (exit 5), not a failure found after other robots were changed.
+   */
+  prepare(hosts: Iterable<string>): void {
+    for (const h of hosts) this.target(h);
   }
 
   get(host: string): Promise<SshConnection> {
@@ -139,8 +152,10 @@ export function toHostResult(host: string, e: unknown, startedAt: number): HostR
   };
 }
 
+/** Run records hold robots' file contents and errors: readable by their owner only (0700 folder, 0600 files). */
 export function recordPath(dir: string, command: string): string {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return join(dir, `${stamp}-${command}-${process.pid}.jsonl`);
 }
@@ -161,7 +176,7 @@ function untilAbandoned<T>(work: Promise<T>, abandon: AbortSignal | undefined, s
 export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
   const recordFile = recordPath(opts.recordDir ?? join('.fleetmasq', 'runs'), opts.command);
-  const record = (r: HostResult) => appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n');
+  const record = (r: HostResult) => appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n', { mode: 0o600 });
   const finish = (r: HostResult) => {
     results.set(r.host, r);
     record(r);

@@ -30,8 +30,13 @@ export interface ExecResult {
   signal?: string;
 }
 
+/** What one command may send back before fleetmasq stops reading (a facts document is a few KiB). */
+export const MAX_OUTPUT_BYTES = 8 << 20;
+
 export interface ExecOptions {
   timeoutMs?: number;
+  /** Stop reading (and fail the command) past this many bytes of stdout + stderr. */
+  maxOutputBytes?: number;
   /** Run as root via sudo when the target says become. Default true. */
   become?: boolean;
 }
@@ -252,11 +257,22 @@ export class SshConnection {
       conn.exec(command, (err, ch) => {
         if (err) return done(classify(err, t, timeoutMs));
         stream = ch;
-        let stdout = '';
+        // Bytes are kept as they come and decoded once (a character may be split across chunks), and
+        // never more than the cap: a robot that streams without end cannot exhaust the controller.
+        const out: Buffer[] = [];
+        const cap = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
+        let bytes = 0;
         let stderr = '';
         let prompts = 0;
-        ch.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+        const take = (d: Buffer): boolean => {
+          bytes += d.length;
+          if (bytes <= cap) return true;
+          done(new HostError('command', `the robot sent more than ${Math.round(cap / 1048576)} MiB of output for one command: stopped reading it (a misbehaving tool on the robot?)`));
+          return false;
+        };
+        ch.on('data', (d: Buffer) => take(d) && out.push(d));
         ch.stderr.on('data', (d: Buffer) => {
+          if (!take(d)) return;
           stderr += d.toString('utf8');
           if (become && t.becomePassword !== undefined) {
             while (stderr.includes(prompt)) {
@@ -280,7 +296,7 @@ export class SshConnection {
               ),
             );
           }
-          done(undefined, { stdout, stderr, code: code ?? null, ...(signal ? { signal } : {}) });
+          done(undefined, { stdout: Buffer.concat(out).toString('utf8'), stderr, code: code ?? null, ...(signal ? { signal } : {}) });
         });
       });
     });
@@ -301,9 +317,15 @@ export class SshConnection {
   }
 }
 
+/** A channel through a jump host to the next hop; a jump host that never answers fails within the connect timeout. */
 function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Duplex> {
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new HostError('unreachable', `jump host did not open a channel to ${hop.host}:${hop.port} for ${target.name} within ${Math.round(target.connectTimeoutMs / 1000)} s`));
+      // The jump connection is dropped with the attempt (the caller disposes the hops).
+    }, target.connectTimeoutMs);
     via.connection!.forwardOut('127.0.0.1', 0, hop.host, hop.port, (err, stream) => {
+      clearTimeout(timer);
       if (err) reject(new HostError('unreachable', `jump host could not reach ${hop.host}:${hop.port} for ${target.name}: ${err.message}`));
       else resolve(stream as unknown as Duplex);
     });
@@ -312,19 +334,23 @@ function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Du
 
 async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, connecting: Set<NodeSSH>): Promise<NodeSSH> {
   const khName = knownHostsName(t.hostKeyAlias ?? t.host, t.port);
-  const entries = t.hostKeyChecking === 'off' ? [] : readKnownHosts(t.knownHostsFiles);
+  const entries = readKnownHosts(t.knownHostsFiles);
   let verdictError: HostError | undefined;
   const hostVerifier = (key: Buffer): boolean => {
-    if (t.hostKeyChecking === 'off') {
+    const v = verifyHostKey(entries, khName, key);
+    // A revoked key is refused whatever the checking mode, as OpenSSH does.
+    if (t.hostKeyChecking === 'off' && v.status !== 'revoked') {
       warn(`host key checking is OFF for ${t.name}: the robot's identity is not verified`);
       return true;
     }
-    const v = verifyHostKey(entries, khName, key);
     if (v.status === 'match') return true;
     if (v.status === 'unknown' && t.hostKeyChecking === 'accept-new') {
       const file = t.knownHostsFiles[0]!;
-      mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, knownHostsLine(khName, key));
+      // ~/.ssh as OpenSSH makes it (0700); the key recorded once, even when several robots share a
+      // name or connections race (checked against the file as it is now, not as it was read).
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      knownHostsCache.delete(file);
+      if (verifyHostKey(readKnownHosts([file]), khName, key).status !== 'match') appendFileSync(file, knownHostsLine(khName, key), { mode: 0o600 });
       knownHostsCache.delete(file);
       warn(`recorded the new host key of ${khName} in ${file}`);
       return true;

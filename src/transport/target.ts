@@ -132,6 +132,16 @@ interface ResolveInput {
   depth?: number;
 }
 
+/**
+ * Host and user names reach a local shell through %h and %r in a ProxyCommand, unquoted (as in
+ * OpenSSH). OpenSSH refuses names with shell metacharacters, spaces, control characters or a leading
+ * '-' (ssh.c valid_hostname/valid_ruser); so does fleetmasq, wherever the name came from (inventory,
+ * ansible_ssh_common_args, ssh_config).
+ */
+function checkShellSafe(target: string, what: string, v: string): void {
+  if (!v || v.startsWith('-') || /['`"$\\;&<>|(){}*\s\p{Cc}]/u.test(v)) throw new ConfigError(`${target}: ${what} ${JSON.stringify(v)} has characters that could reach a shell (OpenSSH refuses it too)`);
+}
+
 function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
   const env = opts.env ?? process.env;
   const cfg = config(input.configFile ?? opts.sshConfigFile);
@@ -143,6 +153,8 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
   const port = input.port ?? Number(get('port') ?? 22);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${input.name}: invalid port ${port}`);
   const user = input.user ?? get('user') ?? env.USER ?? userInfo().username;
+  checkShellSafe(input.name, 'host name', host);
+  checkShellSafe(input.name, 'user name', user);
   const t = { h: host, p: port, r: user, n: input.dest };
 
   // ProxyJump and ProxyCommand: whichever is obtained first wins (command line, then the config in the
@@ -194,6 +206,7 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
     : (get('userknownhostsfile') ?? '~/.ssh/known_hosts ~/.ssh/known_hosts2').split(/\s+/).map((f) => expandTilde(tokens(f, t)));
   const global = get('globalknownhostsfile') ?? '/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2';
   const connectTimeout = Number(get('connecttimeout') ?? opts.connectTimeoutS ?? 10);
+  if (!Number.isFinite(connectTimeout) || connectTimeout < 0) throw new ConfigError(`${input.name}: invalid ConnectTimeout '${get('connecttimeout')}'`);
   const aliveInterval = Number(get('serveraliveinterval') ?? 5) || 5;
   const aliveCount = Number(get('serveralivecountmax') ?? 3) || 3;
   const agent = get('identityagent');

@@ -84,3 +84,12 @@ test("every --limit in the README's examples selects robots of the shipped examp
     assert.ok(r.stdout.trim().length > 0, l);
   }
 });
+
+test('-K reads a non-ASCII password whole from a real terminal, without echo', async () => {
+  const { runInPty } = await import('../helpers/pty.js');
+  const script = "import('./dist/src/cli/prompt.js').then((m) => console.log('GOT ' + JSON.stringify(m.askSecret('BECOME password: '))))";
+  const r = runInPty([process.execPath, '-e', script], [{ after: 'BECOME password: ', send: 'pässwörd-€\r' }], process.env, 30);
+  assert.equal(r.code, 0, r.output);
+  assert.match(r.output, /GOT "pässwörd-€"/);
+  assert.equal((r.output.match(/pässwörd/g) ?? []).length, 1, 'only the program printed it: the terminal did not echo it');
+});

@@ -143,3 +143,94 @@ test('ssh errors are told as what they mean for the robot', async () => {
   }
   assert.match(c('connect ECONNREFUSED 10.0.0.5:22').message, /^cannot reach 10\.0\.0\.5:22/);
 });
+
+test('host and user names that could reach a shell through %h/%r are refused, wherever they come from', () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ ansible_ssh_common_args: '-o HostName=x;touch${IFS}/tmp/pwn' }, /host name .* could reach a shell/],
+    [{ ansible_ssh_common_args: '-o "HostName=a b"' }, /host name "a b"/],
+    [{ ansible_ssh_common_args: '-l $(id)' }, /user name "\$\(id\)"/],
+    [{ ansible_ssh_common_args: '-o User=-oProxyCommand=x' }, /user name "-oProxyCommand=x"/],
+    [{ ansible_ssh_common_args: '-o ConnectTimeout=soon' }, /invalid ConnectTimeout 'soon'/],
+    [{ ansible_ssh_common_args: '-o Port=99999' }, /invalid port 99999/],
+  ];
+  for (const [vars, re] of bad) assert.throws(() => targetFor('r1', { ansible_host: '10.0.0.1', ...vars }), (e: Error) => e instanceof ConfigError && re.test(e.message), JSON.stringify(vars));
+  assert.equal(targetFor('r1', { ansible_host: '10.0.0.1', ansible_ssh_common_args: '-o HostName=robot-1.fleet -l ops' }).host, 'robot-1.fleet');
+});
+
+test('one robot\'s bad ssh option is an input error (exit 5) before any robot is contacted', async () => {
+  const { cli } = await import('../helpers/cli.js');
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  const marker = join(d, 'contacted');
+  // Every robot would be reached through a ProxyCommand that leaves a marker: none may run.
+  writeFileSync(
+    join(d, 'hosts.yml'),
+    `all:\n  vars:\n    ansible_ssh_common_args: "-o ProxyCommand='touch ${marker}; exit 1'"\n  hosts:\n    good-1:\n    good-2:\n    bad:\n      ansible_ssh_common_args: "-o Port=0"\n`,
+  );
+  const r = await cli(['apply', '-i', join(d, 'hosts.yml')]);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /bad: invalid port 0/);
+  const { existsSync } = await import('node:fs');
+  assert.equal(existsSync(marker), false, 'no robot was contacted');
+});
+
+test('a templated task value that is wrong for its module is an input error before any robot is contacted', async () => {
+  const { cli } = await import('../helpers/cli.js');
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  writeFileSync(join(d, 'hosts.yml'), 'all:\n  vars:\n    wait: 10m\n  hosts:\n    r1:\n      ansible_host: 192.0.2.1\n');
+  writeFileSync(join(d, 'pb.yml'), '- hosts: all\n  serial: 1\n  tasks:\n    - name: reboot it\n      reboot:\n        timeout: "{{ wait }}"\n');
+  const r = await cli(['play', join(d, 'pb.yml'), '-i', join(d, 'hosts.yml')]);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /play 'all', robot 'r1': task 'reboot it': invalid reboot timeout "10m" \(whole seconds from 1 to 86400\)/);
+});
+
+test('the sudo password never reaches a ProxyCommand\'s environment', async () => {
+  const { SshConnection } = await import('../../src/transport/ssh.js');
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  const envFile = join(d, 'env');
+  const t = targetFor('r1', { ansible_host: '10.0.0.1', ansible_ssh_common_args: `-o ProxyCommand='env > ${envFile}; exit 1'` }, { becomePassword: 'hunter2-secret' });
+  const saved = process.env.FLEETMASQ_BECOME_PASSWORD;
+  process.env.FLEETMASQ_BECOME_PASSWORD = 'hunter2-secret';
+  try {
+    await assert.rejects(SshConnection.open({ ...t, connectTimeoutMs: 3000 }));
+  } finally {
+    if (saved === undefined) delete process.env.FLEETMASQ_BECOME_PASSWORD;
+    else process.env.FLEETMASQ_BECOME_PASSWORD = saved;
+  }
+  const { readFileSync } = await import('node:fs');
+  const env = readFileSync(envFile, 'utf8');
+  assert.match(env, /PATH=/, 'the ProxyCommand ran');
+  assert.doesNotMatch(env, /hunter2-secret/);
+});
+
+test('a jump host that ignores channel requests fails the robot within the connect timeout, no hang', async () => {
+  const ssh2 = (await import('ssh2')).default;
+  const { SshConnection } = await import('../../src/transport/ssh.js');
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const clientKey = ssh2.utils.generateKeyPairSync('ed25519');
+  // A jump host on loopback that accepts any login and never answers a request to open a channel.
+  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('authentication', (ctx) => ctx.accept());
+    client.on('ready', () => client.on('tcpip', () => {}));
+    client.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  writeFileSync(join(d, 'kh'), `[127.0.0.1]:${port} ${hostKey.public}\n`);
+  writeFileSync(join(d, 'id'), clientKey.private, { mode: 0o600 });
+  try {
+    const t = targetFor('r1', { ansible_host: '192.0.2.7', ansible_ssh_common_args: `-J jump@127.0.0.1:${port} -i ${join(d, 'id')}` }, { knownHostsFile: join(d, 'kh'), connectTimeoutS: 2 });
+    const t0 = Date.now();
+    await assert.rejects(SshConnection.open(t), /jump host did not open a channel to 192\.0\.2\.7:22 for r1 within 2 s/);
+    assert.ok(Date.now() - t0 < 10_000);
+  } finally {
+    server.close();
+  }
+});
+
+test('visible(): escape sequences and carriage returns from robots are shown, not obeyed', async () => {
+  const { visible } = await import('../../src/cli/output.js');
+  assert.equal(visible('wlan0\x1b]0;owned\x07\x1b[31mred\r\n\tok'), 'wlan0\\x1b]0;owned\\x07\\x1b[31mred\\x0d\n\tok');
+  assert.equal(visible('C1 \u009b31m'), 'C1 \\x9b31m');
+  assert.equal(visible('plain ü €'), 'plain ü €');
+});
