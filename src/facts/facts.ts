@@ -27,7 +27,7 @@ m pid1; echo "$pid1"
 m uid; while read -r k r e _; do [ "$k" = Uid: ] && { echo "$e"; break; }; done < /proc/self/status
 v=$(iptables -V 2>&1)
 m iptables_v; echo "$v"
-m rules; iptables -w 5 -t nat -S POSTROUTING 2>&1; echo "@rc=$?"
+m rules; iptables -w 5 -t nat -S POSTROUTING 2>&1; printf '\\n@rc=%s\\n' "$?"
 m rules_other
 case "$v" in
   *nf_tables*) if command -v iptables-legacy >/dev/null 2>&1 && [ -r /proc/net/ip_tables_names ]; then
@@ -37,7 +37,7 @@ case "$v" in
 esac
 m routes; ip -o -4 route show default 2>&1
 m links; ip -o link show 2>&1
-m rclocal; if [ -e ${RC_LOCAL} ]; then stat -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL}; fi
+m rclocal; if [ -e ${RC_LOCAL} ]; then [ -L ${RC_LOCAL} ] && echo "@path=$(readlink -f ${RC_LOCAL})"; stat -L -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL}; fi
 m unit; if [ -e ${UNIT_PATH} ]; then base64 ${UNIT_PATH}; fi
 m systemd_state
 if [ "$pid1" = systemd ]; then
@@ -84,7 +84,8 @@ export interface Facts {
   other?: { backend: 'nft' | 'legacy'; rules: string[] };
   routes: Route[];
   links: Link[];
-  rcLocal?: { mode: number; content: string };
+  /** /etc/rc.local (its target's mode and bytes when it is a symlink, and the target's path). */
+  rcLocal?: { mode: number; content: string; path?: string };
   unit?: string;
   /** `systemctl is-enabled` of our unit ('enabled' read from its .wants symlink); set only when its file exists. */
   unitEnabled?: string;
@@ -149,8 +150,10 @@ export function parseFacts(out: string): Facts {
     f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
   }
   const rl = s.get('rclocal') ?? [];
+  const link = rl[0]?.startsWith('@path=') ? rl.shift()!.slice(6).trim() : undefined;
   // base64 wraps its output at 76 columns: a file's lines are joined back.
-  if (rl.length >= 1 && rl[0]!.trim()) f.rcLocal = { mode: parseInt(rl[0]!.trim(), 8), content: Buffer.from(rl.slice(1).join(''), 'base64').toString('utf8') };
+  if (rl.length >= 1 && rl[0]!.trim())
+    f.rcLocal = { mode: parseInt(rl[0]!.trim(), 8), content: Buffer.from(rl.slice(1).join(''), 'base64').toString('utf8'), ...(link !== undefined ? { path: link } : {}) };
   const unit = (s.get('unit') ?? []).join('').trim();
   if (unit) f.unit = Buffer.from(unit, 'base64').toString('utf8');
   for (const l of s.get('systemd_state') ?? []) {

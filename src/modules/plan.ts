@@ -5,7 +5,7 @@
 import { MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, type Facts } from '../facts/facts.js';
 import { unifiedDiff } from '../util/diff.js';
 import { shQuote } from '../util/quote.js';
-import { deadLinesAfterExit, findBlock, removeBlock, withBlock } from './rclocal.js';
+import { blockDamage, deadLinesAfterExit, findBlock, removeBlock, withBlock } from './rclocal.js';
 import { chooseInterface, countRule, ensureRuleSh, IFACE_RE, masqueradeInterfaces, ruleArgs } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
 
@@ -34,9 +34,10 @@ export interface Plan {
 const SCRIPT_HEAD = `set -eu
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 fm_step() { echo "@@FM step $1"; }
+fm_sync() { sync "$1" 2>/dev/null || sync; }
 fm_write() {
   tmp="$1.fleetmasq-tmp.$$"
-  if printf '%s' "$3" | base64 -d > "$tmp" && chmod "$2" "$tmp" && mv -f "$tmp" "$1"; then :; else rm -f "$tmp"; return 1; fi
+  if printf '%s' "$3" | base64 -d > "$tmp" && chmod "$2" "$tmp" && fm_sync "$tmp" && mv -f "$tmp" "$1"; then fm_sync "\${1%/*}"; else rm -f "$tmp"; return 1; fi
 }
 `;
 
@@ -48,8 +49,24 @@ function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
 }
 
-function writeFile(path: string, content: string, mode: number): string {
-  return `fm_write ${path} ${mode.toString(8).padStart(4, '0')} ${shQuote(b64(content))}`;
+/** The shell that writes a file on a robot: atomic (temp file, rename) and durable (synced before and after). */
+export function writeFile(path: string, content: string, mode: number): string {
+  return `fm_write ${shQuote(path)} ${mode.toString(8).padStart(4, '0')} ${shQuote(b64(content))}`;
+}
+
+/** A path fleetmasq will write to on a robot's word (a symlink's target): plain characters only. */
+const SAFE_PATH = /^\/[A-Za-z0-9._/-]+$/;
+
+/**
+ * Where rc.local's bytes live: the file itself, or the target of the symlink (RHEL/Fedora ship
+ * /etc/rc.local -> rc.d/rc.local), so that the link stays a link; or why fleetmasq will not edit it.
+ */
+function rcLocalTarget(facts: Facts): { path: string } | { error: string } {
+  const rc = facts.rcLocal;
+  if (rc && blockDamage(rc.content)) return { error: `${RC_LOCAL} ${blockDamage(rc.content)}` };
+  const path = rc?.path ?? RC_LOCAL;
+  if (!SAFE_PATH.test(path) || path.includes('/../')) return { error: `${RC_LOCAL} links to ${JSON.stringify(path)}: an unusual path, so fleetmasq will not write there` };
+  return { path };
 }
 
 function resolveMethod(facts: Facts, wanted: MasqSettings['persistence']): Persistence | { error: string } {
@@ -153,12 +170,20 @@ function removeUnitSteps(facts: Facts, plan: Plan, why: string): void {
   });
 }
 
-function removeRcBlockSteps(facts: Facts, plan: Plan, why: string): void {
-  if (!facts.rcLocal || !findBlock(facts.rcLocal.content)) return;
+/** Takes fleetmasq's block out of rc.local. A file it must not edit fails a remove, and only warns otherwise. */
+function removeRcBlockSteps(facts: Facts, plan: Plan, why: string, onRefusal: 'error' | 'warn'): void {
+  if (!facts.rcLocal) return;
+  const target = rcLocalTarget(facts);
+  if ('error' in target) {
+    if (onRefusal === 'error') plan.error ??= target.error;
+    else plan.warnings.push(target.error);
+    return;
+  }
+  if (!findBlock(facts.rcLocal.content)) return;
   const before = removeBlock(facts.rcLocal);
   plan.changes.push(before ? `remove fleetmasq's block from ${RC_LOCAL}${why}` : `delete ${RC_LOCAL} (fleetmasq created it)${why}`);
   plan.diffs.push(unifiedDiff(facts.rcLocal.content, before?.content ?? '', RC_LOCAL, before ? RC_LOCAL : '/dev/null'));
-  plan.steps.push({ name: 'rclocal-restore', sh: before ? writeFile(RC_LOCAL, before.content, before.mode) : `rm -f ${RC_LOCAL}` });
+  plan.steps.push({ name: 'rclocal-restore', sh: before ? writeFile(target.path, before.content, before.mode) : `rm -f ${RC_LOCAL}\nfm_sync /etc` });
 }
 
 /** Reloads systemd only if its view of our unit differs from the file on disk. */
@@ -198,20 +223,23 @@ export function planPersist(facts: Facts, settings: MasqSettings, plan: Plan = e
     // deleted); a new unit is simply loaded from disk on demand.
     if (facts.unit !== unit) steps.push(RELOAD_IF_STALE);
     if (steps.length) plan.steps.push({ name: 'unit', sh: steps.join('\n') });
-    removeRcBlockSteps(facts, plan, ' (persistence is now systemd)');
+    removeRcBlockSteps(facts, plan, ' (persistence is now systemd)', 'warn');
   } else {
     if (facts.systemd && facts.rcLocalService === 'masked')
       return { ...plan, error: 'rc-local.service is masked, so /etc/rc.local would never run at boot: unmask it or use systemd persistence' };
+    const target = rcLocalTarget(facts);
+    if ('error' in target) return { ...plan, error: target.error };
     const next = withBlock(facts.rcLocal, iface);
     if (!facts.rcLocal || facts.rcLocal.content !== next.content || facts.rcLocal.mode !== next.mode) {
       if (!facts.rcLocal) plan.changes.push(`create ${RC_LOCAL} (mode 0755) with fleetmasq's block`);
       else {
-        if (facts.rcLocal.content !== next.content) plan.changes.push(`${findBlock(facts.rcLocal.content) ? 'update' : 'add'} fleetmasq's block in ${RC_LOCAL}`);
-        if (!facts.rcLocal.content.startsWith('#!')) plan.changes.push(`add the missing shebang to ${RC_LOCAL}`);
-        if ((facts.rcLocal.mode & 0o111) !== 0o111) plan.changes.push(`make ${RC_LOCAL} executable`);
+        const where = facts.rcLocal.path ? `${RC_LOCAL} (-> ${facts.rcLocal.path})` : RC_LOCAL;
+        if (facts.rcLocal.content !== next.content) plan.changes.push(`${findBlock(facts.rcLocal.content) ? 'update' : 'add'} fleetmasq's block in ${where}`);
+        if (!facts.rcLocal.content.startsWith('#!')) plan.changes.push(`add the missing shebang to ${where}`);
+        if ((facts.rcLocal.mode & 0o100) === 0) plan.changes.push(`make ${where} executable by its owner (mode ${next.mode.toString(8).padStart(4, '0')})`);
       }
       plan.diffs.push(unifiedDiff(facts.rcLocal?.content ?? '', next.content, facts.rcLocal ? RC_LOCAL : '/dev/null', RC_LOCAL));
-      plan.steps.push({ name: 'rclocal', sh: writeFile(RC_LOCAL, next.content, next.mode) });
+      plan.steps.push({ name: 'rclocal', sh: writeFile(target.path, next.content, next.mode) });
     }
     removeUnitSteps(facts, plan, ' (persistence is now rc.local)');
     const dead = deadLinesAfterExit(facts.rcLocal?.content ?? '').filter((l) => /MASQUERADE/.test(l));
@@ -236,7 +264,7 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
   if ('iface' in choice) ifaces.add(choice.iface);
   for (const i of fleetmasqInterfaces(facts)) ifaces.add(i);
   removeUnitSteps(facts, plan, '');
-  removeRcBlockSteps(facts, plan, '');
+  removeRcBlockSteps(facts, plan, '', 'error');
   for (const iface of [...ifaces].filter((i) => IFACE_RE.test(i))) {
     const rule = ruleArgs(iface);
     const n = countRule(facts.rules, iface);
@@ -311,6 +339,7 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
       else if (facts.unit !== renderUnit(iface)) reasons.push(`${UNIT_NAME} was modified`);
       if (facts.unit !== undefined && facts.unitEnabled !== 'enabled') reasons.push(`${UNIT_NAME} is not enabled (${facts.unitEnabled ?? 'unknown'})`);
     } else if (!facts.rcLocal) reasons.push(`persistence missing: no ${RC_LOCAL}`);
+    else if (blockDamage(facts.rcLocal.content)) reasons.push(`${RC_LOCAL} ${blockDamage(facts.rcLocal.content)}`);
     else if (!block) reasons.push(`persistence missing: no fleetmasq block in ${RC_LOCAL}`);
     else if (block.iface !== iface) reasons.push(`persistence is for ${block.iface}, expected ${iface}`);
     else if (!facts.rcLocal.content.startsWith('#!')) reasons.push(`${RC_LOCAL} has no shebang`);

@@ -42,26 +42,46 @@ export function parseMeta(line: string): RcMeta | undefined {
   return { created: m[1] === '1', shebangAdded: m[2] === '1', mode: parseInt(m[3]!, 8), noEol: m[4] === '1' };
 }
 
+/**
+ * Why fleetmasq's markers cannot be trusted (a BEGIN without its END, two blocks, END before BEGIN:
+ * edited by hand), or undefined when there are none or exactly one well-formed block. A damaged file
+ * is never edited: a block taken between the wrong markers would take the admin's lines with it.
+ */
+export function blockDamage(content: string): string | undefined {
+  const lines = content.split('\n');
+  const begins = lines.flatMap((l, i) => (l === BEGIN ? [i] : []));
+  const ends = lines.flatMap((l, i) => (l === END ? [i] : []));
+  if (!begins.length && !ends.length) return undefined;
+  if (begins.length === 1 && ends.length === 1 && begins[0]! < ends[0]!) return undefined;
+  return `its fleetmasq markers are damaged (${begins.length} BEGIN, ${ends.length} END${begins.length === 1 && ends.length === 1 ? ', END first' : ''}): edited by hand? Fix the file by hand; fleetmasq will not edit it`;
+}
+
 /** Finds fleetmasq's block: line indexes of BEGIN and END, its meta and the interface it sets. */
 export function findBlock(content: string): { begin: number; end: number; meta?: RcMeta; iface?: string } | undefined {
+  if (blockDamage(content)) return undefined;
   const lines = content.split('\n');
   const begin = lines.indexOf(BEGIN);
   if (begin < 0) return undefined;
   const end = lines.indexOf(END, begin);
-  if (end < 0) return undefined;
   const meta = parseMeta(lines[begin + 1] ?? '');
   const iface = /-A POSTROUTING -o (\S+) -j MASQUERADE/.exec(lines.slice(begin, end).join('\n'))?.[1];
   return { begin, end, meta, iface };
 }
 
-/** The file as it was before fleetmasq (undefined: fleetmasq created it, so it should not exist). */
+/** The file fleetmasq creates when there is none, less its block. */
+const CREATED_REST = '#!/bin/sh\nexit 0\n';
+
+/**
+ * The file as it was before fleetmasq. Undefined: fleetmasq created it and nobody has added to it
+ * since, so it should not exist; a created file that an admin added lines to keeps them.
+ */
 export function removeBlock(file: RcFile): RcFile | undefined {
   const b = findBlock(file.content);
   if (!b) return file;
   const lines = file.content.split('\n');
   lines.splice(b.begin, b.end - b.begin + 1);
   const meta = b.meta ?? { created: false, shebangAdded: false, mode: file.mode, noEol: false };
-  if (meta.created) return undefined;
+  if (meta.created) return lines.join('\n') === CREATED_REST ? undefined : { content: lines.join('\n'), mode: file.mode };
   if (meta.shebangAdded && lines[0] === '#!/bin/sh') lines.shift();
   let content = lines.join('\n');
   if (meta.noEol && content.endsWith('\n')) content = content.slice(0, -1);
@@ -80,7 +100,7 @@ export function withBlock(current: RcFile | undefined, iface: string): RcFile {
   if (!original) {
     meta ??= { created: true, shebangAdded: false, mode: 0o755, noEol: false };
     const content = ['#!/bin/sh', BEGIN, metaLine(meta), ...blockBody(iface), END, 'exit 0', ''].join('\n');
-    return { content, mode: 0o755 };
+    return { content, mode: meta.mode };
   }
   let text = original.content;
   const noEol = text.length > 0 && !text.endsWith('\n');
@@ -96,7 +116,9 @@ export function withBlock(current: RcFile | undefined, iface: string): RcFile {
   const exitAt = lines.findIndex((l, i) => i > 0 && EXIT_RE.test(l));
   if (exitAt >= 0) lines.splice(exitAt, 0, ...block);
   else lines.splice(lines.length - 1, 0, ...block);
-  return { content: lines.join('\n'), mode: original.mode | 0o755 };
+  // The admin's mode is kept; only the owner's exec bit is added (root runs it: enough for systemd's
+  // rc-local.service and for init scripts). A 0700 file stays 0700.
+  return { content: lines.join('\n'), mode: original.mode | 0o100 };
 }
 
 /** Top-level lines after the first top-level exit: they never run (a classic hand-made mistake). */

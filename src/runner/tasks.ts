@@ -181,6 +181,8 @@ export function removeTask(o: TaskOptions): HostTask {
   return async (ctx) => {
     const { out, settings, conn, facts } = await begin(ctx, o);
     const plan = planRemove(facts, settings);
+    // Nothing half-done: a robot whose files fleetmasq will not edit is left entirely as it is.
+    if (plan.error) throw new HostError('config', `${plan.error}; nothing removed`);
     planned(plan, out);
     out.details = describe(facts);
     if (!plan.changes.length) return out;

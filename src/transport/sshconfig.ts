@@ -1,15 +1,25 @@
 /**
- * OpenSSH client config (pure parsing and lookup): Host blocks with patterns and negation, `Match all`,
- * Include, `Key value` / `Key=value`, first obtained value wins (IdentityFile accumulates).
+ * OpenSSH client config (pure parsing and lookup): Host blocks with patterns and negation, Match
+ * blocks (all, host, originalhost, user, localuser; negated criteria), Include, `Key value` /
+ * `Key=value`, first obtained value wins (IdentityFile accumulates). A Match criterion fleetmasq cannot
+ * evaluate (exec, canonical, final, localnetwork, tagged) is an error, never silently skipped: its
+ * block may hold security options (StrictHostKeyChecking, UserKnownHostsFile) that `ssh -G` applies.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, basename } from 'node:path';
+import { ConfigError } from '../errors.js';
+
+export interface MatchCriterion {
+  kind: 'all' | 'host' | 'originalhost' | 'user' | 'localuser';
+  negate: boolean;
+  patterns: string[];
+}
 
 export interface SshConfigBlock {
   patterns: string[];
-  /** `Match` blocks other than `Match all` are kept but never match (reported as unsupported). */
-  match?: string;
+  /** A Match block: every criterion must hold. */
+  match?: MatchCriterion[];
   options: [string, string][];
 }
 
@@ -74,7 +84,9 @@ function parseLine(line: string): [string, string] | undefined {
 export function parseSshConfig(text: string, file = '<config>', depth = 0): SshConfig {
   const cfg: SshConfig = { blocks: [{ patterns: ['*'], options: [] }], warnings: [] };
   let cur = cfg.blocks[0]!;
+  let lineNo = 0;
   for (const raw of text.split('\n')) {
+    lineNo++;
     const kv = parseLine(raw);
     if (!kv) continue;
     const [k, v] = kv;
@@ -82,8 +94,7 @@ export function parseSshConfig(text: string, file = '<config>', depth = 0): SshC
       cur = { patterns: v.split(/\s+/).filter(Boolean), options: [] };
       cfg.blocks.push(cur);
     } else if (k === 'match') {
-      cur = v.trim().toLowerCase() === 'all' ? { patterns: ['*'], options: [] } : { patterns: [], match: v, options: [] };
-      if (cur.match) cfg.warnings.push(`${file}: 'Match ${v}' is not supported; its block is ignored`);
+      cur = { patterns: [], match: parseMatch(v, `${file}:${lineNo}`), options: [] };
       cfg.blocks.push(cur);
     } else if (k === 'include') {
       if (depth > 8) continue;
@@ -102,6 +113,68 @@ export function parseSshConfig(text: string, file = '<config>', depth = 0): SshC
     } else cur.options.push([k, v]);
   }
   return cfg;
+}
+
+const MATCH_WITH_ARG = new Set(['host', 'originalhost', 'user', 'localuser']);
+
+/** `Match` criteria, as OpenSSH reads them (readconf.c match_cfg_line). */
+export function parseMatch(text: string, where: string): MatchCriterion[] {
+  const words = shellWords(text);
+  const out: MatchCriterion[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const negate = w.startsWith('!');
+    const kind = (negate ? w.slice(1) : w).toLowerCase();
+    if (kind === 'all') {
+      if (words.length !== 1) throw new ConfigError(`${where}: 'Match all' takes nothing else (as in OpenSSH)`);
+      out.push({ kind: 'all', negate, patterns: [] });
+    } else if (MATCH_WITH_ARG.has(kind)) {
+      const arg = words[++i];
+      if (arg === undefined) throw new ConfigError(`${where}: 'Match ${kind}' needs an argument`);
+      out.push({ kind: kind as MatchCriterion['kind'], negate, patterns: arg.split(',') });
+    } else
+      throw new ConfigError(
+        `${where}: 'Match ${text}': fleetmasq cannot evaluate the '${kind}' criterion, and skipping the block could weaken what OpenSSH would do (host key checking, known_hosts); give --ssh-config FILE without it`,
+      );
+  }
+  if (!out.length) throw new ConfigError(`${where}: 'Match' needs a criterion`);
+  return out;
+}
+
+/** What a Match block is matched against, as lookup proceeds. */
+export interface MatchContext {
+  /** The name given (inventory host or ansible_host). */
+  originalHost: string;
+  /** The remote user given on the command line (inventory), if any. */
+  user?: string;
+  localUser: string;
+}
+
+function matchHolds(criteria: MatchCriterion[], ctx: MatchContext, obtained: Map<string, string[]>): boolean {
+  return criteria.every((c) => {
+    let v: boolean;
+    switch (c.kind) {
+      case 'all':
+        v = true;
+        break;
+      case 'host': {
+        // The target host name after HostName substitution so far (%h is the original name).
+        const hn = obtained.get('hostname')?.[0]?.replace(/%h/g, ctx.originalHost) ?? ctx.originalHost;
+        v = patternMatches(c.patterns, hn);
+        break;
+      }
+      case 'originalhost':
+        v = patternMatches(c.patterns, ctx.originalHost);
+        break;
+      case 'user':
+        v = patternMatches(c.patterns, ctx.user ?? obtained.get('user')?.[0] ?? ctx.localUser);
+        break;
+      case 'localuser':
+        v = patternMatches(c.patterns, ctx.localUser);
+        break;
+    }
+    return c.negate ? !v : v;
+  });
 }
 
 function globFiles(pattern: string): string[] {
@@ -126,10 +199,11 @@ function patternMatches(patterns: string[], host: string): boolean {
 }
 
 /** Options for a host: first obtained value wins; multi-valued options accumulate. Keys are lower-case. */
-export function lookupHost(cfg: SshConfig, host: string): Map<string, string[]> {
+export function lookupHost(cfg: SshConfig, host: string, ctx: Partial<MatchContext> = {}): Map<string, string[]> {
   const out = new Map<string, string[]>();
+  const mctx: MatchContext = { originalHost: host, localUser: ctx.localUser ?? process.env.USER ?? 'root', user: ctx.user };
   for (const b of cfg.blocks) {
-    if (b.match !== undefined || !patternMatches(b.patterns, host)) continue;
+    if (b.match ? !matchHolds(b.match, mctx, out) : !patternMatches(b.patterns, host)) continue;
     for (const [k, v] of b.options) {
       if (MULTI.has(k)) out.set(k, [...(out.get(k) ?? []), v]);
       else if (!out.has(k)) out.set(k, [v]);

@@ -145,7 +145,7 @@ function checkShellSafe(target: string, what: string, v: string): void {
 function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
   const env = opts.env ?? process.env;
   const cfg = config(input.configFile ?? opts.sshConfigFile);
-  const fromCfg = lookupHost(cfg, input.dest);
+  const fromCfg = lookupHost(cfg, input.dest, { user: input.user, localUser: env.USER ?? userInfo().username });
   const get = (k: string): string | undefined => input.cmdline.find(([ck]) => ck === k)?.[1] ?? fromCfg.get(k)?.[0];
   const all = (k: string): string[] => [...input.cmdline.filter(([ck]) => ck === k).map(([, v]) => v), ...(fromCfg.get(k) ?? [])];
 

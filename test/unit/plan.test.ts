@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFacts, UNIT_NAME, UNIT_PATH, WANTS_LINK, type Facts } from '../../src/facts/facts.js';
-import { checkCompliance, planApply, planRemove, renderScript, RELOAD_IF_STALE } from '../../src/modules/plan.js';
+import { checkCompliance, planApply, planRemove, renderScript, RELOAD_IF_STALE, writeFile } from '../../src/modules/plan.js';
 import { chooseInterface } from '../../src/modules/rule.js';
 import { renderUnit } from '../../src/modules/unit.js';
 import { withBlock } from '../../src/modules/rclocal.js';
@@ -207,4 +207,56 @@ test('rollout stop rules: a batch where every robot failed, a failed canary, max
   // A single serial value has no canary; no serial at all is one batch.
   assert.equal(stopRules([{ count: 5 }], undefined).canary, false);
   assert.match(stopMessage({ kind: 'canary', batch: 1, failed: 1, size: 1 }), /the canary batch failed \(1 of 1 robot\): later batches not started/);
+});
+
+/** A rendered script run under a real sh, with stub commands first on its PATH (the fast tier). */
+async function runWithStubs(script: string, stubs: Record<string, string>): Promise<{ dir: string; code: number | null; stdout: string }> {
+  const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { run } = await import('../../src/util/proc.js');
+  const dir = mkdtempSync(join(tmpdir(), 'fmsh-'));
+  mkdirSync(join(dir, 'bin'));
+  for (const [name, body] of Object.entries(stubs)) writeFileSync(join(dir, 'bin', name), `#!/bin/sh\n${body.replaceAll('$DIR', dir)}\n`, { mode: 0o755 });
+  const patched = script.replace(/PATH=\S+/, `PATH=${dir}/bin:${process.env.PATH}`);
+  const r = await run('sh', ['-c', patched], { nothrow: true });
+  return { dir, code: r.exitCode, stdout: r.stdout };
+}
+
+test('file writes on robots: atomic and durable (the temp file synced before the rename, the folder after)', async () => {
+  const { readFileSync, statSync } = await import('node:fs');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const target = join(mkdtempSync(join(tmpdir(), 'fmw-')), "it's here");
+  const r = await runWithStubs(renderScript([{ name: 'w', sh: writeFile(target, 'hello\n', 0o640) }]), { sync: 'echo "sync $*" >> $DIR/log' });
+  assert.equal(r.code, 0);
+  assert.equal(readFileSync(target, 'utf8'), 'hello\n');
+  assert.equal(statSync(target).mode & 0o7777, 0o640);
+  const log = readFileSync(join(r.dir, 'log'), 'utf8').trim().split('\n');
+  assert.match(log[0]!, new RegExp(`^sync ${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.fleetmasq-tmp\\.\\d+$`));
+  assert.equal(log[1], `sync ${join(target, '..')}`);
+});
+
+test('facts script under a real sh: an iptables that fails without a final newline is still an error', async () => {
+  const { FACTS_SCRIPT } = await import('../../src/facts/facts.js');
+  const r = await runWithStubs(FACTS_SCRIPT, {
+    iptables: 'case "$*" in *-V*) echo "iptables v1.8.9 (nf_tables)"; exit 0;; esac\nprintf "\\033[2Jbroken" >&2; exit 1',
+    ip: 'exit 0',
+    systemctl: 'exit 0',
+  });
+  assert.equal(r.code, 0);
+  const f = parseFacts(r.stdout);
+  assert.equal(f.backend, 'nft');
+  assert.match(f.rulesError ?? '', /broken/);
+});
+
+test('rc.local behind a symlink: the target is written (quoted), the mode kept; an odd target is refused', () => {
+  const rc = { content: '#!/bin/sh\nexit 0\n', mode: 0o700, path: '/etc/rc.d/rc.local' };
+  const p = planApply(facts({ rcLocal: rc }), { interface: 'auto', persistence: 'rc.local' });
+  assert.equal(p.error, undefined);
+  const step = p.steps.find((s) => s.name === 'rclocal')!.sh;
+  assert.match(step, /^fm_write '?\/etc\/rc\.d\/rc\.local'? 0700 /);
+  const odd = planApply(facts({ rcLocal: { ...rc, path: '/etc/rc.d/$(reboot)' } }), { interface: 'auto', persistence: 'rc.local' });
+  assert.match(odd.error ?? '', /links to "\/etc\/rc\.d\/\$\(reboot\)": an unusual path/);
 });

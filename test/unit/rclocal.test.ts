@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BEGIN, END, deadLinesAfterExit, findBlock, removeBlock, withBlock } from '../../src/modules/rclocal.js';
+import { BEGIN, END, blockDamage, deadLinesAfterExit, findBlock, removeBlock, withBlock } from '../../src/modules/rclocal.js';
 import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
 import { run } from '../../src/util/proc.js';
 
@@ -22,7 +22,8 @@ for (const [name, file] of cases) {
   test(`rc.local round trip: ${name}`, () => {
     const withIt = withBlock(file, 'wlan0');
     assert.ok(withIt.content.startsWith('#!'), 'has a shebang');
-    assert.equal(withIt.mode & 0o111, 0o111, 'executable');
+    assert.equal(withIt.mode & 0o100, 0o100, 'executable by its owner');
+    assert.equal(withIt.mode & ~0o100, file.mode & ~0o100, 'otherwise the mode is kept');
     const b = findBlock(withIt.content)!;
     assert.equal(b.iface, 'wlan0');
     // Every original line is still there, in order.
@@ -50,6 +51,24 @@ test('rc.local created by fleetmasq is deleted by remove', () => {
   assert.match(created.content, /^#!\/bin\/sh\n/);
   assert.match(created.content, /exit 0\n$/);
   assert.equal(removeBlock(created), undefined);
+});
+
+test('a file fleetmasq created keeps the lines an admin added since; remove takes only the block', () => {
+  const created = withBlock(undefined, 'wwan0');
+  const edited = { content: created.content.replace('exit 0\n', 'echo admin >> /var/log/boot.log\nexit 0\n'), mode: 0o755 };
+  assert.deepEqual(removeBlock(edited), { content: '#!/bin/sh\necho admin >> /var/log/boot.log\nexit 0\n', mode: 0o755 });
+});
+
+test('damaged markers (an orphan BEGIN, two blocks, END first) are never edited', () => {
+  const good = withBlock({ content: '#!/bin/sh\necho mine\nexit 0\n', mode: 0o755 }, 'wlan0');
+  const orphan = good.content.replace(`${END}\n`, '');
+  const two = good.content.replace('exit 0\n', `${BEGIN}\necho user line\n${END}\nexit 0\n`);
+  for (const [name, content] of [['orphan BEGIN', orphan], ['two blocks', two], ['END first', `#!/bin/sh\n${END}\necho a\n${BEGIN}\n`]] as const) {
+    assert.match(blockDamage(content) ?? '', /markers are damaged/, name);
+    assert.equal(findBlock(content), undefined, name);
+    assert.deepEqual(removeBlock({ content, mode: 0o755 }), { content, mode: 0o755 }, `${name}: untouched`);
+  }
+  assert.equal(blockDamage(good.content), undefined);
 });
 
 test('lines after exit are reported as dead', () => {

@@ -67,7 +67,35 @@ Match host foo
   assert.equal(r.get('identityfile')!.length, 2);
   assert.deepEqual(lookupHost(cfg, 'robot-legacy').get('user'), ['nobody']);
   assert.deepEqual(lookupHost(cfg, 'bastion').get('hostname'), ['203.0.113.5']);
-  assert.match(cfg.warnings[0]!, /Match host foo/);
+  assert.deepEqual(lookupHost(cfg, 'foo').get('user'), ['nobody'], 'Host * came first');
+});
+
+test('ssh_config Match blocks apply as in ssh -G; a criterion that cannot be evaluated is an error', () => {
+  // The case that was silently weakened: a Match block before Host * that turns checking on.
+  const cfg = parseSshConfig(`
+Match host robot-* !user admin
+  StrictHostKeyChecking yes
+  UserKnownHostsFile ~/.ssh/fleet_known_hosts
+Match originalhost cam-7
+  HostName 10.1.2.3
+Match host 10.1.2.*
+  Port 2200
+Match localuser ci
+  IdentityFile ~/.ssh/ci_key
+Host *
+  StrictHostKeyChecking no
+`);
+  assert.deepEqual(lookupHost(cfg, 'robot-3').get('stricthostkeychecking'), ['yes']);
+  assert.deepEqual(lookupHost(cfg, 'robot-3').get('userknownhostsfile'), ['~/.ssh/fleet_known_hosts']);
+  assert.deepEqual(lookupHost(cfg, 'robot-3', { user: 'admin' }).get('stricthostkeychecking'), ['no'], 'negated criterion');
+  assert.deepEqual(lookupHost(cfg, 'other').get('stricthostkeychecking'), ['no']);
+  // `host` is matched after HostName substitution, `originalhost` before.
+  assert.deepEqual(lookupHost(cfg, 'cam-7').get('port'), ['2200']);
+  assert.deepEqual(lookupHost(cfg, 'cam-7', { localUser: 'ci' }).get('identityfile'), ['~/.ssh/ci_key']);
+  assert.equal(lookupHost(cfg, 'cam-7', { localUser: 'me' }).get('identityfile'), undefined);
+  for (const bad of ['Match exec "true"', 'Match final', 'Match canonical host x', 'Match all host x', 'Match host']) {
+    assert.throws(() => parseSshConfig(`${bad}\n  User x\n`, 'cfg'), (e: Error) => e instanceof ConfigError && /^cfg:1: /.test(e.message), bad);
+  }
 });
 
 test('shell words and ssh args', () => {
