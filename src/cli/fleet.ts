@@ -13,7 +13,7 @@ import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool, runFleet, type HostTask } from '../runner/runner.js';
 import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
 import type { HostResult } from '../runner/types.js';
-import type { HostKeyChecking, TransportOptions } from '../transport/target.js';
+import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
 import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
 import { intFlag } from './args.js';
@@ -92,6 +92,18 @@ function checkWritable(flag: string, file: string): void {
   }
 }
 
+/**
+ * A dry run changes nothing on robots, but the ProxyCommands that reach them still run here, on this
+ * machine: said before the run, never silently.
+ */
+export function announceLocalCommands(io: Out, targets: SshTarget[], values: FlagValues): void {
+  if (!values.check) return;
+  const cmds = new Set(targets.flatMap((t) => (t.proxyCommand ? [t.proxyCommand] : [])));
+  if (!cmds.size) return;
+  const users = targets.filter((t) => t.proxyCommand).length;
+  io.err(`note: dry run, yet ${users} robot(s) are reached through a ProxyCommand that runs on this machine (${cmds.size} distinct), e.g.: ${[...cmds][0]}`);
+}
+
 export async function makeProgress(io: Out, hosts: string[], title: string, values: FlagValues): Promise<Progress> {
   // listr2 is loaded only when a terminal will show it.
   if (io.isTTY && !values.json && !values.quiet && process.env.CI !== 'true' && process.env.TERM !== 'dumb')
@@ -163,7 +175,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out)
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
-  pool.prepare(setup.hosts);
+  announceLocalCommands(io, pool.prepare(setup.hosts), values);
   const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
   const { signal, abandon, dispose } = interruptSignal(io);
   try {

@@ -3,7 +3,7 @@ import { combineResults, runPlaybook } from '../playbook/run.js';
 import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool } from '../runner/runner.js';
 import type { FlagValues } from './commands.js';
-import { finishOutput, fleetSetup, interruptSignal, makeProgress, runInfo } from './fleet.js';
+import { announceLocalCommands, finishOutput, fleetSetup, interruptSignal, makeProgress, runInfo } from './fleet.js';
 import type { Out } from './output.js';
 
 export async function playCommand(playbook: string, values: FlagValues, io: Out): Promise<number> {
@@ -12,7 +12,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out)
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
-  pool.prepare(setup.hosts);
+  announceLocalCommands(io, pool.prepare(setup.hosts), values);
   const { signal, abandon, dispose } = interruptSignal(io);
   try {
     let progress = await makeProgress(io, [], '', { ...values, quiet: true });

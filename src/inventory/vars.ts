@@ -19,6 +19,7 @@ export const USED_VARS: Record<string, object> = {
   ansible_ssh_user: { type: 'string', pattern: USER_PATTERN },
   ansible_ssh_private_key_file: str,
   ansible_private_key_file: str,
+  ansible_ssh_private_key_passphrase: str,
   ansible_ssh_common_args: str,
   ansible_ssh_extra_args: str,
   ansible_become: boolish,
@@ -40,7 +41,7 @@ export const OTHER_ANSIBLE_VARS = [
   'ansible_host_key_checking', 'ansible_ssh_host_key_checking', 'ansible_ssh_retries', 'ansible_remote_tmp',
   'ansible_ssh_use_tty', 'ansible_connection_timeout', 'ansible_command_timeout', 'ansible_os_family',
   'ansible_distribution', 'ansible_winrm_transport', 'ansible_winrm_server_cert_validation', 'ansible_port_number',
-  'ansible_become_ask_pass', 'ansible_ssh_private_key_passphrase', 'ansible_paramiko_host_key_checking',
+  'ansible_become_ask_pass', 'ansible_paramiko_host_key_checking',
 ];
 
 export const MASQUERADE_VARS: Record<string, object> = {

@@ -59,8 +59,8 @@ export class ConnectionPool {
    * Resolves every robot's connection plan before any robot is contacted, so that a bad ssh option on
    * one robot is an input error (exit 5), not a failure found after other robots were changed.
    */
-  prepare(hosts: Iterable<string>): void {
-    for (const h of hosts) this.target(h);
+  prepare(hosts: Iterable<string>): SshTarget[] {
+    return [...hosts].map((h) => this.target(h));
   }
 
   get(host: string): Promise<SshConnection> {

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { NodeSSH } from 'node-ssh';
-import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { HostError } from '../errors.js';
 import { shQuote } from '../util/quote.js';
 import { knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './knownhosts.js';
@@ -350,7 +350,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
       // name or connections race (checked against the file as it is now, not as it was read).
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       knownHostsCache.delete(file);
-      if (verifyHostKey(readKnownHosts([file]), khName, key).status !== 'match') appendFileSync(file, knownHostsLine(khName, key), { mode: 0o600 });
+      if (verifyHostKey(readKnownHosts([file]), khName, key).status !== 'match') appendFileSync(file, knownHostsLine(khName, key, t.hashKnownHosts), { mode: 0o600 });
       knownHostsCache.delete(file);
       warn(`recorded the new host key of ${khName} in ${file}`);
       return true;
@@ -363,12 +363,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
           : new HostError('hostkey', `HOST KEY CHANGED for ${khName}: it does not match ${v.known.map((e) => `${e.file}:${e.line}`).join(', ')}; refusing to connect (possible impersonation, or the robot was reinstalled)`);
     return false;
   };
-  const keys: Buffer[] = [];
-  for (const f of t.identityFiles) {
-    try {
-      keys.push(readFileSync(f));
-    } catch {}
-  }
+  const { keys, problems } = readIdentities(t);
   const preferred = knownKeyTypes(entries, khName);
   const allTypes = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
   const order = (types: string[]) => types.flatMap((k) => (k === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k]));
@@ -376,7 +371,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
 
   // Auth: each key file, then the agent (unless IdentitiesOnly), like OpenSSH.
   const methods: NonNullable<ConnectConfig['authHandler']> = [];
-  for (const key of keys) methods.push({ type: 'publickey', username: t.user, key } as never);
+  for (const key of keys) methods.push({ type: 'publickey', username: t.user, key, ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}) } as never);
   if (t.agentSocket && (!t.identitiesOnly || !keys.length)) methods.push({ type: 'agent', username: t.user, agent: t.agentSocket } as never);
   const ssh = new NodeSSH();
   const config: ConnectConfig & { username: string } = {
@@ -400,7 +395,37 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
       ssh.dispose();
     } catch {}
     if (verdictError) throw verdictError;
-    throw classify(e as Error, t, t.connectTimeoutMs);
+    const err = classify(e as Error, t, t.connectTimeoutMs);
+    // A key that could not be used says why (an encrypted key without its passphrase, a wrong one).
+    if (err.kind === 'auth' && problems.length) throw new HostError('auth', `${err.message}: ${problems.join('; ')}`);
+    throw err;
   }
   return ssh;
+}
+
+/**
+ * The identity files' bytes, each checked the way ssh2 will parse it: a key that cannot be used (an
+ * encrypted key without its passphrase, a wrong passphrase) is left out, and said why on an auth failure.
+ */
+function readIdentities(t: SshTarget): { keys: Buffer[]; problems: string[] } {
+  const keys: Buffer[] = [];
+  const problems: string[] = [];
+  for (const f of t.identityFiles) {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(f);
+    } catch {
+      continue; // As OpenSSH: an IdentityFile that is not there is skipped.
+    }
+    const parsed = ssh2.utils.parseKey(buf, t.keyPassphrase);
+    if (parsed instanceof Error) {
+      if (/encrypted/i.test(parsed.message) && t.keyPassphrase === undefined)
+        problems.push(`${f} is encrypted and no passphrase was given (set ansible_ssh_private_key_passphrase, or load the key into ssh-agent)`);
+      else if (t.keyPassphrase !== undefined && /decrypt|passphrase|integrity/i.test(parsed.message)) problems.push(`the passphrase for ${f} is wrong`);
+      else problems.push(`${f} is not a usable private key (${parsed.message})`);
+      continue;
+    }
+    keys.push(buf);
+  }
+  return { keys, problems };
 }

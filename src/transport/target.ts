@@ -19,6 +19,10 @@ export interface SshTarget {
   port: number;
   user: string;
   identityFiles: string[];
+  /** HashKnownHosts: accept-new records the host name hashed, as OpenSSH does. */
+  hashKnownHosts?: boolean;
+  /** ansible_ssh_private_key_passphrase (never logged, never on a command line). */
+  keyPassphrase?: string;
   identitiesOnly: boolean;
   agentSocket?: string;
   proxyCommand?: string;
@@ -222,6 +226,7 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
     jumps,
     knownHostsFiles: [...knownHostsFiles, ...(opts.knownHostsFile ? [] : global.split(/\s+/))],
     hostKeyAlias: get('hostkeyalias'),
+    hashKnownHosts: (get('hashknownhosts') ?? 'no').toLowerCase() === 'yes',
     hostKeyChecking: opts.hostKeyChecking ?? checkingFrom(get('stricthostkeychecking')) ?? 'strict',
     connectTimeoutMs: Math.max(1, connectTimeout) * 1000,
     keepaliveIntervalMs: aliveInterval * 1000,
@@ -259,6 +264,7 @@ export function targetFor(name: string, vars: Vars, opts: TransportOptions = {})
     opts,
   );
   if (vars.ansible_timeout !== undefined && !cmd.some(([k]) => k === 'connecttimeout')) t.connectTimeoutMs = Number(vars.ansible_timeout) * 1000;
+  if (vars.ansible_ssh_private_key_passphrase !== undefined) t.keyPassphrase = String(vars.ansible_ssh_private_key_passphrase);
   const pw = opts.becomePassword ?? (vars.ansible_become_password ?? vars.ansible_become_pass) as string | undefined;
   if (pw !== undefined) t.becomePassword = String(pw);
   return t;

@@ -359,3 +359,58 @@ test('-K asks for the sudo password once on the terminal (a real pty), never ech
   assert.equal(doc.hosts.sudopw.error, null, JSON.stringify(doc.hosts.sudopw.error));
   assert.match(doc.hosts.sudopw.bootId, /^[0-9a-f-]{36}$/);
 });
+
+test('an encrypted key: a clear reason without its passphrase, with a wrong one; ansible_ssh_private_key_passphrase works', opts, async () => {
+  const l = lab();
+  const d = tmp();
+  const { run } = await import('../../src/util/proc.js');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'sekret pass', '-f', join(d, 'enc')]);
+  await sshOut(l, 'plain', 'cat >> /root/.ssh/authorized_keys', readFileSync(join(d, 'enc.pub'), 'utf8'));
+  const plain = l.robots.find((r) => r.name === 'plain')!;
+  const inv = (extra: Record<string, string>) => {
+    writeFileSync(join(d, 'hosts.yml'), stringify({ all: { hosts: { enc: { ansible_host: plain.address, ansible_user: 'root', ansible_ssh_private_key_file: join(d, 'enc'), ansible_ssh_common_args: viaRelayArgs(l), ...extra } } } }));
+    return join(d, 'hosts.yml');
+  };
+  const env = { SSH_AUTH_SOCK: undefined, HOME: d };
+  const none = await cli(['check', '-i', inv({}), '--json'], env);
+  assert.equal(none.json.hosts.enc.error.kind, 'auth');
+  assert.match(none.json.hosts.enc.error.message, /enc is encrypted and no passphrase was given \(set ansible_ssh_private_key_passphrase/);
+  const wrong = await cli(['check', '-i', inv({ ansible_ssh_private_key_passphrase: 'not it' }), '--json'], env);
+  assert.match(wrong.json.hosts.enc.error.message, /the passphrase for .*enc is wrong/);
+  assert.doesNotMatch(wrong.stdout + wrong.stderr, /not it/, 'the passphrase is never shown');
+  const right = await cli(['check', '-i', inv({ ansible_ssh_private_key_passphrase: 'sekret pass' }), '--json'], env);
+  assert.equal(right.json.hosts.enc.error, null, JSON.stringify(right.json.hosts.enc.error));
+});
+
+test('host keys: @revoked refused even with checking off; accept-new makes a 0700 folder and records a key once', opts, async () => {
+  const l = lab();
+  const d = tmp();
+  const plain = l.robots.find((r) => r.name === 'plain')!;
+  const key = plain.hostKey.split(' ').slice(0, 2).join(' ');
+  writeFileSync(join(d, 'revoked'), `@revoked * ${key}\n`);
+  const off = await cli(['check', '-i', l.paths.inventory, '-l', 'plain', '--known-hosts', join(d, 'revoked'), '--host-key-checking', 'off', '--json']);
+  assert.equal(off.json.hosts.plain.error.kind, 'hostkey');
+  assert.match(off.json.hosts.plain.error.message, /revoked/);
+  assert.equal(off.code, 6);
+  // Two inventory names for the same robot, connecting at once: one known_hosts line.
+  writeFileSync(join(d, 'hosts.yml'), stringify({ all: { hosts: { a1: { ansible_host: plain.address, ansible_user: 'root', ansible_ssh_private_key_file: l.paths.key, ansible_ssh_common_args: viaRelayArgs(l) }, a2: { ansible_host: plain.address, ansible_user: 'root', ansible_ssh_private_key_file: l.paths.key, ansible_ssh_common_args: viaRelayArgs(l) } } } }));
+  const kh = join(d, 'new', 'known_hosts');
+  const r = await cli(['check', '-i', join(d, 'hosts.yml'), '--known-hosts', kh, '--host-key-checking', 'accept-new', '--json'], { HOME: d, SSH_AUTH_SOCK: undefined });
+  assert.equal(r.json.hosts.a1.error, null, JSON.stringify(r.json.hosts.a1.error));
+  assert.equal(r.json.hosts.a2.error, null);
+  const { statSync } = await import('node:fs');
+  assert.equal(statSync(join(d, 'new')).mode & 0o777, 0o700);
+  assert.equal(statSync(kh).mode & 0o777, 0o600);
+  assert.deepEqual(readFileSync(kh, 'utf8').trim().split('\n'), [`${plain.address} ${key}`]);
+  // HashKnownHosts yes: recorded hashed, as OpenSSH does; strict checking then finds it.
+  writeFileSync(join(d, 'cfg'), 'Host *\n  HashKnownHosts yes\n');
+  const hashedRun = await cli(['check', '-i', join(d, 'hosts.yml'), '-l', 'a1', '--ssh-config', join(d, 'cfg'), '--known-hosts', join(d, 'h2'), '--host-key-checking', 'accept-new', '--json'], { HOME: d, SSH_AUTH_SOCK: undefined });
+  assert.equal(hashedRun.json.hosts.a1.error, null, JSON.stringify(hashedRun.json.hosts.a1.error));
+  assert.match(readFileSync(join(d, 'h2'), 'utf8'), /^\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+ ssh-ed25519 /);
+  const strictAgain = await cli(['check', '-i', join(d, 'hosts.yml'), '-l', 'a1', '--ssh-config', join(d, 'cfg'), '--known-hosts', join(d, 'h2'), '--json'], { HOME: d, SSH_AUTH_SOCK: undefined });
+  assert.equal(strictAgain.json.hosts.a1.error, null);
+  // Run records are the operator's only.
+  const rec = statSync(r.json.record);
+  assert.equal(rec.mode & 0o777, 0o600);
+  assert.equal(statSync(join(r.json.record, '..')).mode & 0o777, 0o700);
+});

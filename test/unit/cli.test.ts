@@ -93,3 +93,12 @@ test('-K reads a non-ASCII password whole from a real terminal, without echo', a
   assert.match(r.output, /GOT "pässwörd-€"/);
   assert.equal((r.output.match(/pässwörd/g) ?? []).length, 1, 'only the program printed it: the terminal did not echo it');
 });
+
+test('a dry run says that the inventory\'s ProxyCommands still run on this machine', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  vars:\n    ansible_ssh_common_args: "-o ProxyCommand='exit 1'"\n  hosts:\n    r1:\n    r2:\n`);
+  const r = await cli(['apply', '-i', join(d, 'hosts.yml'), '--check', '--connect-timeout', '2']);
+  assert.match(r.stderr, /note: dry run, yet 2 robot\(s\) are reached through a ProxyCommand that runs on this machine \(1 distinct\), e\.g\.: exit 1/);
+  const real = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-timeout', '2']);
+  assert.doesNotMatch(real.stderr, /note: dry run/);
+});
