@@ -233,35 +233,43 @@ export function parseCommand(command: string, spec: CommandSpec, argv: string[])
   const specOf = (n: string): FlagSpec => FLAGS[n as FlagName];
   const byShort = new Map<string, string>(Object.keys(FLAGS).flatMap((n) => (specOf(n).short ? [[specOf(n).short!, n] as [string, string]] : [])));
   const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const tok = argv[i]!;
-    if (tok === '--') break;
-    let name: string | undefined;
-    let inline = false;
-    if (tok.startsWith('--')) {
-      name = tok.slice(2).split('=')[0]!;
-      inline = tok.includes('=');
-    } else if (/^-[A-Za-z]/.test(tok)) {
-      name = byShort.get(tok[1]!) ?? tok;
-      inline = tok.length > 2;
-      if (name === tok) throw new ConfigError(`unknown option '${tok.slice(0, 2)}' for ${command} (see 'fleetmasq ${command} --help')`);
-    } else continue;
+  /** Checks one flag's place; returns whether it takes the next token as its value. */
+  const check = (name: string, inline: boolean): boolean => {
     if (!allowed.has(name)) {
       const takers = Object.entries(COMMANDS)
-        .filter(([, c]) => (c.flags as readonly string[]).includes(name!))
+        .filter(([, c]) => (c.flags as readonly string[]).includes(name))
         .map(([n]) => n);
       if (name in FLAGS && takers.length) throw new ConfigError(`--${name} does not apply to ${command} (it is an option of ${takers.join(', ')})`);
       const hint = didYouMean(name, allowed);
       throw new ConfigError(`unknown option '--${name}' for ${command}${hint ? hint.replace(/'([^']+)'/, "'--$1'") : ` (see 'fleetmasq ${command} --help')`}`);
     }
-    const f = specOf(name);
     if (seen.has(name)) {
       const how = name === 'limit' ? ": combine patterns in one (-l 'a:b' for either, -l 'a:&b' for both)" : '';
       throw new ConfigError(`--${name} given more than once${how}`);
     }
     seen.add(name);
-    if (f.type === 'string' && !inline) {
-      if (i + 1 >= argv.length) throw new ConfigError(`--${name} needs a value (${f.arg})`);
+    return specOf(name).type === 'string' && !inline;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i]!;
+    if (tok === '--') break;
+    let takesNext = false;
+    if (tok.startsWith('--')) takesNext = check(tok.slice(2).split('=')[0]!, tok.includes('='));
+    else if (/^-[A-Za-z]/.test(tok)) {
+      // A group of short flags (-CD, -ql all): every letter is a flag until one that takes a value,
+      // which takes the rest of the group (-lcanary) or the next token.
+      for (let j = 1; j < tok.length; j++) {
+        const name = byShort.get(tok[j]!);
+        if (!name) throw new ConfigError(`unknown option '-${tok[j]}' for ${command} (see 'fleetmasq ${command} --help')`);
+        if (specOf(name).type === 'string') {
+          takesNext = check(name, j + 1 < tok.length);
+          break;
+        }
+        check(name, false);
+      }
+    } else continue;
+    if (takesNext) {
+      if (i + 1 >= argv.length) throw new ConfigError(`option ${tok} needs a value`);
       i++;
     }
   }

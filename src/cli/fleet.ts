@@ -42,6 +42,7 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
     throw new ConfigError(`--interface '${values.interface}' is not a valid interface name`);
   if (values.persistence !== undefined && !['systemd', 'rc.local', 'auto'].includes(values.persistence))
     throw new ConfigError(`--persistence must be systemd, rc.local or auto (got '${values.persistence}')`);
+  if (values.serial !== undefined && !values.serial.trim()) throw new ConfigError("--serial '' is empty: give N, N% or a list like 1,25%");
   if (values.serial !== undefined) parseSerial(values.serial);
   const maxFail = values['max-fail-percent'] === undefined ? undefined : Number(values['max-fail-percent']);
   if (maxFail !== undefined && !(maxFail >= 0 && maxFail <= 100)) throw new ConfigError('--max-fail-percent must be from 0 to 100');
@@ -116,17 +117,17 @@ export async function makeProgress(io: Out, hosts: string[], title: string, valu
  * abandons the robots still in flight (they are reported as interrupted), and the run still ends with
  * its recap, its run record and exit 130.
  */
-export function interruptSignal(io: Out): { signal: AbortSignal; abandon: AbortSignal; dispose: () => void } {
+export function interruptSignal(notify: (text: string) => void): { signal: AbortSignal; abandon: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
   const hard = new AbortController();
   const onInt = () => {
     if (ac.signal.aborted) {
-      if (!hard.signal.aborted) io.err('\ninterrupted again: abandoning the robots in flight; writing the recap');
+      if (!hard.signal.aborted) notify('interrupted again: abandoning the robots in flight; writing the recap');
       hard.abort();
       return;
     }
     ac.abort();
-    io.err('\ninterrupted: letting robots in flight finish their step (Ctrl-C again to abandon them)');
+    notify('interrupted: letting robots in flight finish their step (Ctrl-C again to abandon them)');
   };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onInt);
@@ -177,7 +178,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out)
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
   announceLocalCommands(io, pool.prepare(setup.hosts), values);
   const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
-  const { signal, abandon, dispose } = interruptSignal(io);
+  const { signal, abandon, dispose } = interruptSignal((m) => progress.notice(m));
   try {
     const run = await runFleet(TASKS[command]!(setup), {
       command,

@@ -13,9 +13,9 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out)
   const startedAt = new Date();
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
   announceLocalCommands(io, pool.prepare(setup.hosts), values);
-  const { signal, abandon, dispose } = interruptSignal(io);
+  let progress = await makeProgress(io, [], '', { ...values, quiet: true });
+  const { signal, abandon, dispose } = interruptSignal((m) => progress.notice(m));
   try {
-    let progress = await makeProgress(io, [], '', { ...values, quiet: true });
     const results = await runPlaybook(plays, {
       inventory: setup.inventory,
       pool,

@@ -36,13 +36,16 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
     if (!r || !line.settle) return;
     const settle = line.settle;
     line.settle = undefined;
-    if (r.status === 'skipped') line.task.skip(line.title);
+    if (r.status === 'skipped') line.task.skip(visible(line.title));
     settle();
   };
+  // The first line is the run's own: its title, and notices about the whole run (listr2 holds back
+  // anything else written to the terminal until it stops, so a notice has to be shown here).
+  const header = { title, task: (_ctx: unknown, task: unknown) => new Promise<void>((resolve) => ((summaryTask = task as Task), (finishSummary = resolve))) };
   const list = compact
-    ? new Listr([{ title, task: (_ctx, task) => new Promise<void>((resolve) => ((summaryTask = task as never), (finishSummary = resolve))) }], common)
+    ? new Listr([header], common)
     : new Listr(
-        hosts.map((h) => ({
+        [header, ...hosts.map((h) => ({
           title: `${h}: waiting`,
           task: (_ctx: unknown, task: Task) =>
             new Promise<void>((resolve, reject) => {
@@ -55,12 +58,13 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
               };
               show(line);
             }),
-        })),
+        }))],
         { ...common, concurrent: true },
       );
   const running = list.run().catch(() => {});
+  let note = '';
   const update = () => {
-    if (summaryTask) summaryTask.title = `${title}: ${counts.done}/${hosts.length} done, ${counts.running} in flight, ${counts.failed} failed`;
+    if (summaryTask) summaryTask.title = visible(`${title}: ${counts.done}/${hosts.length} done, ${counts.running} in flight, ${counts.failed} failed${note ? ` — ${note}` : ''}`);
   };
   return {
     onEvent: (e) => {
@@ -72,7 +76,8 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
         if (bad) counts.failed++;
         if (compact && summaryTask && bad) summaryTask.output = visible(`${e.result.host}: ${e.result.error?.message ?? e.result.reasons.join('; ')}`);
       }
-      if (compact) return update();
+      update();
+      if (compact) return;
       const host = e.type === 'done' ? e.result.host : 'host' in e ? e.host : undefined;
       const line = host ? lines.get(host) : undefined;
       if (!line) return;
@@ -83,6 +88,10 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
         line.title = endTitle(e.result);
       }
       show(line);
+    },
+    notice: (text) => {
+      note = text.trim();
+      update();
     },
     stop: async () => {
       finishSummary();

@@ -7,6 +7,8 @@ import type { Out } from './output.js';
 
 export interface Progress {
   onEvent: (e: RunEvent) => void;
+  /** A message about the whole run (an interrupt), shown where the operator is looking. */
+  notice: (text: string) => void;
   stop: () => Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export function plainProgress(io: Out, quiet = false): Progress {
           break;
       }
     },
+    notice: (text) => io.err(text),
     stop: async () => {},
   };
 }

@@ -1,63 +1,13 @@
 /**
  * Facts first: one remote command per robot gathers everything the modules need; a pure parser turns
- * its output into typed facts. Nothing here changes the robot (the other backend is only listed when its
- * tables already exist, so listing never creates them).
+ * its output into typed facts. Each fact is a section: its shell and its parser side by side, so adding
+ * a fact is one small entry in SECTIONS. Nothing here changes the robot (the other backend is only
+ * listed when its tables already exist, so listing never creates them).
  */
-export const UNIT_NAME = 'fleetmasq-masquerade.service';
-export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
-export const RC_LOCAL = '/etc/rc.local';
-export const MARKER = '/run/fleetmasq/boot-marker';
+import { BOOT_ID_PATH, BOOT_ID_RE, MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK } from '../remote/paths.js';
+import { ENV_SH, SECTION_FN, sections } from '../remote/script.js';
 
-/** The symlink `systemctl enable` makes for the unit's WantedBy=multi-user.target. */
-export const WANTS_LINK = `/etc/systemd/system/multi-user.target.wants/${UNIT_NAME}`;
-
-// Built-ins where a process is not needed: every process started here costs the robot ~1-2 ms of CPU,
-// and `systemctl is-enabled` ~10 ms (half of the whole script, with PID 1's share). So systemctl is
-// asked only when the files leave a doubt:
-// - our unit: enabled when the .wants symlink that enable made is there and resolves (it is what makes
-//   systemd start the unit at boot; a runtime mask in /run cannot override a unit file in /etc); in any
-//   other case, systemctl says.
-// - rc-local.service can only be masked by a symlink (to /dev/null) or an empty file in a unit
-//   directory; with none there it is 'not-masked', otherwise systemctl says what it is.
-export const FACTS_SCRIPT = `export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-m() { printf '\\n@@FM %s\\n' "$1"; }
-read -r pid1 < /proc/1/comm
-m boot_id; read -r b < /proc/sys/kernel/random/boot_id; echo "$b"
-m pid1; echo "$pid1"
-m uid; while read -r k r e _; do [ "$k" = Uid: ] && { echo "$e"; break; }; done < /proc/self/status
-v=$(iptables -V 2>&1)
-m iptables_v; echo "$v"
-m rules; iptables -w 5 -t nat -S POSTROUTING 2>&1; printf '\\n@rc=%s\\n' "$?"
-m rules_other
-case "$v" in
-  *nf_tables*) if command -v iptables-legacy >/dev/null 2>&1 && [ -r /proc/net/ip_tables_names ]; then
-      while read -r t; do [ "$t" = nat ] && { echo "@backend=legacy"; iptables-legacy -w 5 -t nat -S POSTROUTING 2>/dev/null; break; }; done < /proc/net/ip_tables_names
-    fi ;;
-  *legacy*) if command -v iptables-nft >/dev/null 2>&1; then echo "@backend=nft"; iptables-nft -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
-esac
-m routes; ip -o -4 route show default 2>&1
-m links; ip -o link show 2>&1
-m rclocal; if [ -e ${RC_LOCAL} ]; then [ -L ${RC_LOCAL} ] && echo "@path=$(readlink -f ${RC_LOCAL})"; stat -L -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL}; fi
-m unit; if [ -e ${UNIT_PATH} ]; then base64 ${UNIT_PATH}; fi
-m systemd_state
-if [ "$pid1" = systemd ]; then
-  u=
-  if [ -e ${UNIT_PATH} ]; then
-    if [ -L ${WANTS_LINK} ] && [ -e ${WANTS_LINK} ]; then u=enabled
-    else u=$(systemctl is-enabled ${UNIT_NAME} 2>/dev/null); fi
-  fi
-  echo "unit=$u"
-  r=not-masked
-  for d in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system; do
-    if [ -L $d/rc-local.service ] || { [ -f $d/rc-local.service ] && [ ! -s $d/rc-local.service ]; }; then
-      r=$(systemctl is-enabled rc-local.service 2>/dev/null); break
-    fi
-  done
-  echo "rclocal=$r"
-fi
-m marker; cat ${MARKER} 2>/dev/null
-m end
-`;
+export { MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK };
 
 export interface Route {
   dev: string;
@@ -85,7 +35,7 @@ export interface Facts {
   routes: Route[];
   links: Link[];
   /** /etc/rc.local (its target's mode and bytes when it is a symlink, and the target's path). */
-  rcLocal?: { mode: number; content: string; path?: string };
+  rcLocal?: { mode: number; content: string; path?: string; notUtf8?: boolean };
   unit?: string;
   /** `systemctl is-enabled` of our unit ('enabled' read from its .wants symlink); set only when its file exists. */
   unitEnabled?: string;
@@ -96,72 +46,165 @@ export interface Facts {
 
 export class FactsError extends Error {}
 
-function sections(out: string): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  let cur: string | undefined;
-  for (const line of out.split('\n')) {
-    const m = /^@@FM (\w+)$/.exec(line);
-    if (m) {
-      cur = m[1]!;
-      map.set(cur, []);
-    } else if (cur) map.get(cur)!.push(line);
-  }
-  for (const [k, v] of map) {
-    while (v.length && v[v.length - 1] === '') v.pop();
-    map.set(k, v);
-  }
-  return map;
+/** A fact: the shell that prints it (after its `@@FM name` marker) and the parser of those lines. */
+interface Section {
+  name: string;
+  sh: string;
+  parse: (lines: string[], f: Facts) => void;
 }
+
+const first = (lines: string[]) => lines[0]?.trim() ?? '';
+
+// Built-ins where a process is not needed: every process started here costs the robot ~1-2 ms of CPU,
+// and `systemctl is-enabled` ~10 ms (half of the whole script, with PID 1's share). So systemctl is
+// asked only when the files leave a doubt:
+// - our unit: enabled when the .wants symlink that enable made is there and resolves (it is what makes
+//   systemd start the unit at boot; a runtime mask in /run cannot override a unit file in /etc); in any
+//   other case, systemctl says.
+// - rc-local.service can only be masked by a symlink (to /dev/null) or an empty file in a unit
+//   directory; with none there it is 'not-masked', otherwise systemctl says what it is.
+const SECTIONS: Section[] = [
+  {
+    name: 'boot_id',
+    sh: `read -r b < ${BOOT_ID_PATH}; echo "$b"`,
+    parse: (l, f) => {
+      f.bootId = first(l);
+      if (!BOOT_ID_RE.test(f.bootId)) throw new FactsError(`unexpected boot_id '${f.bootId}'`);
+    },
+  },
+  { name: 'pid1', sh: 'echo "$pid1"', parse: (l, f) => void (f.systemd = first(l) === 'systemd') },
+  {
+    name: 'uid',
+    sh: 'while read -r k r e _; do [ "$k" = Uid: ] && { echo "$e"; break; }; done < /proc/self/status',
+    parse: (l, f) => void (f.uid = Number(first(l))),
+  },
+  {
+    name: 'iptables_v',
+    sh: 'echo "$v"',
+    parse: (l, f) => {
+      f.iptablesVersion = first(l);
+      f.backend = /nf_tables/.test(f.iptablesVersion) ? 'nft' : /legacy/.test(f.iptablesVersion) ? 'legacy' : 'unknown';
+    },
+  },
+  {
+    // The exit status on a line of its own: an iptables that fails without a final newline is an error too.
+    name: 'rules',
+    sh: `iptables -w 5 -t nat -S POSTROUTING 2>&1; printf '\\n@rc=%s\\n' "$?"`,
+    parse: (l, f) => {
+      f.rules = l.filter((x) => x.startsWith('-A '));
+      const rc = l.find((x) => x.startsWith('@rc='));
+      if (rc && rc !== '@rc=0') f.rulesError = l.filter((x) => !x.startsWith('@rc=')).join(' ').trim() || rc;
+    },
+  },
+  {
+    name: 'rules_other',
+    sh: `case "$v" in
+  *nf_tables*) if command -v iptables-legacy >/dev/null 2>&1 && [ -r /proc/net/ip_tables_names ]; then
+      while read -r t; do [ "$t" = nat ] && { echo "@backend=legacy"; iptables-legacy -w 5 -t nat -S POSTROUTING 2>/dev/null; break; }; done < /proc/net/ip_tables_names
+    fi ;;
+  *legacy*) if command -v iptables-nft >/dev/null 2>&1; then echo "@backend=nft"; iptables-nft -w 5 -t nat -S POSTROUTING 2>/dev/null; fi ;;
+esac`,
+    parse: (l, f) => {
+      const ob = l.find((x) => x.startsWith('@backend='));
+      if (ob) f.other = { backend: ob.slice(9) as 'nft' | 'legacy', rules: l.filter((x) => x.startsWith('-A ')) };
+    },
+  },
+  {
+    name: 'routes',
+    sh: 'ip -o -4 route show default 2>&1',
+    parse: (l, f) => {
+      for (const x of l) {
+        const dev = /\bdev (\S+)/.exec(x)?.[1];
+        if (!dev || !x.startsWith('default')) continue;
+        f.routes.push({ dev, metric: Number(/\bmetric (\d+)/.exec(x)?.[1] ?? 0), via: /\bvia (\S+)/.exec(x)?.[1] });
+      }
+    },
+  },
+  {
+    name: 'links',
+    sh: 'ip -o link show 2>&1',
+    parse: (l, f) => {
+      for (const x of l) {
+        const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(x);
+        if (!m) continue;
+        const flags = m[2]!.split(',');
+        f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
+      }
+    },
+  },
+  {
+    // A symlink's target: its path, then its mode and bytes.
+    name: 'rclocal',
+    sh: `if [ -e ${RC_LOCAL} ]; then [ -L ${RC_LOCAL} ] && echo "@path=$(readlink -f ${RC_LOCAL})"; stat -L -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL}; fi`,
+    parse: (l, f) => {
+      const rest = [...l];
+      const link = rest[0]?.startsWith('@path=') ? rest.shift()!.slice(6).trim() : undefined;
+      // base64 wraps its output at 76 columns: a file's lines are joined back.
+      if (rest.length >= 1 && rest[0]!.trim()) {
+        const bytes = Buffer.from(rest.slice(1).join(''), 'base64');
+        const content = bytes.toString('utf8');
+        // Bytes that are not UTF-8 would not survive an edit: such a file is read, never written.
+        const notUtf8 = !Buffer.from(content, 'utf8').equals(bytes);
+        f.rcLocal = { mode: parseInt(rest[0]!.trim(), 8), content, ...(link !== undefined ? { path: link } : {}), ...(notUtf8 ? { notUtf8 } : {}) };
+      }
+    },
+  },
+  {
+    name: 'unit',
+    sh: `if [ -e ${UNIT_PATH} ]; then base64 ${UNIT_PATH}; fi`,
+    parse: (l, f) => {
+      const unit = l.join('').trim();
+      if (unit) f.unit = Buffer.from(unit, 'base64').toString('utf8');
+    },
+  },
+  {
+    name: 'systemd_state',
+    sh: `if [ "$pid1" = systemd ]; then
+  u=
+  if [ -e ${UNIT_PATH} ]; then
+    if [ -L ${WANTS_LINK} ] && [ -e ${WANTS_LINK} ]; then u=enabled
+    else u=$(systemctl is-enabled ${UNIT_NAME} 2>/dev/null); fi
+  fi
+  echo "unit=$u"
+  r=not-masked
+  for d in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system; do
+    if [ -L $d/rc-local.service ] || { [ -f $d/rc-local.service ] && [ ! -s $d/rc-local.service ]; }; then
+      r=$(systemctl is-enabled rc-local.service 2>/dev/null); break
+    fi
+  done
+  echo "rclocal=$r"
+fi`,
+    parse: (l, f) => {
+      for (const x of l) {
+        const [k, v] = [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1).trim()];
+        if (k === 'unit') f.unitEnabled = v || undefined;
+        if (k === 'rclocal') f.rcLocalService = v || undefined;
+      }
+    },
+  },
+  {
+    name: 'marker',
+    sh: `cat ${MARKER} 2>/dev/null`,
+    parse: (l, f) => {
+      const mk = first(l).split(/\s+/);
+      if (mk.length >= 3 && BOOT_ID_RE.test(mk[0]!)) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]! };
+    },
+  },
+];
+
+/** The facts command: what every section needs first (PID 1's name, `iptables -V`), then the sections. */
+export const FACTS_SCRIPT = `${ENV_SH}
+${SECTION_FN}
+read -r pid1 < /proc/1/comm
+v=$(iptables -V 2>&1)
+${SECTIONS.map((s) => `m ${s.name}\n${s.sh}`).join('\n')}
+m end
+`;
 
 export function parseFacts(out: string): Facts {
   const s = sections(out);
   if (!s.has('end')) throw new FactsError('fact gathering did not complete');
-  const one = (k: string) => (s.get(k) ?? [])[0]?.trim() ?? '';
-  const bootId = one('boot_id');
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(bootId)) throw new FactsError(`unexpected boot_id '${bootId}'`);
-  const ver = one('iptables_v');
-  const backend = /nf_tables/.test(ver) ? 'nft' : /legacy/.test(ver) ? 'legacy' : 'unknown';
-  const rawRules = s.get('rules') ?? [];
-  const rc = rawRules.find((l) => l.startsWith('@rc='));
-  const rules = rawRules.filter((l) => l.startsWith('-A '));
-  const f: Facts = {
-    bootId,
-    systemd: one('pid1') === 'systemd',
-    uid: Number(one('uid')),
-    backend,
-    iptablesVersion: ver,
-    rules,
-    routes: [],
-    links: [],
-  };
-  if (rc && rc !== '@rc=0') f.rulesError = rawRules.filter((l) => !l.startsWith('@rc=')).join(' ').trim() || rc;
-  const other = s.get('rules_other') ?? [];
-  const ob = other.find((l) => l.startsWith('@backend='));
-  if (ob) f.other = { backend: ob.slice(9) as 'nft' | 'legacy', rules: other.filter((l) => l.startsWith('-A ')) };
-  for (const l of s.get('routes') ?? []) {
-    const dev = /\bdev (\S+)/.exec(l)?.[1];
-    if (!dev || !l.startsWith('default')) continue;
-    f.routes.push({ dev, metric: Number(/\bmetric (\d+)/.exec(l)?.[1] ?? 0), via: /\bvia (\S+)/.exec(l)?.[1] });
-  }
-  for (const l of s.get('links') ?? []) {
-    const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(l);
-    if (!m) continue;
-    const flags = m[2]!.split(',');
-    f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
-  }
-  const rl = s.get('rclocal') ?? [];
-  const link = rl[0]?.startsWith('@path=') ? rl.shift()!.slice(6).trim() : undefined;
-  // base64 wraps its output at 76 columns: a file's lines are joined back.
-  if (rl.length >= 1 && rl[0]!.trim())
-    f.rcLocal = { mode: parseInt(rl[0]!.trim(), 8), content: Buffer.from(rl.slice(1).join(''), 'base64').toString('utf8'), ...(link !== undefined ? { path: link } : {}) };
-  const unit = (s.get('unit') ?? []).join('').trim();
-  if (unit) f.unit = Buffer.from(unit, 'base64').toString('utf8');
-  for (const l of s.get('systemd_state') ?? []) {
-    const [k, v] = [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()];
-    if (k === 'unit') f.unitEnabled = v || undefined;
-    if (k === 'rclocal') f.rcLocalService = v || undefined;
-  }
-  const mk = one('marker').split(/\s+/);
-  if (mk.length >= 3 && /^[0-9a-f-]{36}$/.test(mk[0]!)) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]! };
+  const f: Facts = { bootId: '', systemd: false, uid: NaN, backend: 'unknown', iptablesVersion: '', rules: [], routes: [], links: [] };
+  for (const sec of SECTIONS) sec.parse(s.get(sec.name) ?? [], f);
   return f;
 }

@@ -402,7 +402,9 @@ function labPids(name: string): number[] {
       if (!existsSync(dir)) return;
       try {
         for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line.trim()) pids.add(Number(line));
-      } catch {}
+      } catch {
+        // The cgroup went away while walking: nothing of it to kill.
+      }
       for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name));
     };
     walk(root);
@@ -412,7 +414,9 @@ function labPids(name: string): number[] {
     try {
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
       if (cmd.includes(`${p.dir}/`)) pids.add(Number(e));
-    } catch {}
+    } catch {
+      // The process ended while listing /proc.
+    }
   }
   pids.delete(process.pid);
   return [...pids];
@@ -432,7 +436,9 @@ export async function labDown(name: string, opts: { log?: Log } = {}): Promise<v
         sups.push(pid);
         try {
           process.kill(pid, 'SIGTERM');
-        } catch {}
+        } catch {
+          // Already gone.
+        }
       }
     }
   }
@@ -445,7 +451,9 @@ export async function labDown(name: string, opts: { log?: Log } = {}): Promise<v
     for (const pid of left) {
       try {
         process.kill(pid, 'SIGKILL');
-      } catch {}
+      } catch {
+        // Already gone.
+      }
     }
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -453,7 +461,9 @@ export async function labDown(name: string, opts: { log?: Log } = {}): Promise<v
   if (relay && alive(relay)) {
     try {
       process.kill(relay, 'SIGKILL');
-    } catch {}
+    } catch {
+      // Already gone.
+    }
   }
   // Mounts under the lab dir, deepest first.
   const mounts = readFileSync('/proc/mounts', 'utf8')
@@ -500,7 +510,9 @@ export async function labStatus(lab: LabState): Promise<RobotStatus[]> {
           const [st, n] = readFileSync(join(lab.paths.robotDir(r.name), 'state'), 'utf8').split(' ');
           power = st === 'running' ? 'running' : 'off';
           if (st === 'running') boots = Number(n);
-        } catch {}
+        } catch {
+          // No state file: the robot never started (power stays 'off').
+        }
         const pid = readPid(join(lab.paths.robotDir(r.name), 'supervisor.pid'));
         if (!pid || !alive(pid)) power = power === 'running' ? 'off' : power;
         const res = await labSsh(lab, r.name, 'cat /proc/sys/kernel/random/boot_id', { asRoot: false, nothrow: true, timeoutMs: 20_000 });

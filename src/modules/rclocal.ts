@@ -4,6 +4,7 @@
  * kept, and the block records what apply changed (file created, shebang added, mode, missing final
  * newline), so removing it gives back the file exactly as it was.
  */
+import { bootMarkerSh } from '../remote/script.js';
 import { ensureRuleSh } from './rule.js';
 
 export const BEGIN = '# BEGIN fleetmasq managed block: NAT masquerade for WebRTC (do not edit; `fleetmasq remove` takes it out)';
@@ -27,7 +28,7 @@ const EXIT_RE = /^exit(\s+[0-9]+)?\s*(;\s*)?(#.*)?$/;
 export function blockBody(iface: string): string[] {
   return [
     `if ${ensureRuleSh(iface)}; then`,
-    `  { mkdir -p /run/fleetmasq && echo "$(cat /proc/sys/kernel/random/boot_id) rc.local ${iface}" > /run/fleetmasq/boot-marker; } || true`,
+    `  { ${bootMarkerSh('rc.local', iface)}; } || true`,
     `fi`,
   ];
 }
@@ -54,6 +55,11 @@ export function blockDamage(content: string): string | undefined {
   if (!begins.length && !ends.length) return undefined;
   if (begins.length === 1 && ends.length === 1 && begins[0]! < ends[0]!) return undefined;
   return `its fleetmasq markers are damaged (${begins.length} BEGIN, ${ends.length} END${begins.length === 1 && ends.length === 1 ? ', END first' : ''}): edited by hand? Fix the file by hand; fleetmasq will not edit it`;
+}
+
+/** Whether any fleetmasq marker line is in the file (a block, or what is left of one). */
+export function hasMarkers(content: string): boolean {
+  return content.split('\n').some((l) => l === BEGIN || l === END);
 }
 
 /** Finds fleetmasq's block: line indexes of BEGIN and END, its meta and the interface it sets. */

@@ -1,5 +1,6 @@
 /** The systemd unit (pure rendering). Ordered before network-pre.target; writes the boot marker. */
-import { UNIT_NAME } from '../facts/facts.js';
+import { UNIT_NAME } from '../remote/paths.js';
+import { bootMarkerSh } from '../remote/script.js';
 import { ensureRuleSh } from './rule.js';
 
 export function renderUnit(iface: string): string {
@@ -17,7 +18,7 @@ Conflicts=shutdown.target
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/bin/sh -c '${ensureRuleSh(iface)}'
-ExecStart=/bin/sh -c 'mkdir -p /run/fleetmasq && echo "$$(cat /proc/sys/kernel/random/boot_id) systemd ${iface}" > /run/fleetmasq/boot-marker'
+ExecStart=/bin/sh -c '${bootMarkerSh('systemd', iface).replace(/\$/g, '$$$$')}'
 
 [Install]
 WantedBy=multi-user.target

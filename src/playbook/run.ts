@@ -86,7 +86,10 @@ function merge(acc: HostOutcome, out: HostOutcome, task: Task): void {
   if (out.status === 'skipped' && acc.status !== 'failed') acc.status = 'skipped';
 }
 
-function playTask(play: Play, resolved: Map<string, ResolvedTask[]>): HostTask {
+/** Tasks that read (or prove) the robot's state: in a dry run, after a change they would not see, they are not run. */
+const AFTER_CHANGE_IN_DRY_RUN: ReadonlySet<string> = new Set(['reboot', 'verify', 'check']);
+
+function playTask(play: Play, resolved: Map<string, ResolvedTask[]>, checkMode: boolean): HostTask {
   return async (ctx: HostContext) => {
     const acc = emptyOutcome();
     const vars = playVars(play, ctx.vars);
@@ -94,6 +97,11 @@ function playTask(play: Play, resolved: Map<string, ResolvedTask[]>): HostTask {
       if (ctx.signal.aborted) {
         acc.reasons.push(`interrupted before task '${task.name}'`);
         break;
+      }
+      if (checkMode && acc.status === 'changed' && AFTER_CHANGE_IN_DRY_RUN.has(task.module)) {
+        // The robot is not changed in a dry run, so rebooting or verifying it would judge the old state.
+        acc.changes.push(`${task.name}: would run after the changes above (dry run: not done)`);
+        continue;
       }
       if (onlyIfNeeded && acc.status !== 'changed' && acc.details.firedThisBoot === true) {
         // As Ansible's handlers: a robot whose persistence already fired at this boot and that nothing
@@ -175,7 +183,7 @@ export async function runPlaybook(
       continue;
     }
     await opts.onPlay?.(play, targets[i]!);
-    const run = await runFleet(playTask(play, resolved[i]!), {
+    const run = await runFleet(playTask(play, resolved[i]!, opts.base.checkMode ?? false), {
       command: 'play',
       hosts: targets[i]!,
       inventory: opts.inventory,
@@ -204,7 +212,9 @@ export function combineResults(plays: PlayResult[]): HostResult[] {
     for (const r of p.results) {
       const prev = by.get(r.host);
       if (!prev) by.set(r.host, { ...r, changes: [...r.changes] });
-      else if (r.status !== 'skipped') {
+      // A later play's skip says nothing new about a robot that already failed; any other skip (not
+      // compliant before a reboot, never started after a stop) is what the robot's run came to.
+      else if (!(r.status === 'skipped' && (prev.status === 'failed' || prev.status === 'unreachable'))) {
         by.set(r.host, {
           ...r,
           status: r.status === 'ok' && prev.status === 'changed' ? 'changed' : r.status,

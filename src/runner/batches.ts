@@ -47,7 +47,7 @@ export function exceedsMaxFail(failed: number, batchSize: number, maxFailPercent
 }
 
 /** Why a rollout stopped before its next batch (typed; the message is derived from it). */
-export type StopKind = 'all-failed' | 'canary' | 'max-fail' | 'interrupted';
+export type StopKind = 'all-failed' | 'canary' | 'canary-unproven' | 'max-fail' | 'interrupted';
 export interface Stop {
   kind: StopKind;
   /** The batch after which the rollout stopped (1-based); absent for an interruption before any batch. */
@@ -71,15 +71,25 @@ export function stopRules(serial: SerialItem[], maxFailPercent: number | undefin
   return { maxFailPercent, canary: serial.length > 1 && maxFailPercent === undefined };
 }
 
+/** How a batch went: robots that failed (or were unreachable), robots that completed (ok or changed). */
+export interface BatchCounts {
+  failed: number;
+  succeeded: number;
+  size: number;
+}
+
 /**
  * Whether to stop before the next batch (pure). In order: a batch in which every robot failed stops
- * the rollout (Ansible's rule, whatever max-fail-percent says); a failure in the canary batch; more
- * than max-fail-percent of a batch failed.
+ * the rollout (Ansible's rule, whatever max-fail-percent says); a failure in the canary batch, or a
+ * canary batch that proved nothing (every robot skipped: none completed); more than max-fail-percent of
+ * a batch failed.
  */
-export function stopAfterBatch(index: number, failed: number, size: number, rules: StopRules): Stop | undefined {
+export function stopAfterBatch(index: number, c: BatchCounts, rules: StopRules): Stop | undefined {
   const batch = index + 1;
+  const { failed, size } = c;
   if (size > 0 && failed === size) return { kind: 'all-failed', batch, failed, size };
   if (rules.canary && index === 0 && failed > 0) return { kind: 'canary', batch, failed, size };
+  if (rules.canary && index === 0 && c.succeeded === 0) return { kind: 'canary-unproven', batch, failed, size };
   if (exceedsMaxFail(failed, size, rules.maxFailPercent)) return { kind: 'max-fail', batch, failed, size, maxFailPercent: rules.maxFailPercent };
   return undefined;
 }
@@ -90,6 +100,8 @@ export function stopMessage(s: Stop): string {
       return `batch ${s.batch}: every robot failed (${s.failed} of ${s.size}): later batches not started`;
     case 'canary':
       return `the canary batch failed (${s.failed} of ${s.size} robot${s.size === 1 ? '' : 's'}): later batches not started (give --max-fail-percent to set a threshold instead)`;
+    case 'canary-unproven':
+      return `the canary batch proved nothing (none of its ${s.size} robot${s.size === 1 ? '' : 's'} completed: see why each was skipped): later batches not started`;
     case 'max-fail':
       return `batch ${s.batch}: ${s.failed} of ${s.size} robots failed, more than max fail ${s.maxFailPercent}%: later batches not started`;
     case 'interrupted':

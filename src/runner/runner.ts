@@ -27,7 +27,10 @@ export interface HostContext {
   adopt(conn: SshConnection): void;
   step(name: string): void;
   warn(message: string): void;
+  /** Ctrl-C: finish the current step, start no new one. */
   signal: AbortSignal;
+  /** A second Ctrl-C: the robot is abandoned; long waits (a reboot's) end at once. */
+  abandon: AbortSignal;
 }
 
 export type HostTask = (ctx: HostContext) => Promise<HostOutcome>;
@@ -47,6 +50,7 @@ export class ConnectionPool {
   }
 
   private readonly targets = new Map<string, SshTarget>();
+  private closed = false;
 
   /** A robot's connection plan (resolved once, cached). Throws ConfigError for a setting that cannot work. */
   target(host: string): SshTarget {
@@ -64,6 +68,7 @@ export class ConnectionPool {
   }
 
   get(host: string): Promise<SshConnection> {
+    if (this.closed) return Promise.reject(new HostError('interrupted', 'the run is over: no new connection'));
     let p = this.conns.get(host);
     if (p) {
       return p.then((c) => {
@@ -85,6 +90,8 @@ export class ConnectionPool {
   }
 
   adopt(host: string, conn: SshConnection): void {
+    // A probe that wins after the run ended (an abandoned reboot) is closed, not kept alive.
+    if (this.closed) return conn.dispose();
     this.drop(host);
     this.conns.set(host, Promise.resolve(conn));
   }
@@ -96,6 +103,7 @@ export class ConnectionPool {
   }
 
   async closeAll(): Promise<void> {
+    this.closed = true;
     const all = [...this.conns.values()];
     this.conns.clear();
     await Promise.allSettled(all.map((p) => p.then((c) => c.dispose())));
@@ -223,6 +231,7 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
             },
             warn: (message) => opts.onEvent({ type: 'warn', host, message }),
             signal: opts.signal,
+            abandon: opts.abandon ?? new AbortController().signal,
           };
           try {
             const out = await untilAbandoned(task(ctx), opts.abandon, () => lastStep);
@@ -244,8 +253,13 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
       ),
     );
     if (b === batches.length - 1 || opts.signal.aborted) continue;
-    const failed = batch.filter((h) => ['failed', 'unreachable'].includes(results.get(h)?.status ?? '')).length;
-    stopped = stopAfterBatch(b, failed, batch.length, rules);
+    const statuses = batch.map((h) => results.get(h)?.status);
+    const counts = {
+      failed: statuses.filter((x) => x === 'failed' || x === 'unreachable').length,
+      succeeded: statuses.filter((x) => x === 'ok' || x === 'changed').length,
+      size: batch.length,
+    };
+    stopped = stopAfterBatch(b, counts, rules);
     if (stopped) opts.onEvent({ type: 'abort', reason: stopMessage(stopped) });
   }
   if (opts.signal.aborted && !stopped) stopped = { kind: 'interrupted' };

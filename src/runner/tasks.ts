@@ -4,7 +4,10 @@
  */
 import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
-import { checkCompliance, planApply, planPersist, planRemove, planRule, renderScript, type Compliance, type MasqSettings, type Plan } from '../modules/plan.js';
+import { checkCompliance, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
+import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
+import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
+import { parseRun, renderScript } from '../remote/script.js';
 import type { Vars } from '../inventory/inventory.js';
 import type { SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
@@ -63,18 +66,16 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
 async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: TaskOptions): Promise<Facts | undefined> {
   if (!plan.steps.length) return undefined;
   ctx.step(`changing: ${plan.steps.map((s) => s.name).join(', ')}`);
-  const script = `${renderScript(plan.steps)}set +eu\n${FACTS_SCRIPT}`;
-  const r = await conn.exec(script, { timeoutMs: o.commandTimeoutMs });
-  if (r.code !== 0 || !r.stdout.includes('@@FM done')) {
-    const steps = [...r.stdout.matchAll(/^@@FM step (\S+)$/gm)].map((m) => m[1]);
-    const failedStep = steps[steps.length - 1] ?? 'start';
-    throw new HostError('command', `step '${failedStep}' failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`, {
+  const r = await conn.exec(renderScript(plan.steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs });
+  const run = parseRun(r.stdout);
+  if (r.code !== 0 || !run.done) {
+    throw new HostError('command', `step '${run.lastStep ?? 'start'}' failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`, {
       exitCode: r.code,
       stdout: r.stdout,
       stderr: r.stderr,
     });
   }
-  return parseFacts(r.stdout.slice(r.stdout.indexOf('@@FM done')));
+  return parseFacts(run.after);
 }
 
 function planned(plan: Plan, out: HostOutcome): void {
@@ -126,7 +127,7 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
     const persistOk = c.persistenceInstalled && c.method === plan.method;
     if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
       out.status = 'failed';
-      out.reasons.push(...c.reasons);
+      out.reasons.push(...c.reasons.map(reasonText));
       if (!out.reasons.length) out.reasons.push('the robot is not in the expected state after the change');
     }
     return out;
@@ -154,15 +155,16 @@ interface BeforeReboot {
 function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFired: boolean, before?: BeforeReboot): HostOutcome {
   const c = checkCompliance(facts, settings);
   out.details = { ...out.details, ...describe(facts, c) };
-  out.reasons.push(...c.reasons);
+  const survived = !(before && before.compliant && c.ruleCount === 0 && before.ruleCount > 0);
+  // After a reboot, a rule that was live before and is gone now "did not survive"; said in its place.
+  out.reasons.push(
+    ...c.reasons.map((r) =>
+      r.code === 'rule-missing' && !survived ? `the rule did not survive the reboot: it is not live on ${r.iface} after boot ${facts.bootId}` : reasonText(r),
+    ),
+  );
   out.warnings.push(...c.notes);
-  if (before && !c.compliant && !before.compliant) {
-    // Forced reboot of a robot that was not compliant: nothing "did not survive".
-    out.reasons.unshift(`not compliant before the reboot (forced) and still not after boot ${facts.bootId}`);
-  } else if (before && c.ruleCount === 0 && before.ruleCount > 0) {
-    const i = out.reasons.indexOf(`the rule is not live on ${c.iface}`);
-    out.reasons.splice(i >= 0 ? i : 0, i >= 0 ? 1 : 0, `the rule did not survive the reboot: it is not live on ${c.iface} after boot ${facts.bootId}`);
-  }
+  // Forced reboot of a robot that was not compliant: nothing "did not survive".
+  if (before && !c.compliant && !before.compliant) out.reasons.unshift(`not compliant before the reboot (forced) and still not after boot ${facts.bootId}`);
   let compliant = c.compliant;
   if (requireFired && !c.firedThisBoot) {
     compliant = false;
@@ -207,7 +209,6 @@ export interface RebootOptions extends TaskOptions {
   verify?: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * reboot: read boot_id, start the reboot so the command returns cleanly, wait for the connection to
@@ -228,7 +229,7 @@ export function rebootTask(o: RebootOptions): HostTask {
       // Rebooting proves nothing here and may lose the robot's live rule: apply first.
       out.status = 'skipped';
       out.compliant = false;
-      out.reasons.push('not compliant before the reboot: run apply first (or --force)', ...pre.reasons);
+      out.reasons.push('not compliant before the reboot: run apply first (or --force)', ...pre.reasons.map(reasonText));
       out.warnings.push(...pre.notes);
       return out;
     }
@@ -310,9 +311,9 @@ async function pollNewBoot(
     let c: SshConnection | undefined;
     try {
       c = await ctx.probe(Math.min(10_000, Math.max(1000, deadline - Date.now())), cancel.signal);
-      const res = await c.exec('cat /proc/sys/kernel/random/boot_id', { timeoutMs: 10_000, become: false });
+      const res = await c.exec(`cat ${BOOT_ID_PATH}`, { timeoutMs: 10_000, become: false });
       const id = res.stdout.trim();
-      if (res.code === 0 && UUID.test(id) && id !== oldBootId) {
+      if (res.code === 0 && BOOT_ID_RE.test(id) && id !== oldBootId) {
         if (!winner) {
           winner = id;
           ctx.adopt(c);
@@ -333,12 +334,16 @@ async function pollNewBoot(
       inFlight--;
     }
   };
-  while (!winner && !fatal && Date.now() < deadline) {
+  const onAbandon = () => wake();
+  ctx.abandon.addEventListener('abort', onAbandon);
+  while (!winner && !fatal && !ctx.abandon.aborted && Date.now() < deadline) {
     if (inFlight < 3) void probe();
     await nap(Math.min(delay, Math.max(0, deadline - Date.now())));
     if (Date.now() - t0 > 60_000) delay = Math.min(delay * 1.5, 10_000);
   }
+  ctx.abandon.removeEventListener('abort', onAbandon);
   cancel.abort();
   if (fatal) throw fatal;
+  if (ctx.abandon.aborted && !winner) throw new HostError('interrupted', 'abandoned while waiting for the robot to come back');
   return { bootId: winner, lastError };
 }

@@ -172,7 +172,9 @@ export class SshConnection {
         try {
           h.connection?.destroy();
           h.dispose();
-        } catch {}
+        } catch {
+          // Cancelling: a half-open connection may throw on teardown; it is being dropped anyway.
+        }
       }
     };
     if (signal?.aborted) throw new HostError('unreachable', 'connection attempt cancelled');
@@ -188,7 +190,8 @@ export class SshConnection {
           // finish their step), not a signal that cuts every robot's link at once. The sudo password
           // stays out of its environment.
           const { FLEETMASQ_BECOME_PASSWORD: _secret, ...env } = process.env;
-          const child = spawn('/bin/sh', ['-c', hop.proxyCommand], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
+          // `exec`, as OpenSSH does: the command itself is the child, so stopping it stops the proxy.
+          const child = spawn('/bin/sh', ['-c', `exec ${hop.proxyCommand}`], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
           let stderr = '';
           child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
           child.on('exit', (code) => {
@@ -244,7 +247,9 @@ export class SshConnection {
         if (err) {
           try {
             stream?.close();
-          } catch {}
+          } catch {
+            // The channel is already closed (the error may have come from it).
+          }
           reject(err);
         } else resolve(res!);
       };
@@ -307,11 +312,15 @@ export class SshConnection {
     for (const r of this.onClosed) r();
     try {
       this.ssh.dispose();
-    } catch {}
+    } catch {
+      // Disposing a connection that already failed can throw; it is closed either way.
+    }
     for (const h of this.hops.reverse()) {
       try {
         h.dispose();
-      } catch {}
+      } catch {
+        // Likewise for a jump hop.
+      }
     }
     for (const p of this.proxies) if (p.exitCode === null) p.kill('SIGTERM');
   }
@@ -337,7 +346,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
   const entries = readKnownHosts(t.knownHostsFiles);
   let verdictError: HostError | undefined;
   const hostVerifier = (key: Buffer): boolean => {
-    const v = verifyHostKey(entries, khName, key);
+    let v = verifyHostKey(entries, khName, key);
     // A revoked key is refused whatever the checking mode, as OpenSSH does.
     if (t.hostKeyChecking === 'off' && v.status !== 'revoked') {
       warn(`host key checking is OFF for ${t.name}: the robot's identity is not verified`);
@@ -350,10 +359,16 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
       // name or connections race (checked against the file as it is now, not as it was read).
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       knownHostsCache.delete(file);
-      if (verifyHostKey(readKnownHosts([file]), khName, key).status !== 'match') appendFileSync(file, knownHostsLine(khName, key, t.hashKnownHosts), { mode: 0o600 });
-      knownHostsCache.delete(file);
-      warn(`recorded the new host key of ${khName} in ${file}`);
-      return true;
+      const now = verifyHostKey(readKnownHosts([file]), khName, key);
+      if (now.status === 'unknown') {
+        appendFileSync(file, knownHostsLine(khName, key, t.hashKnownHosts), { mode: 0o600 });
+        knownHostsCache.delete(file);
+        warn(`recorded the new host key of ${khName} in ${file}`);
+        return true;
+      }
+      if (now.status === 'match') return true;
+      // Another connection recorded a different key for this name meanwhile: a changed key, refused.
+      v = now;
     }
     verdictError =
       v.status === 'unknown'
@@ -393,7 +408,9 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     connecting.delete(ssh);
     try {
       ssh.dispose();
-    } catch {}
+    } catch {
+      // The failed attempt may already be torn down; the error that matters is classified below.
+    }
     if (verdictError) throw verdictError;
     const err = classify(e as Error, t, t.connectTimeoutMs);
     // A key that could not be used says why (an encrypted key without its passphrase, a wrong one).

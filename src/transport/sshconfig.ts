@@ -21,6 +21,8 @@ export interface SshConfigBlock {
   /** A Match block: every criterion must hold. */
   match?: MatchCriterion[];
   options: [string, string][];
+  /** Included from inside this block: applies only where that block does too. */
+  within?: SshConfigBlock;
 }
 
 export interface SshConfig {
@@ -81,8 +83,8 @@ function parseLine(line: string): [string, string] | undefined {
   return [m[1]!.toLowerCase(), v];
 }
 
-export function parseSshConfig(text: string, file = '<config>', depth = 0): SshConfig {
-  const cfg: SshConfig = { blocks: [{ patterns: ['*'], options: [] }], warnings: [] };
+export function parseSshConfig(text: string, file = '<config>', depth = 0, within?: SshConfigBlock): SshConfig {
+  const cfg: SshConfig = { blocks: [{ patterns: ['*'], options: [], ...(within ? { within } : {}) }], warnings: [] };
   let cur = cfg.blocks[0]!;
   let lineNo = 0;
   for (const raw of text.split('\n')) {
@@ -91,10 +93,10 @@ export function parseSshConfig(text: string, file = '<config>', depth = 0): SshC
     if (!kv) continue;
     const [k, v] = kv;
     if (k === 'host') {
-      cur = { patterns: v.split(/\s+/).filter(Boolean), options: [] };
+      cur = { patterns: v.split(/\s+/).filter(Boolean), options: [], ...(within ? { within } : {}) };
       cfg.blocks.push(cur);
     } else if (k === 'match') {
-      cur = { patterns: [], match: parseMatch(v, `${file}:${lineNo}`), options: [] };
+      cur = { patterns: [], match: parseMatch(v, `${file}:${lineNo}`), options: [], ...(within ? { within } : {}) };
       cfg.blocks.push(cur);
     } else if (k === 'include') {
       if (depth > 8) continue;
@@ -102,12 +104,14 @@ export function parseSshConfig(text: string, file = '<config>', depth = 0): SshC
         const p = expandTilde(pat);
         const full = isAbsolute(p) ? p : join(dirname(file) === '.' ? join(homedir(), '.ssh') : dirname(file), p);
         for (const f of globFiles(full)) {
-          const sub = parseSshConfig(readFileSync(f, 'utf8'), f, depth + 1);
+          // As OpenSSH: an Include inside a Host or Match block is conditional on that block; the
+          // included file's loose lines belong to it, its own blocks apply only where it does; and
+          // the lines after the Include still belong to the block that held it.
+          const enclosing = cur === cfg.blocks[0] && !within ? undefined : cur;
+          const sub = parseSshConfig(readFileSync(f, 'utf8'), f, depth + 1, enclosing);
           cfg.warnings.push(...sub.warnings);
-          // Included lines belong to the current block; their own Host blocks follow.
           cur.options.push(...sub.blocks[0]!.options);
           cfg.blocks.push(...sub.blocks.slice(1));
-          if (sub.blocks.length > 1) cur = cfg.blocks[cfg.blocks.length - 1]!;
         }
       }
     } else cur.options.push([k, v]);
@@ -147,6 +151,8 @@ export interface MatchContext {
   originalHost: string;
   /** The remote user given on the command line (inventory), if any. */
   user?: string;
+  /** A HostName given on the command line (ansible_ssh_common_args), if any. */
+  hostName?: string;
   localUser: string;
 }
 
@@ -201,9 +207,13 @@ function patternMatches(patterns: string[], host: string): boolean {
 /** Options for a host: first obtained value wins; multi-valued options accumulate. Keys are lower-case. */
 export function lookupHost(cfg: SshConfig, host: string, ctx: Partial<MatchContext> = {}): Map<string, string[]> {
   const out = new Map<string, string[]>();
+  // Options given on the command line count as obtained first (Match host/user see them).
+  if (ctx.hostName) out.set('hostname', [ctx.hostName]);
   const mctx: MatchContext = { originalHost: host, localUser: ctx.localUser ?? process.env.USER ?? 'root', user: ctx.user };
+  const applies = (b: SshConfigBlock): boolean =>
+    (b.match ? matchHolds(b.match, mctx, out) : patternMatches(b.patterns, host)) && (!b.within || applies(b.within));
   for (const b of cfg.blocks) {
-    if (b.match ? !matchHolds(b.match, mctx, out) : !patternMatches(b.patterns, host)) continue;
+    if (!applies(b)) continue;
     for (const [k, v] of b.options) {
       if (MULTI.has(k)) out.set(k, [...(out.get(k) ?? []), v]);
       else if (!out.has(k)) out.set(k, [v]);

@@ -149,7 +149,8 @@ function checkShellSafe(target: string, what: string, v: string): void {
 function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
   const env = opts.env ?? process.env;
   const cfg = config(input.configFile ?? opts.sshConfigFile);
-  const fromCfg = lookupHost(cfg, input.dest, { user: input.user, localUser: env.USER ?? userInfo().username });
+  const fromCmd = (k: string) => input.cmdline.find(([ck]) => ck === k)?.[1];
+  const fromCfg = lookupHost(cfg, input.dest, { user: input.user ?? fromCmd('user'), hostName: fromCmd('hostname'), localUser: env.USER ?? userInfo().username });
   const get = (k: string): string | undefined => input.cmdline.find(([ck]) => ck === k)?.[1] ?? fromCfg.get(k)?.[0];
   const all = (k: string): string[] => [...input.cmdline.filter(([ck]) => ck === k).map(([, v]) => v), ...(fromCfg.get(k) ?? [])];
 
@@ -158,6 +159,8 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${input.name}: invalid port ${port}`);
   const user = input.user ?? get('user') ?? env.USER ?? userInfo().username;
   checkShellSafe(input.name, 'host name', host);
+  // %n is the name as given (before HostName): OpenSSH checks that one too.
+  checkShellSafe(input.name, 'host name', input.dest);
   checkShellSafe(input.name, 'user name', user);
   const t = { h: host, p: port, r: user, n: input.dest };
 

@@ -35,7 +35,7 @@ test('escape sequences from a robot reach the terminal as text, not as commands'
   assert.match(all, /iptables does not work on this robot/);
   assert.ok(!all.includes('\x1b'), 'no raw ESC byte reached the output');
   assert.ok(!all.includes('\x07'), 'no raw BEL byte reached the output');
-  assert.match(all, /\\x1b\]0;owned\\x07\\x1b\[31mRED/);
+  assert.match(all, /\\u001b\]0;owned\\u0007\\u001b\[31mRED/);
 });
 
 test('a symlinked rc.local: the target gets the block, the link stays a link, its mode is kept; remove restores it', opts, async () => {

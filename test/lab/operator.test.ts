@@ -45,6 +45,25 @@ test('Ctrl-C in a real terminal mid-apply: the robot in flight finishes its step
   }
 });
 
+test('a second Ctrl-C abandons a robot waiting for its reboot: recap, exit 130, no hang', opts, async () => {
+  const l = lab();
+  const { CI: _ci, ...env } = process.env;
+  const res = runInPty(
+    [process.execPath, join(process.cwd(), 'bin/fleetmasq.js'), 'reboot', '-i', l.paths.inventory, '-l', 'gone', '--force'],
+    [
+      { after: 'gone: waiting for the new boot', send: CTRL_C },
+      { after: 'Ctrl-C again to abandon', send: CTRL_C },
+    ],
+    { ...env, TERM: 'xterm-256color' },
+    90,
+  );
+  assert.equal(res.untriggered, 0, res.output);
+  assert.equal(res.killed, false, `it hung:\n${res.output}`);
+  assert.equal(res.code, 130, res.output);
+  assert.match(res.output, /gone +failed .*interrupted: abandoned/);
+  assert.match(res.output, /reboot recap: 1 robots/);
+});
+
 test('a typo in the interface fails that robot and changes nothing; switching interface moves the rule', opts, async () => {
   const l = lab();
   const typo = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--interface', 'wlna0', '--json']);
@@ -53,6 +72,15 @@ test('a typo in the interface fails that robot and changes nothing; switching in
   assert.match(typo.json.hosts.multi.error.message, /interface wlna0 does not exist on this robot \(it has .*wlan0.*\): nothing changed/);
   assert.deepEqual(await natRules('multi'), []);
   assert.equal((await sshOut(l, 'multi', `test -e ${UNIT} && echo yes || echo no`)).trim(), 'no');
+
+  // A dry run of the whole rollout on a robot never applied: it says what it would change and that
+  // the reboot and verification would follow; nothing is judged on the unchanged robot.
+  const dryPlay = await cli(['play', 'playbooks/rollout.yml', '-i', l.paths.inventory, '-l', 'multi', '--check', '--json']);
+  assert.equal(dryPlay.code, 0, dryPlay.stdout + dryPlay.stderr);
+  assert.equal(dryPlay.json.checkMode, true);
+  assert.equal(dryPlay.json.hosts.multi.status, 'changed');
+  assert.ok(dryPlay.json.hosts.multi.changes.some((c: string) => /reboot to prove it: would run after the changes above \(dry run: not done\)/.test(c)), dryPlay.json.hosts.multi.changes.join('; '));
+  assert.deepEqual(await natRules('multi'), []);
 
   // A dry run says so everywhere.
   const dry = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--check']);
@@ -98,14 +126,14 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   const d = mkdtempSync(join(tmpdir(), 'fmo-'));
   const c = await cli(['check', '-i', l.paths.inventory, '--json', '--html', join(d, 'r.html')]);
   const s = c.json.summary;
-  assert.equal(s.total, 5);
-  assert.equal(s.unreachable, 1);
+  assert.equal(s.total, 6);
+  assert.equal(s.unreachable, 2, 'dead and gone are powered off');
   assert.equal(s.compliant, 2, 'o-01 and multi');
   assert.equal(s.nonCompliant, 2, 'o-02 and o-03 were never applied');
-  assert.equal(s.unknown, 1);
+  assert.equal(s.unknown, 2);
   assert.equal(c.code, 2);
   const text = await cli(['check', '-i', l.paths.inventory]);
-  assert.match(text.stdout, /compliant=2\/5 \(1 unknown\)/);
+  assert.match(text.stdout, /compliant=2\/6 \(2 unknown\)/);
   const html = readFileSync(join(d, 'r.html'), 'utf8');
   const data = JSON.parse(/<script id="data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
   assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').checkedAt, null, 'an unreachable robot was not checked');

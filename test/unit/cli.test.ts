@@ -102,3 +102,12 @@ test('a dry run says that the inventory\'s ProxyCommands still run on this machi
   const real = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-timeout', '2']);
   assert.doesNotMatch(real.stderr, /note: dry run/);
 });
+
+test('short flags in a group are checked one by one: a repeated -l inside -ql is an error', async () => {
+  const r = await cli(['check', '-i', INV, '-l', 'cams', '-ql', 'all']);
+  assert.equal(r.code, 5);
+  assert.match(r.stderr, /--limit given more than once/);
+  const bad = await cli(['check', '-i', INV, '-qC']);
+  assert.equal(bad.code, 5);
+  assert.match(bad.stderr, /--check does not apply to check/);
+});

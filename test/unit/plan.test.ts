@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFacts, UNIT_NAME, UNIT_PATH, WANTS_LINK, type Facts } from '../../src/facts/facts.js';
-import { checkCompliance, planApply, planRemove, renderScript, RELOAD_IF_STALE, writeFile } from '../../src/modules/plan.js';
+import { planApply, planRemove } from '../../src/modules/plan.js';
+import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
+import { RELOAD_IF_STALE } from '../../src/modules/ops.js';
+import { renderScript } from '../../src/remote/script.js';
 import { chooseInterface } from '../../src/modules/rule.js';
 import { renderUnit } from '../../src/modules/unit.js';
 import { withBlock } from '../../src/modules/rclocal.js';
@@ -78,7 +81,8 @@ test('duplicates are removed down to one', () => {
   const p = planApply(facts({ rules: [rule, rule, rule] }), { interface: 'wlan0', persistence: 'systemd' });
   assert.ok(p.changes.includes('remove 2 duplicate(s) of the live rule on wlan0'));
   const c = checkCompliance(facts({ rules: [rule, rule, rule] }), { interface: 'wlan0', persistence: 'auto' });
-  assert.ok(c.reasons.includes('the rule is live 3 times on wlan0 (duplicates)'));
+  assert.deepEqual(c.reasons.find((r) => r.code === 'rule-duplicated'), { code: 'rule-duplicated', iface: 'wlan0', count: 3 });
+  assert.ok(c.reasons.map(reasonText).includes('the rule is live 3 times on wlan0 (duplicates)'));
 });
 
 test('switching systemd -> rc.local removes the unit; rc.local on a non-systemd robot', () => {
@@ -98,7 +102,8 @@ test('a copy in the other backend is reported', () => {
 test('check: reasons for a non-compliant robot, fired-at-this-boot from the marker', () => {
   const c = checkCompliance(facts({ links: [{ name: 'wlan0', up: false, lowerUp: false }] }), { interface: 'auto', persistence: 'auto' });
   assert.equal(c.compliant, false);
-  assert.deepEqual(c.reasons, ['the rule is not live on wlan0', 'interface wlan0 is down', 'persistence missing: no fleetmasq-masquerade.service']);
+  assert.deepEqual(c.reasons, [{ code: 'rule-missing', iface: 'wlan0' }, { code: 'iface-down', iface: 'wlan0' }, { code: 'unit-missing' }]);
+  assert.deepEqual(c.reasons.map(reasonText), ['the rule is not live on wlan0', 'interface wlan0 is down', 'persistence missing: no fleetmasq-masquerade.service']);
   const rc = withBlock(undefined, 'wlan0');
   const ok = checkCompliance(
     facts({ rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'], rcLocal: rc, marker: { bootId: BOOT, method: 'rc.local', iface: 'wlan0' } }),
@@ -190,65 +195,27 @@ test('facts parser joins base64 wrapped at 76 columns (as the robot\'s base64 pr
   assert.equal(empty.unit, undefined);
 });
 
-test('rollout stop rules: a batch where every robot failed, a failed canary, max-fail-percent', async () => {
+test('rollout stop rules: a batch where every robot failed, a failed or unproven canary, max-fail-percent', async () => {
   const { stopAfterBatch, stopRules, stopMessage } = await import('../../src/runner/batches.js');
+  const c = (failed: number, succeeded: number, size: number) => ({ failed, succeeded, size });
   const list = stopRules([{ count: 1 }, { percent: 50 }], undefined);
   assert.equal(list.canary, true);
-  assert.equal(stopAfterBatch(0, 1, 1, list)?.kind, 'all-failed');
-  assert.equal(stopAfterBatch(0, 1, 2, list)?.kind, 'canary', 'any failure in the canary batch');
-  assert.equal(stopAfterBatch(1, 1, 4, list), undefined, 'later batches: only the all-failed rule without a threshold');
-  assert.equal(stopAfterBatch(1, 4, 4, list)?.kind, 'all-failed');
+  assert.equal(stopAfterBatch(0, c(1, 0, 1), list)?.kind, 'all-failed');
+  assert.equal(stopAfterBatch(0, c(1, 1, 2), list)?.kind, 'canary', 'any failure in the canary batch');
+  assert.equal(stopAfterBatch(0, c(0, 0, 1), list)?.kind, 'canary-unproven', 'a canary that was skipped proves nothing');
+  assert.equal(stopAfterBatch(0, c(0, 1, 1), list), undefined);
+  assert.equal(stopAfterBatch(1, c(1, 3, 4), list), undefined, 'later batches: only the all-failed rule without a threshold');
+  assert.equal(stopAfterBatch(1, c(4, 0, 4), list)?.kind, 'all-failed');
+  assert.equal(stopAfterBatch(1, c(0, 0, 4), list), undefined, 'skipped robots are not failures');
   // An explicit threshold replaces the canary rule; the all-failed rule stays (Ansible's).
   const explicit = stopRules([{ count: 2 }, { percent: 50 }], 50);
   assert.equal(explicit.canary, false);
-  assert.equal(stopAfterBatch(0, 1, 2, explicit), undefined);
-  assert.equal(stopAfterBatch(0, 2, 2, explicit)?.kind, 'all-failed');
-  assert.equal(stopAfterBatch(1, 3, 5, explicit)?.kind, 'max-fail');
+  assert.equal(stopAfterBatch(0, c(1, 1, 2), explicit), undefined);
+  assert.equal(stopAfterBatch(0, c(2, 0, 2), explicit)?.kind, 'all-failed');
+  assert.equal(stopAfterBatch(1, c(3, 2, 5), explicit)?.kind, 'max-fail');
   // A single serial value has no canary; no serial at all is one batch.
   assert.equal(stopRules([{ count: 5 }], undefined).canary, false);
   assert.match(stopMessage({ kind: 'canary', batch: 1, failed: 1, size: 1 }), /the canary batch failed \(1 of 1 robot\): later batches not started/);
-});
-
-/** A rendered script run under a real sh, with stub commands first on its PATH (the fast tier). */
-async function runWithStubs(script: string, stubs: Record<string, string>): Promise<{ dir: string; code: number | null; stdout: string }> {
-  const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { run } = await import('../../src/util/proc.js');
-  const dir = mkdtempSync(join(tmpdir(), 'fmsh-'));
-  mkdirSync(join(dir, 'bin'));
-  for (const [name, body] of Object.entries(stubs)) writeFileSync(join(dir, 'bin', name), `#!/bin/sh\n${body.replaceAll('$DIR', dir)}\n`, { mode: 0o755 });
-  const patched = script.replace(/PATH=\S+/, `PATH=${dir}/bin:${process.env.PATH}`);
-  const r = await run('sh', ['-c', patched], { nothrow: true });
-  return { dir, code: r.exitCode, stdout: r.stdout };
-}
-
-test('file writes on robots: atomic and durable (the temp file synced before the rename, the folder after)', async () => {
-  const { readFileSync, statSync } = await import('node:fs');
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const target = join(mkdtempSync(join(tmpdir(), 'fmw-')), "it's here");
-  const r = await runWithStubs(renderScript([{ name: 'w', sh: writeFile(target, 'hello\n', 0o640) }]), { sync: 'echo "sync $*" >> $DIR/log' });
-  assert.equal(r.code, 0);
-  assert.equal(readFileSync(target, 'utf8'), 'hello\n');
-  assert.equal(statSync(target).mode & 0o7777, 0o640);
-  const log = readFileSync(join(r.dir, 'log'), 'utf8').trim().split('\n');
-  assert.match(log[0]!, new RegExp(`^sync ${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.fleetmasq-tmp\\.\\d+$`));
-  assert.equal(log[1], `sync ${join(target, '..')}`);
-});
-
-test('facts script under a real sh: an iptables that fails without a final newline is still an error', async () => {
-  const { FACTS_SCRIPT } = await import('../../src/facts/facts.js');
-  const r = await runWithStubs(FACTS_SCRIPT, {
-    iptables: 'case "$*" in *-V*) echo "iptables v1.8.9 (nf_tables)"; exit 0;; esac\nprintf "\\033[2Jbroken" >&2; exit 1',
-    ip: 'exit 0',
-    systemctl: 'exit 0',
-  });
-  assert.equal(r.code, 0);
-  const f = parseFacts(r.stdout);
-  assert.equal(f.backend, 'nft');
-  assert.match(f.rulesError ?? '', /broken/);
 });
 
 test('rc.local behind a symlink: the target is written (quoted), the mode kept; an odd target is refused', () => {

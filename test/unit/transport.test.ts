@@ -258,7 +258,27 @@ test('a jump host that ignores channel requests fails the robot within the conne
 
 test('visible(): escape sequences and carriage returns from robots are shown, not obeyed', async () => {
   const { visible } = await import('../../src/cli/output.js');
-  assert.equal(visible('wlan0\x1b]0;owned\x07\x1b[31mred\r\n\tok'), 'wlan0\\x1b]0;owned\\x07\\x1b[31mred\\x0d\n\tok');
-  assert.equal(visible('C1 \u009b31m'), 'C1 \\x9b31m');
+  assert.equal(visible('wlan0\x1b]0;owned\x07\x1b[31mred\r\n\tok'), 'wlan0\\u001b]0;owned\\u0007\\u001b[31mred\\u000d\n\tok');
+  assert.equal(visible('C1 \u009b31m'), 'C1 \\u009b31m');
+  // A --json document with DEL and C1 characters in robot text stays valid JSON, and says the same.
+  const doc = { stderr: 'a\x7fb\u0085c\x1b' };
+  assert.deepEqual(JSON.parse(visible(JSON.stringify(doc))), doc);
   assert.equal(visible('plain ü €'), 'plain ü €');
+});
+
+test('ssh_config Include as OpenSSH reads it: conditional inside a block, the block resumes after it; Match sees command-line options', () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  writeFileSync(join(d, 'fleet.conf'), 'Port 2200\nHost cam-*\n  User camops\n');
+  const cfg = parseSshConfig(`Host robot-*\n  Include ${join(d, 'fleet.conf')}\n  StrictHostKeyChecking yes\nHost *\n  StrictHostKeyChecking no\n  User nobody\n`, join(d, 'config'));
+  // The line after the Include still belongs to Host robot-*.
+  assert.deepEqual(lookupHost(cfg, 'robot-1').get('stricthostkeychecking'), ['yes']);
+  assert.deepEqual(lookupHost(cfg, 'robot-1').get('port'), ['2200']);
+  // The included Host block applies only where the enclosing one does.
+  assert.deepEqual(lookupHost(cfg, 'cam-1').get('user'), ['nobody']);
+  assert.equal(lookupHost(cfg, 'cam-1').get('port'), undefined);
+  const m = parseSshConfig('Match user ops\n  Port 2022\nMatch host 10.9.*\n  IdentityFile ~/.ssh/lab\n');
+  const t = targetFor('r1', { ansible_host: 'r1.fleet', ansible_ssh_common_args: '-l ops -o HostName=10.9.0.4' });
+  assert.equal(t.user, 'ops');
+  assert.deepEqual(lookupHost(m, 'r1.fleet', { user: 'ops', hostName: '10.9.0.4' }).get('port'), ['2022']);
+  assert.deepEqual(lookupHost(m, 'r1.fleet', { user: 'ops', hostName: '10.9.0.4' }).get('identityfile'), ['~/.ssh/lab']);
 });

@@ -1,0 +1,156 @@
+/**
+ * Typed operations: what a plan will do to a robot. Each operation's words, its diff and its shell are
+ * derived from it here, in one place: a planner only decides which operations a robot needs.
+ */
+import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR } from '../remote/paths.js';
+import { b64, shQuote, type Step } from '../remote/script.js';
+import { unifiedDiff } from '../util/diff.js';
+import { findBlock, type RcFile } from './rclocal.js';
+import { ensureRuleSh, ruleArgs } from './rule.js';
+import { renderUnit } from './unit.js';
+
+export type Backend = 'nft' | 'legacy' | 'unknown';
+
+export type Operation =
+  /** Our unit written (when `before` differs) and/or enabled. */
+  | { kind: 'unit'; iface: string; before?: string; write: boolean; enable: boolean }
+  | { kind: 'unit-remove'; before?: string; systemd: boolean; why: string }
+  /** rc.local (or its symlink's target at `path`) with fleetmasq's block. */
+  | { kind: 'rclocal'; path: string; before?: RcFile & { path?: string }; after: RcFile }
+  /** rc.local without the block: restored, or deleted (`after` undefined) when fleetmasq created it. */
+  | { kind: 'rclocal-restore'; path: string; before: RcFile; after?: RcFile; why: string }
+  | { kind: 'rule'; iface: string; backend: Backend }
+  | { kind: 'dedupe'; iface: string; extra: number; backend: Backend }
+  | { kind: 'rule-move'; from: string; to: string; count: number; backend: Backend }
+  | { kind: 'rule-delete'; iface: string; count: number; backend: Backend }
+  | { kind: 'rule-delete-other'; iface: string; tool: 'iptables-nft' | 'iptables-legacy' }
+  | { kind: 'marker-remove' };
+
+/** The operations that change the live rule (they run last: a robot cut off half-way keeps its boot hook). */
+export const LIVE_RULE_OPS: ReadonlySet<Operation['kind']> = new Set(['rule', 'dedupe', 'rule-move']);
+
+/** The shell that writes a file on a robot: atomic (temp file, rename) and durable (synced before and after). */
+export function writeFile(path: string, content: string, mode: number): string {
+  return `fm_write ${shQuote(path)} ${mode.toString(8).padStart(4, '0')} ${shQuote(b64(content))}`;
+}
+
+export function deleteRuleSh(iface: string, tool = 'iptables'): string {
+  const rule = ruleArgs(iface);
+  return `while ${tool} -w -t nat -C ${rule} 2>/dev/null; do ${tool} -w -t nat -D ${rule}; done`;
+}
+
+/** Reloads systemd only if its view of our unit differs from the file on disk. */
+export const RELOAD_IF_STALE = `case "$(systemctl show -p LoadState -p NeedDaemonReload ${UNIT_NAME} 2>/dev/null | sort | tr '\\n' ' ')" in
+  'LoadState=loaded NeedDaemonReload=no ') ;;
+  *) systemctl daemon-reload ;;
+esac`;
+
+const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+const ruleDiff = (backend: Backend, lines: string[]) => `iptables -t nat (${backend}):\n${lines.join('\n')}\n`;
+const times = (n: number, line: string) => Array<string>(n).fill(line);
+
+/** What an operation changes, in words (none for a pure housekeeping step). */
+export function describe(op: Operation): string[] {
+  switch (op.kind) {
+    case 'unit':
+      return [
+        ...(op.write ? [`${op.before === undefined ? 'install' : 'update'} the systemd unit ${UNIT_NAME}`] : []),
+        ...(op.enable ? [`enable ${UNIT_NAME} at boot`] : []),
+      ];
+    case 'unit-remove':
+      return [`remove the systemd unit ${UNIT_NAME}${op.why}`];
+    case 'rclocal': {
+      const b = op.before;
+      if (!b) return [`create ${RC_LOCAL} (mode ${octal(op.after.mode)}) with fleetmasq's block`];
+      const where = b.path ? `${RC_LOCAL} (-> ${b.path})` : RC_LOCAL;
+      return [
+        ...(b.content !== op.after.content ? [`${findBlock(b.content) ? 'update' : 'add'} fleetmasq's block in ${where}`] : []),
+        ...(!b.content.startsWith('#!') ? [`add the missing shebang to ${where}`] : []),
+        ...((b.mode & 0o100) === 0 ? [`make ${where} executable by its owner (mode ${octal(op.after.mode)})`] : []),
+      ];
+    }
+    case 'rclocal-restore':
+      return [op.after ? `remove fleetmasq's block from ${RC_LOCAL}${op.why}` : `delete ${RC_LOCAL} (fleetmasq created it)${op.why}`];
+    case 'rule':
+      return [`add live rule: iptables -t nat -A ${ruleArgs(op.iface)}`];
+    case 'dedupe':
+      return [`remove ${op.extra} duplicate(s) of the live rule on ${op.iface}`];
+    case 'rule-move':
+      return [`move the live rule from ${op.from} to ${op.to}: iptables -t nat -D ${ruleArgs(op.from)}`];
+    case 'rule-delete':
+      return [`delete ${op.count} live rule(s): iptables -t nat -D ${ruleArgs(op.iface)}`];
+    case 'rule-delete-other':
+      return [`delete the copy of the rule in the ${op.tool} tables`];
+    case 'marker-remove':
+      return [];
+  }
+}
+
+/** The operation as a diff (files: unified; rules: -S lines), if it shows as one. */
+export function diffOf(op: Operation): string | undefined {
+  switch (op.kind) {
+    case 'unit':
+      return op.write ? unifiedDiff(op.before ?? '', renderUnit(op.iface), op.before === undefined ? '/dev/null' : UNIT_PATH, UNIT_PATH) : undefined;
+    case 'unit-remove':
+      return op.before !== undefined ? unifiedDiff(op.before, '', UNIT_PATH, '/dev/null') : undefined;
+    case 'rclocal':
+      return unifiedDiff(op.before?.content ?? '', op.after.content, op.before ? RC_LOCAL : '/dev/null', RC_LOCAL);
+    case 'rclocal-restore':
+      return unifiedDiff(op.before.content, op.after?.content ?? '', RC_LOCAL, op.after ? RC_LOCAL : '/dev/null');
+    case 'rule':
+      return ruleDiff(op.backend, [`+ -A ${ruleArgs(op.iface)}`]);
+    case 'dedupe':
+      return ruleDiff(op.backend, times(op.extra, `- -A ${ruleArgs(op.iface)}`));
+    case 'rule-move':
+      return ruleDiff(op.backend, times(op.count, `- -A ${ruleArgs(op.from)}`));
+    case 'rule-delete':
+      return ruleDiff(op.backend, times(op.count, `- -A ${ruleArgs(op.iface)}`));
+    case 'rule-delete-other':
+    case 'marker-remove':
+      return undefined;
+  }
+}
+
+/** The operation as one step of the change script. */
+export function stepOf(op: Operation): Step {
+  return { name: op.kind === 'marker-remove' ? 'marker' : op.kind, sh: shellOf(op) };
+}
+
+function shellOf(op: Operation): string {
+  switch (op.kind) {
+    case 'unit':
+      return [
+        ...(op.write ? [writeFile(UNIT_PATH, renderUnit(op.iface), 0o644)] : []),
+        // Enabling is the [Install] symlink; the next boot is what it is for: no reload here.
+        ...(op.enable ? [`systemctl enable --quiet --no-reload ${UNIT_NAME}`] : []),
+        // A manager reload costs ~0.1 s of CPU in the robot's PID 1, so only when systemd's view of the
+        // unit is not what is on disk (an old definition, or a unit still active whose file had been
+        // deleted); a new unit is simply loaded from disk on demand.
+        ...(op.write ? [RELOAD_IF_STALE] : []),
+      ].join('\n');
+    case 'unit-remove':
+      return op.systemd
+        ? // Stopped first (it has no ExecStop: the rule stays until deleted below), so systemd does not
+          // keep a phantom active unit without a file after the reload.
+          `systemctl stop --quiet ${UNIT_NAME} 2>/dev/null || true\nsystemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
+        : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}`;
+    case 'rclocal':
+      return writeFile(op.path, op.after.content, op.after.mode);
+    case 'rclocal-restore':
+      return op.after ? writeFile(op.path, op.after.content, op.after.mode) : `rm -f ${RC_LOCAL}\nfm_sync /etc`;
+    case 'rule':
+      return ensureRuleSh(op.iface);
+    case 'dedupe': {
+      const rule = ruleArgs(op.iface);
+      return `n=$(iptables -w -t nat -S POSTROUTING | grep -cxF -- ${shQuote(`-A ${rule}`)} || true)\nwhile [ "$n" -gt 1 ]; do iptables -w -t nat -D ${rule}; n=$((n-1)); done`;
+    }
+    case 'rule-move':
+      return deleteRuleSh(op.from);
+    case 'rule-delete':
+      return deleteRuleSh(op.iface);
+    case 'rule-delete-other':
+      return deleteRuleSh(op.iface, op.tool);
+    case 'marker-remove':
+      return `rm -f ${MARKER}; rmdir ${MARKER_DIR} 2>/dev/null || true`;
+  }
+}

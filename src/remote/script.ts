@@ -1,0 +1,81 @@
+/**
+ * The one owner of the shell that runs on robots: the script preamble, quoting, the markers that
+ * delimit a script's output, and their parser. Facts (src/facts) and changes (src/modules) write their
+ * fragments; this module puts them together and reads the result back.
+ */
+import { shQuote } from '../util/quote.js';
+import { BOOT_ID_PATH, MARKER, MARKER_DIR } from './paths.js';
+
+export { shQuote };
+
+export function b64(s: string): string {
+  return Buffer.from(s, 'utf8').toString('base64');
+}
+
+/** Output lines that start a section: `@@FM <name>` (a step, the end of a change script, a fact). */
+const MARK = '@@FM';
+const MARK_LINE = /^@@FM (\w+)(?: (\S+))?$/;
+
+/** A fixed locale and PATH: what the robot's tools print is what the parsers expect. */
+export const ENV_SH = 'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Shell of a section marker (a newline first: the previous output may not end in one). */
+export const SECTION_FN = `m() { printf '\\n${MARK} %s\\n' "$1"; }`;
+
+/** The helpers every change script has: step markers, durable syncs, atomic writes. */
+const CHANGE_HEAD = `set -eu
+${ENV_SH}
+fm_step() { echo "${MARK} step $1"; }
+fm_sync() { sync "$1" 2>/dev/null || sync; }
+fm_write() {
+  tmp="$1.fleetmasq-tmp.$$"
+  if printf '%s' "$3" | base64 -d > "$tmp" && chmod "$2" "$tmp" && fm_sync "$tmp" && mv -f "$tmp" "$1"; then fm_sync "\${1%/*}"; else rm -f "$tmp"; return 1; fi
+}
+`;
+
+export interface Step {
+  name: string;
+  sh: string;
+}
+
+/**
+ * One change script: each step announced before it runs (so a failure names its step), `done` at the
+ * end; `then` (the facts script) runs after it in the same round trip, with errors no longer fatal.
+ */
+export function renderScript(steps: Step[], then = ''): string {
+  return CHANGE_HEAD + steps.map((s) => `fm_step ${shQuote(s.name)}\n${s.sh}\n`).join('') + `echo "${MARK} done"\n` + (then ? `set +eu\n${then}` : '');
+}
+
+/** The outcome of a change script: whether it got to the end, the last step it started, what followed. */
+export function parseRun(stdout: string): { done: boolean; lastStep?: string; after: string } {
+  let lastStep: string | undefined;
+  const lines = stdout.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = MARK_LINE.exec(lines[i]!);
+    if (!m) continue;
+    if (m[1] === 'step') lastStep = m[2];
+    if (m[1] === 'done') return { done: true, lastStep, after: lines.slice(i + 1).join('\n') };
+  }
+  return { done: false, lastStep, after: '' };
+}
+
+/** Splits output into its `@@FM name` sections (trailing blank lines dropped). */
+export function sections(out: string): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  let cur: string[] | undefined;
+  for (const line of out.split('\n')) {
+    const m = MARK_LINE.exec(line);
+    if (m && m[2] === undefined) map.set(m[1]!, (cur = []));
+    else cur?.push(line);
+  }
+  for (const v of map.values()) while (v.length && v[v.length - 1] === '') v.pop();
+  return map;
+}
+
+/**
+ * The boot hook's last line: records that persistence fired at this boot (see MARKER). `$` is escaped
+ * by the caller where its container needs it (systemd doubles it).
+ */
+export function bootMarkerSh(method: 'systemd' | 'rc.local', iface: string): string {
+  return `mkdir -p ${MARKER_DIR} && echo "$(cat ${BOOT_ID_PATH}) ${method} ${iface}" > ${MARKER}`;
+}

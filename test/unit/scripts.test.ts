@@ -1,0 +1,179 @@
+/**
+ * The fast tier: the real facts script and the real change scripts run under a real `sh`, as a normal
+ * user, in a sandbox: robot paths moved under a temp dir, and stub iptables / ip / systemctl that keep
+ * their state in files. Each case applies, re-plans (nothing left to do), "reboots" (live rules and the
+ * marker gone, a new boot id, the boot hook run as systemd or rc-local would) and removes — judged by
+ * the facts the real facts script reads back. The lab proves the same on real robots.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts/facts.js';
+import { checkCompliance, type MasqSettings } from '../../src/modules/compliance.js';
+import { planApply, planRemove, type Plan } from '../../src/modules/plan.js';
+import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
+import { renderScript } from '../../src/remote/script.js';
+import { writeFile } from '../../src/modules/ops.js';
+import { run } from '../../src/util/proc.js';
+
+const IPTABLES = `#!/bin/sh
+st="$SANDBOX/rules"; touch "$st"
+[ "$1" = -V ] && { echo "iptables v1.8.9 (nf_tables)"; exit 0; }
+while [ $# -gt 0 ]; do case "$1" in -w) shift; case "$1" in [0-9]*) shift;; esac;; -t) shift 2;; *) break;; esac; done
+op=$1; shift; rule="$*"
+case $op in
+  -S) echo "-P POSTROUTING ACCEPT"; sed 's/^/-A /' "$st";;
+  -C) grep -qxF -- "$rule" "$st";;
+  -A) echo "$rule" >> "$st";;
+  -D) grep -qxF -- "$rule" "$st" || exit 1
+      awk -v r="$rule" '$0 == r && !d { d = 1; next } { print }' "$st" > "$st.t" && mv "$st.t" "$st";;
+esac
+`;
+const IP = `#!/bin/sh
+case "$*" in *route*) cat "$SANDBOX/routes";; *link*) cat "$SANDBOX/links";; esac
+`;
+const SYSTEMCTL = `#!/bin/sh
+echo "$*" >> "$SANDBOX/systemctl.log"
+for a; do last=$a; done
+w="$SANDBOX/root/etc/systemd/system/multi-user.target.wants"
+case "$1" in
+  enable) mkdir -p "$w"; ln -sf "../$last" "$w/$last";;
+  disable) rm -f "$w/$last";;
+  is-enabled) if [ -L "$w/$last" ]; then echo enabled; else echo disabled; exit 1; fi;;
+  show) printf 'LoadState=loaded\\nNeedDaemonReload=no\\n';;
+esac
+exit 0
+`;
+
+interface Sandbox {
+  dir: string;
+  root: string;
+  /** Runs a robot script (facts, changes, a boot hook) in the sandbox. */
+  sh: (script: string) => Promise<{ code: number | null; stdout: string; stderr: string }>;
+  facts: () => Promise<Facts>;
+  reboot: () => Promise<void>;
+}
+
+async function sandbox(opts: { systemd: boolean; rcLocal?: string; rules?: string[]; persisted?: string[] }): Promise<Sandbox> {
+  const dir = mkdtempSync(join(tmpdir(), 'fmfast-'));
+  const root = join(dir, 'root');
+  for (const d of ['bin', 'root/etc/systemd/system', 'root/run', 'root/proc']) mkdirSync(join(dir, d), { recursive: true });
+  for (const [name, body] of Object.entries({ iptables: IPTABLES, ip: IP, systemctl: SYSTEMCTL, sync: '#!/bin/sh\necho "sync $*" >> "$SANDBOX/sync.log"\n' })) writeFileSync(join(dir, 'bin', name), body, { mode: 0o755 });
+  writeFileSync(join(dir, 'routes'), 'default via 10.0.0.1 dev wlan0 proto static metric 100 \n');
+  writeFileSync(join(dir, 'links'), '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: wlan0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n3: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n');
+  writeFileSync(join(dir, 'rules'), (opts.rules ?? []).map((r) => `${r}\n`).join(''));
+  writeFileSync(join(root, 'proc/comm'), opts.systemd ? 'systemd\n' : 'init\n');
+  writeFileSync(join(root, 'proc/status'), 'Name:\tsh\nUid:\t0\t0\t0\t0\n');
+  writeFileSync(join(root, 'proc/boot_id'), `${randomUUID()}\n`);
+  if (opts.rcLocal !== undefined) writeFileSync(join(root, 'etc/rc.local'), opts.rcLocal, { mode: 0o755 });
+  // Robot paths moved into the sandbox; the stubs first on the PATH.
+  const place = (script: string) =>
+    script
+      .replace(/PATH=\S+/g, `PATH=${dir}/bin:/usr/bin:/bin`)
+      .replaceAll('/proc/sys/kernel/random/boot_id', `${root}/proc/boot_id`)
+      .replaceAll('/proc/1/comm', `${root}/proc/comm`)
+      .replaceAll('/proc/self/status', `${root}/proc/status`)
+      .replaceAll('/proc/net/', `${root}/proc/net/`)
+      .replace(/(?<![\w/.-])\/(etc|run|usr\/local\/lib|usr\/lib|lib)\//g, `${root}/$1/`);
+  const sh = async (script: string) => {
+    const r = await run('sh', ['-c', place(script)], { nothrow: true, env: { ...process.env, SANDBOX: dir, PATH: `${dir}/bin:/usr/bin:/bin` } });
+    return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  };
+  const facts = async () => {
+    const r = await sh(FACTS_SCRIPT);
+    assert.equal(r.code, 0, r.stderr);
+    return parseFacts(r.stdout);
+  };
+  const reboot = async () => {
+    // Live rules are gone; the operator's own persisted rules come back (their own boot scripts).
+    writeFileSync(join(dir, 'rules'), (opts.persisted ?? []).map((r) => `${r}\n`).join(''));
+    writeFileSync(join(root, 'proc/boot_id'), `${randomUUID()}\n`);
+    rmSync(join(root, 'run/fleetmasq'), { recursive: true, force: true });
+    const unitFile = join(root, 'etc/systemd/system/fleetmasq-masquerade.service');
+    const wanted = join(root, 'etc/systemd/system/multi-user.target.wants/fleetmasq-masquerade.service');
+    if (opts.systemd && existsSync(wanted)) {
+      // As systemd runs the unit: each ExecStart line, $$ meaning $.
+      for (const m of readFileSync(unitFile, 'utf8').matchAll(/^ExecStart=\/bin\/sh -c '(.*)'$/gm)) {
+        const r = await sh(m[1]!.replaceAll('$$', '$'));
+        assert.equal(r.code, 0, r.stderr);
+      }
+    }
+    const rc = join(root, 'etc/rc.local');
+    if (existsSync(rc) && statSync(rc).mode & 0o100) {
+      const r = await sh(readFileSync(rc, 'utf8'));
+      assert.equal(r.code, 0, r.stderr);
+    }
+  };
+  return { dir, root, sh, facts, reboot };
+}
+
+async function change(s: Sandbox, plan: Plan): Promise<Facts> {
+  assert.equal(plan.error, undefined);
+  const r = await s.sh(renderScript(plan.steps, FACTS_SCRIPT));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^@@FM done$/m);
+  return parseFacts(r.stdout.slice(r.stdout.indexOf('@@FM done')));
+}
+
+const RULE = (iface: string) => `POSTROUTING -o ${iface} -j MASQUERADE`;
+
+const cases: { name: string; systemd: boolean; settings: MasqSettings; rcLocal?: string; rules?: string[]; persisted?: string[]; method: 'systemd' | 'rc.local' }[] = [
+  { name: 'a fresh systemd robot', systemd: true, settings: { interface: 'auto', persistence: 'auto' }, method: 'systemd' },
+  { name: 'rc.local persistence over a stock rc.local', systemd: true, settings: { interface: 'auto', persistence: 'rc.local' }, rcLocal: STOCK_RC_LOCAL, method: 'rc.local' },
+  { name: 'a robot without systemd', systemd: false, settings: { interface: 'wlan0', persistence: 'auto' }, method: 'rc.local' },
+  { name: 'duplicates by hand, the operator\'s own rule on eth0', systemd: true, settings: { interface: 'auto', persistence: 'auto' }, rules: [RULE('wlan0'), RULE('wlan0'), RULE('wlan0'), RULE('eth0')], persisted: [RULE('eth0')], method: 'systemd' },
+];
+
+for (const c of cases) {
+  test(`fast tier: ${c.name}: apply, nothing left to do, a reboot re-applies it, remove undoes it`, async () => {
+    const s = await sandbox(c);
+    const before = await s.facts();
+    const after = await change(s, planApply(before, c.settings));
+    const comp = checkCompliance(after, c.settings);
+    assert.equal(comp.compliant, true, JSON.stringify(comp.reasons));
+    assert.equal(comp.method, c.method);
+    assert.deepEqual(planApply(after, c.settings).ops, [], 'a second apply changes nothing');
+
+    await s.reboot();
+    const booted = await s.facts();
+    assert.notEqual(booted.bootId, after.bootId);
+    const proven = checkCompliance(booted, c.settings);
+    assert.equal(proven.compliant, true, JSON.stringify(proven.reasons));
+    assert.equal(proven.firedThisBoot, true, 'the boot hook ran and wrote its marker');
+
+    const removed = await change(s, planRemove(booted, c.settings));
+    assert.equal(removed.rules.filter((r) => r === `-A ${RULE('wlan0')}`).length, 0);
+    // The operator's own rule on another interface is left alone by apply and by remove.
+    assert.deepEqual(after.rules.filter((r) => r.includes('eth0')), before.rules.filter((r) => r.includes('eth0')), 'apply leaves the operator\'s own rule');
+    assert.deepEqual(removed.rules.filter((r) => r.includes('eth0')), booted.rules.filter((r) => r.includes('eth0')), 'remove leaves the operator\'s own rule');
+    assert.equal(removed.rules.length, (c.persisted ?? []).length);
+    assert.equal(removed.unit, undefined);
+    assert.equal(removed.marker, undefined);
+    assert.equal(existsSync(join(s.root, 'etc/systemd/system/multi-user.target.wants/fleetmasq-masquerade.service')), false);
+    assert.equal(removed.rcLocal?.content, before.rcLocal?.content, 'rc.local as it was (or absent)');
+    assert.deepEqual(planRemove(removed, c.settings).ops, [], 'nothing left to remove');
+  });
+}
+
+test('fast tier: file writes are atomic and durable (the temp file synced before the rename, the folder after)', async () => {
+  const s = await sandbox({ systemd: true });
+  const target = join(s.root, 'etc', "it's here");
+  const r = await s.sh(renderScript([{ name: 'w', sh: writeFile('/etc/it\'s here', 'hello\n', 0o640) }]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(target, 'utf8'), 'hello\n');
+  assert.equal(statSync(target).mode & 0o7777, 0o640);
+  const log = readFileSync(join(s.dir, 'sync.log'), 'utf8').trim().split('\n');
+  assert.match(log[0]!, new RegExp(`^sync ${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.fleetmasq-tmp\\.\\d+$`));
+  assert.equal(log[1], `sync ${join(s.root, 'etc')}`);
+});
+
+test('fast tier: an iptables that fails without a final newline is still an error in the facts', async () => {
+  const s = await sandbox({ systemd: true });
+  writeFileSync(join(s.dir, 'bin', 'iptables'), '#!/bin/sh\ncase "$*" in *-V*) echo "iptables v1.8.9 (nf_tables)"; exit 0;; esac\nprintf "\\033[2Jbroken" >&2; exit 1\n', { mode: 0o755 });
+  const f = await s.facts();
+  assert.equal(f.backend, 'nft');
+  assert.match(f.rulesError ?? '', /broken/);
+});
