@@ -37,6 +37,7 @@ export const FLAGS = {
   'known-hosts': { type: 'string', arg: 'FILE', help: 'known_hosts to verify host keys against' },
   'host-key-checking': { type: 'string', arg: 'MODE', help: 'strict (default), accept-new, or off' },
   'connect-timeout': { type: 'string', arg: 'S', help: 'SSH connect timeout (default 10)' },
+  'connect-retries': { type: 'string', arg: 'N', help: 'more attempts after a failed handshake, with backoff (default: ansible_ssh_retries, else 2)' },
   'command-timeout': { type: 'string', arg: 'S', help: 'timeout of each remote command (default 120)' },
   'ask-become-pass': { short: 'K', type: 'boolean', help: 'ask for the sudo password (or FLEETMASQ_BECOME_PASSWORD)' },
   // inventory
@@ -58,7 +59,7 @@ export const FLAGS = {
 export type FlagName = keyof typeof FLAGS;
 export type FlagValues = { [K in FlagName]?: (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'command-timeout', 'ask-become-pass'];
+const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass'];
 const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
 const SELECT: FlagName[] = ['inventory', 'limit', 'forks'];
 const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];

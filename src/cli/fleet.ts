@@ -3,16 +3,17 @@
  * before any robot is contacted, run, print progress and the recap (or one JSON document), return the
  * exit code.
  */
-import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { loadInventory, type Inventory } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
+import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { IFACE_RE } from '../modules/rule.js';
 import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool, runFleet, type HostTask } from '../runner/runner.js';
 import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
-import type { HostResult } from '../runner/types.js';
+import { retryHosts, type HostResult } from '../runner/types.js';
 import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
 import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
@@ -40,14 +41,15 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   if (hkc !== undefined && !['strict', 'accept-new', 'off'].includes(hkc)) throw new ConfigError(`--host-key-checking must be strict, accept-new or off (got '${hkc}')`);
   if (values.interface !== undefined && values.interface !== 'auto' && !IFACE_RE.test(values.interface))
     throw new ConfigError(`--interface '${values.interface}' is not a valid interface name`);
-  if (values.persistence !== undefined && !['systemd', 'rc.local', 'auto'].includes(values.persistence))
-    throw new ConfigError(`--persistence must be systemd, rc.local or auto (got '${values.persistence}')`);
+  if (values.persistence !== undefined && !(PERSISTENCE_MODES as readonly string[]).includes(values.persistence))
+    throw new ConfigError(`--persistence must be ${PERSISTENCE_MODES.join(', ')} (got '${values.persistence}')`);
   if (values.serial !== undefined && !values.serial.trim()) throw new ConfigError("--serial '' is empty: give N, N% or a list like 1,25%");
   if (values.serial !== undefined) parseSerial(values.serial);
   const maxFail = values['max-fail-percent'] === undefined ? undefined : Number(values['max-fail-percent']);
   if (maxFail !== undefined && !(maxFail >= 0 && maxFail <= 100)) throw new ConfigError('--max-fail-percent must be from 0 to 100');
   const commandTimeout = intFlag(values['command-timeout'], 'command-timeout', 1, 86400);
   const connectTimeoutS = intFlag(values['connect-timeout'], 'connect-timeout', 1, 3600);
+  const connectRetries = intFlag(values['connect-retries'], 'connect-retries', 0, 100);
   const forks = intFlag(values.forks, 'forks', 1, 10000) ?? 50;
   const rebootTimeout = intFlag(values['reboot-timeout'], 'reboot-timeout', 1, 86400);
   for (const [flag, file] of [['junit', values.junit], ['html', values.html]] as const) if (file !== undefined) checkWritable(flag, file);
@@ -63,6 +65,7 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
       knownHostsFile: values['known-hosts'],
       hostKeyChecking: hkc as HostKeyChecking | undefined,
       connectTimeoutS,
+      connectRetries,
       becomePassword,
     },
     taskOptions: {
@@ -151,7 +154,24 @@ async function writeReports(values: FlagValues, results: HostResult[], info: Run
   return ok;
 }
 
-export async function finishOutput(io: Out, values: FlagValues, results: HostResult[], info: RunInfo, interrupted: boolean): Promise<number> {
+export const RETRY_FILE = join('.fleetmasq', 'last.retry');
+
+/**
+ * The robots to run again (failed, unreachable, never started), one a line, for `--limit @FILE`;
+ * empty when none are left. Written whole (temp file, rename): a reader never sees half a list.
+ */
+function writeRetryFile(results: HostResult[]): { file: string; hosts: string[] } {
+  const hosts = retryHosts(results);
+  mkdirSync(dirname(RETRY_FILE), { recursive: true });
+  const tmp = `${RETRY_FILE}.${process.pid}.tmp`;
+  writeFileSync(tmp, hosts.map((h) => `${h}\n`).join(''));
+  renameSync(tmp, RETRY_FILE);
+  return { file: RETRY_FILE, hosts };
+}
+
+export async function finishOutput(io: Out, values: FlagValues, results: HostResult[], runInfoIn: RunInfo, interrupted: boolean): Promise<number> {
+  const retry = writeRetryFile(results);
+  const info: RunInfo = { ...runInfoIn, retry };
   if (values.json) io.out(JSON.stringify(runDocument(results, info), null, 2));
   else io.out(recapText(results, info, { diff: values.diff }));
   const reportsOk = await writeReports(values, results, info, io);
@@ -175,11 +195,13 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out)
   const setup = fleetSetup(values);
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
-  const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
-  announceLocalCommands(io, pool.prepare(setup.hosts), values);
-  const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
-  const { signal, abandon, dispose } = interruptSignal((m) => progress.notice(m));
+  let notify = (m: string) => io.err(m);
+  const { signal, abandon, dispose } = interruptSignal((m) => notify(m));
+  const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
   try {
+    announceLocalCommands(io, pool.prepare(setup.hosts), values);
+    const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
+    notify = (m) => progress.notice(m);
     const run = await runFleet(TASKS[command]!(setup), {
       command,
       hosts: setup.hosts,

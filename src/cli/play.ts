@@ -11,11 +11,11 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out)
   const setup = fleetSetup(values);
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
-  const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`));
-  announceLocalCommands(io, pool.prepare(setup.hosts), values);
   let progress = await makeProgress(io, [], '', { ...values, quiet: true });
   const { signal, abandon, dispose } = interruptSignal((m) => progress.notice(m));
+  const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
   try {
+    announceLocalCommands(io, pool.prepare(setup.hosts), values);
     const results = await runPlaybook(plays, {
       inventory: setup.inventory,
       pool,

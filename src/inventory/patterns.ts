@@ -1,9 +1,11 @@
 /**
- * Ansible host patterns: `all`/`*`, names, groups, globs, `~regex`, unions (`a:b`, `a,b`),
+ * Ansible host patterns: `all`/`*`, names, groups, globs, `~regex`, `@FILE` (patterns from a file, one a
+ * line: a retry file), unions (`a:b`, `a,b`),
  * intersections (`a:&b`) and exclusions (`a:!b`). Unions are taken in order, then intersections, then
  * exclusions. Hosts come back in inventory order. A term that matches nothing (an exclusion too) is an
  * error, with a did-you-mean.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { didYouMean } from '../util/didyoumean.js';
 import type { Inventory } from './inventory.js';
@@ -49,7 +51,23 @@ function groupHosts(inv: Inventory, name: string, out: Set<string>, seen = new S
   for (const c of g.children) groupHosts(inv, c, out, seen);
 }
 
+/** `@FILE` (Ansible's retry-file convention): the patterns in FILE, one a line, as one term. */
+function fileTerm(inv: Inventory, file: string): Set<string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the host list @${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  if (!lines.length) throw new ConfigError(`@${file} lists no robot (nothing left to retry?)`);
+  const out = new Set<string>();
+  for (const l of lines) for (const h of matchHosts(inv, l)) out.add(h);
+  return out;
+}
+
 function resolveTerm(inv: Inventory, term: string): Set<string> {
+  if (term.startsWith('@')) return fileTerm(inv, term.slice(1));
   const out = new Set<string>();
   if (term === 'all' || term === '*') {
     for (const h of inv.hosts.keys()) out.add(h);

@@ -29,6 +29,7 @@ export const USED_VARS: Record<string, object> = {
   ansible_become_pass: str,
   ansible_connection: str,
   ansible_timeout: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+$' }] },
+  ansible_ssh_retries: { anyOf: [{ type: 'integer', minimum: 0, maximum: 100 }, { type: 'string', pattern: '^[0-9]{1,2}$' }] },
   ansible_group_priority: { type: 'integer' },
 };
 
@@ -38,15 +39,19 @@ export const OTHER_ANSIBLE_VARS = [
   'ansible_shell_executable', 'ansible_ssh_args', 'ansible_sftp_extra_args', 'ansible_scp_extra_args',
   'ansible_ssh_pipelining', 'ansible_pipelining', 'ansible_ssh_executable', 'ansible_ssh_timeout', 'ansible_become_exe',
   'ansible_become_flags', 'ansible_network_os', 'ansible_ssh_transfer_method', 'ansible_scp_if_ssh',
-  'ansible_host_key_checking', 'ansible_ssh_host_key_checking', 'ansible_ssh_retries', 'ansible_remote_tmp',
+  'ansible_host_key_checking', 'ansible_ssh_host_key_checking', 'ansible_remote_tmp',
   'ansible_ssh_use_tty', 'ansible_connection_timeout', 'ansible_command_timeout', 'ansible_os_family',
   'ansible_distribution', 'ansible_winrm_transport', 'ansible_winrm_server_cert_validation', 'ansible_port_number',
   'ansible_become_ask_pass', 'ansible_paramiko_host_key_checking',
 ];
 
+/** masquerade_persistence / --persistence / the persist module's method. */
+export const PERSISTENCE_MODES = ['systemd', 'rc.local', 'auto'] as const;
+export type PersistenceMode = (typeof PERSISTENCE_MODES)[number];
+
 export const MASQUERADE_VARS: Record<string, object> = {
   masquerade_interface: { type: 'string', anyOf: [{ const: 'auto' }, { pattern: IFACE_PATTERN }] },
-  masquerade_persistence: { type: 'string', enum: ['systemd', 'rc.local', 'auto'] },
+  masquerade_persistence: { type: 'string', enum: [...PERSISTENCE_MODES] },
   /** The named interface may not exist yet (a USB hotspot that appears later): apply anyway. */
   masquerade_allow_absent_interface: boolish,
 };

@@ -4,14 +4,13 @@
  * matches on English text.
  */
 import type { Facts } from '../facts/facts.js';
+import type { PersistenceMode } from '../inventory/vars.js';
 import { RC_LOCAL, UNIT_NAME } from '../remote/paths.js';
 import { blockDamage, findBlock } from './rclocal.js';
 import { chooseInterface, countRule, masqueradeInterfaces } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
 
 export type Persistence = 'systemd' | 'rc.local';
-export const PERSISTENCE_MODES = ['systemd', 'rc.local', 'auto'] as const;
-export type PersistenceMode = (typeof PERSISTENCE_MODES)[number];
 
 export interface MasqSettings {
   /** A name or 'auto'. */

@@ -2,10 +2,11 @@
 import { ConfigError, HostError } from '../errors.js';
 import { hostVars, type Inventory, type Vars } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
+import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { IFACE_RE } from '../modules/rule.js';
 import { runFleet, type ConnectionPool, type HostContext, type HostTask } from '../runner/runner.js';
 import { checkTask, masqueradeTask, persistTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
-import { emptyOutcome, skippedResult, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
+import { emptyOutcome, notStartedResult, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
 import { templateArgs, type Play, type Task } from './playbook.js';
 
 /** Options from the command line: they override every play's and task's own. */
@@ -36,7 +37,7 @@ function moduleTask(task: Task, args: Record<string, unknown>, base: TaskOptions
       return plain(masqueradeTask(opts));
     case 'persist': {
       const m = args.method;
-      if (m !== undefined && !(typeof m === 'string' && ['systemd', 'rc.local', 'auto'].includes(m))) throw bad('method', m, 'systemd, rc.local or auto');
+      if (m !== undefined && !(typeof m === 'string' && (PERSISTENCE_MODES as readonly string[]).includes(m))) throw bad('method', m, PERSISTENCE_MODES.join(', '));
       return plain(persistTask({ ...opts, ...(m ? { persistence: m as TaskOptions['persistence'] } : {}) }));
     }
     case 'reboot': {
@@ -178,7 +179,7 @@ export async function runPlaybook(
       // Robots of later plays that no play has touched: reported, never silently dropped.
       stopped ??= 'interrupted: later robots not started';
       const seen = new Set(out.flatMap((p) => p.results.map((r) => r.host)));
-      const results = targets[i]!.filter((h) => !seen.has(h)).map((host) => skippedResult(host, `not started: ${stopped}`));
+      const results = targets[i]!.filter((h) => !seen.has(h)).map((host) => notStartedResult(host, stopped!));
       out.push({ name: play.name, hosts: targets[i]!, results });
       continue;
     }

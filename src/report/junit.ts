@@ -19,7 +19,7 @@ export function junitXml(results: HostResult[], info: RunInfo): string {
   const total = results.reduce((a, r) => a + (r.durationMs ?? 0), 0) / 1000;
   const cases = results.map((r) => {
     const d = r.details;
-    const props = ['interface', 'backend', 'persistence', 'bootId', 'firedThisBoot', 'checkedAt', 'downMs', 'upMs']
+    const props = (['interface', 'backend', 'persistence', 'bootId', 'firedThisBoot', 'checkedAt', 'downMs', 'upMs'] as const)
       .filter((k) => d[k] !== undefined && d[k] !== null)
       .map((k) => `${k}=${String(d[k])}`)
       .join('\n');

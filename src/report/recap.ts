@@ -49,5 +49,11 @@ export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: b
   lines.push('', `${command}${info.checkMode ? ' (dry run)' : ''} recap: ${s.total} robots  ${parts.join('  ')}`);
   if (info.stopped) lines.push(`stopped: ${info.stopped}`);
   if (info.record) lines.push(`run record: ${info.record}`);
+  if (info.retry)
+    lines.push(
+      info.retry.hosts.length
+        ? `retry file: ${info.retry.file} (${info.retry.hosts.length} robot${info.retry.hosts.length === 1 ? '' : 's'}: run again with --limit @${info.retry.file})`
+        : `retry file: ${info.retry.file} (empty: nothing to retry)`,
+    );
   return lines.join('\n');
 }

@@ -59,6 +59,8 @@ export interface RunInfo {
   /** Why later robots were not started, when the run stopped early. */
   stopped?: string;
   record?: string;
+  /** The retry file and the robots in it (failed, unreachable, never started). */
+  retry?: { file: string; hosts: string[] };
 }
 
 /**
@@ -85,6 +87,8 @@ export interface RunDocument {
   summary: Summary;
   stopped?: string;
   record?: string;
+  retryFile?: string;
+  retry?: string[];
   hosts: Record<string, Record<string, unknown>>;
 }
 
@@ -105,6 +109,7 @@ export function runDocument(results: HostResult[], info: RunInfo): RunDocument {
     summary: summarize(results, info.command),
     ...(info.stopped ? { stopped: info.stopped } : {}),
     ...(info.record ? { record: info.record } : {}),
+    ...(info.retry ? { retryFile: info.retry.file, retry: info.retry.hosts } : {}),
     hosts,
   };
 }

@@ -12,8 +12,8 @@ import type { Inventory, Vars } from '../inventory/inventory.js';
 import { hostVars } from '../inventory/inventory.js';
 import { SshConnection } from '../transport/ssh.js';
 import { targetFor, type SshTarget, type TransportOptions } from '../transport/target.js';
-import { planBatches, stopAfterBatch, stopMessage, stopRules, type SerialItem, type Stop } from './batches.js';
-import { skippedResult, type HostOutcome, type HostResult, type RunEvent } from './types.js';
+import { planBatches, stopAfterBatch, stopMessage, stopRules, type BatchCounts, type SerialItem, type Stop } from './batches.js';
+import { notStartedResult, skippedResult, type HostOutcome, type HostResult, type RunEvent } from './types.js';
 
 export interface HostContext {
   host: string;
@@ -42,6 +42,8 @@ export class ConnectionPool {
     private readonly inv: Inventory,
     private readonly transport: TransportOptions,
     private readonly warn: (host: string, msg: string) => void,
+    /** Ctrl-C: no further connection attempts. */
+    private readonly signal?: AbortSignal,
   ) {}
 
   /** Connections open (or opening) right now. */
@@ -77,10 +79,28 @@ export class ConnectionPool {
         return this.get(host);
       });
     }
-    p = SshConnection.open(this.target(host), (m) => this.warn(host, m));
+    p = this.openWithRetries(host);
     this.conns.set(host, p);
     p.catch(() => this.conns.delete(host));
     return p;
+  }
+
+  /**
+   * A connection, trying again after a failed handshake (cellular links drop first handshakes) with
+   * capped, jittered exponential backoff. Only `unreachable` is retried: a refused login or host key is final.
+   */
+  private async openWithRetries(host: string): Promise<SshConnection> {
+    const t = this.target(host);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // An attempt under way is not cut by Ctrl-C (the robot's step finishes); no new attempt after it.
+        return await SshConnection.open(t, (m) => this.warn(host, m));
+      } catch (e) {
+        if (!(e instanceof HostError) || e.kind !== 'unreachable' || attempt >= t.connectRetries || this.signal?.aborted) throw e;
+        const backoff = Math.min(8000, 500 * 2 ** attempt) * (0.5 + Math.random());
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
   }
 
   async probe(host: string, timeoutMs: number, signal?: AbortSignal): Promise<SshConnection> {
@@ -181,85 +201,77 @@ function untilAbandoned<T>(work: Promise<T>, abandon: AbortSignal | undefined, s
   });
 }
 
+/** One robot through the task: its context, its outcome (or typed failure) as a result, its connection released. */
+async function runHost(task: HostTask, host: string, opts: RunOptions, finish: (r: HostResult) => void): Promise<void> {
+  if (opts.signal.aborted) return finish(notStartedResult(host, 'interrupted'));
+  const t0 = Date.now();
+  let lastStep = 'starting';
+  opts.onEvent({ type: 'start', host });
+  const ctx: HostContext = {
+    host,
+    vars: hostVars(opts.inventory, host),
+    conn: () => opts.pool.get(host),
+    reconnect: () => opts.pool.drop(host),
+    probe: (ms, signal) => opts.pool.probe(host, ms, signal),
+    adopt: (c) => opts.pool.adopt(host, c),
+    step: (step) => {
+      lastStep = step;
+      opts.onEvent({ type: 'step', host, step });
+    },
+    warn: (message) => opts.onEvent({ type: 'warn', host, message }),
+    signal: opts.signal,
+    abandon: opts.abandon ?? new AbortController().signal,
+  };
+  let result: HostResult;
+  try {
+    const out = await untilAbandoned(task(ctx), opts.abandon, () => lastStep);
+    result = { host, ...out, error: null, startedAt: new Date(t0).toISOString(), finishedAt: new Date().toISOString(), durationMs: Date.now() - t0 };
+  } catch (e) {
+    // The one catch boundary for a robot: whatever went wrong is this robot's typed failure.
+    result = toHostResult(host, e, t0);
+  }
+  finish(result);
+  if ((opts.release?.(host) ?? true) || result.status === 'failed' || result.status === 'unreachable') opts.pool.drop(host);
+}
+
+/** How a batch went, for the stop rules. */
+function batchCounts(batch: string[], results: Map<string, HostResult>): BatchCounts {
+  const statuses = batch.map((h) => results.get(h)?.status);
+  return {
+    failed: statuses.filter((x) => x === 'failed' || x === 'unreachable').length,
+    succeeded: statuses.filter((x) => x === 'ok' || x === 'changed').length,
+    size: batch.length,
+  };
+}
+
 export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
   const recordFile = recordPath(opts.recordDir ?? join('.fleetmasq', 'runs'), opts.command);
-  const record = (r: HostResult) => appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n', { mode: 0o600 });
   const finish = (r: HostResult) => {
     results.set(r.host, r);
-    record(r);
+    appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n', { mode: 0o600 });
     opts.onEvent({ type: 'done', result: r });
   };
-  const skipped = skippedResult;
-  const hosts = opts.hosts.filter((h) => {
-    if (opts.skip?.has(h)) {
-      finish(skipped(h, 'failed earlier in this run'));
-      return false;
-    }
-    return true;
-  });
+  const hosts: string[] = [];
+  for (const h of opts.hosts) {
+    if (opts.skip?.has(h)) finish(skippedResult(h, 'failed earlier in this run'));
+    else hosts.push(h);
+  }
   const batches = planBatches(hosts, opts.serial);
   const rules = stopRules(opts.serial, opts.maxFailPercent);
   const limit = pLimit(Math.max(1, opts.forks));
   let stopped: Stop | undefined;
-  const notStarted = () => `not started: ${stopMessage(stopped!)}`;
   for (let b = 0; b < batches.length; b++) {
     const batch = batches[b]!;
     if (!stopped && opts.signal.aborted) stopped = { kind: 'interrupted' };
     if (stopped) {
-      for (const h of batch) finish(skipped(h, notStarted()));
+      for (const h of batch) finish(notStartedResult(h, stopMessage(stopped)));
       continue;
     }
     opts.onEvent({ type: 'batch', index: b + 1, total: batches.length, hosts: batch });
-    await Promise.allSettled(
-      batch.map((host) =>
-        limit(async () => {
-          if (opts.signal.aborted) return finish(skipped(host, 'not started: interrupted'));
-          const t0 = Date.now();
-          let lastStep = 'starting';
-          opts.onEvent({ type: 'start', host });
-          const ctx: HostContext = {
-            host,
-            vars: hostVars(opts.inventory, host),
-            conn: () => opts.pool.get(host),
-            reconnect: () => opts.pool.drop(host),
-            probe: (ms, signal) => opts.pool.probe(host, ms, signal),
-            adopt: (c) => opts.pool.adopt(host, c),
-            step: (step) => {
-              lastStep = step;
-              opts.onEvent({ type: 'step', host, step });
-            },
-            warn: (message) => opts.onEvent({ type: 'warn', host, message }),
-            signal: opts.signal,
-            abandon: opts.abandon ?? new AbortController().signal,
-          };
-          try {
-            const out = await untilAbandoned(task(ctx), opts.abandon, () => lastStep);
-            finish({
-              host,
-              ...out,
-              error: null,
-              startedAt: new Date(t0).toISOString(),
-              finishedAt: new Date().toISOString(),
-              durationMs: Date.now() - t0,
-            });
-          } catch (e) {
-            finish(toHostResult(host, e, t0));
-          } finally {
-            const done = results.get(host)?.status;
-            if ((opts.release?.(host) ?? true) || done === 'failed' || done === 'unreachable') opts.pool.drop(host);
-          }
-        }),
-      ),
-    );
+    await Promise.allSettled(batch.map((host) => limit(() => runHost(task, host, opts, finish))));
     if (b === batches.length - 1 || opts.signal.aborted) continue;
-    const statuses = batch.map((h) => results.get(h)?.status);
-    const counts = {
-      failed: statuses.filter((x) => x === 'failed' || x === 'unreachable').length,
-      succeeded: statuses.filter((x) => x === 'ok' || x === 'changed').length,
-      size: batch.length,
-    };
-    stopped = stopAfterBatch(b, counts, rules);
+    stopped = stopAfterBatch(b, batchCounts(batch, results), rules);
     if (stopped) opts.onEvent({ type: 'abort', reason: stopMessage(stopped) });
   }
   if (opts.signal.aborted && !stopped) stopped = { kind: 'interrupted' };

@@ -2,6 +2,30 @@ import type { HostErrorKind } from '../errors.js';
 
 export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 
+/** What a run learned about a robot, for the reports (every field optional: a robot may fail early). */
+export interface HostDetails {
+  interface?: string;
+  backend?: string;
+  persistence?: 'systemd' | 'rc.local';
+  bootId?: string;
+  systemd?: boolean;
+  ruleCount?: number;
+  persistenceInstalled?: boolean;
+  firedThisBoot?: boolean;
+  /** When its facts were read (absent: it was never checked). */
+  checkedAt?: string;
+  checkMode?: boolean;
+  /** reboot: the boot before, and how long the robot took to go down and come back. */
+  previousBootId?: string;
+  downMs?: number | null;
+  upMs?: number | null;
+  rebootMs?: number;
+  /** A playbook's `when: needed` reboot that was not needed, and why. */
+  rebootSkipped?: string;
+  /** Skipped because the run stopped (or was interrupted) before this robot's turn: never touched. */
+  notStarted?: boolean;
+}
+
 /** What a task on one robot produced. */
 export interface HostOutcome {
   /** skipped: the task decided not to act on this robot (its reasons say why). */
@@ -11,8 +35,8 @@ export interface HostOutcome {
   reasons: string[];
   warnings: string[];
   diffs: string[];
-  /** Facts worth reporting: interface, backend, persistence, boot_id, times... */
-  details: Record<string, unknown>;
+  /** Facts worth reporting. */
+  details: HostDetails;
 }
 
 export interface HostResult extends Omit<HostOutcome, 'status'> {
@@ -37,6 +61,16 @@ export function emptyOutcome(): HostOutcome {
 }
 
 /** A robot that was not acted on, and why. */
-export function skippedResult(host: string, why: string): HostResult {
-  return { host, status: 'skipped', changes: [], reasons: [why], warnings: [], diffs: [], details: {}, error: null };
+export function skippedResult(host: string, why: string, details: HostDetails = {}): HostResult {
+  return { host, status: 'skipped', changes: [], reasons: [why], warnings: [], diffs: [], details, error: null };
+}
+
+/** A robot the run never got to (it stopped, or was interrupted, first). */
+export function notStartedResult(host: string, why: string): HostResult {
+  return skippedResult(host, `not started: ${why}`, { notStarted: true });
+}
+
+/** The robots worth running again: failed, unreachable, or never started. */
+export function retryHosts(results: Iterable<HostResult>): string[] {
+  return [...results].filter((r) => r.status === 'failed' || r.status === 'unreachable' || r.details.notStarted).map((r) => r.host);
 }

@@ -54,13 +54,17 @@ class ProcessSocket extends Duplex {
     child.on('close', () => {
       if (!this.destroyed) this.destroy();
     });
-    child.stdin!.on('error', () => {});
+    child.stdin!.on('error', () => {
+      // A proxy that exited: seen by 'close' above (the link is gone), not an error of its own.
+    });
   }
   override _read(): void {
     this.child.stdout!.resume();
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.child.stdin!.write(chunk, cb);
+    // Writing to a proxy that has exited (EPIPE) is the link being gone, which 'close' reports.
+    if (this.child.exitCode !== null || this.child.signalCode !== null || this.child.stdin!.destroyed) return cb();
+    this.child.stdin!.write(chunk, (e) => cb(e && (e as NodeJS.ErrnoException).code !== 'EPIPE' ? e : null));
   }
   override _final(cb: () => void): void {
     this.child.stdin!.end();
@@ -226,14 +230,7 @@ export class SshConnection {
     const t = this.target;
     const become = (opts.become ?? true) && t.become && !(t.user === t.becomeUser);
     const prompt = `[fleetmasq-sudo-${randomBytes(6).toString('hex')}]`;
-    let command = `sh -c ${shQuote(script)}`;
-    if (become) {
-      const u = shQuote(t.becomeUser);
-      command =
-        t.becomePassword !== undefined
-          ? `sudo -H -S -p ${shQuote(prompt)} -u ${u} -- ${command}`
-          : `sudo -H -n -u ${u} -- ${command}`;
-    }
+    const command = commandLine(script, become ? { user: t.becomeUser, prompt: t.becomePassword !== undefined ? prompt : undefined } : undefined);
     const timeoutMs = opts.timeoutMs ?? 120_000;
     const conn = this.ssh.connection as Client;
     return new Promise<ExecResult>((resolve, reject) => {
@@ -290,17 +287,8 @@ export class SshConnection {
         });
         if (!become || t.becomePassword === undefined) ch.end();
         ch.on('close', (code: number | null, signal?: string) => {
-          if (become && code !== 0 && /^sudo: (a password is required|a terminal is required|.*is not in the sudoers|.*not allowed to execute|.*incorrect password|\d+ incorrect password)/m.test(stderr)) {
-            const needPw = /password is required|terminal is required/.test(stderr);
-            return done(
-              new HostError(
-                'become',
-                needPw
-                  ? `sudo on ${t.name} needs a password for ${t.user}: give it with -K/--ask-become-pass or FLEETMASQ_BECOME_PASSWORD`
-                  : `sudo failed on ${t.name}: ${stderr.trim().split('\n')[0]}`,
-              ),
-            );
-          }
+          const sudoFailed = become && code !== 0 ? becomeFailure(stderr, t) : undefined;
+          if (sudoFailed) return done(sudoFailed);
           done(undefined, { stdout: Buffer.concat(out).toString('utf8'), stderr, code: code ?? null, ...(signal ? { signal } : {}) });
         });
       });
@@ -324,6 +312,22 @@ export class SshConnection {
     }
     for (const p of this.proxies) if (p.exitCode === null) p.kill('SIGTERM');
   }
+}
+
+/** The remote command: the script for `sh -c`, through sudo when it becomes (with a prompt only when a password will answer it). */
+function commandLine(script: string, become?: { user: string; prompt?: string }): string {
+  const sh = `sh -c ${shQuote(script)}`;
+  if (!become) return sh;
+  const u = shQuote(become.user);
+  return become.prompt !== undefined ? `sudo -H -S -p ${shQuote(become.prompt)} -u ${u} -- ${sh}` : `sudo -H -n -u ${u} -- ${sh}`;
+}
+
+/** sudo's own refusal in a command's stderr, as a `become` failure (undefined: sudo was not the problem). */
+function becomeFailure(stderr: string, t: SshTarget): HostError | undefined {
+  if (!/^sudo: (a password is required|a terminal is required|.*is not in the sudoers|.*not allowed to execute|.*incorrect password|\d+ incorrect password)/m.test(stderr)) return undefined;
+  return /password is required|terminal is required/.test(stderr)
+    ? new HostError('become', `sudo on ${t.name} needs a password for ${t.user}: give it with -K/--ask-become-pass or FLEETMASQ_BECOME_PASSWORD`)
+    : new HostError('become', `sudo failed on ${t.name}: ${stderr.trim().split('\n')[0]}`);
 }
 
 /** A channel through a jump host to the next hop; a jump host that never answers fails within the connect timeout. */

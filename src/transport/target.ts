@@ -12,6 +12,9 @@ import { expandTilde, loadSshConfig, lookupHost, shellWords, type SshConfig } fr
 
 export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
 
+/** Cellular links drop handshakes: a robot gets this many more attempts before it is unreachable. */
+export const DEFAULT_CONNECT_RETRIES = 2;
+
 export interface SshTarget {
   /** Inventory name (for messages). */
   name: string;
@@ -32,6 +35,8 @@ export interface SshTarget {
   hostKeyAlias?: string;
   hostKeyChecking: HostKeyChecking;
   connectTimeoutMs: number;
+  /** Attempts after the first when a connection cannot be made (unreachable only: never after auth or host key). */
+  connectRetries: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
   become: boolean;
@@ -47,6 +52,8 @@ export interface TransportOptions {
   /** --host-key-checking (default: ssh config StrictHostKeyChecking, else strict). */
   hostKeyChecking?: HostKeyChecking;
   connectTimeoutS?: number;
+  /** --connect-retries: more attempts after a failed handshake (default: ansible_ssh_retries, else 2). */
+  connectRetries?: number;
   /** Password for sudo (from -K or FLEETMASQ_BECOME_PASSWORD); never logged. */
   becomePassword?: string;
   env?: NodeJS.ProcessEnv;
@@ -232,6 +239,7 @@ function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
     hashKnownHosts: (get('hashknownhosts') ?? 'no').toLowerCase() === 'yes',
     hostKeyChecking: opts.hostKeyChecking ?? checkingFrom(get('stricthostkeychecking')) ?? 'strict',
     connectTimeoutMs: Math.max(1, connectTimeout) * 1000,
+    connectRetries: opts.connectRetries ?? DEFAULT_CONNECT_RETRIES,
     keepaliveIntervalMs: aliveInterval * 1000,
     keepaliveCountMax: aliveCount,
     become: input.become,
@@ -267,6 +275,7 @@ export function targetFor(name: string, vars: Vars, opts: TransportOptions = {})
     opts,
   );
   if (vars.ansible_timeout !== undefined && !cmd.some(([k]) => k === 'connecttimeout')) t.connectTimeoutMs = Number(vars.ansible_timeout) * 1000;
+  t.connectRetries = opts.connectRetries ?? (vars.ansible_ssh_retries !== undefined ? Number(vars.ansible_ssh_retries) : DEFAULT_CONNECT_RETRIES);
   if (vars.ansible_ssh_private_key_passphrase !== undefined) t.keyPassphrase = String(vars.ansible_ssh_private_key_passphrase);
   const pw = opts.becomePassword ?? (vars.ansible_become_password ?? vars.ansible_become_pass) as string | undefined;
   if (pw !== undefined) t.becomePassword = String(pw);

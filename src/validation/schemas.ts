@@ -2,7 +2,7 @@
  * The JSON schemas of the inventory and of playbooks (data only). src/validation/generate.ts compiles
  * them into plain validator functions at build time.
  */
-import { IFACE_PATTERN, VARS_SCHEMA } from '../inventory/vars.js';
+import { IFACE_PATTERN, PERSISTENCE_MODES, VARS_SCHEMA } from '../inventory/vars.js';
 
 export { VARS_SCHEMA };
 
@@ -26,7 +26,7 @@ export const ARGS: Record<ModuleName, object> = {
   masquerade: { type: ['object', 'null'], properties: { interface: iface }, additionalProperties: false },
   persist: {
     type: ['object', 'null'],
-    properties: { interface: iface, method: { anyOf: [{ enum: ['systemd', 'rc.local', 'auto'] }, templ] } },
+    properties: { interface: iface, method: { anyOf: [{ enum: [...PERSISTENCE_MODES] }, templ] } },
     additionalProperties: false,
   },
   reboot: {

@@ -76,7 +76,8 @@ test('a report path that cannot be written is refused before any robot is contac
 
 test("every --limit in the README's examples selects robots of the shipped example inventory", async () => {
   const readme = readFileSync('README.md', 'utf8');
-  const limits = [...readme.matchAll(/(?:-l|--limit) '([^']+)'/g)].map((m) => m[1]!);
+  // @FILE terms read a file that a run writes (tested above with a file of its own).
+  const limits = [...readme.matchAll(/(?:-l|--limit) '([^']+)'/g)].map((m) => m[1]!).filter((l) => !l.includes('@'));
   assert.ok(limits.length >= 1);
   for (const l of limits) {
     const r = await cli(['inventory', '-i', 'inventories/fleet/hosts.yml', '-l', l]);
@@ -110,4 +111,24 @@ test('short flags in a group are checked one by one: a repeated -l inside -ql is
   const bad = await cli(['check', '-i', INV, '-qC']);
   assert.equal(bad.code, 5);
   assert.match(bad.stderr, /--check does not apply to check/);
+});
+
+test('the retry file lists the robots to run again; --limit @FILE reads patterns from a file and combines', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  vars:\n    ansible_ssh_common_args: "-o ProxyCommand='exit 1'"\n  hosts:\n    r1:\n    r2:\n    r3:\n`);
+  const r = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0', '--json']);
+  assert.equal(r.code, 4);
+  assert.equal(r.json.retryFile, '.fleetmasq/last.retry');
+  assert.deepEqual(r.json.retry, ['r1', 'r2', 'r3']);
+  const text = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0', '-l', 'r1']);
+  assert.match(text.stdout, /retry file: \.fleetmasq\/last\.retry \(1 robot: run again with --limit @\.fleetmasq\/last\.retry\)/);
+  writeFileSync(join(d, 'retry'), 'r1\nr3\n# a comment\n\n');
+  const sel = await cli(['inventory', '-i', join(d, 'hosts.yml'), '-l', `@${join(d, 'retry')}`]);
+  assert.deepEqual(sel.stdout.trim().split('\n'), ['r1', 'r3']);
+  const narrowed = await cli(['inventory', '-i', join(d, 'hosts.yml'), '-l', `@${join(d, 'retry')}:!r3`]);
+  assert.deepEqual(narrowed.stdout.trim().split('\n'), ['r1']);
+  writeFileSync(join(d, 'empty'), '');
+  const none = await cli(['check', '-i', join(d, 'hosts.yml'), '-l', `@${join(d, 'empty')}`]);
+  assert.equal(none.code, 5);
+  assert.match(none.stderr, /lists no robot \(nothing left to retry\?\)/);
 });

@@ -18,7 +18,7 @@ function fleet(n: number): HostResult[] {
   for (let i = 0; i < n; i++) {
     const k = i % 10;
     const base = { host: `robot-${String(i).padStart(4, '0')}`, changes: [], warnings: [], diffs: [], reasons: [] as string[], error: null as HostResult['error'], durationMs: 120 };
-    const details = { interface: k === 3 ? 'eth0' : 'wlan0', backend: k === 4 ? 'legacy' : 'nft', persistence: 'systemd', bootId: '4f1c2a3b-1111-2222-3333-444455556666', checkedAt: '2026-11-25T03:00:00.000Z', firedThisBoot: k < 6 };
+    const details = { interface: k === 3 ? 'eth0' : 'wlan0', backend: k === 4 ? 'legacy' : 'nft', persistence: 'systemd' as const, bootId: '4f1c2a3b-1111-2222-3333-444455556666', checkedAt: '2026-11-25T03:00:00.000Z', firedThisBoot: k < 6 };
     if (k < 7) out.push({ ...base, status: 'ok', compliant: true, details });
     else if (k === 7) out.push({ ...base, status: 'failed', compliant: false, reasons: ['the rule is not live on wlan0', 'persistence missing: <no unit> & "quotes"'], details });
     else if (k === 8) out.push({ ...base, status: 'unreachable', details: {}, error: { kind: 'unreachable', message: 'no SSH answer within 10 s' } });

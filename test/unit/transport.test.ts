@@ -160,7 +160,7 @@ test('one-round-trip key login is active with the locked ssh2; RSA signatures us
 
 test('ssh errors are told as what they mean for the robot', async () => {
   const { classify } = await import('../../src/transport/ssh.js');
-  const t: SshTarget = { name: 'r1', host: '10.0.0.5', port: 22, user: 'root', identityFiles: ['/k/id_ed25519'], identitiesOnly: true, jumps: [], knownHostsFiles: [], hostKeyChecking: 'strict', connectTimeoutMs: 10_000, keepaliveIntervalMs: 5_000, keepaliveCountMax: 3, become: false, becomeUser: 'root' };
+  const t: SshTarget = { name: 'r1', host: '10.0.0.5', port: 22, user: 'root', identityFiles: ['/k/id_ed25519'], identitiesOnly: true, jumps: [], knownHostsFiles: [], hostKeyChecking: 'strict', connectTimeoutMs: 10_000, connectRetries: 0, keepaliveIntervalMs: 5_000, keepaliveCountMax: 3, become: false, becomeUser: 'root' };
   const c = (m: string, extra: object = {}) => classify(Object.assign(new Error(m), extra), t, 10_000);
   assert.equal(c('All configured authentication methods failed', { level: 'client-authentication' }).kind, 'auth');
   assert.match(c('Timed out while waiting for handshake').message, /no SSH answer from 10\.0\.0\.5:22 within 10 s/);
@@ -281,4 +281,40 @@ test('ssh_config Include as OpenSSH reads it: conditional inside a block, the bl
   assert.equal(t.user, 'ops');
   assert.deepEqual(lookupHost(m, 'r1.fleet', { user: 'ops', hostName: '10.9.0.4' }).get('port'), ['2022']);
   assert.deepEqual(lookupHost(m, 'r1.fleet', { user: 'ops', hostName: '10.9.0.4' }).get('identityfile'), ['~/.ssh/lab']);
+});
+
+test('a robot that drops its first handshake but answers the next is not unreachable (connect retries)', async () => {
+  const ssh2 = (await import('ssh2')).default;
+  const { cli } = await import('../helpers/cli.js');
+  const net = await import('node:net');
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const clientKey = ssh2.utils.generateKeyPairSync('ed25519');
+  // A robot on loopback whose link drops the first connection of each run (as a cellular link may):
+  // then it logs anyone in and answers every command with nothing (so the facts fail: kind command).
+  let connections = 0;
+  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('authentication', (ctx) => ctx.accept());
+    client.on('ready', () => client.on('session', (accept) => accept().on('exec', (acc) => { const ch = acc(); ch.exit(0); ch.end(); })));
+    client.on('error', () => {});
+  });
+  const front = net.createServer((sock) => {
+    if (connections++ % 2 === 0) return sock.destroy();
+    server.injectSocket(sock);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as { port: number }).port;
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  writeFileSync(join(d, 'kh'), `[127.0.0.1]:${port} ${hostKey.public}\n`);
+  writeFileSync(join(d, 'id'), clientKey.private, { mode: 0o600 });
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${port}\n      ansible_user: root\n      ansible_ssh_private_key_file: ${join(d, 'id')}\n`);
+  try {
+    const once = await cli(['check', '-i', join(d, 'hosts.yml'), '--known-hosts', join(d, 'kh'), '--connect-retries', '0', '--json'], { SSH_AUTH_SOCK: undefined });
+    assert.equal(once.json.hosts.r1.error.kind, 'unreachable', 'no retry: the dropped handshake is final');
+    assert.deepEqual(once.json.retry, ['r1'], 'and the robot is in the retry file');
+    const retried = await cli(['check', '-i', join(d, 'hosts.yml'), '--known-hosts', join(d, 'kh'), '--json'], { SSH_AUTH_SOCK: undefined });
+    assert.equal(retried.json.hosts.r1.error.kind, 'command', `connected on a retry (default 2), then the facts failed: ${JSON.stringify(retried.json.hosts.r1.error)}`);
+  } finally {
+    front.close();
+    server.close();
+  }
 });
