@@ -41,7 +41,18 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
   };
   // The first line is the run's own: its title, and notices about the whole run (listr2 holds back
   // anything else written to the terminal until it stops, so a notice has to be shown here).
-  const header = { title, task: (_ctx: unknown, task: unknown) => new Promise<void>((resolve) => ((summaryTask = task as Task), (finishSummary = resolve))) };
+  let stopped = false;
+  // A stop can come before listr2 has started this line (a run over in an instant): it then ends at once.
+  const header = {
+    title,
+    task: (_ctx: unknown, task: unknown) =>
+      new Promise<void>((resolve) => {
+        summaryTask = task as Task;
+        finishSummary = resolve;
+        update();
+        if (stopped) resolve();
+      }),
+  };
   const list = compact
     ? new Listr([header], common)
     : new Listr(
@@ -94,6 +105,7 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
       update();
     },
     stop: async () => {
+      stopped = true;
       finishSummary();
       for (const [h, line] of lines) {
         if (!line.result) line.result = { host: h, status: 'skipped', changes: [], reasons: ['not run'], warnings: [], diffs: [], details: {}, error: null };

@@ -1,8 +1,22 @@
 /** A small unified diff (pure), for --diff. */
+const NO_EOL = '\u0000no-eol';
+
+/**
+ * A file's lines as diff(1) sees them: the newline ends a line (an empty file has none); a last line
+ * without one is a different line from the same text with it ("\\ No newline at end of file").
+ */
+function fileLines(s: string): string[] {
+  if (s === '') return [];
+  const l = s.split('\n');
+  if (l[l.length - 1] === '') l.pop();
+  else l[l.length - 1] += NO_EOL;
+  return l;
+}
+
 export function unifiedDiff(a: string, b: string, nameA: string, nameB: string, context = 3): string {
   if (a === b) return '';
-  const x = a.split('\n');
-  const y = b.split('\n');
+  const x = fileLines(a);
+  const y = fileLines(b);
   const n = x.length;
   const m = y.length;
   const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
@@ -42,8 +56,13 @@ export function unifiedDiff(a: string, b: string, nameA: string, nameB: string, 
     const bStart = hunk[0]!.bi + 1;
     const aLen = hunk.filter((o) => o.t !== '+').length;
     const bLen = hunk.filter((o) => o.t !== '-').length;
-    out.push(`@@ -${aLen ? aStart : aStart - 1},${aLen} +${bLen ? bStart : bStart - 1},${bLen} @@`);
-    for (const o of hunk) out.push(`${o.t}${o.s}`);
+    // As diff -u: a range of one line is its number alone; an empty range names the line before it.
+    const range = (start: number, len: number) => (len === 1 ? `${start}` : `${len ? start : start - 1},${len}`);
+    out.push(`@@ -${range(aStart, aLen)} +${range(bStart, bLen)} @@`);
+    for (const o of hunk) {
+      if (o.s.endsWith(NO_EOL)) out.push(`${o.t}${o.s.slice(0, -NO_EOL.length)}`, '\\ No newline at end of file');
+      else out.push(`${o.t}${o.s}`);
+    }
     k = end;
   }
   return out.join('\n') + '\n';

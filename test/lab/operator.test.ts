@@ -138,4 +138,8 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   const data = JSON.parse(/<script id="data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
   assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').checkedAt, null, 'an unreachable robot was not checked');
   assert.equal(data.inventory, l.paths.inventory);
+  // lab status speaks the tool's language: robots unreachable is exit 4.
+  const st = await cli(['lab', 'status', '--name', 'toper']);
+  assert.equal(st.code, 4, st.stdout);
+  assert.match(st.stdout, /4\/6 reachable/);
 });

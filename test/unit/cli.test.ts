@@ -132,3 +132,13 @@ test('the retry file lists the robots to run again; --limit @FILE reads patterns
   assert.equal(none.code, 5);
   assert.match(none.stderr, /lists no robot \(nothing left to retry\?\)/);
 });
+
+test('--quiet: no progress lines on stderr (warnings and the recap only)', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  vars:\n    ansible_ssh_common_args: "-o ProxyCommand='exit 1'"\n  hosts:\n    r1:\n`);
+  const loud = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0']);
+  assert.match(loud.stderr, /\[r1\] connecting/);
+  const quiet = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0', '--quiet']);
+  assert.doesNotMatch(quiet.stderr, /\[r1\] connecting|== batch/);
+  assert.match(quiet.stdout, /check recap: 1 robots/);
+});

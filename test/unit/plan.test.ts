@@ -129,8 +129,33 @@ test('remove deletes every copy, the unit, the block, the marker', () => {
 });
 
 test('unified diff', () => {
-  assert.equal(unifiedDiff('a\nb\nc\n', 'a\nB\nc\n', 'x', 'y'), '--- x\n+++ y\n@@ -1,4 +1,4 @@\n a\n-b\n+B\n c\n \n');
+  assert.equal(unifiedDiff('a\nb\nc\n', 'a\nB\nc\n', 'x', 'y'), '--- x\n+++ y\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n');
+  assert.equal(unifiedDiff('', 'x\ny\n', '/dev/null', 'f'), '--- /dev/null\n+++ f\n@@ -0,0 +1,2 @@\n+x\n+y\n', 'a new file');
+  assert.equal(unifiedDiff('x\n', '', 'f', '/dev/null'), '--- f\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n', 'a deleted file');
   assert.equal(unifiedDiff('same', 'same', 'x', 'y'), '');
+});
+
+test('diffs are what diff -u prints (hunks compared with GNU diff), new files and missing final newlines too', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { run } = await import('../../src/util/proc.js');
+  const d = mkdtempSync(join(tmpdir(), 'fmdiff-'));
+  const cases: [string, string][] = [
+    ['', '#!/bin/sh\nexit 0\n'],
+    ['#!/bin/sh\nexit 0\n', ''],
+    ['a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\n', 'a\nb\nC\nd\ne\nf\ng\nh\ni\nJ\nk\n'],
+    ['#!/bin/sh\necho hi\nexit 0', '#!/bin/sh\necho hi\n# block\nexit 0'],
+    ['one\ntwo', 'one\ntwo\n'],
+    ['x\n', 'y'],
+  ];
+  for (const [a, b] of cases) {
+    writeFileSync(join(d, 'a'), a);
+    writeFileSync(join(d, 'b'), b);
+    const gnu = await run('diff', ['-u', join(d, 'a'), join(d, 'b')], { nothrow: true });
+    const hunks = (text: string) => text.split('\n').filter((l) => !l.startsWith('--- ') && !l.startsWith('+++ ')).join('\n');
+    assert.equal(hunks(unifiedDiff(a, b, 'a', 'b')), hunks(gnu.stdout), JSON.stringify([a, b]));
+  }
 });
 
 test('a named interface that does not exist fails the robot unless the operator says it will appear', () => {

@@ -128,3 +128,25 @@ test('the HTML report renders in headless Chromium: counts match the JSON, filte
     await browser.close();
   }
 });
+
+test('the live view: a robot that finished before its line existed shows how it ended, never "not run"', async () => {
+  // In a process of its own: listr2 writes to that process's stdout.
+  const script = `
+    const { ttyProgress } = await import('./dist/src/cli/progress-tty.js');
+    const p = ttyProgress(['a', 'b'], 'check on 2 robot(s)');
+    const base = { changes: [], reasons: [], warnings: [], diffs: [], details: {}, error: null };
+    // Events at once, before listr2 has started the robots' lines.
+    p.onEvent({ type: 'start', host: 'a' });
+    p.onEvent({ type: 'done', result: { host: 'a', status: 'ok', ...base } });
+    p.onEvent({ type: 'start', host: 'b' });
+    p.onEvent({ type: 'done', result: { host: 'b', status: 'ok', compliant: false, ...base } });
+    p.notice('interrupted: letting robots in flight finish their step');
+    await p.stop();`;
+  const r = await run(process.execPath, ['--input-type=module', '-e', script]);
+  const out = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  assert.match(out, /a: ok/);
+  assert.match(out, /b: noncompliant/);
+  assert.doesNotMatch(out, /not run/);
+  assert.match(out, /✔ a: ok\n/, 'its final line');
+  assert.match(out, /check on 2 robot\(s\): 2\/2 done.*interrupted: letting robots in flight/);
+});
