@@ -40,6 +40,7 @@ export const FLAGS = {
   'connect-retries': { type: 'string', arg: 'N', help: 'more attempts after a failed handshake, with backoff (default: ansible_ssh_retries, else 2)' },
   'command-timeout': { type: 'string', arg: 'S', help: 'timeout of each remote command (default 120)' },
   'ask-become-pass': { short: 'K', type: 'boolean', help: 'ask for the sudo password (or FLEETMASQ_BECOME_PASSWORD)' },
+  stale: { type: 'string', arg: 'D', help: 'a robot not seen for longer (90s, 30m, 72h, 2d) is stale' },
   // inventory
   list: { type: 'boolean', help: 'the inventory as ansible-inventory --list prints it' },
   graph: { type: 'boolean', help: 'the group tree (from GROUP, default all)' },
@@ -118,6 +119,16 @@ export const COMMANDS = {
       "given on the command line override every play's.",
     flags: [...SELECT, ...ROLLOUT, 'force', 'reboot-timeout', 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', ...OUTPUT, ...CONNECT],
     positionals: { min: 1, max: 1 },
+  },
+  status: {
+    usage: 'fleetmasq status -i INVENTORY [--stale D] [options]',
+    summary: 'the fleet from the run records, contacting no robot',
+    about:
+      'Answers from the run records alone (.fleetmasq/runs, or FLEETMASQ_RUNS_DIR): per robot, when it last ' +
+      'answered, its last result, its compliance as of when, its boot id; robots never seen; robots not seen ' +
+      'for longer than --stale. --html adds the fleet\'s compliance over time. Exit 0 when every robot was last ' +
+      'found compliant and none is stale, 2 when one was last found not compliant, 4 otherwise.',
+    flags: ['inventory', 'limit', 'stale', 'json', 'html'],
   },
   inventory: {
     usage: 'fleetmasq inventory -i FILE (--list | --graph [GROUP] | --host NAME)',

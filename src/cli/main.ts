@@ -57,6 +57,8 @@ async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, pos
       return (await import('./play.js')).playCommand(positionals[0]!, values, io);
     case 'inventory':
       return (await import('./inventory.js')).inventoryCommand(values, positionals, io);
+    case 'status':
+      return (await import('./status.js')).statusCommand(values, io);
     default:
       return (await import('./fleet.js')).fleetCommand(command, values, io);
   }

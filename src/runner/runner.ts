@@ -4,10 +4,10 @@
  * batches, Ctrl-C stops scheduling while robots in flight finish their step. Every result is appended
  * to the run record (JSON lines) as soon as it is known.
  */
-import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { HostError } from '../errors.js';
+import { newRecordFile, runsDir } from '../records/records.js';
 import type { Inventory, Vars } from '../inventory/inventory.js';
 import { hostVars } from '../inventory/inventory.js';
 import { SshConnection } from '../transport/ssh.js';
@@ -180,13 +180,6 @@ export function toHostResult(host: string, e: unknown, startedAt: number): HostR
   };
 }
 
-/** Run records hold robots' file contents and errors: readable by their owner only (0700 folder, 0600 files). */
-export function recordPath(dir: string, command: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  return join(dir, `${stamp}-${command}-${process.pid}.jsonl`);
-}
 
 /** The task's outcome, or an `interrupted` failure as soon as the run abandons robots in flight. */
 function untilAbandoned<T>(work: Promise<T>, abandon: AbortSignal | undefined, step: () => string): Promise<T> {
@@ -246,7 +239,7 @@ function batchCounts(batch: string[], results: Map<string, HostResult>): BatchCo
 
 export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
-  const recordFile = recordPath(opts.recordDir ?? join('.fleetmasq', 'runs'), opts.command);
+  const recordFile = newRecordFile(opts.recordDir ?? runsDir(), opts.command);
   const finish = (r: HostResult) => {
     results.set(r.host, r);
     appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n', { mode: 0o600 });

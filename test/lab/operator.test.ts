@@ -138,6 +138,20 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   const data = JSON.parse(/<script id="data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
   assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').checkedAt, null, 'an unreachable robot was not checked');
   assert.equal(data.inventory, l.paths.inventory);
+  // status answers from the run records alone, with every link stalled: nothing is contacted.
+  const runs = { FLEETMASQ_RUNS_DIR: join(d, 'runs') };
+  assert.equal((await cli(['check', '-i', l.paths.inventory, '--json'], runs)).json.summary.total, 6);
+  for (const r of l.robots) await labLink(l, r.name, { stall: true });
+  try {
+    const t0 = Date.now();
+    const st = await cli(['status', '-i', l.paths.inventory, '--json'], runs);
+    assert.ok(Date.now() - t0 < 5000, 'no connection attempted');
+    const state = Object.fromEntries(st.json.robots.map((x: { host: string; state: string }) => [x.host, x.state]));
+    assert.deepEqual(state, { 'o-01': 'compliant', 'o-02': 'noncompliant', 'o-03': 'noncompliant', multi: 'compliant', dead: 'never-seen', gone: 'never-seen' });
+    assert.equal(st.code, 2);
+  } finally {
+    for (const r of l.robots) await labLink(l, r.name, { stall: false });
+  }
   // lab status speaks the tool's language: robots unreachable is exit 4.
   const st = await cli(['lab', 'status', '--name', 'toper']);
   assert.equal(st.code, 4, st.stdout);
