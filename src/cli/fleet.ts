@@ -18,6 +18,8 @@ import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/
 import { recapText } from '../report/recap.js';
 import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
 import { intFlag } from './args.js';
+import { runHeader } from '../records/audit.js';
+import { version } from './version.js';
 import type { FlagValues } from './commands.js';
 import { plainProgress, type Progress } from './progress.js';
 import { askSecret } from './prompt.js';
@@ -191,8 +193,10 @@ export function runInfo(command: string, values: FlagValues, startedAt: Date, ex
   return { command, checkMode: Boolean(values.check), inventory: values.inventory!, limit: values.limit, startedAt, ...extra };
 }
 
-export async function fleetCommand(command: string, values: FlagValues, io: Out): Promise<number> {
+export async function fleetCommand(command: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const setup = fleetSetup(values);
+  const header = runHeader(argv, values.inventory!, version());
+  setup.taskOptions.audit = { by: header.who, command };
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   let notify = (m: string) => io.err(m);
@@ -213,6 +217,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out)
       signal,
       abandon,
       onEvent: progress.onEvent,
+      header,
     });
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);

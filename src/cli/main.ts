@@ -1,13 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
 import { didYouMean } from '../util/didyoumean.js';
 import { commandHelp, COMMANDS, parseCommand, topHelp, type CommandName, type FlagValues } from './commands.js';
 import { stdio, type Out } from './output.js';
+import { version } from './version.js';
 
-/** fleetmasq's version, from its package.json (read only when asked). */
-export function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 /** The CLI entry: returns an exit code, never calls process.exit. */
 export async function main(argv: string[], io: Out = stdio): Promise<number> {
@@ -30,7 +26,7 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
       io.out(commandHelp(COMMANDS[command]));
       return EXIT.OK;
     }
-    return await run(command, values, positionals, io);
+    return await run(command, values, positionals, io, argv);
   } catch (e) {
     if (e instanceof ExitError) {
       if (e.message) io.err(e.message);
@@ -49,17 +45,17 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
 }
 
 // Each command loads only its own modules: start-up time is a round trip's worth on a fast link.
-async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, positionals: string[], io: Out): Promise<number> {
+async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, positionals: string[], io: Out, argv: string[]): Promise<number> {
   switch (command) {
     case 'demo':
       return (await import('./demo.js')).demoCommand(values, io);
     case 'play':
-      return (await import('./play.js')).playCommand(positionals[0]!, values, io);
+      return (await import('./play.js')).playCommand(positionals[0]!, values, io, argv);
     case 'inventory':
       return (await import('./inventory.js')).inventoryCommand(values, positionals, io);
     case 'status':
       return (await import('./status.js')).statusCommand(values, io);
     default:
-      return (await import('./fleet.js')).fleetCommand(command, values, io);
+      return (await import('./fleet.js')).fleetCommand(command, values, io, argv);
   }
 }

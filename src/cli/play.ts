@@ -5,10 +5,14 @@ import { ConnectionPool } from '../runner/runner.js';
 import type { FlagValues } from './commands.js';
 import { announceLocalCommands, finishOutput, fleetSetup, interruptSignal, makeProgress, runInfo } from './fleet.js';
 import type { Out } from './output.js';
+import { runHeader } from '../records/audit.js';
+import { version } from './version.js';
 
-export async function playCommand(playbook: string, values: FlagValues, io: Out): Promise<number> {
+export async function playCommand(playbook: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const plays = loadPlaybook(playbook);
   const setup = fleetSetup(values);
+  const header = runHeader(argv, values.inventory!, version());
+  setup.taskOptions.audit = { by: header.who, command: 'play' };
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   let progress = await makeProgress(io, [], '', { ...values, quiet: true });
@@ -26,6 +30,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out)
       signal,
       abandon,
       serial: setup.serialSpec ? parseSerial(setup.serialSpec) : undefined,
+      header,
       maxFailPercent: setup.maxFailPercent,
       onPlay: async (play, hosts) => {
         await progress.stop();

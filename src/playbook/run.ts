@@ -2,6 +2,7 @@
 import { ConfigError, HostError } from '../errors.js';
 import { hostVars, type Inventory, type Vars } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
+import type { RunHeader } from '../records/audit.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { IFACE_RE } from '../modules/rule.js';
 import { runFleet, type ConnectionPool, type HostContext, type HostTask } from '../runner/runner.js';
@@ -160,6 +161,8 @@ export async function runPlaybook(
     /** Overrides every play's serial / max fail (flags). */
     serial?: Play['serial'];
     maxFailPercent?: number;
+    /** Each play's run record starts with it (who ran what). */
+    header?: RunHeader;
   },
 ): Promise<PlaybookRun> {
   // Everything is resolved before any robot is contacted: every play's hosts (a pattern that matches
@@ -197,6 +200,7 @@ export async function runPlaybook(
       onEvent: (e) => opts.onEvent(e, play),
       skip: failed,
       release: (h) => lastPlay.get(h) === i,
+      header: opts.header,
     });
     const results = targets[i]!.map((h) => run.results.get(h)!).filter(Boolean);
     for (const r of results) if (r.status === 'failed' || r.status === 'unreachable') failed.add(r.host);

@@ -44,7 +44,8 @@ export function readRecords(dir = runsDir()): { file: string; lines: RecordLine[
       .flatMap((l) => {
         if (!l.trim()) return [];
         try {
-          return [JSON.parse(l) as RecordLine];
+          const v = JSON.parse(l) as RecordLine & { run?: unknown };
+          return v.run !== undefined ? [] : [v]; // The run's header (who, what) is not a robot.
         } catch {
           return []; // A line cut short when its run was killed.
         }

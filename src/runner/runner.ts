@@ -8,6 +8,7 @@ import { appendFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { HostError } from '../errors.js';
 import { newRecordFile, runsDir } from '../records/records.js';
+import type { RunHeader } from '../records/audit.js';
 import type { Inventory, Vars } from '../inventory/inventory.js';
 import { hostVars } from '../inventory/inventory.js';
 import { SshConnection } from '../transport/ssh.js';
@@ -144,6 +145,8 @@ export interface RunOptions {
   onEvent: (e: RunEvent) => void;
   /** Directory for run records (default .fleetmasq/runs). */
   recordDir?: string;
+  /** The run record's first line: who ran what (audit). */
+  header?: RunHeader;
   /** Hosts already failed earlier in a playbook: skipped here. */
   skip?: Set<string>;
   /**
@@ -240,6 +243,7 @@ function batchCounts(batch: string[], results: Map<string, HostResult>): BatchCo
 export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
   const recordFile = newRecordFile(opts.recordDir ?? runsDir(), opts.command);
+  if (opts.header) appendFileSync(recordFile, JSON.stringify({ run: { command: opts.command, ...opts.header } }) + '\n', { mode: 0o600 });
   const finish = (r: HostResult) => {
     results.set(r.host, r);
     appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n', { mode: 0o600 });

@@ -8,6 +8,7 @@ import { checkCompliance, reasonText, type Compliance, type MasqSettings } from 
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
 import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
 import { parseRun, renderScript } from '../remote/script.js';
+import { auditLogSh } from '../records/audit.js';
 import type { Vars } from '../inventory/inventory.js';
 import type { SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
@@ -24,6 +25,8 @@ export interface TaskOptions {
   /** --check: change nothing, report what would change. */
   checkMode?: boolean;
   commandTimeoutMs?: number;
+  /** Who runs it and which command: each robot that changes logs it (journal/syslog, tag fleetmasq). */
+  audit?: { by: string; command: string };
 }
 
 /** Ansible's booleans: true, yes, on (any case). */
@@ -66,7 +69,8 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
 async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: TaskOptions): Promise<Facts | undefined> {
   if (!plan.steps.length) return undefined;
   ctx.step(`changing: ${plan.steps.map((s) => s.name).join(', ')}`);
-  const r = await conn.exec(renderScript(plan.steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs });
+  const steps = o.audit ? [...plan.steps, { name: 'audit', sh: auditLogSh(plan.changes, o.audit.by, o.audit.command) }] : plan.steps;
+  const r = await conn.exec(renderScript(steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs });
   const run = parseRun(r.stdout);
   if (r.code !== 0 || !run.done) {
     throw new HostError('command', `step '${run.lastStep ?? 'start'}' failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`, {

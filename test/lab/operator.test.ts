@@ -92,6 +92,10 @@ test('a typo in the interface fails that robot and changes nothing; switching in
 
   assert.equal((await cli(['apply', '-i', l.paths.inventory, '-l', 'multi'])).code, 0);
   assert.deepEqual(await natRules('multi'), ['-A POSTROUTING -o wlan0 -j MASQUERADE']);
+  // Audit: the robot's own journal says what changed and who changed it.
+  const { who } = await import('../../src/records/audit.js');
+  const journal = await sshOut(l, 'multi', 'journalctl -t fleetmasq --no-pager -o cat');
+  assert.ok(journal.includes(`apply by ${who()}: install the systemd unit fleetmasq-masquerade.service; enable fleetmasq-masquerade.service at boot; add live rule`), journal);
   const moved = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--interface', 'eth1', '--json']);
   assert.equal(moved.code, 0, moved.stdout + moved.stderr);
   assert.ok(moved.json.hosts.multi.changes.some((c: string) => /^move the live rule from wlan0 to eth1/.test(c)), moved.json.hosts.multi.changes.join('; '));

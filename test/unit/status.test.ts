@@ -78,3 +78,20 @@ test('run records stay bounded: a new run removes the oldest beyond the limit', 
   assert.equal(left.length, 3);
   assert.deepEqual(left.slice(0, 2), ['2026-11-23T00-00-00-000Z-check-1.jsonl', '2026-11-24T00-00-00-000Z-check-1.jsonl']);
 });
+
+test('audit: every run record starts with who ran what (user@controller, the command line, the inventory and its hash, the version)', async () => {
+  const { createHash } = await import('node:crypto');
+  const { readFileSync } = await import('node:fs');
+  const { hostname } = await import('node:os');
+  const d = mkdtempSync(join(tmpdir(), 'fmaud-'));
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  vars:\n    ansible_ssh_common_args: "-o ProxyCommand='exit 1'"\n  hosts:\n    r1:\n`);
+  const r = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0', '--json'], { FLEETMASQ_RUNS_DIR: join(d, 'runs') });
+  const first = JSON.parse(readFileSync(r.json.record, 'utf8').split('\n')[0]!);
+  assert.equal(first.run.command, 'check');
+  assert.match(first.run.who, new RegExp(`@${hostname().replace(/[.]/g, '\\.')}$`));
+  assert.deepEqual(first.run.argv, ['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0', '--json']);
+  assert.equal(first.run.inventorySha256, createHash('sha256').update(readFileSync(join(d, 'hosts.yml'))).digest('hex'));
+  assert.equal(first.run.version, JSON.parse(readFileSync('package.json', 'utf8')).version);
+  // The header is not a robot: status and readers skip it.
+  assert.deepEqual(readRecords(join(d, 'runs'))[0]!.lines.map((l) => l.host), ['r1']);
+});
