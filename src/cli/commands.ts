@@ -40,6 +40,8 @@ export const FLAGS = {
   'connect-retries': { type: 'string', arg: 'N', help: 'more attempts after a failed handshake, with backoff (default: ansible_ssh_retries, else 2)' },
   'command-timeout': { type: 'string', arg: 'S', help: 'timeout of each remote command (default 120)' },
   'ask-become-pass': { short: 'K', type: 'boolean', help: 'ask for the sudo password (or FLEETMASQ_BECOME_PASSWORD)' },
+  'until-converged': { type: 'boolean', help: 'keep trying unreachable robots, with backoff, until --deadline' },
+  deadline: { type: 'string', arg: 'D', help: 'how long --until-converged keeps trying (90s, 30m, 72h)' },
   stale: { type: 'string', arg: 'D', help: 'a robot not seen for longer (90s, 30m, 72h, 2d) is stale' },
   // inventory
   list: { type: 'boolean', help: 'the inventory as ansible-inventory --list prints it' },
@@ -64,6 +66,7 @@ const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', '
 const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
 const SELECT: FlagName[] = ['inventory', 'limit', 'forks'];
 const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];
+const CONVERGE: FlagName[] = ['until-converged', 'deadline'];
 
 export interface CommandSpec {
   usage: string;
@@ -79,25 +82,25 @@ export const COMMANDS = {
     usage: 'fleetmasq apply -i INVENTORY [options]',
     summary: 'put the rule live (once, right interface) and persist it',
     about: "Puts the masquerade rule live exactly once on each robot's uplink and installs\nits boot persistence (systemd or rc.local).",
-    flags: [...SELECT, ...ROLLOUT, 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, ...ROLLOUT, 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', ...CONVERGE, ...OUTPUT, ...CONNECT],
   },
   check: {
     usage: 'fleetmasq check -i INVENTORY [options]',
     summary: 'compliance: rule live once and persistence installed',
     about: 'Compliance: rule live exactly once on the expected interface AND persistence\ninstalled and enabled. Also reports whether persistence fired at this boot,\nduplicates, and copies in the other iptables backend. Changes nothing.',
-    flags: [...SELECT, 'interface', 'persistence', ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, 'interface', 'persistence', ...CONVERGE, ...OUTPUT, ...CONNECT],
   },
   verify: {
     usage: 'fleetmasq verify -i INVENTORY [options]',
     summary: 'check, and require that persistence fired at this boot',
     about: 'Like check, and also requires that persistence fired at the current boot\n(run it after a reboot). Changes nothing.',
-    flags: [...SELECT, 'interface', 'persistence', ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, 'interface', 'persistence', ...CONVERGE, ...OUTPUT, ...CONNECT],
   },
   remove: {
     usage: 'fleetmasq remove -i INVENTORY [options]',
     summary: 'undo everything, leaving each robot as it was',
     about: 'Undo everything: every copy of the rule, the unit, the rc.local block (the file\nrestored byte for byte).',
-    flags: [...SELECT, ...ROLLOUT, 'interface', 'check', 'diff', ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, ...ROLLOUT, 'interface', 'check', 'diff', ...CONVERGE, ...OUTPUT, ...CONNECT],
   },
   reboot: {
     usage: 'fleetmasq reboot -i INVENTORY [--serial SPEC] [options]',

@@ -11,13 +11,14 @@ import { selectHosts } from '../inventory/patterns.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { IFACE_RE } from '../modules/rule.js';
 import { parseSerial } from '../runner/batches.js';
-import { ConnectionPool, runFleet, type HostTask } from '../runner/runner.js';
+import { ConnectionPool, runFleet, runUntilConverged, type HostTask } from '../runner/runner.js';
 import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
 import { retryHosts, type HostResult } from '../runner/types.js';
 import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
 import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
 import { intFlag } from './args.js';
+import { parseDuration } from '../util/duration.js';
 import { runHeader } from '../records/audit.js';
 import { version } from './version.js';
 import type { FlagValues } from './commands.js';
@@ -34,6 +35,8 @@ export interface FleetSetup {
   serialSpec?: string;
   maxFailPercent?: number;
   rebootTimeoutMs?: number;
+  /** --until-converged --deadline: how long unreachable robots are tried again. */
+  convergeMs?: number;
 }
 
 export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup {
@@ -54,6 +57,9 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   const connectRetries = intFlag(values['connect-retries'], 'connect-retries', 0, 100);
   const forks = intFlag(values.forks, 'forks', 1, 10000) ?? 50;
   const rebootTimeout = intFlag(values['reboot-timeout'], 'reboot-timeout', 1, 86400);
+  if (values.deadline !== undefined && !values['until-converged']) throw new ConfigError('--deadline goes with --until-converged');
+  if (values['until-converged'] && values.deadline === undefined) throw new ConfigError('--until-converged needs --deadline D (how long to keep trying: 90s, 30m, 72h)');
+  const convergeMs = values.deadline === undefined ? undefined : parseDuration(values.deadline, '--deadline');
   for (const [flag, file] of [['junit', values.junit], ['html', values.html]] as const) if (file !== undefined) checkWritable(flag, file);
   const inventory = loadInventory(values.inventory);
   const hosts = selectHosts(inventory, hostsPattern, values.limit);
@@ -82,6 +88,7 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
     serialSpec: values.serial,
     maxFailPercent: maxFail,
     rebootTimeoutMs: rebootTimeout === undefined ? undefined : rebootTimeout * 1000,
+    convergeMs,
   };
 }
 
@@ -206,7 +213,8 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
     announceLocalCommands(io, pool.prepare(setup.hosts), values);
     const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
     notify = (m) => progress.notice(m);
-    const run = await runFleet(TASKS[command]!(setup), {
+    const task = TASKS[command]!(setup);
+    const runOpts = {
       command,
       hosts: setup.hosts,
       inventory: setup.inventory,
@@ -218,7 +226,8 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
       abandon,
       onEvent: progress.onEvent,
       header,
-    });
+    };
+    const run = setup.convergeMs === undefined ? await runFleet(task, runOpts) : await runUntilConverged(task, runOpts, Date.now() + setup.convergeMs);
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
     return finishOutput(io, values, results, runInfo(command, values, startedAt, { stopped: run.aborted, record: run.recordFile }), signal.aborted);

@@ -79,6 +79,12 @@ export function ttyProgress(hosts: string[], title: string, compactOver = 30): P
   };
   return {
     onEvent: (e) => {
+      if (e.type === 'waiting') {
+        note = `${e.waiting} waiting (unreachable): next attempt in ${Math.round(e.nextInMs / 1000)} s, deadline in ${Math.round(e.deadlineInMs / 1000)} s`;
+        counts.done -= e.waiting;
+        counts.failed = Math.max(0, counts.failed - e.waiting);
+        return update();
+      }
       if (e.type === 'start') counts.running++;
       if (e.type === 'done') {
         counts.done++;

@@ -15,7 +15,7 @@ export interface Progress {
 export function plainProgress(io: Out, quiet = false): Progress {
   return {
     onEvent: (e) => {
-      if (quiet && e.type !== 'warn' && e.type !== 'abort') return;
+      if (quiet && e.type !== 'warn' && e.type !== 'abort' && e.type !== 'waiting') return;
       switch (e.type) {
         case 'batch':
           io.err(`== batch ${e.index}/${e.total}: ${e.hosts.length} robot(s)`);
@@ -33,6 +33,9 @@ export function plainProgress(io: Out, quiet = false): Progress {
         }
         case 'abort':
           io.err(`== stopping: ${e.reason}`);
+          break;
+        case 'waiting':
+          io.err(`== ${e.done} robot(s) done, ${e.waiting} waiting (unreachable): next attempt in ${Math.round(e.nextInMs / 1000)} s, deadline in ${Math.round(e.deadlineInMs / 1000)} s`);
           break;
       }
     },

@@ -147,6 +147,8 @@ export interface RunOptions {
   recordDir?: string;
   /** The run record's first line: who ran what (audit). */
   header?: RunHeader;
+  /** Append to this record file (a later round of the same run) instead of starting one. */
+  recordFile?: string;
   /** Hosts already failed earlier in a playbook: skipped here. */
   skip?: Set<string>;
   /**
@@ -242,8 +244,8 @@ function batchCounts(batch: string[], results: Map<string, HostResult>): BatchCo
 
 export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
-  const recordFile = newRecordFile(opts.recordDir ?? runsDir(), opts.command);
-  if (opts.header) appendFileSync(recordFile, JSON.stringify({ run: { command: opts.command, ...opts.header } }) + '\n', { mode: 0o600 });
+  const recordFile = opts.recordFile ?? newRecordFile(opts.recordDir ?? runsDir(), opts.command);
+  if (opts.header && !opts.recordFile) appendFileSync(recordFile, JSON.stringify({ run: { command: opts.command, ...opts.header } }) + '\n', { mode: 0o600 });
   const finish = (r: HostResult) => {
     results.set(r.host, r);
     appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n', { mode: 0o600 });
@@ -273,4 +275,43 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
   }
   if (opts.signal.aborted && !stopped) stopped = { kind: 'interrupted' };
   return { results, stopped, aborted: stopped && stopMessage(stopped), recordFile };
+}
+
+/** Sleeps, waking early on an abort. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * --until-converged: robots that answer are done at once; robots that were unreachable are tried again
+ * in later rounds, with capped backoff, until they answer or the deadline passes. Between rounds no
+ * robot holds a fork slot. One run record; each robot's result is its last attempt's. Ctrl-C ends the wait.
+ */
+export async function runUntilConverged(task: HostTask, opts: RunOptions, deadlineAt: number): Promise<RunSummary> {
+  const results = new Map<string, HostResult>();
+  let pending = opts.hosts;
+  let recordFile: string | undefined;
+  let delay = 5000;
+  for (;;) {
+    const round = await runFleet(task, { ...opts, hosts: pending, recordFile });
+    recordFile = round.recordFile;
+    for (const [h, r] of round.results) results.set(h, r);
+    // Only robots that did not answer wait: a refused login or host key will not change by waiting.
+    pending = pending.filter((h) => results.get(h)?.error?.kind === 'unreachable');
+    const left = deadlineAt - Date.now();
+    if (!pending.length || round.stopped || left <= 0 || opts.signal.aborted) return { ...round, results, recordFile };
+    const wait = Math.min(delay, left);
+    opts.onEvent({ type: 'waiting', done: opts.hosts.length - pending.length, waiting: pending.length, nextInMs: wait, deadlineInMs: left });
+    await pause(wait, opts.signal);
+    if (opts.signal.aborted) return { results, recordFile, stopped: { kind: 'interrupted' }, aborted: stopMessage({ kind: 'interrupted' }) };
+    delay = Math.min(delay * 2, 60_000);
+  }
 }

@@ -54,7 +54,9 @@ export type RunEvent =
   | { type: 'step'; host: string; step: string }
   | { type: 'warn'; host?: string; message: string }
   | { type: 'done'; result: HostResult }
-  | { type: 'abort'; reason: string };
+  | { type: 'abort'; reason: string }
+  /** --until-converged: robots still unreachable, and when the next attempt is. */
+  | { type: 'waiting'; done: number; waiting: number; nextInMs: number; deadlineInMs: number };
 
 export function emptyOutcome(): HostOutcome {
   return { status: 'ok', changes: [], reasons: [], warnings: [], diffs: [], details: {} };

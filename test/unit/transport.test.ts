@@ -318,3 +318,44 @@ test('a robot that drops its first handshake but answers the next is not unreach
     server.close();
   }
 });
+
+test('--until-converged: a robot that is offline when the run starts is done once it answers, within the deadline', async () => {
+  const ssh2 = (await import('ssh2')).default;
+  const net = await import('node:net');
+  const { cli } = await import('../helpers/cli.js');
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const clientKey = ssh2.utils.generateKeyPairSync('ed25519');
+  // A free port, nobody listening on it yet: the robot is offline.
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  writeFileSync(join(d, 'kh'), `[127.0.0.1]:${port} ${hostKey.public}\n`);
+  writeFileSync(join(d, 'id'), clientKey.private, { mode: 0o600 });
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${port}\n      ansible_user: root\n      ansible_ssh_private_key_file: ${join(d, 'id')}\n`);
+  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('authentication', (ctx) => ctx.accept());
+    client.on('ready', () => client.on('session', (accept) => accept().on('exec', (acc) => { const ch = acc(); ch.exit(0); ch.end(); })));
+    client.on('error', () => {});
+  });
+  // It comes online two seconds into the run.
+  const online = setTimeout(() => server.listen(port, '127.0.0.1'), 2000);
+  try {
+    const base = ['check', '-i', join(d, 'hosts.yml'), '--known-hosts', join(d, 'kh'), '--connect-retries', '0', '--json'];
+    const r = await cli([...base, '--until-converged', '--deadline', '60s'], { SSH_AUTH_SOCK: undefined, FLEETMASQ_RUNS_DIR: join(d, 'runs') });
+    assert.equal(r.json.hosts.r1.error?.kind, 'command', `answered in a later round (then its facts failed): ${JSON.stringify(r.json.hosts.r1.error)}`);
+    assert.match(r.stderr, /== 0 robot\(s\) done, 1 waiting \(unreachable\): next attempt in 5 s/);
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(r.json.record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.filter((l) => l.host).map((l) => l.status), ['unreachable', 'failed'], 'one record, every attempt in it');
+  } finally {
+    clearTimeout(online);
+    server.close();
+  }
+  const bad = await cli(['check', '-i', join(d, 'hosts.yml'), '--deadline', '60s']);
+  assert.equal(bad.code, 5);
+  assert.match(bad.stderr, /--deadline goes with --until-converged/);
+  const bad2 = await cli(['check', '-i', join(d, 'hosts.yml'), '--until-converged']);
+  assert.match(bad2.stderr, /--until-converged needs --deadline D/);
+});
