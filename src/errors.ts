@@ -49,6 +49,7 @@ export type HostErrorKind =
   | 'become'
   | 'command'
   | 'reboot-timeout'
+  | 'locked'
   | 'config'
   | 'interrupted';
 

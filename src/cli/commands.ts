@@ -40,6 +40,7 @@ export const FLAGS = {
   'connect-retries': { type: 'string', arg: 'N', help: 'more attempts after a failed handshake, with backoff (default: ansible_ssh_retries, else 2)' },
   'command-timeout': { type: 'string', arg: 'S', help: 'timeout of each remote command (default 120)' },
   'ask-become-pass': { short: 'K', type: 'boolean', help: 'ask for the sudo password (or FLEETMASQ_BECOME_PASSWORD)' },
+  'wait-lock': { type: 'string', arg: 'D', help: "wait this long (90s, 30m) for another run's lock on a robot" },
   'until-converged': { type: 'boolean', help: 'keep trying unreachable robots, with backoff, until --deadline' },
   deadline: { type: 'string', arg: 'D', help: 'how long --until-converged keeps trying (90s, 30m, 72h)' },
   stale: { type: 'string', arg: 'D', help: 'a robot not seen for longer (90s, 30m, 72h, 2d) is stale' },
@@ -82,7 +83,7 @@ export const COMMANDS = {
     usage: 'fleetmasq apply -i INVENTORY [options]',
     summary: 'put the rule live (once, right interface) and persist it',
     about: "Puts the masquerade rule live exactly once on each robot's uplink and installs\nits boot persistence (systemd or rc.local).",
-    flags: [...SELECT, ...ROLLOUT, 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', ...CONVERGE, ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, ...ROLLOUT, 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', 'wait-lock', ...CONVERGE, ...OUTPUT, ...CONNECT],
   },
   check: {
     usage: 'fleetmasq check -i INVENTORY [options]',
@@ -100,7 +101,7 @@ export const COMMANDS = {
     usage: 'fleetmasq remove -i INVENTORY [options]',
     summary: 'undo everything, leaving each robot as it was',
     about: 'Undo everything: every copy of the rule, the unit, the rc.local block (the file\nrestored byte for byte).',
-    flags: [...SELECT, ...ROLLOUT, 'interface', 'check', 'diff', ...CONVERGE, ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, ...ROLLOUT, 'interface', 'check', 'diff', 'wait-lock', ...CONVERGE, ...OUTPUT, ...CONNECT],
   },
   reboot: {
     usage: 'fleetmasq reboot -i INVENTORY [--serial SPEC] [options]',
@@ -111,7 +112,7 @@ export const COMMANDS = {
       '(skipped) unless --force. The rollout stops after a batch in which every robot\n' +
       'failed, and after any failure in the canary (first batch of a --serial list)\n' +
       'unless --max-fail-percent is given.',
-    flags: [...SELECT, ...ROLLOUT, 'force', 'reboot-timeout', 'interface', 'persistence', 'check', ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, ...ROLLOUT, 'force', 'reboot-timeout', 'interface', 'persistence', 'check', 'wait-lock', ...OUTPUT, ...CONNECT],
   },
   play: {
     usage: 'fleetmasq play PLAYBOOK -i INVENTORY [options]',
@@ -120,7 +121,7 @@ export const COMMANDS = {
       'Runs an Ansible-style playbook of fleetmasq modules: masquerade, persist, reboot,\n' +
       "verify, check, remove. --serial, --max-fail-percent, --reboot-timeout and --force\n" +
       "given on the command line override every play's.",
-    flags: [...SELECT, ...ROLLOUT, 'force', 'reboot-timeout', 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, ...ROLLOUT, 'force', 'reboot-timeout', 'interface', 'allow-absent-interface', 'persistence', 'check', 'diff', 'wait-lock', ...OUTPUT, ...CONNECT],
     positionals: { min: 1, max: 1 },
   },
   status: {

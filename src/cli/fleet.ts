@@ -19,7 +19,8 @@ import { recapText } from '../report/recap.js';
 import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
 import { intFlag } from './args.js';
 import { parseDuration } from '../util/duration.js';
-import { runHeader } from '../records/audit.js';
+import { randomBytes } from 'node:crypto';
+import { runHeader, type RunHeader } from '../records/audit.js';
 import { version } from './version.js';
 import type { FlagValues } from './commands.js';
 import { plainProgress, type Progress } from './progress.js';
@@ -89,6 +90,15 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
     maxFailPercent: maxFail,
     rebootTimeoutMs: rebootTimeout === undefined ? undefined : rebootTimeout * 1000,
     convergeMs,
+  };
+}
+
+/** The robots' lock for this run: its id, who holds it (user@controller, command, since), how long to wait for another's. */
+export function lockFor(header: RunHeader, command: string, values: FlagValues): TaskOptions['lock'] {
+  return {
+    runId: randomBytes(8).toString('hex'),
+    holder: `${header.who} (${command}, since ${header.startedAt})`,
+    waitMs: values['wait-lock'] === undefined ? undefined : parseDuration(values['wait-lock'], '--wait-lock'),
   };
 }
 
@@ -204,6 +214,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
   const setup = fleetSetup(values);
   const header = runHeader(argv, values.inventory!, version());
   setup.taskOptions.audit = { by: header.who, command };
+  setup.taskOptions.lock = lockFor(header, command, values);
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   let notify = (m: string) => io.err(m);

@@ -3,7 +3,7 @@ import { combineResults, runPlaybook } from '../playbook/run.js';
 import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool } from '../runner/runner.js';
 import type { FlagValues } from './commands.js';
-import { announceLocalCommands, finishOutput, fleetSetup, interruptSignal, makeProgress, runInfo } from './fleet.js';
+import { announceLocalCommands, finishOutput, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
 import type { Out } from './output.js';
 import { runHeader } from '../records/audit.js';
 import { version } from './version.js';
@@ -13,6 +13,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out,
   const setup = fleetSetup(values);
   const header = runHeader(argv, values.inventory!, version());
   setup.taskOptions.audit = { by: header.who, command: 'play' };
+  setup.taskOptions.lock = lockFor(header, 'play', values);
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   let progress = await makeProgress(io, [], '', { ...values, quiet: true });

@@ -11,3 +11,6 @@ export const MARKER = `${MARKER_DIR}/boot-marker`;
 export const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 /** A well-formed boot id (a random UUID). */
 export const BOOT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A change's lock (persistent: a reboot holds it across the boot). "<run id> <expires, epoch s> <holder...>". */
+export const LOCK_DIR = '/var/lib/fleetmasq';
+export const LOCK = `${LOCK_DIR}/lock`;

@@ -4,7 +4,7 @@
  * fragments; this module puts them together and reads the result back.
  */
 import { shQuote } from '../util/quote.js';
-import { BOOT_ID_PATH, MARKER, MARKER_DIR } from './paths.js';
+import { BOOT_ID_PATH, LOCK, LOCK_DIR, MARKER, MARKER_DIR } from './paths.js';
 
 export { shQuote };
 
@@ -78,4 +78,41 @@ export function sections(out: string): Map<string, string[]> {
  */
 export function bootMarkerSh(method: 'systemd' | 'rc.local', iface: string): string {
   return `mkdir -p ${MARKER_DIR} && echo "$(cat ${BOOT_ID_PATH}) ${method} ${iface}" > ${MARKER}`;
+}
+
+/** A run's hold on a robot while it changes it. */
+export interface LockSpec {
+  /** This run's id: it may take its own lock again (a playbook's later tasks). */
+  runId: string;
+  /** Seconds until a lock whose holder died is free again. */
+  ttlS: number;
+  /** Who holds it, for the one who meets it: "user@controller command since". */
+  holder: string;
+}
+
+/**
+ * Takes the robot's lock, or prints `@@FM locked <holder>` and exits 75 when another live run holds it.
+ * Created whole (written, then hard-linked into place: a link fails if the lock exists), so a reader never
+ * sees half a holder; an expired lock (its holder died) is taken over.
+ */
+export function lockSh(l: LockSpec): string {
+  return `mkdir -p ${LOCK_DIR}
+fm_lt="${LOCK}.$$"; fm_now=$(date +%s)
+echo ${shQuote(l.runId)} $((fm_now + ${l.ttlS})) ${shQuote(l.holder)} > "$fm_lt"
+if ! ln "$fm_lt" ${LOCK} 2>/dev/null; then
+  read -r fm_id fm_exp fm_who < ${LOCK} || { fm_id=; fm_exp=0; fm_who=; }
+  if [ "$fm_id" != ${shQuote(l.runId)} ] && [ "\${fm_exp:-0}" -gt "$fm_now" ]; then rm -f "$fm_lt"; echo "${MARK} locked $fm_who"; exit 75; fi
+  mv -f "$fm_lt" ${LOCK}
+fi
+rm -f "$fm_lt"`;
+}
+
+/** Lets go of the lock if this run holds it. */
+export function unlockSh(runId: string): string {
+  return `if read -r fm_id _ < ${LOCK} 2>/dev/null && [ "$fm_id" = ${shQuote(runId)} ]; then rm -f ${LOCK}; fi`;
+}
+
+/** The holder named in a script's output when another run held the robot's lock. */
+export function lockedBy(stdout: string): string | undefined {
+  return /^@@FM locked (.*)$/m.exec(stdout)?.[1];
 }

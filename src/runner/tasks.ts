@@ -7,10 +7,10 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
 import { checkCompliance, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
 import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
-import { parseRun, renderScript } from '../remote/script.js';
+import { lockedBy, lockSh, parseRun, renderScript, unlockSh, type LockSpec } from '../remote/script.js';
 import { auditLogSh } from '../records/audit.js';
 import type { Vars } from '../inventory/inventory.js';
-import type { SshConnection } from '../transport/ssh.js';
+import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
 import { emptyOutcome, type HostOutcome } from './types.js';
 
@@ -27,6 +27,8 @@ export interface TaskOptions {
   commandTimeoutMs?: number;
   /** Who runs it and which command: each robot that changes logs it (journal/syslog, tag fleetmasq). */
   audit?: { by: string; command: string };
+  /** A change holds the robot's lock: this run's id, who it is, and how long to wait for another's. */
+  lock?: { runId: string; holder: string; waitMs?: number };
 }
 
 /** Ansible's booleans: true, yes, on (any case). */
@@ -42,8 +44,8 @@ export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
   };
 }
 
-export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Promise<Facts> {
-  const r = await conn.exec(FACTS_SCRIPT, { timeoutMs });
+export async function gatherFacts(conn: SshConnection, timeoutMs?: number, before?: string): Promise<Facts> {
+  const r = await conn.exec(before ? `${before}\n${FACTS_SCRIPT}` : FACTS_SCRIPT, { timeoutMs });
   try {
     return parseFacts(r.stdout);
   } catch (e) {
@@ -65,12 +67,38 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
   };
 }
 
+function lockSpec(l: NonNullable<TaskOptions['lock']>, holdMs = 120_000): LockSpec {
+  // A holder that died frees the robot after the longest its command could have run, and a minute more.
+  return { runId: l.runId, holder: l.holder, ttlS: Math.ceil(holdMs / 1000) + 60 };
+}
+
+/**
+ * Runs a command that takes the robot's lock. Held by another live run: a `locked` failure naming the
+ * holder, or, with --wait-lock, tried again every few seconds until that time has passed.
+ */
+async function withLockWait(ctx: HostContext, o: TaskOptions, run: () => Promise<ExecResult>): Promise<ExecResult> {
+  const until = Date.now() + (o.lock?.waitMs ?? 0);
+  for (;;) {
+    const r = await run();
+    const holder = r.code === 75 ? lockedBy(r.stdout) : undefined;
+    if (holder === undefined) return r;
+    if (Date.now() >= until || ctx.signal.aborted) throw new HostError('locked', `locked by ${holder}: another run is changing this robot${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
+    ctx.step(`waiting for the lock held by ${holder}`);
+    await new Promise((res) => setTimeout(res, Math.min(3000, Math.max(0, until - Date.now()))));
+  }
+}
+
 /** Runs a plan's script (if any) and returns the facts gathered right after it, in the same round trip. */
 async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: TaskOptions): Promise<Facts | undefined> {
   if (!plan.steps.length) return undefined;
   ctx.step(`changing: ${plan.steps.map((s) => s.name).join(', ')}`);
-  const steps = o.audit ? [...plan.steps, { name: 'audit', sh: auditLogSh(plan.changes, o.audit.by, o.audit.command) }] : plan.steps;
-  const r = await conn.exec(renderScript(steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs });
+  const steps = [
+    ...(o.lock ? [{ name: 'lock', sh: lockSh(lockSpec(o.lock, o.commandTimeoutMs)) }] : []),
+    ...plan.steps,
+    ...(o.audit ? [{ name: 'audit', sh: auditLogSh(plan.changes, o.audit.by, o.audit.command) }] : []),
+    ...(o.lock ? [{ name: 'unlock', sh: unlockSh(o.lock.runId) }] : []),
+  ];
+  const r = await withLockWait(ctx, o, () => conn.exec(renderScript(steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs }));
   const run = parseRun(r.stdout);
   if (r.code !== 0 || !run.done) {
     throw new HostError('command', `step '${run.lastStep ?? 'start'}' failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`, {
@@ -248,7 +276,9 @@ export function rebootTask(o: RebootOptions): HostTask {
     const cmd = before.systemd
       ? 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot'
       : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &';
-    const r = await conn.exec(cmd, { timeoutMs: 30_000 });
+    // The lock is held across the boot (it lives in /var/lib): no other run changes the robot meanwhile.
+    const lock = o.lock ? `${lockSh(lockSpec(o.lock, o.rebootTimeoutMs + 120_000))}\n` : '';
+    const r = await withLockWait(ctx, o, () => conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 }));
     if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
     out.status = 'changed';
     out.changes.push(`rebooted (boot ${before.bootId})`);
@@ -279,7 +309,7 @@ export function rebootTask(o: RebootOptions): HostTask {
       return out;
     }
     ctx.step('verifying');
-    const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs);
+    const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs, o.lock ? unlockSh(o.lock.runId) : undefined);
     return judge(facts, settings, out, true, { compliant: pre.compliant, ruleCount: pre.ruleCount });
   };
 }

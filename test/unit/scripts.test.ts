@@ -77,7 +77,7 @@ async function sandbox(opts: { systemd: boolean; rcLocal?: string; rules?: strin
       .replaceAll('/proc/1/comm', `${root}/proc/comm`)
       .replaceAll('/proc/self/status', `${root}/proc/status`)
       .replaceAll('/proc/net/', `${root}/proc/net/`)
-      .replace(/(?<![\w/.-])\/(etc|run|usr\/local\/lib|usr\/lib|lib)\//g, `${root}/$1/`);
+      .replace(/(?<![\w/.-])\/(etc|run|var|usr\/local\/lib|usr\/lib|lib)\//g, `${root}/$1/`);
   const sh = async (script: string) => {
     const r = await run('sh', ['-c', place(script)], { nothrow: true, env: { ...process.env, SANDBOX: dir, PATH: `${dir}/bin:/usr/bin:/bin` } });
     return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
@@ -176,4 +176,26 @@ test('fast tier: an iptables that fails without a final newline is still an erro
   const f = await s.facts();
   assert.equal(f.backend, 'nft');
   assert.match(f.rulesError ?? '', /broken/);
+});
+
+test('fast tier: the robot lock: a second run is refused with the holder named, the first may take it again, an expired one is taken over', async () => {
+  const { lockSh, unlockSh, lockedBy } = await import('../../src/remote/script.js');
+  const s = await sandbox({ systemd: true });
+  const a = { runId: 'aaaa', ttlS: 600, holder: 'ops@ctl (reboot, since 2026-11-26T10:00:00Z)' };
+  const b = { runId: 'bbbb', ttlS: 600, holder: 'dev@laptop (apply, since 2026-11-26T10:00:05Z)' };
+  const script = (l: typeof a) => renderScript([{ name: 'lock', sh: lockSh(l) }, { name: 'work', sh: 'echo working' }]);
+  assert.equal((await s.sh(script(a))).code, 0);
+  const refused = await s.sh(script(b));
+  assert.equal(refused.code, 75);
+  assert.equal(lockedBy(refused.stdout), a.holder);
+  assert.doesNotMatch(refused.stdout, /working/, 'nothing ran');
+  assert.equal((await s.sh(script(a))).code, 0, 'its own run takes it again (a playbook\'s later task)');
+  assert.equal((await s.sh(unlockSh('bbbb'))).code, 0);
+  assert.equal((await s.sh(script(b))).code, 75, 'only the holder lets go');
+  await s.sh(unlockSh('aaaa'));
+  assert.equal((await s.sh(script(b))).code, 0, 'free once let go');
+  // A holder that died: its lock expires.
+  writeFileSync(join(s.root, 'var/lib/fleetmasq/lock'), `dead ${Math.floor(Date.now() / 1000) - 1} gone@nowhere (apply)\n`);
+  assert.equal((await s.sh(script(a))).code, 0, 'an expired lock is taken over');
+  assert.match(readFileSync(join(s.root, 'var/lib/fleetmasq/lock'), 'utf8'), /^aaaa \d+ ops@ctl/);
 });
