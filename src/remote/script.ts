@@ -25,7 +25,12 @@ export const SECTION_FN = `m() { printf '\\n${MARK} %s\\n' "$1"; }`;
 /** The helpers every change script has: step markers, durable syncs, atomic writes. */
 const CHANGE_HEAD = `set -eu
 ${ENV_SH}
-fm_step() { echo "${MARK} step $1"; }
+# A change runs to its end even when the link to the controller drops mid-way (the controller reports the
+# robot unreachable and the next run reads what it finds): no hangup, and output that can no longer be
+# delivered is no error. So a robot is either as it was or fully changed, never half.
+trap '' HUP PIPE
+fm_say() { echo "$@" 2>/dev/null || :; }
+fm_step() { fm_say "${MARK} step $1"; }
 fm_sync() { sync "$1" 2>/dev/null || sync; }
 fm_write() {
   tmp="$1.fleetmasq-tmp.$$"
@@ -43,7 +48,7 @@ export interface Step {
  * end; `then` (the facts script) runs after it in the same round trip, with errors no longer fatal.
  */
 export function renderScript(steps: Step[], then = ''): string {
-  return CHANGE_HEAD + steps.map((s) => `fm_step ${shQuote(s.name)}\n${s.sh}\n`).join('') + `echo "${MARK} done"\n` + (then ? `set +eu\n${then}` : '');
+  return CHANGE_HEAD + steps.map((s) => `fm_step ${shQuote(s.name)}\n${s.sh}\n`).join('') + `fm_say "${MARK} done"\n` + (then ? `set +eu\n${then}` : '');
 }
 
 /** The outcome of a change script: whether it got to the end, the last step it started, what followed. */
