@@ -11,6 +11,10 @@ export const MARKER = `${MARKER_DIR}/boot-marker`;
 export const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 /** A well-formed boot id (a random UUID). */
 export const BOOT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A change's lock (persistent: a reboot holds it across the boot). "<run id> <expires, epoch s> <holder...>". */
-export const LOCK_DIR = '/var/lib/fleetmasq';
-export const LOCK = `${LOCK_DIR}/lock`;
+/**
+ * A change's lock: "<run id> <expires, epoch s> <holder...>". In /run, so a reboot clears it: a reboot
+ * holds it from before it starts until the robot goes down, and a run that gave up on a robot (a reboot
+ * that timed out) leaves no lock behind once the robot boots.
+ */
+export const LOCK_DIR = '/run';
+export const LOCK = '/run/fleetmasq.lock';

@@ -44,8 +44,8 @@ export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
   };
 }
 
-export async function gatherFacts(conn: SshConnection, timeoutMs?: number, before?: string): Promise<Facts> {
-  const r = await conn.exec(before ? `${before}\n${FACTS_SCRIPT}` : FACTS_SCRIPT, { timeoutMs });
+export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Promise<Facts> {
+  const r = await conn.exec(FACTS_SCRIPT, { timeoutMs });
   try {
     return parseFacts(r.stdout);
   } catch (e) {
@@ -276,8 +276,8 @@ export function rebootTask(o: RebootOptions): HostTask {
     const cmd = before.systemd
       ? 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot'
       : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &';
-    // The lock is held across the boot (it lives in /var/lib): no other run changes the robot meanwhile.
-    const lock = o.lock ? `${lockSh(lockSpec(o.lock, o.rebootTimeoutMs + 120_000))}\n` : '';
+    // The lock is held until the robot goes down (it lives in /run, which the boot clears).
+    const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
     const r = await withLockWait(ctx, o, () => conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 }));
     if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
     out.status = 'changed';
@@ -309,7 +309,7 @@ export function rebootTask(o: RebootOptions): HostTask {
       return out;
     }
     ctx.step('verifying');
-    const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs, o.lock ? unlockSh(o.lock.runId) : undefined);
+    const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs);
     return judge(facts, settings, out, true, { compliant: pre.compliant, ruleCount: pre.ruleCount });
   };
 }

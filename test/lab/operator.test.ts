@@ -164,9 +164,9 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
 
 test('two runs at once: a change meeting another run\'s lock fails (locked, the holder named), or waits with --wait-lock; a reboot lets go when it verified', opts, async () => {
   const l = lab();
-  const LOCKF = '/var/lib/fleetmasq/lock';
+  const LOCKF = '/run/fleetmasq.lock';
   // Another controller's run holds o-01 (a live lock, as fleetmasq writes it).
-  await sshOut(l, 'o-01', `mkdir -p /var/lib/fleetmasq && echo "other $(( $(date +%s) + 600 )) someone@elsewhere (apply, since 2026-11-26T10:00:00Z)" > ${LOCKF}`);
+  await sshOut(l, 'o-01', `echo "other $(( $(date +%s) + 600 )) someone@elsewhere (apply, since 2026-11-26T10:00:00Z)" > ${LOCKF}`);
   const meets = await cli(['remove', '-i', l.paths.inventory, '-l', 'o-01', '--json']);
   assert.equal(meets.code, 2);
   assert.equal(meets.json.hosts['o-01'].error.kind, 'locked');
@@ -179,7 +179,7 @@ test('two runs at once: a change meeting another run\'s lock fails (locked, the 
   const w = await waits;
   assert.equal(w.json.hosts['o-01'].error, null, JSON.stringify(w.json.hosts['o-01'].error));
   assert.deepEqual(await natRules('o-01'), []);
-  // A reboot takes the lock before it starts and lets go when it has verified the new boot.
+  // A reboot takes the lock before it starts; the boot clears it (it is in /run).
   assert.equal((await cli(['apply', '-i', l.paths.inventory, '-l', 'o-01'])).code, 0);
   const rb = await cli(['reboot', '-i', l.paths.inventory, '-l', 'o-01', '--json']);
   assert.equal(rb.json.hosts['o-01'].compliant, true, JSON.stringify(rb.json.hosts['o-01']));

@@ -85,7 +85,7 @@ test('a link that dies mid-run fails that robot only, with kind unreachable, and
   const d = tmp();
   // A command that runs long enough for the link to be cut under it.
   const book = join(d, 'reboot.yml');
-  writeFileSync(book, stringify([{ name: 'x', hosts: 'quiet:plain', tasks: [{ reboot: { timeout: 8, force: true } }] }]));
+  writeFileSync(book, stringify([{ name: 'x', hosts: 'quiet:plain', tasks: [{ reboot: { timeout: 30, force: true } }] }]));
   setTimeout(() => void labLink(l, 'quiet', { drop: true, stall: true }), 300);
   try {
     const r = await cli(['play', book, '-i', l.paths.inventory, '--json']);

@@ -195,7 +195,7 @@ test('fast tier: the robot lock: a second run is refused with the holder named, 
   await s.sh(unlockSh('aaaa'));
   assert.equal((await s.sh(script(b))).code, 0, 'free once let go');
   // A holder that died: its lock expires.
-  writeFileSync(join(s.root, 'var/lib/fleetmasq/lock'), `dead ${Math.floor(Date.now() / 1000) - 1} gone@nowhere (apply)\n`);
+  writeFileSync(join(s.root, 'run/fleetmasq.lock'), `dead ${Math.floor(Date.now() / 1000) - 1} gone@nowhere (apply)\n`);
   assert.equal((await s.sh(script(a))).code, 0, 'an expired lock is taken over');
-  assert.match(readFileSync(join(s.root, 'var/lib/fleetmasq/lock'), 'utf8'), /^aaaa \d+ ops@ctl/);
+  assert.match(readFileSync(join(s.root, 'run/fleetmasq.lock'), 'utf8'), /^aaaa \d+ ops@ctl/);
 });
