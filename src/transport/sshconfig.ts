@@ -27,7 +27,6 @@ export interface SshConfigBlock {
 
 export interface SshConfig {
   blocks: SshConfigBlock[];
-  warnings: string[];
 }
 
 /** OpenSSH pattern (only * and ? are special) as an anchored RegExp. */
@@ -84,7 +83,7 @@ function parseLine(line: string): [string, string] | undefined {
 }
 
 export function parseSshConfig(text: string, file = '<config>', depth = 0, within?: SshConfigBlock): SshConfig {
-  const cfg: SshConfig = { blocks: [{ patterns: ['*'], options: [], ...(within ? { within } : {}) }], warnings: [] };
+  const cfg: SshConfig = { blocks: [{ patterns: ['*'], options: [], ...(within ? { within } : {}) }] };
   let cur = cfg.blocks[0]!;
   let lineNo = 0;
   for (const raw of text.split('\n')) {
@@ -109,7 +108,6 @@ export function parseSshConfig(text: string, file = '<config>', depth = 0, withi
           // the lines after the Include still belong to the block that held it.
           const enclosing = cur === cfg.blocks[0] && !within ? undefined : cur;
           const sub = parseSshConfig(readFileSync(f, 'utf8'), f, depth + 1, enclosing);
-          cfg.warnings.push(...sub.warnings);
           cur.options.push(...sub.blocks[0]!.options);
           cfg.blocks.push(...sub.blocks.slice(1));
         }
@@ -224,6 +222,6 @@ export function lookupHost(cfg: SshConfig, host: string, ctx: Partial<MatchConte
 
 export function loadSshConfig(file?: string): SshConfig {
   const f = file ?? join(homedir(), '.ssh', 'config');
-  if (!existsSync(f)) return { blocks: [], warnings: [] };
+  if (!existsSync(f)) return { blocks: [] };
   return parseSshConfig(readFileSync(f, 'utf8'), f);
 }
