@@ -6,6 +6,7 @@
  */
 import { BOOT_ID_PATH, BOOT_ID_RE, MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK } from '../remote/paths.js';
 import { ENV_SH, SECTION_FN, sections } from '../remote/script.js';
+import { MANAGERS_SH, parseManagers, type ManagerFacts } from './managers.js';
 
 export { MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK };
 
@@ -41,7 +42,11 @@ export interface Facts {
   unitEnabled?: string;
   /** `systemctl is-enabled rc-local.service` when it could be masked, else 'not-masked'. */
   rcLocalService?: string;
-  marker?: { bootId: string; method: string; iface: string };
+  marker?: { bootId: string; method: string; iface: string; /** When it was written (epoch s). */ at?: number };
+  /** The robot's other firewall managers, and fleetmasq's hooks beside them. */
+  managers: ManagerFacts;
+  /** The robot's clock when the facts were read (epoch s). */
+  now?: number;
 }
 
 export class FactsError extends Error {}
@@ -184,12 +189,19 @@ fi`,
   },
   {
     name: 'marker',
-    sh: `cat ${MARKER} 2>/dev/null`,
+    sh: `cat ${MARKER} 2>/dev/null && stat -c '@t=%Y' ${MARKER}; echo "@now=$(date +%s)"`,
     parse: (l, f) => {
       const mk = first(l).split(/\s+/);
-      if (mk.length >= 3 && BOOT_ID_RE.test(mk[0]!)) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]! };
+      const num = (k: string) => {
+        const v = l.find((x) => x.startsWith(k))?.slice(k.length);
+        return v && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
+      };
+      const at = num('@t=');
+      if (mk.length >= 3 && BOOT_ID_RE.test(mk[0]!)) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]!, ...(at !== undefined ? { at } : {}) };
+      f.now = num('@now=');
     },
   },
+  { name: 'managers', sh: MANAGERS_SH, parse: (l, f) => void (f.managers = parseManagers(l)) },
 ];
 
 /** The facts command: what every section needs first (PID 1's name, `iptables -V`), then the sections. */
@@ -204,7 +216,7 @@ m end
 export function parseFacts(out: string): Facts {
   const s = sections(out);
   if (!s.has('end')) throw new FactsError('fact gathering did not complete');
-  const f: Facts = { bootId: '', systemd: false, uid: NaN, backend: 'unknown', iptablesVersion: '', rules: [], routes: [], links: [] };
+  const f: Facts = { bootId: '', systemd: false, uid: NaN, backend: 'unknown', iptablesVersion: '', rules: [], routes: [], links: [], managers: { others: [] } };
   for (const sec of SECTIONS) sec.parse(s.get(sec.name) ?? [], f);
   return f;
 }

@@ -8,6 +8,7 @@ import { LabError } from '../errors.js';
 import { run, sh } from '../util/proc.js';
 import { basePaths, BASE_CACHE, PREP_VERSION } from './paths.js';
 import { shQuote } from '../util/quote.js';
+import type { LabManager } from './spec.js';
 
 export type Log = (line: string) => void;
 
@@ -174,4 +175,53 @@ export async function ensureBase(log: Log): Promise<string> {
     throw new LabError(`building the lab base root failed: ${(e as Error).message}`);
   });
   return rootfs;
+}
+
+/**
+ * Firewall managers a lab robot can have, each a cached package layer over the base root (ufw Breaks
+ * iptables-persistent, so one layer each). Installed from Debian's packages with their maintainer
+ * scripts, as on a real robot; iptables-persistent is told not to save the build machine's rules.
+ */
+const MANAGER_PACKAGES: Record<LabManager, string> = {
+  'iptables-persistent': 'iptables-persistent',
+  nftables: 'nftables',
+  ufw: 'ufw',
+  firewalld: 'firewalld',
+};
+/** Bump when a layer's recipe changes. */
+const LAYER_VERSION = 1;
+
+/** Builds (once) and returns the cached layer (an overlay upper dir) holding a manager's packages. */
+export async function ensureLayer(manager: LabManager, log: Log): Promise<string> {
+  const base = await ensureBase(log);
+  const { dir } = basePaths();
+  const ldir = join(dir, 'layers', `${manager}-${LAYER_VERSION}`);
+  const upper = join(ldir, 'upper');
+  if (existsSync(join(ldir, 'done'))) return upper;
+  log(`building the lab layer for ${manager} (apt, once; cached afterwards)`);
+  const L = shQuote(ldir);
+  const script = `
+    L=${L}
+    [ -e "$L/done" ] && exit 0
+    umount "$L/root" 2>/dev/null || true
+    rm -rf "$L"; mkdir -p "$L/upper" "$L/work" "$L/root"
+    mount -t overlay overlay -o lowerdir=${shQuote(base)},upperdir="$L/upper",workdir="$L/work" "$L/root"
+    trap 'umount "$L/root" 2>/dev/null || true' EXIT
+    cp /etc/resolv.conf "$L/root/etc/resolv.conf" 2>/dev/null || true
+    printf 'iptables-persistent iptables-persistent/autosave_v4 boolean false\\niptables-persistent iptables-persistent/autosave_v6 boolean false\\n' > "$L/root/tmp/preseed"
+    systemd-nspawn -q -D "$L/root" --register=no --keep-unit --resolv-conf=off --timezone=off sh -c '
+      set -e
+      debconf-set-selections /tmp/preseed
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${MANAGER_PACKAGES[manager]} >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; exit 1; }
+      apt-get clean; rm -rf /var/lib/apt/lists/* /tmp/preseed /tmp/apt.log
+    ' > "$L/build.log" 2>&1 || { tail -20 "$L/build.log" >&2; exit 1; }
+    umount "$L/root"; trap - EXIT
+    rm -rf "$L/work" "$L/root"
+    touch "$L/done"
+  `;
+  await run('flock', [join(BASE_CACHE, `layer-${manager}.lock`), 'bash', '-euo', 'pipefail', '-c', script], { timeoutMs: 30 * 60_000 }).catch((e) => {
+    throw new LabError(`building the lab layer for ${manager} failed: ${(e as Error).message}`);
+  });
+  return upper;
 }

@@ -8,9 +8,14 @@
  *     - { name: cam, count: 3 }          # cam-01 .. cam-03
  *     - { name: legacy, iptables: legacy, interface: eth0 }
  *     - { name: sudo, login: sudo-password }
+ *     - { name: fw, manager: ufw }         # also iptables-persistent, nftables, firewalld
  */
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
+
+/** Firewall managers a lab robot can run (each one a cached package layer: see host.ts). */
+export const LAB_MANAGERS = ['iptables-persistent', 'nftables', 'ufw', 'firewalld'] as const;
+export type LabManager = (typeof LAB_MANAGERS)[number];
 
 export type Login = 'root' | 'sudo' | 'sudo-password';
 export type OnReboot = 'reboot' | 'poweroff';
@@ -29,6 +34,8 @@ export interface RobotSpec {
   extraInterfaces: { name: string; metric: number }[];
   /** sshd accepts connections only from the named bastion robot. */
   onlyVia?: string;
+  /** A firewall manager installed from Debian's packages and configured as its users do. */
+  manager?: LabManager;
 }
 
 export interface RobotPlan extends RobotSpec {
@@ -54,7 +61,7 @@ const ROBOT_RE = /^[a-z][a-z0-9-]{0,19}$/;
 export const IFACE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 
 const ROBOT_KEYS = new Set([
-  'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via',
+  'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via', 'manager',
 ]);
 
 const DEFAULTS: Omit<RobotSpec, 'name'> = {
@@ -85,6 +92,7 @@ function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, 
   if (raw.login !== undefined) r.login = oneOf(raw.login, ['root', 'sudo', 'sudo-password'] as const, 'login', file);
   if (raw.iptables !== undefined) r.iptables = oneOf(raw.iptables, ['nft', 'legacy'] as const, 'iptables', file);
   if (raw.rc_local !== undefined) r.rcLocal = oneOf(raw.rc_local, ['none', 'exit0'] as const, 'rc_local', file);
+  if (raw.manager !== undefined) r.manager = oneOf(raw.manager, LAB_MANAGERS, 'manager', file);
   if (raw.on_reboot !== undefined) r.onReboot = oneOf(raw.on_reboot, ['reboot', 'poweroff'] as const, 'on_reboot', file);
   if (raw.rtt_ms !== undefined) {
     if (typeof raw.rtt_ms !== 'number' || !(raw.rtt_ms >= 0) || raw.rtt_ms > 10000)

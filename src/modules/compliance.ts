@@ -9,6 +9,8 @@ import { RC_LOCAL, UNIT_NAME } from '../remote/paths.js';
 import { blockDamage, findBlock } from './rclocal.js';
 import { chooseInterface, countRule, masqueradeInterfaces } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
+import { HOOK_PATH, hookState, presentManagers } from './hooks.js';
+import { MANAGER_UNIT, type HookManager, type ManagerFacts } from '../facts/managers.js';
 
 export type Persistence = 'systemd' | 'rc.local';
 
@@ -23,7 +25,7 @@ export interface MasqSettings {
 export type Reason =
   | { code: 'iptables-broken'; error: string }
   | { code: 'no-uplink'; message: string }
-  | { code: 'rule-missing'; iface: string }
+  | { code: 'rule-missing'; iface: string; cause?: Cause }
   | { code: 'rule-duplicated'; iface: string; count: number }
   | { code: 'iface-missing'; iface: string }
   | { code: 'iface-down'; iface: string }
@@ -37,7 +39,23 @@ export type Reason =
   | { code: 'rclocal-other-iface'; found?: string; expected: string }
   | { code: 'rclocal-no-shebang' }
   | { code: 'rclocal-not-executable' }
-  | { code: 'rclocal-masked' };
+  | { code: 'rclocal-masked' }
+  | { code: 'hook-missing'; manager: HookManager; why: 'missing' | 'stale' | 'damaged'; detail?: string; flush?: string };
+
+/**
+ * Why the rule is gone, as far as the robot's facts tell: when the boot hook put it in place, and the
+ * manager that most likely took it (one that (re)started after that, else one that flushes the nat
+ * table and can do it without a restart systemd would record).
+ */
+export interface Cause {
+  /** When the boot hook fired at this boot (epoch s, the robot's clock). */
+  firedAt?: number;
+  manager?: HookManager;
+  /** The manager's last (re)start, when it came after firedAt. */
+  restartedAt?: number;
+  /** What the manager does to the nat table. */
+  flush?: string;
+}
 
 export function reasonText(r: Reason): string {
   switch (r.code) {
@@ -46,7 +64,7 @@ export function reasonText(r: Reason): string {
     case 'no-uplink':
       return r.message;
     case 'rule-missing':
-      return `the rule is not live on ${r.iface}`;
+      return `the rule is not live on ${r.iface}${r.cause ? `: ${causeText(r.cause)}` : ''}`;
     case 'rule-duplicated':
       return `the rule is live ${r.count} times on ${r.iface} (duplicates)`;
     case 'iface-missing':
@@ -74,7 +92,96 @@ export function reasonText(r: Reason): string {
       return `${RC_LOCAL} is not executable`;
     case 'rclocal-masked':
       return 'rc-local.service is masked: rc.local never runs at boot';
+    case 'hook-missing':
+      return r.why === 'damaged'
+        ? `fleetmasq's hook beside ${r.manager}: ${r.detail}`
+        : `${r.manager} is here${r.flush ? ` and ${r.flush}` : ''}, and fleetmasq's hook beside it (${HOOK_PATH[r.manager]}) is ${r.why === 'missing' ? 'missing' : 'not current'}: the rule does not survive its next ${RESETS[r.manager]}`;
   }
+}
+
+/** When each manager can take the nat table with it. */
+const RESETS: Record<HookManager, string> = {
+  'netfilter-persistent': 'start or reload (rules.v4 restored)',
+  nftables: 'start, restart or reload',
+  ufw: 'start, reload or disable',
+  firewalld: 'start or reload',
+};
+
+const clock = (t: number) => new Date(t * 1000).toISOString().slice(11, 19) + ' UTC';
+
+function causeText(c: Cause): string {
+  const fired = c.firedAt !== undefined ? `fired at this boot (${clock(c.firedAt)}), gone since` : 'gone';
+  if (!c.manager) return `${fired}: removed by hand or by a tool fleetmasq does not know`;
+  const unit = MANAGER_UNIT[c.manager];
+  if (c.restartedAt !== undefined) return `${fired}: ${unit} (re)started at ${clock(c.restartedAt)} and ${c.flush}`;
+  return `${fired}: likely ${c.manager}, which ${c.flush} (a reload leaves no time in systemd)`;
+}
+
+/** Whether a present manager takes the nat table with it (by its configuration as it is now). */
+function flushesNat(m: ManagerFacts, k: HookManager): string | undefined {
+  switch (k) {
+    case 'netfilter-persistent':
+      return m[k]?.savesNat ? 'its rules.v4 restores a nat table of its own' : undefined;
+    case 'nftables':
+      return m[k]?.flushes ? 'its conf flushes the ruleset' : undefined;
+    case 'ufw':
+      return m[k]?.enabled && m[k]?.manageBuiltins ? 'it flushes the built-in chains (MANAGE_BUILTINS=yes)' : undefined;
+    case 'firewalld':
+      return m[k]?.unit?.enabled || m[k]?.unit?.active ? 'it flushes every iptables table' : undefined;
+  }
+}
+
+/** The likely culprit of a missing rule (see Cause). */
+export function culprit(facts: Facts): Cause | undefined {
+  const fired = facts.marker && facts.marker.bootId === facts.bootId ? facts.marker.at : undefined;
+  const flushers = presentManagers(facts.managers)
+    .map(({ manager }) => ({ manager, flush: flushesNat(facts.managers, manager), since: facts.managers[manager]?.unit?.since }))
+    .filter((x) => x.flush);
+  const restarted = flushers.filter((x) => x.since !== undefined && fired !== undefined && x.since > fired).sort((a, b) => b.since! - a.since!)[0];
+  if (restarted) return { firedAt: fired, manager: restarted.manager, restartedAt: restarted.since, flush: restarted.flush };
+  const any = flushers[0];
+  // Never put in place at this boot and nothing that flushes: nothing to tell beyond "not live".
+  if (fired === undefined && !any) return undefined;
+  return { firedAt: fired, ...(any ? { manager: any.manager, flush: any.flush } : {}) };
+}
+
+/** A manager as check reports it. */
+export interface ManagerReport {
+  name: string;
+  /** Enabled at boot / running now (absent: no systemd unit known). */
+  enabled?: boolean;
+  running?: boolean;
+  /** What it does to the nat table (absent: nothing known). */
+  flushes?: string;
+  /** fleetmasq's hook beside it. */
+  hook?: 'ok' | 'missing' | 'stale' | 'damaged';
+  hookPath?: string;
+  notes: string[];
+}
+
+/** Every manager found on the robot, for the reports. */
+export function managerReports(facts: Facts, iface?: string, hooked = true): ManagerReport[] {
+  const m = facts.managers;
+  const out: ManagerReport[] = presentManagers(m).map(({ manager, hook }) => {
+    const u = m[manager]?.unit;
+    const st = iface && hooked ? hookState(manager, iface, hook) : undefined;
+    const notes: string[] = [];
+    if (manager === 'ufw' && m.ufw?.beforeNat) notes.push('before.rules has its own *nat section');
+    if (manager === 'ufw' && m.ufw?.forwarding) notes.push(`forwarding on (DEFAULT_FORWARD_POLICY=${m.ufw.forwardPolicy ?? '?'})`);
+    if (manager === 'ufw' && !m.ufw?.enabled) notes.push('not enabled');
+    if (manager === 'firewalld') notes.push(`backend ${m.firewalld?.backend ?? 'nftables'}${m.firewalld?.version ? `, version ${m.firewalld.version}` : ''}`);
+    if (manager === 'netfilter-persistent' && m[manager]?.saved.length) notes.push(`rules.v4 saves ${m[manager]!.saved.length} MASQUERADE rule(s)`);
+    return {
+      name: manager,
+      ...(u ? { enabled: u.enabled, running: u.active } : {}),
+      ...(flushesNat(m, manager) ? { flushes: flushesNat(m, manager) } : {}),
+      ...(st ? { hook: st.ok ? ('ok' as const) : st.why, hookPath: HOOK_PATH[manager] } : {}),
+      notes,
+    };
+  });
+  if (m.docker) out.push({ name: 'docker', notes: [m.docker.forwardDrop ? 'FORWARD policy DROP' : 'FORWARD policy not DROP'] });
+  for (const o of m.others) out.push({ name: o, notes: ['does not flush the nat table'] });
+  return out;
 }
 
 export interface Compliance {
@@ -86,6 +193,7 @@ export interface Compliance {
   ruleCount: number;
   persistenceInstalled: boolean;
   firedThisBoot: boolean;
+  managers: ManagerReport[];
 }
 
 export function otherBackendWarning(facts: Facts, iface: string): string | undefined {
@@ -133,7 +241,7 @@ function rcLocalReason(facts: Facts, iface: string): Reason | undefined {
 export function checkCompliance(facts: Facts, settings: MasqSettings): Compliance {
   const reasons: Reason[] = [];
   const notes: string[] = [];
-  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, persistenceInstalled: false, firedThisBoot: false };
+  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
   if (facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
   const choice = chooseInterface(facts, settings.interface);
   if ('error' in choice) {
@@ -142,7 +250,11 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   }
   const iface = (c.iface = choice.iface);
   c.ruleCount = countRule(facts.rules, iface);
-  reasons.push(...ruleReasons(facts, iface, c.ruleCount));
+  reasons.push(...ruleReasons(facts, iface, c.ruleCount).map((r) => (r.code === 'rule-missing' && culprit(facts) ? { ...r, cause: culprit(facts) } : r)));
+  c.managers = managerReports(facts, iface);
+  const dk = facts.managers.docker;
+  if (dk?.forwardDrop && dk.ipForward)
+    notes.push(`Docker set the FORWARD policy to DROP: traffic forwarded through this robot (containers on other bridges, a robot LAN) is dropped whatever the nat rule does`);
   const others = masqueradeInterfaces(facts.rules).filter((i) => i !== iface);
   if (others.length) notes.push(`also masquerading on ${others.join(', ')}`);
   const w = otherBackendWarning(facts, iface);
@@ -153,8 +265,14 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   const unitOk = unit.length === 0;
   const wanted = settings.persistence === 'auto' ? undefined : settings.persistence;
   c.method = wanted ?? (unitOk ? 'systemd' : !rc ? 'rc.local' : facts.systemd ? 'systemd' : 'rc.local');
-  c.persistenceInstalled = c.method === 'systemd' ? unitOk : !rc;
-  if (!c.persistenceInstalled) reasons.push(...(c.method === 'systemd' ? unit : [rc!]));
+  const hooks: Reason[] = presentManagers(facts.managers).flatMap(({ manager, hook }) => {
+    const st = hookState(manager, iface, hook);
+    const flush = flushesNat(facts.managers, manager);
+    return st.ok ? [] : [{ code: 'hook-missing' as const, manager, why: st.why, ...(st.detail ? { detail: st.detail } : {}), ...(flush ? { flush } : {}) }];
+  });
+  c.persistenceInstalled = (c.method === 'systemd' ? unitOk : !rc) && hooks.length === 0;
+  if (!(c.method === 'systemd' ? unitOk : !rc)) reasons.push(...(c.method === 'systemd' ? unit : [rc!]));
+  reasons.push(...hooks);
   c.firedThisBoot = facts.marker?.bootId === facts.bootId;
   c.compliant = reasons.length === 0;
   return c;

@@ -5,6 +5,8 @@
 import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR } from '../remote/paths.js';
 import { b64, shQuote, type Step } from '../remote/script.js';
 import { unifiedDiff } from '../util/diff.js';
+import type { HookManager, RemoteFile } from '../facts/managers.js';
+import { HOOK_PATH, NEEDS_DAEMON_RELOAD } from './hooks.js';
 import { findBlock, type RcFile } from './rclocal.js';
 import { ensureRuleSh, ruleArgs } from './rule.js';
 import { renderUnit } from './unit.js';
@@ -24,7 +26,11 @@ export type Operation =
   | { kind: 'rule-move'; from: string; to: string; count: number; backend: Backend }
   | { kind: 'rule-delete'; iface: string; count: number; backend: Backend }
   | { kind: 'rule-delete-other'; iface: string; tool: 'iptables-nft' | 'iptables-legacy' }
-  | { kind: 'marker-remove' };
+  | { kind: 'marker-remove' }
+  /** fleetmasq's hook beside a firewall manager (see hooks.ts): written, and systemd told when it is a drop-in. */
+  | { kind: 'hook'; manager: HookManager; before?: RemoteFile; after: RemoteFile; systemd: boolean }
+  /** The hook taken out: the file given back as it was (`after`), or deleted. */
+  | { kind: 'hook-remove'; manager: HookManager; before: RemoteFile; after?: RemoteFile; systemd: boolean };
 
 /** The operations that change the live rule (they run last: a robot cut off half-way keeps its boot hook). */
 export const LIVE_RULE_OPS: ReadonlySet<Operation['kind']> = new Set(['rule', 'dedupe', 'rule-move']);
@@ -83,6 +89,10 @@ export function describe(op: Operation): string[] {
       return [`delete the copy of the rule in the ${op.tool} tables`];
     case 'marker-remove':
       return [];
+    case 'hook':
+      return [`${op.before ? 'update' : 'install'} fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}${op.before && op.before.mode !== op.after.mode ? ` (mode ${octal(op.after.mode)})` : ''}`];
+    case 'hook-remove':
+      return [op.after ? `remove fleetmasq's hook from ${HOOK_PATH[op.manager]} (${op.manager})` : `delete fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}`];
   }
 }
 
@@ -108,12 +118,20 @@ export function diffOf(op: Operation): string | undefined {
     case 'rule-delete-other':
     case 'marker-remove':
       return undefined;
+    case 'hook': {
+      const p = HOOK_PATH[op.manager];
+      return unifiedDiff(op.before?.content ?? '', op.after.content, op.before ? p : '/dev/null', p);
+    }
+    case 'hook-remove': {
+      const p = HOOK_PATH[op.manager];
+      return unifiedDiff(op.before.content, op.after?.content ?? '', p, op.after ? p : '/dev/null');
+    }
   }
 }
 
 /** The operation as one step of the change script. */
 export function stepOf(op: Operation): Step {
-  return { name: op.kind === 'marker-remove' ? 'marker' : op.kind, sh: shellOf(op) };
+  return { name: op.kind === 'marker-remove' ? 'marker' : op.kind === 'hook' || op.kind === 'hook-remove' ? `${op.kind}-${op.manager}` : op.kind, sh: shellOf(op) };
 }
 
 function shellOf(op: Operation): string {
@@ -152,5 +170,24 @@ function shellOf(op: Operation): string {
       return deleteRuleSh(op.iface, op.tool);
     case 'marker-remove':
       return `rm -f ${MARKER}; rmdir ${MARKER_DIR} 2>/dev/null || true`;
+    case 'hook': {
+      const p = HOOK_PATH[op.manager];
+      const dir = p.slice(0, p.lastIndexOf('/'));
+      return [
+        `mkdir -p ${shQuote(dir)}`,
+        writeFile(p, op.after.content, op.after.mode),
+        ...(NEEDS_DAEMON_RELOAD[op.manager] && op.systemd ? ['systemctl daemon-reload'] : []),
+      ].join('\n');
+    }
+    case 'hook-remove': {
+      const p = HOOK_PATH[op.manager];
+      const dir = p.slice(0, p.lastIndexOf('/'));
+      return [
+        op.after ? writeFile(p, op.after.content, op.after.mode) : `rm -f ${shQuote(p)}\nfm_sync ${shQuote(dir)}`,
+        // A drop-in directory fleetmasq made goes with its last file.
+        ...(NEEDS_DAEMON_RELOAD[op.manager] ? [`rmdir ${shQuote(dir)} 2>/dev/null || true`] : []),
+        ...(NEEDS_DAEMON_RELOAD[op.manager] && op.systemd ? ['systemctl daemon-reload'] : []),
+      ].join('\n');
+    }
   }
 }

@@ -10,6 +10,8 @@ import { type MasqSettings, type Persistence, otherBackendWarning } from './comp
 import { describe, diffOf, LIVE_RULE_OPS, stepOf, type Backend, type Operation } from './ops.js';
 import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from './rclocal.js';
 import { chooseInterface, countRule, IFACE_RE } from './rule.js';
+import { desiredHook, presentManagers, withoutHook } from './hooks.js';
+import { NFP_RULES_V4 } from '../remote/paths.js';
 import { renderUnit, unitInterface } from './unit.js';
 
 export interface Plan {
@@ -141,6 +143,32 @@ function draftUnitRemove(facts: Facts, d: Draft, why: string): void {
   d.ops.push({ kind: 'unit-remove', before: facts.unit, systemd: facts.systemd, why });
 }
 
+/** Hooks beside the firewall managers that flush the nat table: after each of their (re)starts and reloads. */
+function draftHooks(facts: Facts, iface: string, d: Draft): void {
+  for (const { manager, hook } of presentManagers(facts.managers)) {
+    const want = desiredHook(manager, iface, hook);
+    if ('error' in want) {
+      d.error ??= want.error;
+      continue;
+    }
+    if (hook && hook.content === want.content && hook.mode === want.mode) continue;
+    d.ops.push({ kind: 'hook', manager, before: hook, after: want, systemd: facts.systemd });
+  }
+}
+
+/** Takes every hook out; a file whose markers are damaged fails the remove (nothing half-done). */
+function draftHooksRemove(facts: Facts, d: Draft): void {
+  for (const { manager, hook } of presentManagers(facts.managers)) {
+    if (!hook) continue;
+    const w = withoutHook(manager, hook);
+    if ('error' in w) {
+      d.error ??= w.error;
+      continue;
+    }
+    if (w.present) d.ops.push({ kind: 'hook-remove', manager, before: hook, after: w.file, systemd: facts.systemd });
+  }
+}
+
 /** Persistence: a boot hook that re-applies the rule idempotently and writes the boot marker. */
 function draftPersist(facts: Facts, settings: MasqSettings, d: Draft): Draft {
   if (d.error) return d;
@@ -153,6 +181,8 @@ function draftPersist(facts: Facts, settings: MasqSettings, d: Draft): Draft {
   const method = resolveMethod(facts, settings.persistence);
   if (typeof method !== 'string') return { ...d, error: method.error };
   d.method = method;
+  draftHooks(facts, iface, d);
+  if (d.error) return d;
   if (method === 'systemd') {
     const write = facts.unit !== renderUnit(iface);
     const enable = facts.unitEnabled !== 'enabled';
@@ -198,11 +228,15 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
   for (const i of fleetmasqInterfaces(facts)) ifaces.add(i);
   draftUnitRemove(facts, d, '');
   draftRcRestore(facts, d, '', 'error');
+  draftHooksRemove(facts, d);
   for (const iface of [...ifaces].filter((i) => IFACE_RE.test(i))) {
     const count = countRule(facts.rules, iface);
     if (count > 0) d.ops.push({ kind: 'rule-delete', iface, count, backend: facts.backend });
     if (facts.other && countRule(facts.other.rules, iface) > 0) d.ops.push({ kind: 'rule-delete-other', iface, tool: `iptables-${facts.other.backend}` });
   }
+  const saved = facts.managers['netfilter-persistent']?.saved.filter((r) => [...ifaces].some((i) => IFACE_RE.test(i) && r === `-A POSTROUTING -o ${i} -j MASQUERADE`));
+  if (saved?.length)
+    d.warnings.push(`${NFP_RULES_V4} holds the rule (saved with 'netfilter-persistent save'): netfilter-persistent puts it back at every boot; delete the line '${saved[0]}' there`);
   // The marker goes with the rest; alone (nothing else to undo) it is no reason to touch the robot.
   if (facts.marker && d.ops.length) d.ops.push({ kind: 'marker-remove' });
   return derive(d);

@@ -10,6 +10,8 @@ export function renderUnit(iface: string): string {
 Description=fleetmasq NAT masquerade on ${iface}
 DefaultDependencies=no
 After=systemd-modules-load.service local-fs.target
+# After the firewall managers that replace or flush the nat table at boot (no effect when absent).
+After=netfilter-persistent.service nftables.service ufw.service firewalld.service
 Wants=network-pre.target
 Before=network-pre.target shutdown.target
 Conflicts=shutdown.target

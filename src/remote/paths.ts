@@ -18,3 +18,16 @@ export const BOOT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
  */
 export const LOCK_DIR = '/run';
 export const LOCK = '/run/fleetmasq.lock';
+
+/**
+ * Where fleetmasq hooks into the firewall managers that flush the nat table (see src/modules/hooks.ts):
+ * a netfilter-persistent plugin (its own file), a drop-in for nftables.service (its own file), a managed
+ * block in ufw's after.init and in firewalld's permanent direct rules.
+ */
+export const NFP_HOOK = '/usr/share/netfilter-persistent/plugins.d/90-fleetmasq';
+export const NFP_RULES_V4 = '/etc/iptables/rules.v4';
+export const NFT_DROPIN_DIR = '/etc/systemd/system/nftables.service.d';
+export const NFT_DROPIN = `${NFT_DROPIN_DIR}/fleetmasq.conf`;
+export const NFT_CONF = '/etc/nftables.conf';
+export const UFW_AFTER_INIT = '/etc/ufw/after.init';
+export const FIREWALLD_DIRECT = '/etc/firewalld/direct.xml';

@@ -4,7 +4,7 @@
  * boot_id and when it was checked. Data is embedded as JSON; the page stays usable at thousands of robots.
  */
 import type { HostResult } from '../runner/types.js';
-import { DRY_RUN_BANNER, summarize, type RunInfo } from './summary.js';
+import { DRY_RUN_BANNER, managersText, summarize, type RunInfo } from './summary.js';
 
 export type TileState = 'compliant' | 'changed' | 'noncompliant' | 'failed' | 'unreachable' | 'skipped' | 'ok';
 
@@ -35,6 +35,7 @@ export function htmlReport(results: HostResult[], info: RunInfo): string {
     interface: r.details.interface ?? null,
     backend: r.details.backend ?? null,
     persistence: r.details.persistence ?? null,
+    managers: r.details.managers?.length ? managersText(r.details.managers) : null,
     bootId: r.details.bootId ?? null,
     firedThisBoot: r.details.firedThisBoot ?? null,
     // Only a robot whose facts were read was checked: an unreachable one has no such time.
@@ -70,7 +71,7 @@ main{padding:16px 20px}.counts{display:flex;gap:8px;flex-wrap:wrap;margin-bottom
 .tile{height:22px;border-radius:3px;cursor:pointer;border:0;padding:0}.tile:focus{outline:2px solid #1c1f24}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
 th{background:#eef0f3;position:sticky;top:0}td.reasons{max-width:520px}.badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
-code{font-size:12px}.banner{padding:10px 20px;background:#fff3c4;font-weight:600}.banner.stopped{background:#fde2e2}.muted{color:#6b717b}td:first-child,td:nth-child(8){white-space:nowrap}
+code{font-size:12px}.banner{padding:10px 20px;background:#fff3c4;font-weight:600}.banner.stopped{background:#fde2e2}.muted{color:#6b717b}td:first-child,td:nth-child(9){white-space:nowrap}
 </style></head>
 <body>
 <header><h1>fleetmasq ${esc(command)}${info.checkMode ? ' (dry run)' : ''}: <span id="title-summary"></span></h1><p id="when"></p><p id="source"></p></header>
@@ -79,7 +80,7 @@ ${info.checkMode ? `<div class="banner" id="dry-run">${esc(DRY_RUN_BANNER)}</div
 <div class="counts" id="counts" role="toolbar" aria-label="filter by state"></div>
 <div class="controls"><input type="search" id="q" placeholder="filter robots by name…" aria-label="filter by name"><span id="shown" class="muted"></span></div>
 <div id="tiles" aria-label="robots"></div>
-<table><thead><tr><th>Robot</th><th>State</th><th>Reasons / changes</th><th>Interface</th><th>Backend</th><th>Persistence</th><th>Boot id</th><th>Checked at</th></tr></thead><tbody id="rows"></tbody></table>
+<table><thead><tr><th>Robot</th><th>State</th><th>Reasons / changes</th><th>Interface</th><th>Backend</th><th>Persistence</th><th>Firewall managers</th><th>Boot id</th><th>Checked at</th></tr></thead><tbody id="rows"></tbody></table>
 </main>
 <script id="data" type="application/json">${data}</script>
 <script>
@@ -109,11 +110,11 @@ function render(){
     fragT.appendChild(t);
     var tr=document.createElement('tr');tr.id='row-'+r.name;tr.dataset.state=r.state;
     var cells=[r.name,null,(r.reasons.concat(r.changes.map(function(c){return 'change: '+c;})).concat(r.warnings.map(function(w){return 'warning: '+w;}))).join('\\n'),
-      r.interface,r.backend,r.persistence,r.bootId,r.checkedAt];
+      r.interface,r.backend,r.persistence,r.managers,r.bootId,r.checkedAt];
     cells.forEach(function(c,i){var td=document.createElement('td');
       if(i===1){var b=document.createElement('span');b.className='badge';b.style.background='var(--'+r.state+')';b.textContent=LABEL[r.state]+(r.firedThisBoot?' · fired at this boot':'');td.appendChild(b);}
       else if(i===2){td.className='reasons';td.style.whiteSpace='pre-wrap';td.textContent=txt(c);}
-      else if(i===6){var code=document.createElement('code');code.textContent=txt(c);td.appendChild(code);}
+      else if(i===7){var code=document.createElement('code');code.textContent=txt(c);td.appendChild(code);}
       else td.textContent=txt(c);
       tr.appendChild(td);});
     fragR.appendChild(tr);

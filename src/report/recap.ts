@@ -1,6 +1,6 @@
 /** The recap printed after a run (pure: returns text). */
 import type { HostResult } from '../runner/types.js';
-import { DRY_RUN_BANNER, summarize, type RunInfo } from './summary.js';
+import { DRY_RUN_BANNER, managersText, summarize, type RunInfo } from './summary.js';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -40,6 +40,7 @@ export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: b
             ? `compliant${d.firedThisBoot ? ', fired at this boot' : ', not yet proven by a reboot'}`
             : 'nothing to change';
     lines.push(`${pad(r.host, w)}  ${pad(statusWord(r, info.checkMode), 12)}  ${pad(String(d.interface ?? '-'), 8)}  ${pad(String(d.backend ?? '-'), 7)}  ${pad(persistWord(d), 8)}  ${detail}`);
+    if (d.managers?.length) lines.push(`${pad('', w)}  firewall: ${managersText(d.managers)}`);
     for (const warn of r.warnings) lines.push(`${pad('', w)}  ! ${warn}`);
     if (opts.diff) for (const diff of r.diffs) lines.push(diff.replace(/^/gm, `${pad('', w)}  | `).trimEnd());
   }

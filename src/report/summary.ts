@@ -116,3 +116,18 @@ export function runDocument(results: HostResult[], info: RunInfo): RunDocument {
 
 /** The line a dry run puts at the top of every output. */
 export const DRY_RUN_BANNER = 'DRY RUN (--check): nothing was changed; "changed" means "would change"';
+
+/** A robot's firewall managers in one line: `nftables (running, flushes: …, hook ok) · docker (…)`. */
+export function managersText(ms: import('../modules/compliance.js').ManagerReport[] | undefined): string {
+  return (ms ?? [])
+    .map((m) => {
+      const bits = [
+        ...(m.running !== undefined ? [m.running ? 'running' : m.enabled ? 'enabled, not running' : 'not running'] : []),
+        ...(m.flushes ? [m.flushes] : []),
+        ...m.notes,
+        ...(m.hook ? [`fleetmasq hook ${m.hook}`] : []),
+      ];
+      return bits.length ? `${m.name} (${bits.join('; ')})` : m.name;
+    })
+    .join(' · ');
+}

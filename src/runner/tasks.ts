@@ -4,7 +4,7 @@
  */
 import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
-import { checkCompliance, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
+import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
 import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
 import { lockedBy, lockSh, parseRun, renderScript, unlockSh, type LockSpec } from '../remote/script.js';
@@ -63,6 +63,7 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
     ruleCount: c?.ruleCount,
     persistenceInstalled: c?.persistenceInstalled,
     firedThisBoot: c?.firedThisBoot,
+    managers: c?.managers ?? managerReports(facts),
     checkedAt: new Date().toISOString(),
   };
 }

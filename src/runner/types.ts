@@ -1,4 +1,5 @@
 import type { HostErrorKind } from '../errors.js';
+import type { ManagerReport } from '../modules/compliance.js';
 
 export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 
@@ -12,6 +13,8 @@ export interface HostDetails {
   ruleCount?: number;
   persistenceInstalled?: boolean;
   firedThisBoot?: boolean;
+  /** The robot's other firewall managers and fleetmasq's hook beside each. */
+  managers?: ManagerReport[];
   /** When its facts were read (absent: it was never checked). */
   checkedAt?: string;
   checkMode?: boolean;

@@ -22,6 +22,7 @@ function facts(over: Partial<Facts> = {}): Facts {
     rules: [],
     routes: [{ dev: 'wlan0', metric: 100, via: '10.0.0.1' }],
     links: [{ name: 'lo', up: true, lowerUp: true }, { name: 'wlan0', up: true, lowerUp: true }],
+    managers: { others: [] },
     ...over,
   };
 }

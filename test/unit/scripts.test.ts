@@ -77,7 +77,7 @@ async function sandbox(opts: { systemd: boolean; rcLocal?: string; rules?: strin
       .replaceAll('/proc/1/comm', `${root}/proc/comm`)
       .replaceAll('/proc/self/status', `${root}/proc/status`)
       .replaceAll('/proc/net/', `${root}/proc/net/`)
-      .replace(/(?<![\w/.-])\/(etc|run|var|usr\/local\/lib|usr\/lib|lib)\//g, `${root}/$1/`);
+      .replace(/(?<![\w/.-])\/(etc|run|var|usr\/local\/lib|usr\/local\/bin|usr\/lib|usr\/sbin|usr\/share|usr\/bin|lib|sbin)\//g, `${root}/$1/`);
   const sh = async (script: string) => {
     const r = await run('sh', ['-c', place(script)], { nothrow: true, env: { ...process.env, SANDBOX: dir, PATH: `${dir}/bin:/usr/bin:/bin` } });
     return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
@@ -198,4 +198,82 @@ test('fast tier: the robot lock: a second run is refused with the holder named, 
   writeFileSync(join(s.root, 'run/fleetmasq.lock'), `dead ${Math.floor(Date.now() / 1000) - 1} gone@nowhere (apply)\n`);
   assert.equal((await s.sh(script(a))).code, 0, 'an expired lock is taken over');
   assert.match(readFileSync(join(s.root, 'run/fleetmasq.lock'), 'utf8'), /^aaaa \d+ ops@ctl/);
+});
+
+const UFW_TEMPLATE = `#!/bin/sh
+# after.init: if executable, called by ufw-init.
+set -e
+
+case "$1" in
+start)
+    # typically required
+    ;;
+*)
+    ;;
+esac
+`;
+
+test('fast tier: hooks beside netfilter-persistent, nftables, ufw and firewalld: each manager flushes, its hook puts the rule back once; remove gives every file back', async () => {
+  const s = await sandbox({ systemd: true });
+  const put = (path: string, content: string, mode = 0o644) => {
+    mkdirSync(join(s.root, path, '..'), { recursive: true });
+    writeFileSync(join(s.root, path), content, { mode });
+  };
+  for (const bin of ['usr/sbin/netfilter-persistent', 'usr/sbin/nft', 'usr/sbin/ufw', 'usr/sbin/firewalld']) put(bin, '#!/bin/sh\n', 0o755);
+  put('usr/share/netfilter-persistent/plugins.d/15-ip4tables', '#!/bin/sh\n', 0o755);
+  put('etc/iptables/rules.v4', '*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 172.31.99.0/24 -j SNAT --to-source 172.31.99.1\nCOMMIT\n', 0o640);
+  put('lib/systemd/system/nftables.service', '[Service]\n');
+  put('etc/nftables.conf', '#!/usr/sbin/nft -f\n\nflush ruleset\n');
+  put('etc/ufw/ufw.conf', 'ENABLED=yes\n');
+  put('etc/default/ufw', 'MANAGE_BUILTINS=yes\n');
+  put('etc/ufw/after.init', UFW_TEMPLATE, 0o640);
+  put('etc/firewalld/firewalld.conf', 'FirewallBackend=nftables\n');
+  const userFiles = ['etc/iptables/rules.v4', 'etc/nftables.conf', 'etc/ufw/after.init', 'etc/ufw/ufw.conf', 'etc/firewalld/firewalld.conf'];
+  const snap = () => Object.fromEntries(userFiles.map((f) => [f, existsSync(join(s.root, f)) ? `${(statSync(join(s.root, f)).mode & 0o7777).toString(8)} ${readFileSync(join(s.root, f), 'utf8')}` : 'absent']));
+  const original = { ...snap(), 'etc/firewalld/direct.xml': 'absent' };
+
+  const settings: MasqSettings = { interface: 'auto', persistence: 'auto' };
+  const before = await s.facts();
+  assert.deepEqual(Object.keys(before.managers).filter((k) => k !== 'others').sort(), ['firewalld', 'netfilter-persistent', 'nftables', 'ufw']);
+  assert.equal(before.managers.ufw?.manageBuiltins, true);
+  assert.equal(before.managers.nftables?.flushes, true);
+  assert.equal(before.managers['netfilter-persistent']?.savesNat, true);
+  const after = await change(s, planApply(before, settings));
+  const c = checkCompliance(after, settings);
+  assert.equal(c.compliant, true, JSON.stringify(c.reasons));
+  assert.deepEqual(c.managers.map((m) => [m.name, m.hook]), [['netfilter-persistent', 'ok'], ['nftables', 'ok'], ['ufw', 'ok'], ['firewalld', 'ok']]);
+  assert.deepEqual(planApply(after, settings).ops, [], 'a second apply changes nothing');
+
+  const live = async () => (await s.facts()).rules.filter((r) => r === '-A POSTROUTING -o wlan0 -j MASQUERADE').length;
+  const flush = () => writeFileSync(join(s.dir, 'rules'), '');
+  // Each manager as it acts: the nat table emptied, then what runs after it.
+  const dropIn = readFileSync(join(s.root, 'etc/systemd/system/nftables.service.d/fleetmasq.conf'), 'utf8');
+  const actions: Record<string, () => Promise<unknown>> = {
+    'netfilter-persistent start': () => s.sh(`sh /usr/share/netfilter-persistent/plugins.d/90-fleetmasq start`),
+    'nftables start': () => s.sh(/^ExecStartPost=-\/bin\/sh -c '(.*)'$/m.exec(dropIn)![1]!),
+    'nftables reload': () => s.sh(/^ExecReload=-\/bin\/sh -c '(.*)'$/m.exec(dropIn)![1]!),
+    'ufw start': () => s.sh(`/etc/ufw/after.init start`),
+    'ufw stop': () => s.sh(`/etc/ufw/after.init stop`),
+    // firewalld puts its permanent direct rules back after its flush.
+    'firewalld reload': async () => {
+      const xml = readFileSync(join(s.root, 'etc/firewalld/direct.xml'), 'utf8');
+      for (const m of xml.matchAll(/<rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">([^<]*)<\/rule>/g)) await s.sh(`iptables -w -t nat -A POSTROUTING ${m[1]}`);
+    },
+  };
+  for (const [name, act] of Object.entries(actions)) {
+    flush();
+    const r = (await act()) as { code?: number; stderr?: string } | undefined;
+    if (r && 'code' in r) assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    assert.equal(await live(), 1, `${name}: the rule is back, once`);
+    await act();
+    if (name !== 'firewalld reload') assert.equal(await live(), 1, `${name} twice: still once`);
+  }
+  assert.ok(statSync(join(s.root, 'etc/ufw/after.init')).mode & 0o100, 'after.init made executable');
+
+  const removed = await change(s, planRemove(await s.facts(), settings));
+  assert.deepEqual({ ...snap(), 'etc/firewalld/direct.xml': existsSync(join(s.root, 'etc/firewalld/direct.xml')) ? 'present' : 'absent' }, original);
+  assert.equal(existsSync(join(s.root, 'usr/share/netfilter-persistent/plugins.d/90-fleetmasq')), false);
+  assert.equal(existsSync(join(s.root, 'etc/systemd/system/nftables.service.d')), false, 'the drop-in folder fleetmasq made is gone');
+  assert.deepEqual(planRemove(removed, settings).ops, [], 'nothing left to remove');
+  assert.match(readFileSync(join(s.dir, 'systemctl.log'), 'utf8'), /daemon-reload/);
 });

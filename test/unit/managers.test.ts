@@ -1,0 +1,191 @@
+/** Firewall managers (issue 11): the facts parser, the hooks (pure), the plans and what check says. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseManagers, parseTimestamp, parseUnits, type ManagerFacts } from '../../src/facts/managers.js';
+import type { Facts } from '../../src/facts/facts.js';
+import { desiredHook, hookState, withoutHook } from '../../src/modules/hooks.js';
+import { planApply, planRemove } from '../../src/modules/plan.js';
+import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
+import { renderUnit } from '../../src/modules/unit.js';
+import { managersText } from '../../src/report/summary.js';
+
+const BOOT = '4f1c2a3b-1111-2222-3333-444455556666';
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+const UFW_AFTER_INIT = `#!/bin/sh
+#
+# after.init: if executable, called by ufw-init.
+set -e
+
+case "$1" in
+start)
+    # typically required
+    ;;
+esac
+`;
+
+function facts(managers: Partial<ManagerFacts>, over: Partial<Facts> = {}): Facts {
+  return {
+    bootId: BOOT,
+    systemd: true,
+    uid: 0,
+    backend: 'nft',
+    iptablesVersion: 'iptables v1.8.9 (nf_tables)',
+    rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'],
+    routes: [{ dev: 'wlan0', metric: 100 }],
+    links: [{ name: 'wlan0', up: true, lowerUp: true }],
+    unit: renderUnit('wlan0'),
+    unitEnabled: 'enabled',
+    managers: { others: [], ...managers },
+    ...over,
+  };
+}
+
+test('the managers section: every manager, its settings, its hook file and its unit', () => {
+  const m = parseManagers([
+    '@nfp', '@nfp.rules', '*nat', '-A POSTROUTING -s 172.31.99.0/24 -j MASQUERADE',
+    '@nfp.hook.mode', '755', '@nfp.hook.b64', b64('#!/bin/sh\n'),
+    '@nft', '@nft.flushes',
+    '@ufw', '@ufw.conf', 'ENABLED=yes', 'MANAGE_BUILTINS=yes', 'DEFAULT_FORWARD_POLICY="DROP"', '@ufw.forwarding',
+    '@ufw.hook.mode', '640', '@ufw.hook.b64', b64(UFW_AFTER_INIT).slice(0, 40), b64(UFW_AFTER_INIT).slice(40),
+    '@fwd', '@fwd.conf', 'FirewallBackend=nftables', '@fwd.version', "VERSION = '1.3.3'",
+    '@docker', 'ip_forward=1', '-P FORWARD DROP',
+    '@others', 'NetworkManager', 'k3s',
+    '@units',
+    'Id=nftables.service', 'ActiveState=active', 'UnitFileState=enabled', 'ActiveEnterTimestamp=@1764127811', '',
+    'Id=ufw.service', 'ActiveState=inactive', 'UnitFileState=disabled', 'ActiveEnterTimestamp=n/a',
+  ]);
+  assert.deepEqual(m['netfilter-persistent'], { unit: undefined, savesNat: true, saved: ['-A POSTROUTING -s 172.31.99.0/24 -j MASQUERADE'], hook: { mode: 0o755, content: '#!/bin/sh\n' } });
+  assert.deepEqual(m.nftables, { unit: { enabled: true, active: true, since: 1764127811 }, flushes: true, hook: undefined });
+  assert.equal(m.ufw?.enabled, true);
+  assert.equal(m.ufw?.manageBuiltins, true);
+  assert.equal(m.ufw?.forwardPolicy, 'DROP');
+  assert.equal(m.ufw?.forwarding, true);
+  assert.equal(m.ufw?.beforeNat, false);
+  assert.deepEqual(m.ufw?.hook, { mode: 0o640, content: UFW_AFTER_INIT });
+  assert.deepEqual(m.ufw?.unit, { enabled: false, active: false, since: undefined });
+  assert.deepEqual(m.firewalld, { unit: undefined, backend: 'nftables', version: '1.3.3', hook: undefined });
+  assert.deepEqual(m.docker, { ipForward: true, forwardDrop: true });
+  assert.deepEqual(m.others, ['NetworkManager', 'k3s']);
+  assert.deepEqual(parseManagers(['@others']), { others: [] });
+});
+
+test('systemd timestamps: unix and the default format', () => {
+  assert.equal(parseTimestamp('@1764127811'), 1764127811);
+  assert.equal(parseTimestamp('Thu 2026-11-26 03:30:11 UTC'), Date.UTC(2026, 10, 26, 3, 30, 11) / 1000);
+  assert.equal(parseTimestamp('n/a'), undefined);
+  assert.equal(parseTimestamp(''), undefined);
+  assert.equal(parseUnits(['Id=a.service', 'ActiveState=reloading']).get('a.service')?.active, true);
+});
+
+const EDITED: { manager: 'ufw' | 'firewalld'; file?: { mode: number; content: string } }[] = [
+  { manager: 'ufw', file: { mode: 0o640, content: UFW_AFTER_INIT } },
+  { manager: 'ufw', file: { mode: 0o755, content: 'echo no shebang, no final newline' } },
+  { manager: 'ufw' },
+  { manager: 'firewalld', file: { mode: 0o644, content: '<?xml version="1.0" encoding="utf-8"?>\n<direct>\n  <rule ipv="ipv4" table="filter" chain="INPUT" priority="0">-p tcp --dport 9 -j ACCEPT</rule>\n</direct>\n' } },
+  { manager: 'firewalld' },
+];
+
+for (const c of EDITED) {
+  test(`hooks: ${c.manager} ${c.file ? `(mode ${c.file.mode.toString(8)})` : '(no file)'}: added, current, then removed to the byte and mode`, () => {
+    const want = desiredHook(c.manager, 'wlan0', c.file);
+    assert.ok(!('error' in want));
+    if (c.manager === 'ufw') {
+      assert.ok(want.mode & 0o100, 'ufw runs after.init only when it is executable');
+      assert.match(want.content, /case "\$\{1-\}" in start\|stop\) iptables -w -t nat -C POSTROUTING -o wlan0 -j MASQUERADE/);
+      if (c.file?.content.startsWith('#!')) assert.equal(want.content.split('\n')[0], '#!/bin/sh');
+    } else assert.match(want.content, /<rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">-o wlan0 -j MASQUERADE<\/rule>\n(.*\n)?<\/direct>/);
+    for (const l of (c.file?.content ?? '').split('\n')) assert.ok(want.content.split('\n').includes(l), `kept: ${l}`);
+    assert.deepEqual(hookState(c.manager, 'wlan0', want), { ok: true });
+    assert.deepEqual(hookState(c.manager, 'eth0', want), { ok: false, why: 'stale' });
+    assert.deepEqual(desiredHook(c.manager, 'wlan0', want), want, 'idempotent');
+    const back = withoutHook(c.manager, want);
+    assert.ok(!('error' in back));
+    assert.equal(back.present, true);
+    assert.deepEqual(back.file, c.file, 'the file as it was (or none: fleetmasq created it)');
+    // Moved to another interface and back out: still the original.
+    const moved = desiredHook(c.manager, 'usb+', want);
+    assert.ok(!('error' in moved));
+    assert.deepEqual((withoutHook(c.manager, moved) as { file?: unknown }).file, c.file);
+  });
+}
+
+test('hooks: damaged markers and a direct.xml without </direct> are refused, with what to do', () => {
+  const good = desiredHook('ufw', 'wlan0', { mode: 0o640, content: UFW_AFTER_INIT }) as { content: string; mode: number };
+  const damaged = { mode: good.mode, content: good.content.replace(/^# END fleetmasq managed block$/m, '') };
+  assert.match((desiredHook('ufw', 'wlan0', damaged) as { error: string }).error, /after\.init its fleetmasq markers are damaged/);
+  assert.match((withoutHook('ufw', damaged) as { error: string }).error, /damaged/);
+  assert.deepEqual(hookState('ufw', 'wlan0', damaged).ok, false);
+  const selfClosed = { mode: 0o644, content: '<?xml version="1.0"?>\n<direct/>\n' };
+  assert.match((desiredHook('firewalld', 'wlan0', selfClosed) as { error: string }).error, /no '<\/direct>' line.*firewall-cmd --permanent --direct --add-rule ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE/);
+  // A file the user changed the mode of since: their mode stays.
+  const chmodded = { ...good, mode: 0o700 };
+  assert.equal((withoutHook('ufw', chmodded) as { file: { mode: number } }).file.mode, 0o700);
+});
+
+test('plans: a hook for every manager present, persistence first; remove takes every one out', () => {
+  const present: Partial<ManagerFacts> = {
+    'netfilter-persistent': { savesNat: true, saved: [] },
+    nftables: { flushes: true },
+    ufw: { enabled: true, manageBuiltins: true, forwarding: false, beforeNat: false, hook: { mode: 0o640, content: UFW_AFTER_INIT } },
+    firewalld: { backend: 'nftables' },
+  };
+  const f = facts(present, { rules: [] });
+  const plan = planApply(f, { interface: 'auto', persistence: 'auto' });
+  assert.equal(plan.error, undefined);
+  assert.deepEqual(plan.ops.map((o) => (o.kind === 'hook' ? `hook ${o.manager}` : o.kind)), ['hook netfilter-persistent', 'hook nftables', 'hook ufw', 'hook firewalld', 'rule']);
+  assert.ok(plan.steps.find((s) => s.name === 'hook-nftables')!.sh.includes('systemctl daemon-reload'));
+  assert.ok(!plan.steps.find((s) => s.name === 'hook-ufw')!.sh.includes('daemon-reload'));
+  assert.ok(plan.diffs.some((d) => d.startsWith('--- /dev/null\n+++ /usr/share/netfilter-persistent/plugins.d/90-fleetmasq')));
+  const c = checkCompliance(f, { interface: 'auto', persistence: 'auto' });
+  assert.equal(c.persistenceInstalled, false);
+  assert.deepEqual(c.reasons.filter((r) => r.code === 'hook-missing').map((r) => (r as { manager: string }).manager), ['netfilter-persistent', 'nftables', 'ufw', 'firewalld']);
+
+  // Applied: nothing left; compliant.
+  const hooked: Partial<ManagerFacts> = Object.fromEntries(
+    Object.entries(present).map(([k, v]) => {
+      const op = plan.ops.find((o) => o.kind === 'hook' && o.manager === k) as { after: { mode: number; content: string } };
+      return [k, { ...v, hook: op.after }];
+    }),
+  );
+  const done = facts(hooked);
+  assert.deepEqual(planApply(done, { interface: 'auto', persistence: 'auto' }).ops, []);
+  assert.equal(checkCompliance(done, { interface: 'auto', persistence: 'auto' }).compliant, true);
+  const rm = planRemove(done, { interface: 'auto' });
+  assert.deepEqual(rm.ops.filter((o) => o.kind === 'hook-remove').map((o) => [(o as { manager: string }).manager, (o as { after?: unknown }).after]), [
+    ['netfilter-persistent', undefined],
+    ['nftables', undefined],
+    ['ufw', { mode: 0o640, content: UFW_AFTER_INIT }],
+    ['firewalld', undefined],
+  ]);
+  assert.match(rm.steps.find((s) => s.name === 'hook-remove-nftables')!.sh, /rm -f \/etc\/systemd\/system\/nftables\.service\.d\/fleetmasq\.conf[\s\S]*rmdir[\s\S]*daemon-reload/);
+});
+
+test('remove warns when rules.v4 saved the rule (it would come back at boot)', () => {
+  const f = facts({ 'netfilter-persistent': { savesNat: true, saved: ['-A POSTROUTING -o wlan0 -j MASQUERADE'] } });
+  assert.match(planRemove(f, { interface: 'auto' }).warnings.join('\n'), /rules\.v4 holds the rule.*delete the line '-A POSTROUTING -o wlan0 -j MASQUERADE'/);
+});
+
+test('check names the likely culprit of a missing rule, and when', () => {
+  const fired = 1764127811;
+  const nft = (since: number) => facts({ nftables: { flushes: true, unit: { enabled: true, active: true, since } } }, { rules: [], marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0', at: fired } });
+  const text = (f: Facts) => checkCompliance(f, { interface: 'auto', persistence: 'auto' }).reasons.map(reasonText).join('\n');
+  assert.match(text(nft(fired + 329)), /the rule is not live on wlan0: fired at this boot \(03:30:11 UTC\), gone since: nftables\.service \(re\)started at 03:35:40 UTC and its conf flushes the ruleset/);
+  // Started before the boot hook fired: a reload (no time recorded) is the likely one.
+  assert.match(text(nft(fired - 5)), /gone since: likely nftables, which its conf flushes the ruleset \(a reload leaves no time in systemd\)/);
+  // Nothing that flushes: said plainly.
+  assert.match(text(facts({}, { rules: [], marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0', at: fired } })), /gone since: removed by hand or by a tool fleetmasq does not know/);
+  // Never put in place at this boot, nothing that flushes: no story.
+  assert.match(text(facts({}, { rules: [] })), /^the rule is not live on wlan0$/m);
+  // An nftables conf that does not flush is no culprit.
+  assert.match(text(facts({ nftables: { flushes: false } }, { rules: [] })), /^the rule is not live on wlan0$/m);
+  assert.match(text(facts({ nftables: { flushes: false } }, { rules: [] })), /^nftables is here, and fleetmasq's hook beside it \(.*\) is missing: the rule does not survive its next start, restart or reload$/m);
+});
+
+test('Docker with FORWARD DROP and forwarding on: a warning; managers in one line for the reports', () => {
+  const c = checkCompliance(facts({ docker: { forwardDrop: true, ipForward: true }, others: ['NetworkManager'] }), { interface: 'auto', persistence: 'auto' });
+  assert.equal(c.compliant, true);
+  assert.match(c.notes.join('\n'), /Docker set the FORWARD policy to DROP: traffic forwarded through this robot .* is dropped whatever the nat rule does/);
+  assert.equal(managersText(c.managers), 'docker (FORWARD policy DROP) · NetworkManager (does not flush the nat table)');
+  assert.equal(checkCompliance(facts({ docker: { forwardDrop: true, ipForward: false } }), { interface: 'auto', persistence: 'auto' }).notes.length, 0);
+});
