@@ -22,7 +22,7 @@ export const FLAGS = {
   forks: { short: 'f', type: 'string', arg: 'N', help: 'robots at once (default 50)' },
   serial: { type: 'string', arg: 'SPEC', help: 'batches: N, N%, or a list like 1,25% (the first is a canary)' },
   'max-fail-percent': { type: 'string', arg: 'P', help: 'stop when more than P% of a batch failed (replaces the canary rule)' },
-  interface: { type: 'string', arg: 'NAME|auto', help: 'override masquerade_interface (default: inventory, else auto)' },
+  interface: { type: 'string', arg: 'NAME[,NAME]|auto', help: 'override masquerade_interface (usb+ matches usb0, usb1…)' },
   'allow-absent-interface': { type: 'boolean', help: 'apply even where the named interface does not exist (yet)' },
   persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local or auto' },
   check: { short: 'C', type: 'boolean', help: 'dry run: change nothing, report what would change' },
@@ -140,6 +140,17 @@ export const COMMANDS = {
     about: 'Shows the inventory as fleetmasq resolves it (--list: the same JSON as\nansible-inventory --list). With --limit: the names of the robots it selects.',
     flags: ['inventory', 'list', 'graph', 'host', 'limit'],
     positionals: { min: 0, max: 1 },
+  },
+  snippet: {
+    usage: 'fleetmasq snippet entrypoint [--interface NAME[,NAME]|auto]',
+    summary: "print an entry-point fragment for robots whose stack owns the rule",
+    about:
+      "Prints an idempotent POSIX-sh fragment for a container's entry point (the field\n" +
+      "note's advice for robots running their stack in Docker): the rule once per\n" +
+      'interface, never failing the entry point. Pair it with masquerade_persistence:\n' +
+      'external, so that check verifies the live rule and leaves persistence to it.',
+    flags: ['interface'],
+    positionals: { min: 1, max: 1 },
   },
   demo: {
     usage: 'fleetmasq demo [--robots N] [--name NAME]',

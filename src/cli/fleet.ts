@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { loadInventory, type Inventory } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
-import { IFACE_RE } from '../modules/rule.js';
+import { specError } from '../modules/rule.js';
 import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool, runFleet, runUntilConverged, type HostTask } from '../runner/runner.js';
 import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
@@ -45,8 +45,8 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   if (values.limit !== undefined && !values.limit.trim()) throw new ConfigError("--limit '' selects nothing: give a pattern ('all' for every robot)");
   const hkc = values['host-key-checking'];
   if (hkc !== undefined && !['strict', 'accept-new', 'off'].includes(hkc)) throw new ConfigError(`--host-key-checking must be strict, accept-new or off (got '${hkc}')`);
-  if (values.interface !== undefined && values.interface !== 'auto' && !IFACE_RE.test(values.interface))
-    throw new ConfigError(`--interface '${values.interface}' is not a valid interface name`);
+  const ifaceBad = values.interface !== undefined && values.interface !== 'auto' ? specError(values.interface) : undefined;
+  if (ifaceBad) throw new ConfigError(`--interface: ${ifaceBad}`);
   if (values.persistence !== undefined && !(PERSISTENCE_MODES as readonly string[]).includes(values.persistence))
     throw new ConfigError(`--persistence must be ${PERSISTENCE_MODES.join(', ')} (got '${values.persistence}')`);
   if (values.serial !== undefined && !values.serial.trim()) throw new ConfigError("--serial '' is empty: give N, N% or a list like 1,25%");

@@ -75,9 +75,9 @@ export function schemaError(src: YamlSource, err: ErrorObject): ConfigError {
 function hint(key: string): string {
   switch (key) {
     case 'masquerade_interface':
-      return ': an interface name (letters, digits, _ . -; up to 15 chars) or auto';
+      return ": an interface name (letters, digits, _ . -; up to 15 chars; a final + is a wildcard, as in usb+), a list of them, or auto";
     case 'masquerade_persistence':
-      return ': systemd, rc.local or auto';
+      return ': systemd, rc.local, external or auto';
     case 'ansible_port':
     case 'ansible_ssh_port':
       return ': a port number from 1 to 65535';

@@ -2,6 +2,8 @@
  * Inventory variables: which ones exist, their shape, and how fleetmasq reads a host's connection settings.
  */
 export const IFACE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?$';
+/** A list of interfaces (uplinks that come and go), as one comma-joined string. */
+export const IFACE_LIST_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?(,[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?)*$';
 export const USER_PATTERN = '^[a-z_][a-z0-9_.-]{0,31}\\$?$';
 export const HOST_PATTERN = '^([A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?|\\[?[0-9A-Fa-f:.]+\\]?)$';
 
@@ -46,11 +48,17 @@ export const OTHER_ANSIBLE_VARS = [
 ];
 
 /** masquerade_persistence / --persistence / the persist module's method. */
-export const PERSISTENCE_MODES = ['systemd', 'rc.local', 'auto'] as const;
+export const PERSISTENCE_MODES = ['systemd', 'rc.local', 'auto', 'external'] as const;
 export type PersistenceMode = (typeof PERSISTENCE_MODES)[number];
 
 export const MASQUERADE_VARS: Record<string, object> = {
-  masquerade_interface: { type: 'string', anyOf: [{ const: 'auto' }, { pattern: IFACE_PATTERN }] },
+  masquerade_interface: {
+    anyOf: [
+      { type: 'string', const: 'auto' },
+      { type: 'string', pattern: IFACE_LIST_PATTERN },
+      { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: IFACE_PATTERN } },
+    ],
+  },
   masquerade_persistence: { type: 'string', enum: [...PERSISTENCE_MODES] },
   /** The named interface may not exist yet (a USB hotspot that appears later): apply anyway. */
   masquerade_allow_absent_interface: boolish,
@@ -69,6 +77,11 @@ export const VARS_SCHEMA = {
   patternProperties: { '^(?!ansible_|masquerade_)': {} },
   additionalProperties: false,
 };
+
+/** masquerade_interface as fleetmasq uses it: one spec string (a list joined by commas). */
+export function interfaceSpec(v: unknown): string {
+  return Array.isArray(v) ? v.map(String).join(',') : String(v ?? 'auto');
+}
 
 export function truthy(v: unknown): boolean {
   if (typeof v === 'boolean') return v;

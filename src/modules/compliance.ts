@@ -7,12 +7,13 @@ import type { Facts } from '../facts/facts.js';
 import type { PersistenceMode } from '../inventory/vars.js';
 import { RC_LOCAL, UNIT_NAME } from '../remote/paths.js';
 import { blockDamage, findBlock } from './rclocal.js';
-import { chooseInterface, countRule, masqueradeInterfaces } from './rule.js';
+import { chooseInterface, countRule, ifaceList, masqueradeInterfaces, partMatches } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
 import { HOOK_PATH, hookState, presentManagers } from './hooks.js';
 import { MANAGER_UNIT, type HookManager, type ManagerFacts } from '../facts/managers.js';
 
-export type Persistence = 'systemd' | 'rc.local';
+/** How the rule comes back at boot: fleetmasq's unit or rc.local block, or the robot's own stack (external). */
+export type Persistence = 'systemd' | 'rc.local' | 'external';
 
 export interface MasqSettings {
   /** A name or 'auto'. */
@@ -191,13 +192,17 @@ export interface Compliance {
   iface?: string;
   method?: Persistence;
   ruleCount: number;
+  /** Every interface of the spec has its rule exactly once. */
+  rulesOk: boolean;
+  /** The robot's interfaces the spec matches now (a wildcard or a list: which are there). */
+  matched: string[];
   persistenceInstalled: boolean;
   firedThisBoot: boolean;
   managers: ManagerReport[];
 }
 
 export function otherBackendWarning(facts: Facts, iface: string): string | undefined {
-  if (facts.other && countRule(facts.other.rules, iface) > 0)
+  if (facts.other && ifaceList(iface).some((i) => countRule(facts.other!.rules, i) > 0))
     return `a copy of the rule sits in the iptables-${facts.other.backend} tables, invisible to the active iptables (${facts.backend})`;
   return undefined;
 }
@@ -241,7 +246,7 @@ function rcLocalReason(facts: Facts, iface: string): Reason | undefined {
 export function checkCompliance(facts: Facts, settings: MasqSettings): Compliance {
   const reasons: Reason[] = [];
   const notes: string[] = [];
-  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
+  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, rulesOk: false, matched: [], persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
   if (facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
   const choice = chooseInterface(facts, settings.interface);
   if ('error' in choice) {
@@ -249,17 +254,34 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
     return c;
   }
   const iface = (c.iface = choice.iface);
-  c.ruleCount = countRule(facts.rules, iface);
-  reasons.push(...ruleReasons(facts, iface, c.ruleCount).map((r) => (r.code === 'rule-missing' && culprit(facts) ? { ...r, cause: culprit(facts) } : r)));
+  const parts = ifaceList(iface);
+  const counts = parts.map((p) => countRule(facts.rules, p));
+  c.ruleCount = counts.reduce((a, b) => a + b, 0);
+  c.rulesOk = counts.every((n) => n === 1);
+  c.matched = facts.links.map((l) => l.name).filter((n) => parts.some((p) => partMatches(p, n)));
+  for (const [i, part] of parts.entries()) {
+    // In a list, a named uplink that is not there now is no fault: another one carries the traffic.
+    const rs = ruleReasons(facts, part, counts[i]!).filter((r) => !(parts.length > 1 && (r.code === 'iface-missing' || r.code === 'iface-down')));
+    reasons.push(...rs.map((r) => (r.code === 'rule-missing' && culprit(facts) ? { ...r, cause: culprit(facts) } : r)));
+  }
+  if ((parts.length > 1 || iface.includes('+')) && !c.matched.length) notes.push(`no interface matches ${iface} now: the rule acts once one appears`);
   c.managers = managerReports(facts, iface);
   const dk = facts.managers.docker;
   if (dk?.forwardDrop && dk.ipForward)
     notes.push(`Docker set the FORWARD policy to DROP: traffic forwarded through this robot (containers on other bridges, a robot LAN) is dropped whatever the nat rule does`);
-  const others = masqueradeInterfaces(facts.rules).filter((i) => i !== iface);
+  const others = masqueradeInterfaces(facts.rules).filter((i) => !parts.includes(i));
   if (others.length) notes.push(`also masquerading on ${others.join(', ')}`);
   const w = otherBackendWarning(facts, iface);
   if (w) notes.push(w);
 
+  if (settings.persistence === 'external') {
+    // The robot's own stack (a container's entry point) puts the rule back: only the live rule is fleetmasq's to judge.
+    c.method = 'external';
+    c.persistenceInstalled = true;
+    notes.push('persistence is managed elsewhere (masquerade_persistence: external): only the live rule is checked');
+    c.compliant = reasons.length === 0;
+    return c;
+  }
   const unit = unitReasons(facts, iface);
   const rc = rcLocalReason(facts, iface);
   const unitOk = unit.length === 0;

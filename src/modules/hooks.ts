@@ -20,7 +20,7 @@
 import type { HookManager, ManagerFacts, RemoteFile } from '../facts/managers.js';
 import { HOOK_MANAGERS } from '../facts/managers.js';
 import { FIREWALLD_DIRECT, NFP_HOOK, NFT_DROPIN, UFW_AFTER_INIT } from '../remote/paths.js';
-import { ensureRuleSh, ruleArgs } from './rule.js';
+import { ensureRuleSh, ifaceList, ruleArgs } from './rule.js';
 
 export const HOOK_PATH: Record<HookManager, string> = {
   'netfilter-persistent': NFP_HOOK,
@@ -112,9 +112,8 @@ function ufwBody(iface: string): string[] {
   return [`case "\${1-}" in start|stop) ${ensureRuleSh(iface)} || true ;; esac`];
 }
 
-function firewalldBody(iface: string): string[] {
-  const args = ruleArgs(iface).replace(/^POSTROUTING /, '');
-  return [`  <rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">${args}</rule>`];
+function firewalldBody(spec: string): string[] {
+  return ifaceList(spec).map((i) => `  <rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">${ruleArgs(i).replace(/^POSTROUTING /, '')}</rule>`);
 }
 
 const SKELETON = {

@@ -9,7 +9,7 @@ import type { Step } from '../remote/script.js';
 import { type MasqSettings, type Persistence, otherBackendWarning } from './compliance.js';
 import { describe, diffOf, LIVE_RULE_OPS, stepOf, type Backend, type Operation } from './ops.js';
 import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from './rclocal.js';
-import { chooseInterface, countRule, IFACE_RE } from './rule.js';
+import { chooseInterface, countRule, IFACE_RE, ifaceList, partMatches, specError } from './rule.js';
 import { desiredHook, presentManagers, withoutHook } from './hooks.js';
 import { NFP_RULES_V4 } from '../remote/paths.js';
 import { renderUnit, unitInterface } from './unit.js';
@@ -71,6 +71,14 @@ function resolveMethod(facts: Facts, wanted: MasqSettings['persistence']): Persi
   return wanted;
 }
 
+/** Persistence managed elsewhere: fleetmasq's own boot hooks (if any) go, so that one owner remains. */
+function draftExternal(facts: Facts, d: Draft): Draft {
+  draftUnitRemove(facts, d, ' (persistence is now external)');
+  draftRcRestore(facts, d, ' (persistence is now external)', 'warn');
+  draftHooksRemove(facts, d);
+  return d;
+}
+
 /**
  * The interface for the rule, or why there is none. A named interface that does not exist on the robot
  * is an error (a typo would otherwise move the fix to nowhere at the next boot) unless the operator said
@@ -80,14 +88,19 @@ function planInterface(facts: Facts, settings: Pick<MasqSettings, 'interface' | 
   const choice = chooseInterface(facts, settings.interface);
   if ('error' in choice) return choice;
   const iface = choice.iface;
-  if (!IFACE_RE.test(iface)) return { error: `the default route's interface '${iface}' is not a usable interface name` };
-  if (choice.how === 'named' && !iface.endsWith('+') && !facts.links.some((l) => l.name === iface)) {
-    if (!settings.allowAbsentInterface)
-      return {
-        error: `interface ${iface} does not exist on this robot (it has ${facts.links.map((l) => l.name).join(', ') || 'none'}): nothing changed; if it will appear later, say so with --allow-absent-interface or masquerade_allow_absent_interface: true`,
-      };
-    d.warnings.push(`interface ${iface} does not exist on this robot (yet): the rule will only act once it does`);
-  }
+  const bad = specError(iface);
+  if (bad) return { error: choice.how === 'named' ? `masquerade_interface: ${bad}` : `the default route's interface '${iface}' is not a usable interface name` };
+  if (choice.how !== 'named') return { iface };
+  const parts = ifaceList(iface);
+  const names = facts.links.map((l) => l.name);
+  const absent = parts.filter((p) => !p.endsWith('+') && !names.includes(p));
+  const matching = parts.filter((p) => names.some((n) => partMatches(p, n)));
+  // A list is uplinks that come and go: its absent names are fine while another part is there now.
+  if (absent.length && !(parts.length > 1 && matching.length) && !settings.allowAbsentInterface)
+    return {
+      error: `interface ${absent.join(', ')} does not exist on this robot (it has ${names.join(', ') || 'none'}): nothing changed; if it will appear later, say so with --allow-absent-interface or masquerade_allow_absent_interface: true`,
+    };
+  for (const p of absent) d.warnings.push(`interface ${p} does not exist on this robot (yet): its rule will only act once it does`);
   return { iface };
 }
 
@@ -95,10 +108,10 @@ function planInterface(facts: Facts, settings: Pick<MasqSettings, 'interface' | 
 function fleetmasqInterfaces(facts: Facts): string[] {
   const out = new Set<string>();
   const u = facts.unit && unitInterface(facts.unit);
-  if (u) out.add(u);
+  if (u) ifaceList(u).forEach((i) => out.add(i));
   const b = facts.rcLocal && findBlock(facts.rcLocal.content);
-  if (b && b.iface) out.add(b.iface);
-  if (facts.marker) out.add(facts.marker.iface);
+  if (b && b.iface) ifaceList(b.iface).forEach((i) => out.add(i));
+  if (facts.marker) ifaceList(facts.marker.iface).forEach((i) => out.add(i));
   return [...out].filter((i) => IFACE_RE.test(i));
 }
 
@@ -111,14 +124,17 @@ function draftRule(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'all
   const chosen = planInterface(facts, settings, d);
   if ('error' in chosen) return { ...d, error: chosen.error };
   const iface = (d.iface = chosen.iface);
+  const parts = ifaceList(iface);
   const backend: Backend = facts.backend;
   for (const old of fleetmasqInterfaces(facts)) {
-    const count = old === iface ? 0 : countRule(facts.rules, old);
+    const count = parts.includes(old) ? 0 : countRule(facts.rules, old);
     if (count) d.ops.push({ kind: 'rule-move', from: old, to: iface, count, backend });
   }
-  const n = countRule(facts.rules, iface);
-  if (n === 0) d.ops.push({ kind: 'rule', iface, backend });
-  else if (n > 1) d.ops.push({ kind: 'dedupe', iface, extra: n - 1, backend });
+  for (const part of parts) {
+    const n = countRule(facts.rules, part);
+    if (n === 0) d.ops.push({ kind: 'rule', iface: part, backend });
+    else if (n > 1) d.ops.push({ kind: 'dedupe', iface: part, extra: n - 1, backend });
+  }
   const w = otherBackendWarning(facts, iface);
   if (w) d.warnings.push(w);
   return d;
@@ -181,6 +197,7 @@ function draftPersist(facts: Facts, settings: MasqSettings, d: Draft): Draft {
   const method = resolveMethod(facts, settings.persistence);
   if (typeof method !== 'string') return { ...d, error: method.error };
   d.method = method;
+  if (method === 'external') return draftExternal(facts, d);
   draftHooks(facts, iface, d);
   if (d.error) return d;
   if (method === 'systemd') {
@@ -224,7 +241,7 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
   const d = draft();
   const ifaces = new Set<string>();
   const choice = chooseInterface(facts, settings.interface);
-  if ('iface' in choice) ifaces.add(choice.iface);
+  if ('iface' in choice) ifaceList(choice.iface).forEach((i) => ifaces.add(i));
   for (const i of fleetmasqInterfaces(facts)) ifaces.add(i);
   draftUnitRemove(facts, d, '');
   draftRcRestore(facts, d, '', 'error');

@@ -5,7 +5,7 @@
  * newline), so removing it gives back the file exactly as it was.
  */
 import { bootMarkerSh } from '../remote/script.js';
-import { ensureRuleSh } from './rule.js';
+import { ensureRuleSh, specIn } from './rule.js';
 
 export const BEGIN = '# BEGIN fleetmasq managed block: NAT masquerade for WebRTC (do not edit; `fleetmasq remove` takes it out)';
 export const END = '# END fleetmasq managed block';
@@ -70,7 +70,7 @@ export function findBlock(content: string): { begin: number; end: number; meta?:
   if (begin < 0) return undefined;
   const end = lines.indexOf(END, begin);
   const meta = parseMeta(lines[begin + 1] ?? '');
-  const iface = /-A POSTROUTING -o (\S+) -j MASQUERADE/.exec(lines.slice(begin, end).join('\n'))?.[1];
+  const iface = specIn(lines.slice(begin, end).join('\n'));
   return { begin, end, meta, iface };
 }
 

@@ -10,16 +10,49 @@ export function ruleArgs(iface: string): string {
   return `POSTROUTING -o ${iface} -j MASQUERADE`;
 }
 
-/** The rule live exactly once after it runs: added only when `-C` does not find it. */
-export function ensureRuleSh(iface: string): string {
-  const rule = ruleArgs(iface);
-  return `iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}`;
+/**
+ * An interface spec: one name, an iptables wildcard (`usb+`: every interface starting with usb), or a
+ * list of them joined by commas (`wlan0,usb+`: uplinks that come and go), one rule each.
+ */
+export function ifaceList(spec: string): string[] {
+  return spec.split(',');
+}
+
+/** Why a spec is not usable (undefined: it is). */
+export function specError(spec: string): string | undefined {
+  const parts = ifaceList(spec);
+  const bad = parts.find((p) => !IFACE_RE.test(p));
+  if (bad !== undefined) return `'${bad}' is not a valid interface name${bad.includes('*') ? " (iptables' wildcard is '+', as in usb+)" : ''}`;
+  if (new Set(parts).size !== parts.length) return `'${spec}' names an interface twice`;
+  return undefined;
+}
+
+/** Whether an interface name matches a spec's part (a `+` at its end matches any rest). */
+export function partMatches(part: string, name: string): boolean {
+  return part.endsWith('+') ? name.startsWith(part.slice(0, -1)) : name === part;
+}
+
+/** The rule live exactly once after it runs: added only when `-C` does not find it (one per interface of a list). */
+export function ensureRuleSh(spec: string): string {
+  const one = (iface: string) => {
+    const rule = ruleArgs(iface);
+    return `iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}`;
+  };
+  const parts = ifaceList(spec);
+  return parts.length === 1 ? one(parts[0]!) : parts.map((p) => `{ ${one(p)}; }`).join(' && ');
 }
 
 /** `-S` lines of our exact rule for an interface. */
 export function countRule(rules: string[], iface: string): number {
   const want = `-A ${ruleArgs(iface)}`;
   return rules.filter((r) => r.trim() === want).length;
+}
+
+/** Every interface fleetmasq's rules for a spec name, from unit text or a block (in order, once each). */
+export function specIn(text: string): string | undefined {
+  const found: string[] = [];
+  for (const m of text.matchAll(/-A POSTROUTING -o (\S+) -j MASQUERADE/g)) if (!found.includes(m[1]!)) found.push(m[1]!);
+  return found.length ? found.join(',') : undefined;
 }
 
 /** Interfaces that have a plain `-o X -j MASQUERADE` rule. */
@@ -37,6 +70,7 @@ export type IfaceChoice = { iface: string; how: 'named' | 'default-route' } | { 
 /** A name, or `auto`: the interface of the default route with the lowest metric. */
 export function chooseInterface(facts: Facts, wanted: string): IfaceChoice {
   if (wanted !== 'auto') return { iface: wanted, how: 'named' };
+  // (a list never holds auto: the inventory's schema and --interface refuse it)
   const routes = [...facts.routes].sort((a, b) => a.metric - b.metric);
   if (!routes.length) return { error: 'no default route on the robot, so the uplink cannot be found: set masquerade_interface (or --interface)' };
   return { iface: routes[0]!.dev, how: 'default-route' };

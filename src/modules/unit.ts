@@ -1,7 +1,7 @@
 /** The systemd unit (pure rendering). Ordered before network-pre.target; writes the boot marker. */
 import { UNIT_NAME } from '../remote/paths.js';
 import { bootMarkerSh } from '../remote/script.js';
-import { ensureRuleSh } from './rule.js';
+import { ensureRuleSh, specIn } from './rule.js';
 
 export function renderUnit(iface: string): string {
   return `# Managed by fleetmasq (${UNIT_NAME}): NAT masquerade on ${iface}, so WebRTC survives cellular hotspots.
@@ -28,5 +28,5 @@ WantedBy=multi-user.target
 }
 
 export function unitInterface(unit: string): string | undefined {
-  return /-A POSTROUTING -o (\S+) -j MASQUERADE/.exec(unit)?.[1];
+  return specIn(unit);
 }

@@ -4,7 +4,8 @@ import { hostVars, type Inventory, type Vars } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { RunHeader } from '../records/audit.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
-import { IFACE_RE } from '../modules/rule.js';
+import { specError } from '../modules/rule.js';
+import { interfaceSpec } from '../inventory/vars.js';
 import { runFleet, type ConnectionPool, type HostContext, type HostTask } from '../runner/runner.js';
 import { checkTask, masqueradeTask, persistTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
 import { emptyOutcome, notStartedResult, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
@@ -30,8 +31,9 @@ interface ResolvedTask {
 function moduleTask(task: Task, args: Record<string, unknown>, base: TaskOptions, o: PlayOverrides): ResolvedTask {
   const bad = (what: string, v: unknown, want: string) => new ConfigError(`task '${task.name}': invalid ${what} ${JSON.stringify(v)} (${want})`);
   const ifaceArg = args.interface;
-  if (ifaceArg !== undefined && (typeof ifaceArg !== 'string' || (ifaceArg !== 'auto' && !IFACE_RE.test(ifaceArg)))) throw bad('interface', ifaceArg, 'an interface name or auto');
-  const opts: TaskOptions = { ...base, ...(ifaceArg !== undefined ? { interface: ifaceArg as string } : {}) };
+  const spec = Array.isArray(ifaceArg) ? interfaceSpec(ifaceArg) : ifaceArg;
+  if (spec !== undefined && (typeof spec !== 'string' || (spec !== 'auto' && specError(spec)))) throw bad('interface', ifaceArg, 'an interface name, a list of them, or auto');
+  const opts: TaskOptions = { ...base, ...(spec !== undefined ? { interface: spec as string } : {}) };
   const plain = (run: HostTask): ResolvedTask => ({ task, run, onlyIfNeeded: false });
   switch (task.module) {
     case 'masquerade':

@@ -10,6 +10,7 @@ import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
 import { lockedBy, lockSh, parseRun, renderScript, unlockSh, type LockSpec } from '../remote/script.js';
 import { auditLogSh } from '../records/audit.js';
 import type { Vars } from '../inventory/inventory.js';
+import { interfaceSpec } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
 import { emptyOutcome, type HostOutcome } from './types.js';
@@ -38,7 +39,7 @@ function truthy(v: unknown): boolean {
 
 export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
   return {
-    interface: o.interface ?? String(vars.masquerade_interface ?? 'auto'),
+    interface: o.interface ?? interfaceSpec(vars.masquerade_interface),
     persistence: (o.persistence ?? vars.masquerade_persistence ?? 'auto') as MasqSettings['persistence'],
     allowAbsentInterface: o.allowAbsentInterface || truthy(vars.masquerade_allow_absent_interface),
   };
@@ -56,6 +57,7 @@ export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Prom
 function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
   return {
     interface: c?.iface,
+    ...(c && (c.iface?.includes(',') || c.iface?.includes('+')) ? { matched: c.matched } : {}),
     backend: facts.backend,
     persistence: c?.method,
     bootId: facts.bootId,
@@ -156,7 +158,7 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
     const c = checkCompliance(after, settings);
     out.details = describe(after, c);
     // Verify what this task is responsible for.
-    const ruleOk = c.ruleCount === 1;
+    const ruleOk = c.rulesOk;
     const persistOk = c.persistenceInstalled && c.method === plan.method;
     if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
       out.status = 'failed';
@@ -199,7 +201,8 @@ function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFi
   // Forced reboot of a robot that was not compliant: nothing "did not survive".
   if (before && !c.compliant && !before.compliant) out.reasons.unshift(`not compliant before the reboot (forced) and still not after boot ${facts.bootId}`);
   let compliant = c.compliant;
-  if (requireFired && !c.firedThisBoot) {
+  // Persistence managed elsewhere writes no boot marker: after a reboot, the live rule is the proof.
+  if (requireFired && !c.firedThisBoot && c.method !== 'external') {
     compliant = false;
     out.reasons.push(
       facts.marker

@@ -6,8 +6,10 @@ export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped'
 /** What a run learned about a robot, for the reports (every field optional: a robot may fail early). */
 export interface HostDetails {
   interface?: string;
+  /** The robot's interfaces a list or wildcard matched when checked. */
+  matched?: string[];
   backend?: string;
-  persistence?: 'systemd' | 'rc.local';
+  persistence?: 'systemd' | 'rc.local' | 'external';
   bootId?: string;
   systemd?: boolean;
   ruleCount?: number;

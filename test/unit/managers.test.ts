@@ -189,3 +189,38 @@ test('Docker with FORWARD DROP and forwarding on: a warning; managers in one lin
   assert.equal(managersText(c.managers), 'docker (FORWARD policy DROP) · NetworkManager (does not flush the nat table)');
   assert.equal(checkCompliance(facts({ docker: { forwardDrop: true, ipForward: false } }), { interface: 'auto', persistence: 'auto' }).notes.length, 0);
 });
+
+test('interface lists and wildcards: one rule each; absent names in a list are fine while another is there; check says which matched', () => {
+  const f = facts({}, { rules: [], links: [{ name: 'wlan0', up: true, lowerUp: true }, { name: 'usb0', up: true, lowerUp: true }] });
+  const s = { interface: 'wwan0,usb+', persistence: 'auto' as const };
+  const plan = planApply(f, s);
+  assert.equal(plan.error, undefined);
+  assert.deepEqual(plan.ops.filter((o) => o.kind === 'rule').map((o) => (o as { iface: string }).iface), ['wwan0', 'usb+']);
+  assert.match(plan.warnings.join('\n'), /interface wwan0 does not exist on this robot \(yet\)/);
+  const unit = (plan.ops.find((o) => o.kind === 'unit') as { iface: string }).iface;
+  assert.equal(unit, 'wwan0,usb+');
+  assert.match(renderUnit(unit), /ExecStart=\/bin\/sh -c '\{ iptables -w -t nat -C POSTROUTING -o wwan0 -j MASQUERADE 2>\/dev\/null \|\| iptables -w -t nat -A POSTROUTING -o wwan0 -j MASQUERADE; \} && \{ iptables -w -t nat -C POSTROUTING -o usb\+ /);
+  const done = facts({}, { rules: ['-A POSTROUTING -o wwan0 -j MASQUERADE', '-A POSTROUTING -o usb+ -j MASQUERADE'], links: f.links, unit: renderUnit(unit) });
+  const c = checkCompliance(done, s);
+  assert.equal(c.compliant, true, JSON.stringify(c.reasons));
+  assert.deepEqual(c.matched, ['usb0']);
+  assert.deepEqual(planApply(done, s).ops, []);
+  // Only named parts, none there: the typo guard holds.
+  assert.match(planApply(f, { interface: 'wwan0,eth7', persistence: 'auto' }).error ?? '', /interface wwan0, eth7 does not exist/);
+  // Moving from wlan0 to the list takes fleetmasq's old rule along.
+  const old = facts({}, { links: f.links, rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'], marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0' } });
+  assert.ok(planApply(old, s).ops.some((o) => o.kind === 'rule-move' && o.from === 'wlan0'));
+  // Remove takes every part.
+  assert.deepEqual(planRemove(done, s).ops.filter((o) => o.kind === 'rule-delete').map((o) => (o as { iface: string }).iface), ['wwan0', 'usb+']);
+});
+
+test('external persistence: only the live rule is judged; fleetmasq\'s own boot hooks go', () => {
+  const s = { interface: 'auto', persistence: 'external' as const };
+  const c = checkCompliance(facts({ nftables: { flushes: true } }, { unit: undefined, unitEnabled: undefined }), s);
+  assert.equal(c.compliant, true, JSON.stringify(c.reasons));
+  assert.equal(c.method, 'external');
+  assert.match(c.notes.join('\n'), /persistence is managed elsewhere/);
+  const plan = planApply(facts({}), s);
+  assert.deepEqual(plan.ops.map((o) => o.kind), ['unit-remove']);
+  assert.equal(checkCompliance(facts({}, { rules: [] }), s).compliant, false);
+});
