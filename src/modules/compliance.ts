@@ -115,29 +115,45 @@ function causeText(c: Cause): string {
   if (!c.manager) return `${fired}: removed by hand or by a tool fleetmasq does not know`;
   const unit = MANAGER_UNIT[c.manager];
   if (c.restartedAt !== undefined) return `${fired}: ${unit} (re)started at ${clock(c.restartedAt)} and ${c.flush}`;
-  return `${fired}: likely ${c.manager}, which ${c.flush} (a reload leaves no time in systemd)`;
+  return `${fired}: likely ${c.manager} (${c.flush}; a reload leaves no time in systemd)`;
 }
 
+/** What a manager that takes the nat table does, as a clause ("... restarted at T and <clause>") and in short. */
+const CLAUSE: Record<HookManager, string> = {
+  'netfilter-persistent': 'its rules.v4 restores a nat table of its own',
+  nftables: 'its conf flushes the ruleset',
+  ufw: 'it flushes the built-in chains (MANAGE_BUILTINS=yes)',
+  firewalld: 'it flushes every iptables table',
+};
+const SHORT: Record<HookManager, string> = {
+  'netfilter-persistent': 'rules.v4 restores a nat table',
+  nftables: 'conf flushes the ruleset',
+  ufw: 'flushes the built-in chains (MANAGE_BUILTINS=yes)',
+  firewalld: 'flushes every iptables table',
+};
+
 /** Whether a present manager takes the nat table with it (by its configuration as it is now). */
-function flushesNat(m: ManagerFacts, k: HookManager): string | undefined {
+function flushesNat(m: ManagerFacts, k: HookManager): boolean {
   switch (k) {
     case 'netfilter-persistent':
-      return m[k]?.savesNat ? 'its rules.v4 restores a nat table of its own' : undefined;
+      return !!m[k]?.savesNat;
     case 'nftables':
-      return m[k]?.flushes ? 'its conf flushes the ruleset' : undefined;
+      return !!m[k]?.flushes;
     case 'ufw':
-      return m[k]?.enabled && m[k]?.manageBuiltins ? 'it flushes the built-in chains (MANAGE_BUILTINS=yes)' : undefined;
+      return !!(m[k]?.enabled && m[k]?.manageBuiltins);
     case 'firewalld':
-      return m[k]?.unit?.enabled || m[k]?.unit?.active ? 'it flushes every iptables table' : undefined;
+      return !!(m[k]?.unit?.enabled || m[k]?.unit?.active);
   }
 }
 
 /** The likely culprit of a missing rule (see Cause). */
 export function culprit(facts: Facts): Cause | undefined {
   const fired = facts.marker && facts.marker.bootId === facts.bootId ? facts.marker.at : undefined;
+  // fleetmasq never put it in place here: "not live" is the whole story.
+  if (fired === undefined && facts.unit === undefined && !(facts.rcLocal && findBlock(facts.rcLocal.content))) return undefined;
   const flushers = presentManagers(facts.managers)
-    .map(({ manager }) => ({ manager, flush: flushesNat(facts.managers, manager), since: facts.managers[manager]?.unit?.since }))
-    .filter((x) => x.flush);
+    .map(({ manager }) => ({ manager, flush: CLAUSE[manager], since: facts.managers[manager]?.unit?.since }))
+    .filter((x) => flushesNat(facts.managers, x.manager));
   const restarted = flushers.filter((x) => x.since !== undefined && fired !== undefined && x.since > fired).sort((a, b) => b.since! - a.since!)[0];
   if (restarted) return { firedAt: fired, manager: restarted.manager, restartedAt: restarted.since, flush: restarted.flush };
   const any = flushers[0];
@@ -175,7 +191,7 @@ export function managerReports(facts: Facts, iface?: string, hooked = true): Man
     return {
       name: manager,
       ...(u ? { enabled: u.enabled, running: u.active } : {}),
-      ...(flushesNat(m, manager) ? { flushes: flushesNat(m, manager) } : {}),
+      ...(flushesNat(m, manager) ? { flushes: SHORT[manager] } : {}),
       ...(st ? { hook: st.ok ? ('ok' as const) : st.why, hookPath: HOOK_PATH[manager] } : {}),
       notes,
     };
@@ -289,7 +305,7 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   c.method = wanted ?? (unitOk ? 'systemd' : !rc ? 'rc.local' : facts.systemd ? 'systemd' : 'rc.local');
   const hooks: Reason[] = presentManagers(facts.managers).flatMap(({ manager, hook }) => {
     const st = hookState(manager, iface, hook);
-    const flush = flushesNat(facts.managers, manager);
+    const flush = flushesNat(facts.managers, manager) ? CLAUSE[manager] : undefined;
     return st.ok ? [] : [{ code: 'hook-missing' as const, manager, why: st.why, ...(st.detail ? { detail: st.detail } : {}), ...(flush ? { flush } : {}) }];
   });
   c.persistenceInstalled = (c.method === 'systemd' ? unitOk : !rc) && hooks.length === 0;

@@ -60,7 +60,7 @@ test('without fleetmasq: every robot leaks its local address; check names each m
   assert.match(fwd.notes.join(' '), /backend nftables, version 1\.3/);
   assert.match(r.json.hosts.ufw.managers[0].flushes, /MANAGE_BUILTINS=yes/);
   assert.match(r.json.hosts.nft.managers[0].flushes, /flushes the ruleset/);
-  assert.match(r.json.hosts.persist.managers[0].flushes, /nat table of its own/);
+  assert.match(r.json.hosts.persist.managers[0].flushes, /rules\.v4 restores a nat table/);
 });
 
 test('apply: masquerading is in effect on every robot, with a hook beside each manager', opts, async () => {

@@ -172,13 +172,15 @@ test('check names the likely culprit of a missing rule, and when', () => {
   const text = (f: Facts) => checkCompliance(f, { interface: 'auto', persistence: 'auto' }).reasons.map(reasonText).join('\n');
   assert.match(text(nft(fired + 329)), /the rule is not live on wlan0: fired at this boot \(03:30:11 UTC\), gone since: nftables\.service \(re\)started at 03:35:40 UTC and its conf flushes the ruleset/);
   // Started before the boot hook fired: a reload (no time recorded) is the likely one.
-  assert.match(text(nft(fired - 5)), /gone since: likely nftables, which its conf flushes the ruleset \(a reload leaves no time in systemd\)/);
+  assert.match(text(nft(fired - 5)), /gone since: likely nftables \(its conf flushes the ruleset; a reload leaves no time in systemd\)/);
   // Nothing that flushes: said plainly.
   assert.match(text(facts({}, { rules: [], marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0', at: fired } })), /gone since: removed by hand or by a tool fleetmasq does not know/);
   // Never put in place at this boot, nothing that flushes: no story.
   assert.match(text(facts({}, { rules: [] })), /^the rule is not live on wlan0$/m);
   // An nftables conf that does not flush is no culprit.
   assert.match(text(facts({ nftables: { flushes: false } }, { rules: [] })), /^the rule is not live on wlan0$/m);
+  // Never installed by fleetmasq (no unit, no block, no marker): no culprit either.
+  assert.match(text(facts({ nftables: { flushes: true } }, { rules: [], unit: undefined, unitEnabled: undefined })), /^the rule is not live on wlan0$/m);
   assert.match(text(facts({ nftables: { flushes: false } }, { rules: [] })), /^nftables is here, and fleetmasq's hook beside it \(.*\) is missing: the rule does not survive its next start, restart or reload$/m);
 });
 
