@@ -282,6 +282,8 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   }
   if ((parts.length > 1 || iface.includes('+')) && !c.matched.length) notes.push(`no interface matches ${iface} now: the rule acts once one appears`);
   c.managers = managerReports(facts, iface);
+  if (facts.managers.firewalld?.backend === 'iptables')
+    notes.push('firewalld uses its iptables backend: its direct rules live in POSTROUTING_direct, which fleetmasq does not read (not supported: check may call the rule missing after a firewalld reload)');
   const dk = facts.managers.docker;
   if (dk?.forwardDrop && dk.ipForward)
     notes.push(`Docker set the FORWARD policy to DROP: traffic forwarded through this robot (containers on other bridges, a robot LAN) is dropped whatever the nat rule does`);
