@@ -58,7 +58,8 @@ export class HostError extends Error {
   constructor(
     public readonly kind: HostErrorKind,
     message: string,
-    public readonly detail?: { exitCode?: number | null; stdout?: string; stderr?: string },
+    /** silent: the robot gave no answer at all within the connect timeout (not worth another attempt in this run). */
+    public readonly detail?: { exitCode?: number | null; stdout?: string; stderr?: string; silent?: boolean },
   ) {
     super(message);
     this.name = 'HostError';

@@ -37,7 +37,7 @@ export const FLAGS = {
   'known-hosts': { type: 'string', arg: 'FILE', help: 'known_hosts to verify host keys against' },
   'host-key-checking': { type: 'string', arg: 'MODE', help: 'strict (default), accept-new, or off' },
   'connect-timeout': { type: 'string', arg: 'S', help: 'SSH connect timeout (default 10)' },
-  'connect-retries': { type: 'string', arg: 'N', help: 'more attempts after a failed handshake, with backoff (default: ansible_ssh_retries, else 2)' },
+  'connect-retries': { type: 'string', arg: 'N', help: 'more attempts after a refused or dropped handshake, with backoff (not after silence; default: ansible_ssh_retries, else 2)' },
   'command-timeout': { type: 'string', arg: 'S', help: 'timeout of each remote command (default 120)' },
   'ask-become-pass': { short: 'K', type: 'boolean', help: 'ask for the sudo password (or FLEETMASQ_BECOME_PASSWORD)' },
   'wait-lock': { type: 'string', arg: 'D', help: "wait this long (90s, 30m) for another run's lock on a robot" },

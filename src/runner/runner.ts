@@ -88,7 +88,10 @@ export class ConnectionPool {
 
   /**
    * A connection, trying again after a failed handshake (cellular links drop first handshakes) with
-   * capped, jittered exponential backoff. Only `unreachable` is retried: a refused login or host key is final.
+   * capped, jittered exponential backoff. Only `unreachable` is retried: a refused login or host key is
+   * final. A robot that gave no answer at all within the connect timeout is not tried again here: it would
+   * hold its fork slot for timeout after timeout while working robots wait (--until-converged tries it
+   * again in a later round, holding no slot).
    */
   private async openWithRetries(host: string): Promise<SshConnection> {
     const t = this.target(host);
@@ -97,7 +100,7 @@ export class ConnectionPool {
         // An attempt under way is not cut by Ctrl-C (the robot's step finishes); no new attempt after it.
         return await SshConnection.open(t, (m) => this.warn(host, m));
       } catch (e) {
-        if (!(e instanceof HostError) || e.kind !== 'unreachable' || attempt >= t.connectRetries || this.signal?.aborted) throw e;
+        if (!(e instanceof HostError) || e.kind !== 'unreachable' || e.detail?.silent || attempt >= t.connectRetries || this.signal?.aborted) throw e;
         const backoff = Math.min(8000, 500 * 2 ** attempt) * (0.5 + Math.random());
         await new Promise((r) => setTimeout(r, backoff));
       }

@@ -75,19 +75,36 @@ function lockSpec(l: NonNullable<TaskOptions['lock']>, holdMs = 120_000): LockSp
   return { runId: l.runId, holder: l.holder, ttlS: Math.ceil(holdMs / 1000) + 60 };
 }
 
+/** A change script met another live run's lock (exit 75 and `@@FM locked <holder>`). */
+class LockHeld extends Error {
+  constructor(readonly holder: string) {
+    super(`locked by ${holder}`);
+  }
+}
+
+/** Throws LockHeld when a command's result says another run holds the robot's lock. */
+function throwIfLocked(r: ExecResult): void {
+  const holder = r.code === 75 ? lockedBy(r.stdout) : undefined;
+  if (holder !== undefined) throw new LockHeld(holder);
+}
+
 /**
- * Runs a command that takes the robot's lock. Held by another live run: a `locked` failure naming the
- * holder, or, with --wait-lock, tried again every few seconds until that time has passed.
+ * Runs one attempt at a change (facts → plan → the change script that takes the lock). Held by another
+ * live run: a `locked` failure naming the holder, or, with --wait-lock, the attempt again every few
+ * seconds until that time has passed — from fresh facts (`again`), since the other run changed the robot.
  */
-async function withLockWait(ctx: HostContext, o: TaskOptions, run: () => Promise<ExecResult>): Promise<ExecResult> {
+async function withLockWait<T>(ctx: HostContext, o: TaskOptions, attempt: (again: boolean) => Promise<T>): Promise<T> {
   const until = Date.now() + (o.lock?.waitMs ?? 0);
-  for (;;) {
-    const r = await run();
-    const holder = r.code === 75 ? lockedBy(r.stdout) : undefined;
-    if (holder === undefined) return r;
-    if (Date.now() >= until || ctx.signal.aborted) throw new HostError('locked', `locked by ${holder}: another run is changing this robot${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
-    ctx.step(`waiting for the lock held by ${holder}`);
-    await new Promise((res) => setTimeout(res, Math.min(3000, Math.max(0, until - Date.now()))));
+  for (let again = false; ; again = true) {
+    try {
+      return await attempt(again);
+    } catch (e) {
+      if (!(e instanceof LockHeld)) throw e;
+      if (Date.now() >= until || ctx.signal.aborted)
+        throw new HostError('locked', `locked by ${e.holder}: another run is changing this robot${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
+      ctx.step(`waiting for the lock held by ${e.holder}`);
+      await new Promise((res) => setTimeout(res, Math.min(3000, Math.max(0, until - Date.now()))));
+    }
   }
 }
 
@@ -101,7 +118,8 @@ async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: Tas
     ...(o.audit ? [{ name: 'audit', sh: auditLogSh(plan.changes, o.audit.by, o.audit.command) }] : []),
     ...(o.lock ? [{ name: 'unlock', sh: unlockSh(o.lock.runId) }] : []),
   ];
-  const r = await withLockWait(ctx, o, () => conn.exec(renderScript(steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs }));
+  const r = await conn.exec(renderScript(steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs });
+  throwIfLocked(r);
   const run = parseRun(r.stdout);
   if (r.code !== 0 || !run.done) {
     throw new HostError('command', `step '${run.lastStep ?? 'start'}' failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`, {
@@ -139,33 +157,38 @@ type PlanFn = (facts: Facts, s: MasqSettings) => Plan;
 function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): HostTask {
   const planFn: PlanFn = kind === 'apply' ? planApply : kind === 'masquerade' ? (f, s) => planRule(f, s) : (f, s) => planPersist(f, s);
   return async (ctx) => {
-    const { out, settings, conn, facts } = await begin(ctx, o);
-    const plan = planFn(facts, settings);
-    if (plan.error) throw new HostError('config', plan.error);
-    planned(plan, out);
-    for (const w of plan.warnings) ctx.warn(w);
-    if (!plan.changes.length) {
-      const c = checkCompliance(facts, settings);
-      out.details = describe(facts, c);
+    const first = await begin(ctx, o);
+    const { settings, conn } = first;
+    return withLockWait(ctx, o, async (again) => {
+      const out = emptyOutcome();
+      const facts = again ? await gatherFacts(conn, o.commandTimeoutMs) : first.facts;
+      const plan = planFn(facts, settings);
+      if (plan.error) throw new HostError('config', plan.error);
+      planned(plan, out);
+      for (const w of plan.warnings) ctx.warn(w);
+      if (!plan.changes.length) {
+        const c = checkCompliance(facts, settings);
+        out.details = describe(facts, c);
+        return out;
+      }
+      out.status = 'changed';
+      if (o.checkMode) {
+        out.details = { ...describe(facts, checkCompliance(facts, settings)), checkMode: true };
+        return out;
+      }
+      const after = (await execute(ctx, conn, plan, o))!;
+      const c = checkCompliance(after, settings);
+      out.details = describe(after, c);
+      // Verify what this task is responsible for.
+      const ruleOk = c.rulesOk;
+      const persistOk = c.persistenceInstalled && c.method === plan.method;
+      if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
+        out.status = 'failed';
+        out.reasons.push(...c.reasons.map(reasonText));
+        if (!out.reasons.length) out.reasons.push('the robot is not in the expected state after the change');
+      }
       return out;
-    }
-    out.status = 'changed';
-    if (o.checkMode) {
-      out.details = { ...describe(facts, checkCompliance(facts, settings)), checkMode: true };
-      return out;
-    }
-    const after = (await execute(ctx, conn, plan, o))!;
-    const c = checkCompliance(after, settings);
-    out.details = describe(after, c);
-    // Verify what this task is responsible for.
-    const ruleOk = c.rulesOk;
-    const persistOk = c.persistenceInstalled && c.method === plan.method;
-    if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
-      out.status = 'failed';
-      out.reasons.push(...c.reasons.map(reasonText));
-      if (!out.reasons.length) out.reasons.push('the robot is not in the expected state after the change');
-    }
-    return out;
+    });
   };
 }
 
@@ -217,23 +240,28 @@ function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFi
 
 export function removeTask(o: TaskOptions): HostTask {
   return async (ctx) => {
-    const { out, settings, conn, facts } = await begin(ctx, o);
-    const plan = planRemove(facts, settings);
-    // Nothing half-done: a robot whose files fleetmasq will not edit is left entirely as it is.
-    if (plan.error) throw new HostError('config', `${plan.error}; nothing removed`);
-    planned(plan, out);
-    out.details = describe(facts);
-    if (!plan.changes.length) return out;
-    out.status = 'changed';
-    if (o.checkMode) return out;
-    const after = (await execute(ctx, conn, plan, o))!;
-    const left = planRemove(after, settings);
-    out.details = describe(after);
-    if (left.changes.length) {
-      out.status = 'failed';
-      out.reasons.push(`still present after remove: ${left.changes.join('; ')}`);
-    }
-    return out;
+    const first = await begin(ctx, o);
+    const { settings, conn } = first;
+    return withLockWait(ctx, o, async (again) => {
+      const out = emptyOutcome();
+      const facts = again ? await gatherFacts(conn, o.commandTimeoutMs) : first.facts;
+      const plan = planRemove(facts, settings);
+      // Nothing half-done: a robot whose files fleetmasq will not edit is left entirely as it is.
+      if (plan.error) throw new HostError('config', `${plan.error}; nothing removed`);
+      planned(plan, out);
+      out.details = describe(facts);
+      if (!plan.changes.length) return out;
+      out.status = 'changed';
+      if (o.checkMode) return out;
+      const after = (await execute(ctx, conn, plan, o))!;
+      const left = planRemove(after, settings);
+      out.details = describe(after);
+      if (left.changes.length) {
+        out.status = 'failed';
+        out.reasons.push(`still present after remove: ${left.changes.join('; ')}`);
+      }
+      return out;
+    });
   };
 }
 
@@ -253,37 +281,45 @@ export interface RebootOptions extends TaskOptions {
  */
 export function rebootTask(o: RebootOptions): HostTask {
   return async (ctx) => {
-    const out = emptyOutcome();
     ctx.step('connecting');
     const conn = await ctx.conn();
-    ctx.step('reading boot_id and compliance');
-    const before = await gatherFacts(conn, o.commandTimeoutMs);
     const settings = settingsFor(ctx.vars, o);
-    const pre = checkCompliance(before, settings);
-    out.details = describe(before, pre);
-    if (!pre.compliant && !o.force) {
-      // Rebooting proves nothing here and may lose the robot's live rule: apply first.
-      out.status = 'skipped';
-      out.compliant = false;
-      out.reasons.push('not compliant before the reboot: run apply first (or --force)', ...pre.reasons.map(reasonText));
-      out.warnings.push(...pre.notes);
-      return out;
-    }
-    if (o.checkMode) {
-      out.status = 'changed';
-      out.changes.push('reboot (check mode: not done)');
-      return judge(before, settings, out, false);
-    }
-    ctx.step('rebooting');
-    const t0 = Date.now();
-    // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
-    const cmd = before.systemd
-      ? 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot'
-      : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &';
-    // The lock is held until the robot goes down (it lives in /run, which the boot clears).
-    const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
-    const r = await withLockWait(ctx, o, () => conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 }));
-    if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
+    // The boot id and compliance are read again after waiting for another run's lock: it changed the robot.
+    type Started = { done: HostOutcome } | { out: HostOutcome; before: Facts; pre: Compliance; t0: number };
+    const started = await withLockWait(ctx, o, async (): Promise<Started> => {
+      const out = emptyOutcome();
+      ctx.step('reading boot_id and compliance');
+      const before = await gatherFacts(conn, o.commandTimeoutMs);
+      const pre = checkCompliance(before, settings);
+      out.details = describe(before, pre);
+      if (!pre.compliant && !o.force) {
+        // Rebooting proves nothing here and may lose the robot's live rule: apply first.
+        out.status = 'skipped';
+        out.compliant = false;
+        out.reasons.push('not compliant before the reboot: run apply first (or --force)', ...pre.reasons.map(reasonText));
+        out.warnings.push(...pre.notes);
+        return { done: out };
+      }
+      if (o.checkMode) {
+        out.status = 'changed';
+        out.changes.push('reboot (check mode: not done)');
+        return { done: judge(before, settings, out, false) };
+      }
+      ctx.step('rebooting');
+      const t0 = Date.now();
+      // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
+      const cmd = before.systemd
+        ? 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot'
+        : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &';
+      // The lock is held until the robot goes down (it lives in /run, which the boot clears).
+      const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
+      const r = await conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 });
+      throwIfLocked(r);
+      if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
+      return { out, before, pre, t0 };
+    });
+    if ('done' in started) return started.done;
+    const { out, before, pre, t0 } = started;
     out.status = 'changed';
     out.changes.push(`rebooted (boot ${before.bootId})`);
     const deadline = t0 + o.rebootTimeoutMs;

@@ -119,7 +119,7 @@ export function classify(err: Error & { level?: string; code?: string }, target:
   if (err.level === 'client-authentication' || /authentication methods failed/i.test(msg))
     return new HostError('auth', `authentication failed for ${target.user}@${target.host} (keys tried: ${target.identityFiles.join(', ') || 'none'}${target.agentSocket ? ', ssh-agent' : ''})`);
   if (/Timed out while waiting for handshake/i.test(msg))
-    return new HostError('unreachable', `no SSH answer from ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`);
+    return new HostError('unreachable', `no SSH answer from ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`, { silent: true });
   if (/keepalive timeout/i.test(msg)) return new HostError('unreachable', `connection to ${target.host} lost (no keepalive answer)`);
   // A packet that fails its MAC/AEAD tag (OpenSSL reports an AES-GCM tag failure as the empty
   // "error:00000000:lib(0)::reason(0)"): the stream was corrupted or reordered on the way.
@@ -334,7 +334,7 @@ function becomeFailure(stderr: string, t: SshTarget): HostError | undefined {
 function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new HostError('unreachable', `jump host did not open a channel to ${hop.host}:${hop.port} for ${target.name} within ${Math.round(target.connectTimeoutMs / 1000)} s`));
+      reject(new HostError('unreachable', `jump host did not open a channel to ${hop.host}:${hop.port} for ${target.name} within ${Math.round(target.connectTimeoutMs / 1000)} s`, { silent: true }));
       // The jump connection is dropped with the attempt (the caller disposes the hops).
     }, target.connectTimeoutMs);
     via.connection!.forwardOut('127.0.0.1', 0, hop.host, hop.port, (err, stream) => {

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { labLink, type LabState } from '../../src/lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
@@ -73,4 +74,51 @@ test('--until-converged on real robots: a robot whose link is down when the run 
     clearTimeout(resume);
     await labLink(l, 'f-05', { stall: false });
   }
+});
+
+/** The real CLI in a process of its own (two runs at once are two controllers' runs, not one process's). */
+function fleetmasq(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['bin/fleetmasq.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('two real runs at once on one robot: the second meets the first\'s lock (holder named), or waits for it with --wait-lock and plans again from fresh facts', opts, async () => {
+  const l = lab();
+  const inv = l.paths.inventory;
+  // Wider windows: f-01's systemctl takes 6 s per enable/disable/stop, so each change holds the lock for seconds.
+  await sshOut(l, 'f-01', `printf '#!/bin/sh\\ncase "$1" in enable|disable|stop) sleep 6;; esac\\nexec /usr/bin/systemctl "$@"\\n' > /usr/local/sbin/systemctl`);
+  assert.equal((await cli(['remove', '-i', inv, '-l', 'f-01'])).code, 0);
+  assert.equal(await state(l, 'f-01'), 'none');
+
+  // The second run reads the robot while the first is changing it (its unit written, the enable under
+  // way): it has something to remove, and meets the first's lock.
+  const first = fleetmasq(['apply', '-i', inv, '-l', 'f-01', '--json']);
+  await sleep(3000);
+  const second = await fleetmasq(['remove', '-i', inv, '-l', 'f-01', '--json']);
+  const a = await first;
+  assert.equal(a.code, 0, a.stdout + a.stderr);
+  assert.equal(second.code, 2, second.stdout + second.stderr);
+  const err = JSON.parse(second.stdout).hosts['f-01'].error;
+  assert.equal(err.kind, 'locked');
+  assert.match(err.message, /^locked by \S+@\S+ \(apply, since \S+\): another run is changing this robot/);
+  assert.equal(await state(l, 'f-01'), 'full', 'the first run made its whole change; the second changed nothing');
+  assert.equal((await cli(['remove', '-i', inv, '-l', 'f-01'])).code, 0);
+
+  // With --wait-lock, the second waits and then plans from what the first left: its remove is complete.
+  const first2 = fleetmasq(['apply', '-i', inv, '-l', 'f-01', '--json']);
+  await sleep(3000);
+  const second2 = await fleetmasq(['remove', '-i', inv, '-l', 'f-01', '--json', '--wait-lock', '90s']);
+  assert.equal((await first2).code, 0);
+  const b = JSON.parse(second2.stdout).hosts['f-01'];
+  assert.equal(second2.code, 0, JSON.stringify(b));
+  assert.ok(b.changes.some((c: string) => c.includes('live rule')), `the rule the first run added is removed too: ${b.changes}`);
+  assert.equal(await state(l, 'f-01'), 'none');
+  await sshOut(l, 'f-01', `printf '#!/bin/sh\\ncase "$1" in enable|disable|stop) sleep 2;; esac\\nexec /usr/bin/systemctl "$@"\\n' > /usr/local/sbin/systemctl`);
 });

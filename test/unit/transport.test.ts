@@ -370,3 +370,29 @@ test('--until-converged: a robot that is offline when the run starts is done onc
   const bad2 = await cli(['check', '-i', join(d, 'hosts.yml'), '--until-converged']);
   assert.match(bad2.stderr, /--until-converged needs --deadline D/);
 });
+
+test('a silent robot (no answer at all within the connect timeout) is tried once, holding its fork slot for one timeout only', async () => {
+  const { cli } = await import('../helpers/cli.js');
+  const net = await import('node:net');
+  // Accepts the TCP connection and never says a word (a link that drops every packet after the proxy).
+  let connections = 0;
+  const socks: import('node:net').Socket[] = [];
+  const front = net.createServer((sock) => {
+    connections++;
+    socks.push(sock);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as { port: number }).port;
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  writeFileSync(join(d, 'kh'), '');
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  hosts:\n    quiet:\n      ansible_host: 127.0.0.1\n      ansible_port: ${port}\n      ansible_user: root\n`);
+  try {
+    const r = await cli(['check', '-i', join(d, 'hosts.yml'), '--known-hosts', join(d, 'kh'), '--connect-timeout', '1', '--connect-retries', '3', '--json'], { SSH_AUTH_SOCK: undefined });
+    assert.equal(r.json.hosts.quiet.error.kind, 'unreachable');
+    assert.match(r.json.hosts.quiet.error.message, /no SSH answer from 127\.0\.0\.1:\d+ within 1 s/);
+    assert.equal(connections, 1, 'not tried again: a silent robot waits for --until-converged, not in a fork slot');
+  } finally {
+    socks.forEach((s) => s.destroy());
+    front.close();
+  }
+});
