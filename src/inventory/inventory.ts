@@ -13,6 +13,7 @@ import * as generated from '../validation/validators.generated.js';
 import { ConfigError } from '../errors.js';
 import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
 import { KNOWN_VARS, varWarnings } from './vars.js';
+import { parseIni, type IniInventory } from './ini.js';
 
 export type Vars = Record<string, unknown>;
 
@@ -153,29 +154,30 @@ export function loadInventory(file: string): Inventory {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(`cannot read the inventory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
   }
-  if (looksLikeIni(text))
-    throw new ConfigError('this is an INI inventory, and fleetmasq reads YAML inventories only for now: convert it with `ansible-inventory -i FILE -y --list > hosts.yml`', file, 1, 1);
-  const src = YamlSource.parse(text, file);
+  const ext = /\.([^./]+)$/.exec(file)?.[1]?.toLowerCase();
+  const ini = () => finish(fromIni(parseIni(text, file, expandHostRange), file), file);
+  // As Ansible tries its plugins: .ini is INI, .yml/.yaml/.json are YAML; any other file is YAML when it
+  // reads as a mapping, else INI.
+  if (ext === 'ini' || (!['yml', 'yaml', 'json'].includes(ext ?? '') && looksLikeIni(text))) return ini();
+  let src: YamlSource;
+  try {
+    src = YamlSource.parse(text, file);
+  } catch (e) {
+    if (['yml', 'yaml', 'json'].includes(ext ?? '')) throw e;
+    return ini();
+  }
   const data = src.toJS();
+  if (!['yml', 'yaml', 'json'].includes(ext ?? '') && (data === null || typeof data !== 'object' || Array.isArray(data)) && text.trim()) return ini();
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     if (typeof data === 'string' || src.doc.contents === null)
-      throw new ConfigError('not a YAML inventory (INI inventories are not supported: convert with `ansible-inventory -i FILE -y --list`)', file, 1, 1);
+      throw new ConfigError('neither a YAML nor an INI inventory (a YAML inventory is a mapping of group names, usually `all:`)', file, 1, 1);
     throw src.error('an inventory is a mapping of group names (usually `all:`)', []);
   }
   const v = generated.inventory;
   if (!v(data)) throw schemaError(src, v.errors![0]!);
 
-  const inv: Inventory = { file, groups: new Map(), hosts: new Map(), warnings: [] };
-  const group = (name: string): Group => {
-    let g = inv.groups.get(name);
-    if (!g) {
-      g = { name, vars: {}, fileVars: {}, children: [], parents: new Set(), hosts: [], depth: 0, priority: 1 };
-      inv.groups.set(name, g);
-    }
-    return g;
-  };
-  group('all');
-  group('ungrouped');
+  const inv = newInventory(file);
+  const group = (name: string) => groupOf(inv, name);
 
   const walk = (name: string, def: Record<string, unknown> | null, path: Path, parent?: string) => {
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw src.error(`invalid group name '${name}'`, path, true);
@@ -210,6 +212,71 @@ export function loadInventory(file: string): Inventory {
   for (const [name, def] of Object.entries(data as Record<string, Record<string, unknown> | null>)) {
     walk(name, def, [name], name === 'all' ? undefined : 'all');
   }
+  return finish(inv, file);
+}
+
+function newInventory(file: string): Inventory {
+  const inv: Inventory = { file, groups: new Map(), hosts: new Map(), warnings: [] };
+  groupOf(inv, 'all');
+  groupOf(inv, 'ungrouped');
+  return inv;
+}
+
+function groupOf(inv: Inventory, name: string): Group {
+  let g = inv.groups.get(name);
+  if (!g) {
+    g = { name, vars: {}, fileVars: {}, children: [], parents: new Set(), hosts: [], depth: 0, priority: 1 };
+    inv.groups.set(name, g);
+  }
+  return g;
+}
+
+/** A vars mapping from an INI file checked against the vars schema; an error points at the line that set it. */
+function checkIniVars(vars: Vars, lines: Record<string, [number, number]>, file: string): void {
+  const v = generated.vars;
+  if (v(vars)) return;
+  const err = v.errors![0]!;
+  const key = String(err.keyword === 'additionalProperties' ? (err.params as { additionalProperty: string }).additionalProperty : pathOf(err.instancePath)[0]);
+  const [line, col] = lines[key] ?? [undefined, undefined];
+  if (err.keyword === 'additionalProperties') throw new ConfigError(`unknown variable '${key}'${didYouMean(key, KNOWN_VARS)}`, file, line, col);
+  throw new ConfigError(`invalid value ${JSON.stringify(vars[key])} for '${key}'${hint(key)}`, file, line, col);
+}
+
+/** An INI inventory as the same model: every group without another parent is a child of all. */
+function fromIni(ini: IniInventory, file: string): Inventory {
+  const inv = newInventory(file);
+  for (const ig of ini.groups.values()) {
+    checkIniVars(ig.vars, ig.varLines, file);
+    const g = groupOf(inv, ig.name);
+    const { ansible_group_priority, ...rest } = ig.vars;
+    if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
+    Object.assign(g.vars, rest);
+    for (const c of ig.children) {
+      if (!g.children.includes(c)) g.children.push(c);
+      groupOf(inv, c).parents.add(ig.name);
+    }
+    for (const hn of ig.hosts) {
+      let h = inv.hosts.get(hn);
+      if (!h) inv.hosts.set(hn, (h = { name: hn, vars: {}, fileVars: {}, groups: new Set() }));
+      h.groups.add(ig.name);
+      if (!g.hosts.includes(hn)) g.hosts.push(hn);
+    }
+  }
+  for (const ih of ini.hosts.values()) {
+    checkIniVars(ih.vars, ih.varLines, file);
+    Object.assign(inv.hosts.get(ih.name)!.vars, ih.vars);
+  }
+  const all = inv.groups.get('all')!;
+  for (const g of inv.groups.values()) {
+    if (g.name === 'all' || g.name === 'ungrouped' || g.parents.size) continue;
+    g.parents.add('all');
+    all.children.push(g.name);
+  }
+  return inv;
+}
+
+/** What every inventory gets once its groups and hosts are known: depths, ungrouped, group_vars/ and host_vars/. */
+function finish(inv: Inventory, file: string): Inventory {
   // Top-level groups are children of all; cycles are errors.
   const visiting = new Set<string>();
   const depthOf = (name: string, d: number) => {
@@ -225,6 +292,8 @@ export function loadInventory(file: string): Inventory {
   const ungrouped = inv.groups.get('ungrouped')!;
   for (const h of inv.hosts.values()) {
     h.groups.delete('all');
+    // A host in a group of its own is not ungrouped (an INI host listed before the first section, then in one).
+    if (h.groups.size > 1 && h.groups.delete('ungrouped')) ungrouped.hosts = ungrouped.hosts.filter((x) => x !== h.name);
     if (h.groups.size === 0) {
       h.groups.add('ungrouped');
       if (!ungrouped.hosts.includes(h.name)) ungrouped.hosts.push(h.name);
@@ -301,7 +370,8 @@ function mergeHostVars(inv: Inventory, host: string): Vars {
 /** Like `ansible-inventory --list`. */
 export function inventoryList(inv: Inventory): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    _meta: { hostvars: Object.fromEntries([...inv.hosts.keys()].map((h) => [h, hostVars(inv, h)])) },
+    // As Ansible: hosts without any variable are not listed.
+    _meta: { hostvars: Object.fromEntries([...inv.hosts.keys()].map((h) => [h, hostVars(inv, h)]).filter(([, v]) => Object.keys(v as Vars).length)) },
   };
   for (const g of inv.groups.values()) {
     const e: Record<string, unknown> = {};

@@ -55,12 +55,12 @@ test('--version, and help that fits 80 columns and lists only the command\'s own
   assert.match((await cli(['reboot', '--help'])).stdout, /--force/);
 });
 
-test('an INI inventory and a directory get a plain error', async () => {
+test('a mistake in an INI inventory is an error at its line and column; a directory gets a plain error', async () => {
   const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
-  writeFileSync(join(d, 'hosts'), '# fleet\n[robots]\nrobot-01 ansible_host=10.0.0.1\n');
+  writeFileSync(join(d, 'hosts'), '# fleet\n[robots]\nrobot-01 ansible_host=10.0.0.1  ansible_port=notaport\n');
   const ini = await cli(['check', '-i', join(d, 'hosts')]);
   assert.equal(ini.code, 5);
-  assert.match(ini.stderr, /hosts:1:1: this is an INI inventory/);
+  assert.match(ini.stderr, /hosts:3:33: invalid value "notaport" for 'ansible_port': a port number/);
   mkdirSync(join(d, 'inv'));
   writeFileSync(join(d, 'inv', 'hosts.yml'), 'all: {}\n');
   const dir = await cli(['check', '-i', join(d, 'inv')]);
