@@ -14,10 +14,18 @@ export interface FlagSpec {
   /** The value's placeholder in help (string flags). */
   arg?: string;
   help: string;
+  /** Given several times, every value is kept (in order). */
+  multiple?: boolean;
 }
 
 export const FLAGS = {
-  inventory: { short: 'i', type: 'string', arg: 'FILE', help: 'Ansible YAML inventory (required)' },
+  inventory: {
+    short: 'i',
+    type: 'string',
+    arg: 'SOURCE',
+    multiple: true,
+    help: 'YAML/INI file, executable, or host list a,b, (repeatable; default: ANSIBLE_INVENTORY, then ansible.cfg)',
+  },
   limit: { short: 'l', type: 'string', arg: 'PATTERN', help: 'narrow the robots: names, groups, globs, a:b, a:!b, a:&b, ~regex' },
   forks: { short: 'f', type: 'string', arg: 'N', help: 'robots at once (default 50)' },
   serial: { type: 'string', arg: 'SPEC', help: 'batches: N, N%, or a list like 1,25% (the first is a canary)' },
@@ -61,7 +69,7 @@ export const FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagName = keyof typeof FLAGS;
-export type FlagValues = { [K in FlagName]?: (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+export type FlagValues = { [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true } ? string[] : (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass'];
 const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
@@ -140,6 +148,16 @@ export const COMMANDS = {
     about: 'Shows the inventory as fleetmasq resolves it (--list: the same JSON as\nansible-inventory --list). With --limit: the names of the robots it selects.',
     flags: ['inventory', 'list', 'graph', 'host', 'limit'],
     positionals: { min: 0, max: 1 },
+  },
+  config: {
+    usage: 'fleetmasq config [-i SOURCE] [--json]',
+    summary: 'what comes from ansible.cfg and the environment, and from where',
+    about:
+      'Shows the ansible.cfg that Ansible would find ($ANSIBLE_CONFIG, ./ansible.cfg,\n' +
+      '~/.ansible.cfg, /etc/ansible/ansible.cfg) and the settings fleetmasq takes from\n' +
+      'it or the environment (inventory, remote_user, private_key_file, forks, timeout,\n' +
+      'host_key_checking), each with its value and where it came from.',
+    flags: ['inventory', 'json'],
   },
   snippet: {
     usage: 'fleetmasq snippet entrypoint [--interface NAME[,NAME]|auto]',
@@ -270,7 +288,7 @@ export function parseCommand(command: string, spec: CommandSpec, argv: string[])
       const hint = didYouMean(name, allowed);
       throw new ConfigError(`unknown option '--${name}' for ${command}${hint ? hint.replace(/'([^']+)'/, "'--$1'") : ` (see 'fleetmasq ${command} --help')`}`);
     }
-    if (seen.has(name)) {
+    if (seen.has(name) && !specOf(name).multiple) {
       const how = name === 'limit' ? ": combine patterns in one (-l 'a:b' for either, -l 'a:&b' for both)" : '';
       throw new ConfigError(`--${name} given more than once${how}`);
     }
@@ -303,7 +321,7 @@ export function parseCommand(command: string, spec: CommandSpec, argv: string[])
   const options = Object.fromEntries(
     [...allowed].map((n) => {
       const f = specOf(n);
-      return [n, { type: f.type, ...(f.short ? { short: f.short } : {}) }];
+      return [n, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }];
     }),
   );
   let parsed;

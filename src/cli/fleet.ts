@@ -6,7 +6,9 @@
 import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { loadInventory, type Inventory } from '../inventory/inventory.js';
+import type { Inventory } from '../inventory/inventory.js';
+import { loadSources } from '../inventory/sources.js';
+import { runSources, type RunSources } from './sources.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { specError } from '../modules/rule.js';
@@ -29,6 +31,8 @@ import type { Out } from './output.js';
 
 export interface FleetSetup {
   inventory: Inventory;
+  /** Where the inventory came from (flags, environment, ansible.cfg) and Ansible's defaults. */
+  sources: RunSources;
   hosts: string[];
   transport: TransportOptions;
   taskOptions: TaskOptions;
@@ -41,7 +45,8 @@ export interface FleetSetup {
 }
 
 export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup {
-  if (!values.inventory) throw new ConfigError('-i/--inventory FILE is required');
+  const sources = runSources(values);
+  const cfg = sources.settings;
   if (values.limit !== undefined && !values.limit.trim()) throw new ConfigError("--limit '' selects nothing: give a pattern ('all' for every robot)");
   const hkc = values['host-key-checking'];
   if (hkc !== undefined && !['strict', 'accept-new', 'off'].includes(hkc)) throw new ConfigError(`--host-key-checking must be strict, accept-new or off (got '${hkc}')`);
@@ -54,25 +59,30 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   const maxFail = values['max-fail-percent'] === undefined ? undefined : Number(values['max-fail-percent']);
   if (maxFail !== undefined && !(maxFail >= 0 && maxFail <= 100)) throw new ConfigError('--max-fail-percent must be from 0 to 100');
   const commandTimeout = intFlag(values['command-timeout'], 'command-timeout', 1, 86400);
-  const connectTimeoutS = intFlag(values['connect-timeout'], 'connect-timeout', 1, 3600);
+  const connectTimeoutS = intFlag(values['connect-timeout'], 'connect-timeout', 1, 3600) ?? (cfg.timeout.origin !== 'default' ? cfg.timeout.value : undefined);
   const connectRetries = intFlag(values['connect-retries'], 'connect-retries', 0, 100);
-  const forks = intFlag(values.forks, 'forks', 1, 10000) ?? 50;
+  // fleetmasq's own default (50) unless the environment or ansible.cfg sets forks.
+  const forks = intFlag(values.forks, 'forks', 1, 10000) ?? (cfg.forks.origin !== 'default' ? cfg.forks.value : 50);
   const rebootTimeout = intFlag(values['reboot-timeout'], 'reboot-timeout', 1, 86400);
   if (values.deadline !== undefined && !values['until-converged']) throw new ConfigError('--deadline goes with --until-converged');
   if (values['until-converged'] && values.deadline === undefined) throw new ConfigError('--until-converged needs --deadline D (how long to keep trying: 90s, 30m, 72h)');
   const convergeMs = values.deadline === undefined ? undefined : parseDuration(values.deadline, '--deadline');
   for (const [flag, file] of [['junit', values.junit], ['html', values.html]] as const) if (file !== undefined) checkWritable(flag, file);
-  const inventory = loadInventory(values.inventory);
+  const inventory = loadSources(sources.sources);
   const hosts = selectHosts(inventory, hostsPattern, values.limit);
   let becomePassword = process.env.FLEETMASQ_BECOME_PASSWORD;
   if (values['ask-become-pass']) becomePassword = askSecret('BECOME password: ');
   return {
     inventory,
+    sources,
     hosts,
     transport: {
       sshConfigFile: values['ssh-config'],
       knownHostsFile: values['known-hosts'],
-      hostKeyChecking: hkc as HostKeyChecking | undefined,
+      // ansible.cfg's host_key_checking = False is Ansible's "do not check": said in `fleetmasq config`.
+      hostKeyChecking: (hkc as HostKeyChecking | undefined) ?? (cfg.hostKeyChecking.value ? undefined : 'off'),
+      ...(cfg.remoteUser ? { defaultUser: cfg.remoteUser.value } : {}),
+      ...(cfg.privateKeyFile ? { defaultIdentityFile: cfg.privateKeyFile.value } : {}),
       connectTimeoutS,
       connectRetries,
       becomePassword,
@@ -207,12 +217,13 @@ const TASKS: Record<string, (s: FleetSetup) => HostTask> = {
 };
 
 export function runInfo(command: string, values: FlagValues, startedAt: Date, extra: Partial<RunInfo> = {}): RunInfo {
-  return { command, checkMode: Boolean(values.check), inventory: values.inventory!, limit: values.limit, startedAt, ...extra };
+  return { command, checkMode: Boolean(values.check), inventory: (values.inventory ?? []).join(','), limit: values.limit, startedAt, ...extra };
 }
 
 export async function fleetCommand(command: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const setup = fleetSetup(values);
-  const header = runHeader(argv, values.inventory!, version());
+  const header = runHeader(argv, setup.sources.sources, version());
+  for (const w of setup.sources.settings.warnings) io.err(`warning: ${w}`);
   setup.taskOptions.audit = { by: header.who, command };
   setup.taskOptions.lock = lockFor(header, command, values);
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
@@ -241,7 +252,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
     const run = setup.convergeMs === undefined ? await runFleet(task, runOpts) : await runUntilConverged(task, runOpts, Date.now() + setup.convergeMs);
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
-    return finishOutput(io, values, results, runInfo(command, values, startedAt, { stopped: run.aborted, record: run.recordFile }), signal.aborted);
+    return finishOutput(io, values, results, runInfo(command, values, startedAt, { inventory: setup.sources.label, stopped: run.aborted, record: run.recordFile }), signal.aborted);
   } finally {
     dispose();
     await pool.closeAll();

@@ -1,14 +1,15 @@
 import { ConfigError, EXIT } from '../errors.js';
-import { inventoryGraph, inventoryList, loadInventory } from '../inventory/inventory.js';
+import { inventoryGraph, inventoryList } from '../inventory/inventory.js';
+import { loadSources } from '../inventory/sources.js';
+import { runSources } from './sources.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { didYouMean } from '../util/didyoumean.js';
 import type { FlagValues } from './commands.js';
 import type { Out } from './output.js';
 
 export async function inventoryCommand(values: FlagValues, positionals: string[], io: Out): Promise<number> {
-  if (!values.inventory) throw new ConfigError('-i/--inventory FILE is required');
   if (positionals.length && !values.graph) throw new ConfigError(`unexpected argument '${positionals[0]}' (a GROUP goes with --graph)`);
-  const inv = loadInventory(values.inventory);
+  const inv = loadSources(runSources(values).sources);
   for (const w of inv.warnings) io.err(`warning: ${w}`);
   if (values.graph) {
     const root = positionals[0] ?? 'all';

@@ -55,6 +55,8 @@ async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, pos
       return (await import('./inventory.js')).inventoryCommand(values, positionals, io);
     case 'status':
       return (await import('./status.js')).statusCommand(values, io);
+    case 'config':
+      return (await import('./config.js')).configCommand(values, io);
     case 'snippet':
       return (await import('./snippet.js')).snippetCommand(positionals[0]!, values, io);
     default:

@@ -11,7 +11,8 @@ import { version } from './version.js';
 export async function playCommand(playbook: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const plays = loadPlaybook(playbook);
   const setup = fleetSetup(values);
-  const header = runHeader(argv, values.inventory!, version());
+  const header = runHeader(argv, setup.sources.sources, version());
+  for (const w of setup.sources.settings.warnings) io.err(`warning: ${w}`);
   setup.taskOptions.audit = { by: header.who, command: 'play' };
   setup.taskOptions.lock = lockFor(header, 'play', values);
   for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
@@ -42,7 +43,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out,
     });
     await progress.stop();
     const combined = combineResults(results.plays);
-    const info = runInfo('play', values, startedAt, { playbook, stopped: results.stopped, record: results.plays.map((r) => r.record).join(', ') });
+    const info = runInfo('play', values, startedAt, { inventory: setup.sources.label, playbook, stopped: results.stopped, record: results.plays.map((r) => r.record).join(', ') });
     return finishOutput(io, values, combined, info, signal.aborted);
   } finally {
     dispose();

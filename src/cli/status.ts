@@ -1,7 +1,8 @@
 /** status: the fleet from the run records alone; no robot is contacted. */
 import { writeFileSync } from 'node:fs';
 import { ConfigError, EXIT } from '../errors.js';
-import { loadInventory } from '../inventory/inventory.js';
+import { loadSources } from '../inventory/sources.js';
+import { runSources } from './sources.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { readRecords, runsDir } from '../records/records.js';
 import { fleetStatus, type FleetStatus } from '../records/status.js';
@@ -33,15 +34,15 @@ export function statusText(st: FleetStatus, now: Date): string {
 }
 
 export async function statusCommand(values: FlagValues, io: Out): Promise<number> {
-  if (!values.inventory) throw new ConfigError('-i/--inventory FILE is required');
+  const sources = runSources(values);
   if (values.limit !== undefined && !values.limit.trim()) throw new ConfigError("--limit '' selects nothing: give a pattern ('all' for every robot)");
   const staleMs = values.stale === undefined ? undefined : parseDuration(values.stale, '--stale');
-  const inv = loadInventory(values.inventory);
+  const inv = loadSources(sources.sources);
   const hosts = selectHosts(inv, 'all', values.limit);
   const now = new Date();
   const st = fleetStatus(readRecords(runsDir()), hosts, now, staleMs);
-  if (values.html) writeFileSync(values.html, (await import('../report/status-html.js')).statusHtml(st, { inventory: values.inventory, at: now }));
-  io.out(values.json ? JSON.stringify({ inventory: values.inventory, at: now.toISOString(), runsDir: runsDir(), ...st }, null, 2) : statusText(st, now));
+  if (values.html) writeFileSync(values.html, (await import('../report/status-html.js')).statusHtml(st, { inventory: sources.label, at: now }));
+  io.out(values.json ? JSON.stringify({ inventory: sources.label, at: now.toISOString(), runsDir: runsDir(), ...st }, null, 2) : statusText(st, now));
   const s = st.summary;
   if (s.noncompliant) return EXIT.HOSTS_FAILED;
   return s.unknown || s.neverSeen || s.stale ? EXIT.HOSTS_UNREACHABLE : EXIT.OK;

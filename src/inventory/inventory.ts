@@ -167,6 +167,7 @@ export function loadInventory(file: string): Inventory {
     return ini();
   }
   const data = src.toJS();
+  if (isListForm(data)) return fromListForm(data, file);
   if (!['yml', 'yaml', 'json'].includes(ext ?? '') && (data === null || typeof data !== 'object' || Array.isArray(data)) && text.trim()) return ini();
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     if (typeof data === 'string' || src.doc.contents === null)
@@ -276,7 +277,16 @@ function fromIni(ini: IniInventory, file: string): Inventory {
 }
 
 /** What every inventory gets once its groups and hosts are known: depths, ungrouped, group_vars/ and host_vars/. */
-function finish(inv: Inventory, file: string): Inventory {
+function finish(inv: Inventory, file: string, varsBeside = true): Inventory {
+  normalize(inv, file);
+  if (varsBeside) loadFileVars(inv, file);
+  for (const h of inv.hosts.keys()) for (const w of varWarnings(hostVars(inv, h))) inv.warnings.push(`${h}: ${w}`);
+  return inv;
+}
+
+/** Depths (cycles are errors), ungrouped, all's children: the same after every change of membership. */
+function normalize(inv: Inventory, file: string): void {
+  for (const g of inv.groups.values()) g.depth = 0;
   // Top-level groups are children of all; cycles are errors.
   const visiting = new Set<string>();
   const depthOf = (name: string, d: number) => {
@@ -305,8 +315,10 @@ function finish(inv: Inventory, file: string): Inventory {
   else all.children = ['ungrouped', ...all.children.filter((c) => c !== 'ungrouped')];
   ungrouped.parents.add('all');
   ungrouped.depth = 1;
+}
 
-  // group_vars/ and host_vars/ beside the inventory file.
+/** group_vars/ and host_vars/ beside the inventory file. */
+function loadFileVars(inv: Inventory, file: string): void {
   const dir = dirname(file);
   for (const g of inv.groups.values()) g.fileVars = loadVarsDir(join(dir, 'group_vars'), g.name) ?? {};
   for (const h of inv.hosts.values()) h.fileVars = loadVarsDir(join(dir, 'host_vars'), h.name) ?? {};
@@ -318,8 +330,114 @@ function finish(inv: Inventory, file: string): Inventory {
       if (!known.has(n)) inv.warnings.push(`${join(extra, f)}: no ${extra.endsWith('group_vars') ? 'group' : 'host'} named '${n}' in ${basename(file)}`);
     }
   }
-  for (const h of inv.hosts.keys()) for (const w of varWarnings(hostVars(inv, h))) inv.warnings.push(`${h}: ${w}`);
-  return inv;
+}
+
+/** A host list (`-i a,b:2222,`): hosts in ungrouped, a port as ansible_port. No vars folders: it has no folder. */
+export function hostListInventory(label: string, hosts: { name: string; port?: number }[]): Inventory {
+  const inv = newInventory(label);
+  for (const h of hosts) {
+    for (const name of expandHostRange(h.name)) {
+      if (!/^[A-Za-z0-9_.:[\]-]+$/.test(name)) throw new ConfigError(`host list: invalid host name '${name}'`);
+      const host = inv.hosts.get(name) ?? { name, vars: {}, fileVars: {}, groups: new Set<string>() };
+      if (h.port !== undefined) host.vars.ansible_port = h.port;
+      inv.hosts.set(name, host);
+    }
+  }
+  return finish(inv, label, false);
+}
+
+/** Whether JSON data is in `ansible-inventory --list` form (an executable inventory's output). */
+export function isListForm(data: unknown): boolean {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return false;
+  const d = data as Record<string, unknown>;
+  if ('_meta' in d) return true;
+  return Object.values(d).some((g) => Array.isArray(g) || (g !== null && typeof g === 'object' && (Array.isArray((g as Record<string, unknown>).hosts) || Array.isArray((g as Record<string, unknown>).children))));
+}
+
+/**
+ * `ansible-inventory --list` form: groups with hosts (a list), vars and children (a list), or just a
+ * list of hosts; host vars in _meta.hostvars, or from `hostVarsOf` (an executable's --host NAME).
+ */
+export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: string) => unknown): Inventory {
+  const bad = (what: string) => new ConfigError(`not an inventory in --list form: ${what}`, file);
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('the top level must be a mapping of groups');
+  const d = data as Record<string, unknown>;
+  const inv = newInventory(file);
+  const checkVars = (v: unknown, where: string): Vars => {
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) throw bad(`${where}: vars must be a mapping`);
+    const val = generated.vars;
+    if (!val(v)) {
+      const err = val.errors![0]!;
+      const key = String(err.keyword === 'additionalProperties' ? (err.params as { additionalProperty: string }).additionalProperty : pathOf(err.instancePath)[0]);
+      throw new ConfigError(err.keyword === 'additionalProperties' ? `${where}: unknown variable '${key}'${didYouMean(key, KNOWN_VARS)}` : `${where}: invalid value ${JSON.stringify((v as Vars)[key])} for '${key}'${hint(key)}`, file);
+    }
+    return v as Vars;
+  };
+  const names = (v: unknown, where: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(`${where} must be a list of names`);
+    return v as string[];
+  };
+  for (const [name, def] of Object.entries(d)) {
+    if (name === '_meta') continue;
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw bad(`invalid group name '${name}'`);
+    const g = groupOf(inv, name);
+    const o = Array.isArray(def) ? { hosts: def } : ((def ?? {}) as Record<string, unknown>);
+    if (typeof o !== 'object') throw bad(`group '${name}' must be a mapping or a list of hosts`);
+    const { ansible_group_priority, ...rest } = checkVars(o.vars, `group '${name}'`);
+    if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
+    Object.assign(g.vars, rest);
+    for (const hn of names(o.hosts, `group '${name}' hosts`)) {
+      if (!/^[A-Za-z0-9_.:[\]-]+$/.test(hn)) throw bad(`invalid host name '${hn}'`);
+      const h = inv.hosts.get(hn) ?? { name: hn, vars: {}, fileVars: {}, groups: new Set<string>() };
+      inv.hosts.set(hn, h);
+      h.groups.add(name);
+      if (!g.hosts.includes(hn)) g.hosts.push(hn);
+    }
+    for (const c of names(o.children, `group '${name}' children`)) {
+      if (!g.children.includes(c)) g.children.push(c);
+      groupOf(inv, c).parents.add(name);
+    }
+  }
+  const meta = (d._meta as { hostvars?: Record<string, unknown> } | undefined)?.hostvars;
+  for (const h of inv.hosts.values()) {
+    const v = meta ? meta[h.name] : hostVarsOf?.(h.name);
+    Object.assign(h.vars, checkVars(v, `host '${h.name}'`));
+  }
+  const all = inv.groups.get('all')!;
+  for (const g of inv.groups.values()) {
+    if (g.name === 'all' || g.parents.size) continue;
+    g.parents.add('all');
+    if (!all.children.includes(g.name)) all.children.push(g.name);
+  }
+  return finish(inv, file);
+}
+
+/** Several sources as one inventory: groups and hosts joined, later sources' variables over earlier ones'. */
+export function mergeInventories(invs: Inventory[]): Inventory {
+  const out = newInventory(invs.map((i) => i.file).join(','));
+  for (const inv of invs) {
+    for (const g of inv.groups.values()) {
+      const o = groupOf(out, g.name);
+      Object.assign(o.vars, g.vars);
+      Object.assign(o.fileVars, g.fileVars);
+      if (g.priority !== 1) o.priority = g.priority;
+      for (const c of g.children) if (!o.children.includes(c)) o.children.push(c);
+      for (const p of g.parents) o.parents.add(p);
+      for (const h of g.hosts) if (!o.hosts.includes(h)) o.hosts.push(h);
+    }
+    for (const h of inv.hosts.values()) {
+      const o = out.hosts.get(h.name) ?? { name: h.name, vars: {}, fileVars: {}, groups: new Set<string>() };
+      out.hosts.set(h.name, o);
+      Object.assign(o.vars, h.vars);
+      Object.assign(o.fileVars, h.fileVars);
+      for (const g of h.groups) o.groups.add(g);
+    }
+    for (const w of inv.warnings) if (!out.warnings.includes(w)) out.warnings.push(w);
+  }
+  normalize(out, out.file);
+  return out;
 }
 
 /** All groups a host belongs to, transitively (including all). */

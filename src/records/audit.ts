@@ -26,14 +26,18 @@ export function who(): string {
   return `${user}@${hostname()}`;
 }
 
-export function runHeader(argv: string[], inventory: string, version: string): RunHeader {
+export function runHeader(argv: string[], sources: string | string[], version: string): RunHeader {
+  const list = Array.isArray(sources) ? sources : [sources];
   let inventorySha256: string | undefined;
   try {
-    inventorySha256 = createHash('sha256').update(readFileSync(inventory)).digest('hex');
+    // Every file source's bytes, in order (a host list has none; an executable's are its code).
+    const h = createHash('sha256');
+    for (const s of list) h.update(readFileSync(s));
+    inventorySha256 = h.digest('hex');
   } catch {
-    // A directory or an unreadable file was refused earlier; nothing to hash.
+    // A host list, a directory or an unreadable file: nothing to hash.
   }
-  return { who: who(), argv, inventory, ...(inventorySha256 ? { inventorySha256 } : {}), version, startedAt: new Date().toISOString() };
+  return { who: who(), argv, inventory: list.join(','), ...(inventorySha256 ? { inventorySha256 } : {}), version, startedAt: new Date().toISOString() };
 }
 
 /** The robot's own log line for a change (journal/syslog, tag fleetmasq); never fails the change. */

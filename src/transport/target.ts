@@ -56,6 +56,9 @@ export interface TransportOptions {
   connectRetries?: number;
   /** Password for sudo (from -K or FLEETMASQ_BECOME_PASSWORD); never logged. */
   becomePassword?: string;
+  /** ansible.cfg's remote_user / private_key_file: below a host's own vars, above ~/.ssh/config (as Ansible passes them to ssh). */
+  defaultUser?: string;
+  defaultIdentityFile?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -258,7 +261,7 @@ export function targetFor(name: string, vars: Vars, opts: TransportOptions = {})
       configFile ??= parsed.configFile;
     }
   }
-  const key = vars.ansible_ssh_private_key_file ?? vars.ansible_private_key_file;
+  const key = vars.ansible_ssh_private_key_file ?? vars.ansible_private_key_file ?? opts.defaultIdentityFile;
   if (typeof key === 'string') cmd.unshift(['identityfile', key]);
   const portVar = vars.ansible_port ?? vars.ansible_ssh_port;
   const t = resolve(
@@ -266,7 +269,7 @@ export function targetFor(name: string, vars: Vars, opts: TransportOptions = {})
       name,
       dest: String(vars.ansible_host ?? vars.ansible_ssh_host ?? name),
       port: portVar !== undefined ? Number(portVar) : undefined,
-      user: (vars.ansible_user ?? vars.ansible_ssh_user) as string | undefined,
+      user: (vars.ansible_user ?? vars.ansible_ssh_user ?? (cmd.some(([k]) => k === 'user') ? undefined : opts.defaultUser)) as string | undefined,
       cmdline: cmd,
       configFile,
       become: truthy(vars.ansible_become),

@@ -1,0 +1,21 @@
+/** The inventory sources and Ansible defaults of a run: flags, then the environment, then ansible.cfg. */
+import { existsSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { loadAnsibleSettings, type AnsibleSettings } from '../inventory/ansiblecfg.js';
+import type { FlagValues } from './commands.js';
+
+export interface RunSources {
+  sources: string[];
+  /** The sources in one line, for reports and run records. */
+  label: string;
+  settings: AnsibleSettings;
+}
+
+export function runSources(values: Pick<FlagValues, 'inventory'>): RunSources {
+  const settings = loadAnsibleSettings();
+  const given = values.inventory ?? [];
+  const sources = given.length ? given : settings.inventory.value;
+  if (!given.length && settings.inventory.origin === 'default' && !existsSync(sources[0]!))
+    throw new ConfigError('-i/--inventory SOURCE is required (or set ANSIBLE_INVENTORY, or inventory in ansible.cfg)');
+  return { sources, label: sources.join(','), settings };
+}

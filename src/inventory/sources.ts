@@ -1,0 +1,72 @@
+/**
+ * Inventory sources as Ansible takes them: a YAML or INI file, an executable inventory (run with
+ * --list, and --host NAME when its output has no _meta), a JSON file in `ansible-inventory --list` form,
+ * or a host list (`-i a,b,` — Ansible's trailing-comma form). Several sources (several -i, or a list in
+ * ANSIBLE_INVENTORY / ansible.cfg) make one inventory, later ones setting variables over earlier ones.
+ */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { ConfigError } from '../errors.js';
+import { expandHostRange, fromListForm, loadInventory, mergeInventories, hostListInventory, type Inventory } from './inventory.js';
+import { splitHostPort } from './ini.js';
+
+/** How long an executable inventory may take (Ansible has no limit; a hung script must not hang a run). */
+function scriptTimeoutMs(): number {
+  const s = Number(process.env.FLEETMASQ_INVENTORY_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 60_000;
+}
+
+export function isHostList(source: string): boolean {
+  return !existsSync(source) && source.includes(',') && !source.includes('/');
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runScript(path: string, args: string[]): unknown {
+  const r = spawnSync(path, args, { encoding: 'utf8', timeout: scriptTimeoutMs(), maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  const what = `executable inventory '${path} ${args.join(' ')}'`;
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'ETIMEDOUT' ? `${what} did not finish within ${scriptTimeoutMs() / 1000} s (FLEETMASQ_INVENTORY_TIMEOUT sets the limit)` : `${what} could not run: ${code ?? r.error.message}`);
+  }
+  if (r.status !== 0) throw new ConfigError(`${what} failed (exit ${r.status ?? r.signal})${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new ConfigError(`${what} did not print JSON${r.stdout.trim() ? ` (it printed: ${JSON.stringify(r.stdout.trim().slice(0, 80))})` : ' (it printed nothing)'}`);
+  }
+}
+
+function loadSource(source: string): Inventory {
+  if (isHostList(source)) {
+    const hosts: { name: string; port?: number }[] = [];
+    for (const part of source.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const hp = splitHostPort(part);
+      if (!hp) throw new ConfigError(`host list '${source}': '${part}' is not a host or host:port`);
+      hosts.push({ name: hp.host, ...(hp.port !== undefined ? { port: hp.port } : {}) });
+    }
+    return hostListInventory(source, hosts);
+  }
+  if (isExecutableFile(source)) {
+    const data = runScript(source, ['--list']);
+    return fromListForm(data, source, (host) => runScript(source, ['--host', host]));
+  }
+  return loadInventory(source);
+}
+
+/** One inventory from every source, in order. */
+export function loadSources(sources: string[]): Inventory {
+  if (!sources.length) throw new ConfigError('no inventory: give -i FILE (or set ANSIBLE_INVENTORY, or inventory in ansible.cfg)');
+  const invs = sources.map(loadSource);
+  return invs.length === 1 ? invs[0]! : mergeInventories(invs);
+}
+
+export { expandHostRange };
