@@ -40,6 +40,7 @@ export const FLAGS = {
   json: { type: 'boolean', help: 'print one JSON document instead of the recap' },
   junit: { type: 'string', arg: 'FILE', help: 'write a JUnit XML report' },
   html: { type: 'string', arg: 'FILE', help: 'write a self-contained HTML report' },
+  prom: { type: 'string', arg: 'FILE', help: "write Prometheus metrics (node_exporter textfile format), atomically" },
   quiet: { short: 'q', type: 'boolean', help: 'no progress lines (warnings and the recap only)' },
   'ssh-config': { type: 'string', arg: 'FILE', help: 'OpenSSH client config (default ~/.ssh/config)' },
   'known-hosts': { type: 'string', arg: 'FILE', help: 'known_hosts to verify host keys against' },
@@ -97,13 +98,13 @@ export const COMMANDS = {
     usage: 'fleetmasq check -i INVENTORY [options]',
     summary: 'compliance: rule live once and persistence installed',
     about: 'Compliance: rule live exactly once on the expected interface AND persistence\ninstalled and enabled. Also reports whether persistence fired at this boot,\nduplicates, and copies in the other iptables backend. Changes nothing.',
-    flags: [...SELECT, 'interface', 'persistence', ...CONVERGE, ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, 'interface', 'persistence', ...CONVERGE, ...OUTPUT, 'prom', ...CONNECT],
   },
   verify: {
     usage: 'fleetmasq verify -i INVENTORY [options]',
     summary: 'check, and require that persistence fired at this boot',
     about: 'Like check, and also requires that persistence fired at the current boot\n(run it after a reboot). Changes nothing.',
-    flags: [...SELECT, 'interface', 'persistence', ...CONVERGE, ...OUTPUT, ...CONNECT],
+    flags: [...SELECT, 'interface', 'persistence', ...CONVERGE, ...OUTPUT, 'prom', ...CONNECT],
   },
   remove: {
     usage: 'fleetmasq remove -i INVENTORY [options]',

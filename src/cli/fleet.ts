@@ -67,7 +67,7 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   if (values.deadline !== undefined && !values['until-converged']) throw new ConfigError('--deadline goes with --until-converged');
   if (values['until-converged'] && values.deadline === undefined) throw new ConfigError('--until-converged needs --deadline D (how long to keep trying: 90s, 30m, 72h)');
   const convergeMs = values.deadline === undefined ? undefined : parseDuration(values.deadline, '--deadline');
-  for (const [flag, file] of [['junit', values.junit], ['html', values.html]] as const) if (file !== undefined) checkWritable(flag, file);
+  for (const [flag, file] of [['junit', values.junit], ['html', values.html], ['prom', values.prom]] as const) if (file !== undefined) checkWritable(flag, file);
   const inventory = loadSources(sources.sources);
   const hosts = selectHosts(inventory, hostsPattern, values.limit);
   let becomePassword = process.env.FLEETMASQ_BECOME_PASSWORD;
@@ -167,7 +167,7 @@ export function interruptSignal(notify: (text: string) => void): { signal: Abort
 }
 
 /** Report files are written where asked; a path that cannot be written is said plainly, after the recap. */
-async function writeReports(values: FlagValues, results: HostResult[], info: RunInfo, io: Out): Promise<boolean> {
+async function writeReports(values: FlagValues, results: HostResult[], info: RunInfo, io: Out, inventory?: Inventory): Promise<boolean> {
   let ok = true;
   const write = async (file: string | undefined, what: string, render: () => Promise<string>) => {
     if (!file) return;
@@ -180,6 +180,15 @@ async function writeReports(values: FlagValues, results: HostResult[], info: Run
   };
   await write(values.junit, 'JUnit', async () => (await import('../report/junit.js')).junitXml(results, info));
   await write(values.html, 'HTML', async () => (await import('../report/html.js')).htmlReport(results, info));
+  if (values.prom) {
+    try {
+      const prom = await import('../report/prom.js');
+      prom.writeAtomically(values.prom, await prom.promText(results, info, (h) => [...(inventory?.hosts.get(h)?.groups ?? [])]));
+    } catch (e) {
+      ok = false;
+      io.err(`error: could not write the Prometheus metrics ${values.prom}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
   return ok;
 }
 
@@ -198,12 +207,12 @@ function writeRetryFile(results: HostResult[]): { file: string; hosts: string[] 
   return { file: RETRY_FILE, hosts };
 }
 
-export async function finishOutput(io: Out, values: FlagValues, results: HostResult[], runInfoIn: RunInfo, interrupted: boolean): Promise<number> {
+export async function finishOutput(io: Out, values: FlagValues, results: HostResult[], runInfoIn: RunInfo, interrupted: boolean, inventory?: Inventory): Promise<number> {
   const retry = writeRetryFile(results);
   const info: RunInfo = { ...runInfoIn, retry };
   if (values.json) io.out(JSON.stringify(runDocument(results, info), null, 2));
   else io.out(recapText(results, info, { diff: values.diff }));
-  const reportsOk = await writeReports(values, results, info, io);
+  const reportsOk = await writeReports(values, results, info, io, inventory);
   const code = exitCode(summarize(results), { interrupted, stopped: Boolean(info.stopped) && !interrupted });
   return code === 0 && !reportsOk ? 1 : code;
 }
@@ -252,7 +261,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
     const run = setup.convergeMs === undefined ? await runFleet(task, runOpts) : await runUntilConverged(task, runOpts, Date.now() + setup.convergeMs);
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
-    return finishOutput(io, values, results, runInfo(command, values, startedAt, { inventory: setup.sources.label, stopped: run.aborted, record: run.recordFile }), signal.aborted);
+    return finishOutput(io, values, results, runInfo(command, values, startedAt, { inventory: setup.sources.label, stopped: run.aborted, record: run.recordFile }), signal.aborted, setup.inventory);
   } finally {
     dispose();
     await pool.closeAll();

@@ -66,3 +66,19 @@ test('external persistence: check judges the live rule only; the printed entry-p
   assert.equal((await cli(['verify', '-i', inv(), ...ext])).code, 0);
   assert.equal((await sshOut(lab(), 'container', 'iptables -w -t nat -S POSTROUTING')).split('\n').filter((l) => l.endsWith('MASQUERADE')).length, 1);
 });
+
+test('check --prom on real robots: promtool accepts the metrics, and they say what check said', opts, async () => {
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { run } = await import('../../src/util/proc.js');
+  const file = join(mkdtempSync(join(tmpdir(), 'fmprom-')), 'fleetmasq.prom');
+  const c = await cli(['check', '-i', inv(), '-l', 'tether', ...LIST, '--prom', file]);
+  assert.equal(c.code, 0, c.stdout);
+  const text = readFileSync(file, 'utf8');
+  const p = await run('promtool', ['check', 'metrics'], { input: text, nothrow: true });
+  assert.equal(p.exitCode, 0, p.stdout + p.stderr);
+  assert.match(text, /^fleetmasq_robot_compliant\{robot="tether"\} 1$/m);
+  assert.match(text, /^fleetmasq_robot_fired_this_boot\{robot="tether"\} 1$/m);
+  assert.match(text, /^fleetmasq_robot_info\{robot="tether",groups="lab",interface="wlan0,usb\+",persistence="systemd"\} 1$/m);
+});

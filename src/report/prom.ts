@@ -1,0 +1,63 @@
+/**
+ * Prometheus metrics of a check or verify, in the text format node_exporter's textfile collector reads
+ * (rendered by prom-client, the well-kept Prometheus client for Node: format and escaping are its job;
+ * it is loaded only when --prom is given). Per robot, label `robot` only; the robot's inventory groups
+ * (and interface, persistence) ride on one info series, so the label sets stay bounded by the fleet.
+ * Written atomically: a temporary file in the same folder, then a rename, so the collector never reads
+ * half a file.
+ */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import type { HostResult } from '../runner/types.js';
+import { summarize, type RunInfo } from './summary.js';
+
+/** Direct groups of each robot (sorted, comma-joined, at most 200 characters). */
+export type GroupsOf = (robot: string) => string[];
+
+export async function promText(results: HostResult[], info: RunInfo, groupsOf: GroupsOf, now = new Date()): Promise<string> {
+  const { Registry, Gauge } = await import('prom-client');
+  const reg = new Registry();
+  const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [reg] });
+  const compliant = g('fleetmasq_robot_compliant', 'The robot was found compliant (1) or not (0) by this check; absent when it could not be judged.', ['robot']);
+  const fired = g('fleetmasq_robot_fired_this_boot', 'The boot hook put the rule in place at the current boot (1) or not (0).', ['robot']);
+  const reachable = g('fleetmasq_robot_reachable', 'The robot answered this check (1) or not (0).', ['robot']);
+  const dupes = g('fleetmasq_robot_rule_duplicates', 'Copies of the masquerade rule beyond the first.', ['robot']);
+  const checked = g('fleetmasq_robot_last_check_timestamp_seconds', "When the robot's facts were read (Unix time).", ['robot']);
+  const robotInfo = g('fleetmasq_robot_info', "The robot's inventory groups, interface and persistence (always 1).", ['robot', 'groups', 'interface', 'persistence']);
+  const fleet = g('fleetmasq_fleet_robots', 'Robots of this check, by state.', ['state']);
+  const runAt = g('fleetmasq_check_timestamp_seconds', 'When this check ran (Unix time).', ['command']);
+  const runFor = g('fleetmasq_check_duration_seconds', 'How long this check took.', ['command']);
+  for (const r of results) {
+    const up = r.status !== 'unreachable' && r.details.checkedAt !== undefined;
+    reachable.set({ robot: r.host }, up ? 1 : 0);
+    if (r.compliant !== undefined) compliant.set({ robot: r.host }, r.compliant ? 1 : 0);
+    if (r.details.firedThisBoot !== undefined) fired.set({ robot: r.host }, r.details.firedThisBoot ? 1 : 0);
+    if (r.details.ruleCount !== undefined) dupes.set({ robot: r.host }, Math.max(0, r.details.ruleCount - 1));
+    if (r.details.checkedAt) checked.set({ robot: r.host }, Math.floor(Date.parse(r.details.checkedAt) / 1000));
+    robotInfo.set(
+      { robot: r.host, groups: groupsOf(r.host).sort().join(',').slice(0, 200), interface: r.details.interface ?? '', persistence: r.details.persistence ?? '' },
+      1,
+    );
+  }
+  const s = summarize(results, info.command);
+  fleet.set({ state: 'total' }, s.total);
+  fleet.set({ state: 'compliant' }, s.compliant ?? 0);
+  fleet.set({ state: 'noncompliant' }, results.filter((r) => r.compliant === false).length);
+  fleet.set({ state: 'unknown' }, s.unknown ?? 0);
+  fleet.set({ state: 'unreachable' }, s.unreachable);
+  runAt.set({ command: info.command }, Math.floor(now.getTime() / 1000));
+  runFor.set({ command: info.command }, Math.max(0, (now.getTime() - info.startedAt.getTime()) / 1000));
+  return reg.metrics();
+}
+
+/** Writes the file the textfile collector reads: whole or not at all. */
+export function writeAtomically(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
