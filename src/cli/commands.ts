@@ -40,6 +40,11 @@ export const FLAGS = {
   json: { type: 'boolean', help: 'print one JSON document instead of the recap' },
   junit: { type: 'string', arg: 'FILE', help: 'write a JUnit XML report' },
   html: { type: 'string', arg: 'FILE', help: 'write a self-contained HTML report' },
+  stun: { type: 'string', arg: 'HOST:PORT', help: 'STUN server (default: masquerade_stun_server, else stun.l.google.com:19302)' },
+  attempts: { type: 'string', arg: 'N', help: 'connection attempts per robot (default 5)' },
+  ab: { type: 'boolean', help: "the field note's A/B experiment: masquerading off/on in turns, restored after" },
+  'ab-groups': { type: 'string', arg: 'G', help: 'A/B groups, alternating off/on (default 4)' },
+  'ab-per': { type: 'string', arg: 'N', help: 'attempts per A/B group (default 5)' },
   prom: { type: 'string', arg: 'FILE', help: "write Prometheus metrics (node_exporter textfile format), atomically" },
   quiet: { short: 'q', type: 'boolean', help: 'no progress lines (warnings and the recap only)' },
   'ssh-config': { type: 'string', arg: 'FILE', help: 'OpenSSH client config (default ~/.ssh/config)' },
@@ -149,6 +154,19 @@ export const COMMANDS = {
     about: 'Shows the inventory as fleetmasq resolves it (--list: the same JSON as\nansible-inventory --list). With --limit: the names of the robots it selects.',
     flags: ['inventory', 'list', 'graph', 'host', 'limit'],
     positionals: { min: 0, max: 1 },
+  },
+  diagnose: {
+    usage: 'fleetmasq diagnose -i INVENTORY [--stun HOST:PORT] [--attempts N] [--ab]',
+    summary: 'which robots the hotspot bug hits, and proof the fix removes it',
+    about:
+      'On each robot, ICE-like connection attempts: UDP from every local IPv4 address\n' +
+      'to a STUN server, reading the public address before and after each. Verdict:\n' +
+      'affected-unprotected, protected, not-affected, or inconclusive. A leak test\n' +
+      'sees on the uplink whether a foreign source goes out untranslated. --ab runs\n' +
+      "the field note's experiment (groups alternating masquerading off/on, only the\n" +
+      'live rule touched) under a robot-side timer that restores the original state.\n' +
+      'Needs python3 on the robot. Exit 2 when a robot is affected and unprotected.',
+    flags: [...SELECT, 'interface', 'stun', 'attempts', 'ab', 'ab-groups', 'ab-per', 'json', 'html', 'quiet', ...CONNECT],
   },
   config: {
     usage: 'fleetmasq config [-i SOURCE] [--json]',

@@ -55,6 +55,8 @@ async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, pos
       return (await import('./inventory.js')).inventoryCommand(values, positionals, io);
     case 'status':
       return (await import('./status.js')).statusCommand(values, io);
+    case 'diagnose':
+      return (await import('./diagnose.js')).diagnoseCommand(values, io, argv);
     case 'config':
       return (await import('./config.js')).configCommand(values, io);
     case 'snippet':

@@ -11,8 +11,10 @@ export interface RunSources {
   settings: AnsibleSettings;
 }
 
-export function runSources(values: Pick<FlagValues, 'inventory'>): RunSources {
+export function runSources(values: Pick<FlagValues, 'inventory' | 'host-key-checking'>): RunSources {
   const settings = loadAnsibleSettings();
+  if (!settings.hostKeyChecking.value && values['host-key-checking'] === undefined)
+    settings.warnings.push(`host keys are NOT checked: host_key_checking is false (${settings.hostKeyChecking.origin}), as Ansible would; --host-key-checking strict checks them`);
   const given = values.inventory ?? [];
   const sources = given.length ? given : settings.inventory.value;
   if (!given.length && settings.inventory.origin === 'default' && !existsSync(sources[0]!))

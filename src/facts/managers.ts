@@ -21,6 +21,10 @@ export const MANAGER_UNIT: Record<HookManager, string> = {
 export interface RemoteFile {
   mode: number;
   content: string;
+  /** Bytes that are not UTF-8 (an edit could not keep them): such a file is read, never edited. */
+  notUtf8?: boolean;
+  /** A symbolic link (an edit would replace the link by a file): never edited. */
+  link?: boolean;
 }
 
 /** Its systemd unit: enabled at boot, running now, and when it last became active (epoch s). */
@@ -31,6 +35,8 @@ export interface UnitState {
 }
 
 export interface ManagerFacts {
+  /** fleetmasq's hook files found on the robot, whether or not their manager is still installed. */
+  hooks?: Partial<Record<HookManager, RemoteFile>>;
   'netfilter-persistent'?: {
     unit?: UnitState;
     /** rules.v4 restores a nat table (and so wipes the live one at every start). */
@@ -59,34 +65,34 @@ export interface ManagerFacts {
 }
 
 const fileSh = (key: string, path: string) =>
-  `if [ -f ${path} ]; then echo @${key}.mode; stat -L -c %a ${path}; echo @${key}.b64; base64 ${path}; fi`;
+  `if [ -f ${path} ]; then [ -L ${path} ] && echo @${key}.link; echo @${key}.mode; stat -L -c %a ${path}; echo @${key}.b64; base64 ${path}; fi`;
 
 export const MANAGERS_SH = `u=
 if [ -x /usr/sbin/netfilter-persistent ]; then
   echo @nfp; u="$u netfilter-persistent.service"
   if [ -r ${NFP_RULES_V4} ]; then echo @nfp.rules; grep -E '^\\*nat|^-A .*MASQUERADE' ${NFP_RULES_V4}; fi
-  ${fileSh('nfp.hook', NFP_HOOK)}
 fi
+${fileSh('nfp.hook', NFP_HOOK)}
 if [ -x /usr/sbin/nft ] && { [ -e /lib/systemd/system/nftables.service ] || [ -e /usr/lib/systemd/system/nftables.service ]; }; then
   echo @nft; u="$u nftables.service"
   grep -qE '^[[:space:]]*flush[[:space:]]+ruleset' ${NFT_CONF} 2>/dev/null && echo @nft.flushes
-  ${fileSh('nft.hook', NFT_DROPIN)}
 fi
+${fileSh('nft.hook', NFT_DROPIN)}
 if [ -x /usr/sbin/ufw ]; then
   echo @ufw; u="$u ufw.service"
   echo @ufw.conf; grep -hE '^(ENABLED|MANAGE_BUILTINS|DEFAULT_FORWARD_POLICY)=' /etc/ufw/ufw.conf /etc/default/ufw 2>/dev/null
   grep -qE '^net/ipv4/ip_forward=1' /etc/ufw/sysctl.conf 2>/dev/null && echo @ufw.forwarding
   grep -q '^\\*nat' /etc/ufw/before.rules 2>/dev/null && echo @ufw.beforenat
-  ${fileSh('ufw.hook', UFW_AFTER_INIT)}
 fi
+${fileSh('ufw.hook', UFW_AFTER_INIT)}
 if [ -x /usr/sbin/firewalld ]; then
   echo @fwd; u="$u firewalld.service"
   echo @fwd.conf; grep -E '^FirewallBackend=' /etc/firewalld/firewalld.conf 2>/dev/null
   for p in /usr/lib/python3/dist-packages/firewall/config/__init__.py /usr/lib/python3*/site-packages/firewall/config/__init__.py; do
     [ -r "$p" ] && { echo @fwd.version; grep -m1 '^VERSION' "$p"; break; }
   done
-  ${fileSh('fwd.hook', FIREWALLD_DIRECT)}
 fi
+${fileSh('fwd.hook', FIREWALLD_DIRECT)}
 if [ -S /run/docker.sock ] || [ -x /usr/bin/dockerd ]; then
   echo @docker; read -r x < /proc/sys/net/ipv4/ip_forward; echo "ip_forward=$x"; iptables -w 5 -S FORWARD 2>/dev/null | head -n 1
 fi
@@ -114,8 +120,16 @@ function subsections(lines: string[]): Map<string, string[]> {
 
 function fileOf(s: Map<string, string[]>, key: string): RemoteFile | undefined {
   const mode = s.get(`${key}.mode`)?.[0]?.trim();
-  if (!mode || !/^[0-7]{3,4}$/.test(mode)) return undefined;
-  return { mode: parseInt(mode, 8), content: Buffer.from((s.get(`${key}.b64`) ?? []).join(''), 'base64').toString('utf8') };
+  // stat's %a has no leading zeros: 0, 44, 640, 4755.
+  if (!mode || !/^[0-7]{1,4}$/.test(mode)) return undefined;
+  const bytes = Buffer.from((s.get(`${key}.b64`) ?? []).join(''), 'base64');
+  const content = bytes.toString('utf8');
+  return {
+    mode: parseInt(mode, 8),
+    content,
+    ...(Buffer.from(content, 'utf8').equals(bytes) ? {} : { notUtf8: true }),
+    ...(s.has(`${key}.link`) ? { link: true } : {}),
+  };
 }
 
 /** A systemd timestamp: `@1764127811` (--timestamp=unix) or `Thu 2026-11-26 03:30:11 UTC`. */
@@ -158,6 +172,12 @@ export function parseManagers(lines: string[]): ManagerFacts {
   const units = parseUnits(s.get('units') ?? []);
   const unit = (m: HookManager) => units.get(MANAGER_UNIT[m]);
   const f: ManagerFacts = { others: (s.get('others') ?? []).map((x) => x.trim()).filter(Boolean) };
+  const hooks: Partial<Record<HookManager, RemoteFile>> = {};
+  for (const [m, key] of [['netfilter-persistent', 'nfp'], ['nftables', 'nft'], ['ufw', 'ufw'], ['firewalld', 'fwd']] as const) {
+    const h = fileOf(s, `${key}.hook`);
+    if (h) hooks[m] = h;
+  }
+  if (Object.keys(hooks).length) f.hooks = hooks;
   if (s.has('nfp')) {
     const rules = s.get('nfp.rules') ?? [];
     f['netfilter-persistent'] = {

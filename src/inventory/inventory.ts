@@ -102,6 +102,7 @@ export function expandHostRange(name: string): string[] {
   if (!m) return [name];
   const [, pre, a, b, stepS, post] = m as unknown as [string, string, string, string, string | undefined, string];
   const step = stepS ? Number(stepS) : 1;
+  if (!(step >= 1)) throw new ConfigError(`host range '${name}': the step must be 1 or more`);
   const out: string[] = [];
   if (/^[0-9]+$/.test(a) && /^[0-9]+$/.test(b)) {
     const width = a.startsWith('0') ? a.length : 0;
@@ -287,6 +288,16 @@ function finish(inv: Inventory, file: string, varsBeside = true): Inventory {
 /** Depths (cycles are errors), ungrouped, all's children: the same after every change of membership. */
 function normalize(inv: Inventory, file: string): void {
   for (const g of inv.groups.values()) g.depth = 0;
+  // A cycle anywhere is an error, also among groups that all does not reach.
+  const state = new Map<string, 1 | 2>();
+  const visit = (name: string) => {
+    if (state.get(name) === 2) return;
+    if (state.get(name) === 1) throw new ConfigError(`group '${name}' is its own ancestor`, file);
+    state.set(name, 1);
+    for (const c of inv.groups.get(name)?.children ?? []) visit(c);
+    state.set(name, 2);
+  };
+  for (const name of inv.groups.keys()) visit(name);
   // Top-level groups are children of all; cycles are errors.
   const visiting = new Set<string>();
   const depthOf = (name: string, d: number) => {
@@ -383,8 +394,11 @@ export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: st
     if (name === '_meta') continue;
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw bad(`invalid group name '${name}'`);
     const g = groupOf(inv, name);
-    const o = Array.isArray(def) ? { hosts: def } : ((def ?? {}) as Record<string, unknown>);
-    if (typeof o !== 'object') throw bad(`group '${name}' must be a mapping or a list of hosts`);
+    if (def !== null && typeof def !== 'object') throw bad(`group '${name}' must be a mapping or a list of hosts`);
+    const raw = (def ?? {}) as Record<string, unknown>;
+    // Ansible's short forms: a list is the group's hosts; a mapping with none of hosts/vars/children is
+    // a group of one host of that name, the mapping its vars.
+    const o = Array.isArray(def) ? { hosts: def } : !Object.keys(raw).some((k) => ['hosts', 'vars', 'children'].includes(k)) && Object.keys(raw).length ? { hosts: [name], vars: raw } : raw;
     const { ansible_group_priority, ...rest } = checkVars(o.vars, `group '${name}'`);
     if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
     Object.assign(g.vars, rest);

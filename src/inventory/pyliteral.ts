@@ -87,7 +87,7 @@ function tokenize(src: string): Tok[] {
       continue;
     }
     const num = /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?(?:\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?[jJ]?)/.exec(src.slice(i));
-    if (num && num[0] && /\d/.test(num[0]) && !/^\.$/.test(num[0])) {
+    if (num && num[0] && /^(\d|\.\d)/.test(num[0])) {
       const t = num[0];
       if (/[jJ]$/.test(t)) throw new NotLiteral(); // complex: left as text
       const clean = t.replace(/_/g, '');
@@ -171,18 +171,15 @@ class Parser {
     return v;
   }
 
+  /** One sign at most, on a number (parentheses allowed: `-(1)`; literal_eval refuses `--1`, `-(-1)`). */
   private unary(): PyValue {
-    if (this.eat('-')) {
-      const v = this.unary();
-      if (typeof v !== 'number') throw new NotLiteral();
-      return -v;
-    }
-    if (this.eat('+')) {
-      const v = this.unary();
-      if (typeof v !== 'number') throw new NotLiteral();
-      return v;
-    }
-    return this.atom();
+    const sign = this.eat('-') ? -1 : this.eat('+') ? 1 : 0;
+    if (!sign) return this.atom();
+    const from = this.i;
+    const v = this.atom();
+    const signed = this.toks.slice(from, this.i).some((t) => t.kind === 'op' && (t.text === '-' || t.text === '+'));
+    if (typeof v !== 'number' || signed) throw new NotLiteral();
+    return sign * v;
   }
 
   private atom(): PyValue {

@@ -4,7 +4,8 @@
  * or a host list (`-i a,b,` — Ansible's trailing-comma form). Several sources (several -i, or a list in
  * ANSIBLE_INVENTORY / ansible.cfg) make one inventory, later ones setting variables over earlier ones.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ConfigError } from '../errors.js';
 import { expandHostRange, fromListForm, loadInventory, mergeInventories, hostListInventory, type Inventory } from './inventory.js';
@@ -20,18 +21,27 @@ export function isHostList(source: string): boolean {
   return !existsSync(source) && source.includes(',') && !source.includes('/');
 }
 
+/** An executable inventory: a file with the exec bit that starts with `#!` (a data file that happens to be executable is read as data, as Ansible falls back to its parsers). */
 function isExecutableFile(path: string): boolean {
   try {
     if (!statSync(path).isFile()) return false;
     accessSync(path, constants.X_OK);
-    return true;
+    const fd = openSync(path, 'r');
+    try {
+      const head = Buffer.alloc(2);
+      return readSync(fd, head, 0, 2, 0) === 2 && head.toString() === '#!';
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return false;
   }
 }
 
 function runScript(path: string, args: string[]): unknown {
-  const r = spawnSync(path, args, { encoding: 'utf8', timeout: scriptTimeoutMs(), maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  // By its full path (a bare name is never looked up on PATH); SIGKILL when its time is up, so a
+  // script that ignores SIGTERM cannot outlast the limit.
+  const r = spawnSync(resolve(path), args, { encoding: 'utf8', timeout: scriptTimeoutMs(), killSignal: 'SIGKILL', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   const what = `executable inventory '${path} ${args.join(' ')}'`;
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;

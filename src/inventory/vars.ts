@@ -62,6 +62,8 @@ export const MASQUERADE_VARS: Record<string, object> = {
   masquerade_persistence: { type: 'string', enum: [...PERSISTENCE_MODES] },
   /** The named interface may not exist yet (a USB hotspot that appears later): apply anyway. */
   masquerade_allow_absent_interface: boolish,
+  /** diagnose: the STUN server (HOST:PORT) the robot asks for its public address. */
+  masquerade_stun_server: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$' },
 };
 
 export const KNOWN_VARS = new Set([...Object.keys(USED_VARS), ...OTHER_ANSIBLE_VARS, ...Object.keys(MASQUERADE_VARS)]);

@@ -36,6 +36,10 @@ export interface RobotSpec {
   onlyVia?: string;
   /** A firewall manager installed from Debian's packages and configured as its users do. */
   manager?: LabManager;
+  /** Behind its own model hotspot (src/lab/hotspot.ts): defective (p = 0.8) or healthy (p = 0). */
+  hotspot?: 'defective' | 'healthy';
+  /** A docker0-like bridge with 172.17.0.1/16: a second local address, as robots running Docker have. */
+  secondAddress?: boolean;
 }
 
 export interface RobotPlan extends RobotSpec {
@@ -61,7 +65,7 @@ const ROBOT_RE = /^[a-z][a-z0-9-]{0,19}$/;
 export const IFACE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 
 const ROBOT_KEYS = new Set([
-  'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via', 'manager',
+  'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via', 'manager', 'hotspot', 'second_address',
 ]);
 
 const DEFAULTS: Omit<RobotSpec, 'name'> = {
@@ -93,6 +97,11 @@ function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, 
   if (raw.iptables !== undefined) r.iptables = oneOf(raw.iptables, ['nft', 'legacy'] as const, 'iptables', file);
   if (raw.rc_local !== undefined) r.rcLocal = oneOf(raw.rc_local, ['none', 'exit0'] as const, 'rc_local', file);
   if (raw.manager !== undefined) r.manager = oneOf(raw.manager, LAB_MANAGERS, 'manager', file);
+  if (raw.hotspot !== undefined) r.hotspot = oneOf(raw.hotspot, ['defective', 'healthy'] as const, 'hotspot', file);
+  if (raw.second_address !== undefined) {
+    if (typeof raw.second_address !== 'boolean') throw new ConfigError('second_address must be true or false', file);
+    r.secondAddress = raw.second_address;
+  }
   if (raw.on_reboot !== undefined) r.onReboot = oneOf(raw.on_reboot, ['reboot', 'poweroff'] as const, 'on_reboot', file);
   if (raw.rtt_ms !== undefined) {
     if (typeof raw.rtt_ms !== 'number' || !(raw.rtt_ms >= 0) || raw.rtt_ms > 10000)
@@ -163,6 +172,11 @@ export function uniformSpec(name: string, count: number, rttMs = 0): LabSpec {
 /** robot-01, robot-02, … (zero-padded to the fleet's size). */
 function robotName(index: number, count: number): string {
   return `robot-${String(index + 1).padStart(Math.max(2, String(count).length), '0')}`;
+}
+
+/** The address of robot i's model hotspot on the lab bridge (clear of every robot address). */
+export function hotspotAddress(index: number): string {
+  return `10.77.${250 + Math.floor(index / 250)}.${1 + (index % 250)}`;
 }
 
 /** Robot i's address on the lab bridge (10.77.0.0/16, gateway 10.77.0.1). */

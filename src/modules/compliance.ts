@@ -56,6 +56,8 @@ export interface Cause {
   restartedAt?: number;
   /** What the manager does to the nat table. */
   flush?: string;
+  /** Its hook is in place: only a reload run by hand (`nft -f`, `iptables-restore`) could have done it. */
+  byHand?: boolean;
 }
 
 export function reasonText(r: Reason): string {
@@ -115,6 +117,7 @@ function causeText(c: Cause): string {
   if (!c.manager) return `${fired}: removed by hand or by a tool fleetmasq does not know`;
   const unit = MANAGER_UNIT[c.manager];
   if (c.restartedAt !== undefined) return `${fired}: ${unit} (re)started at ${clock(c.restartedAt)} and ${c.flush}`;
+  if (c.byHand) return `${fired}: likely ${c.manager} reloaded by hand, past fleetmasq's hook (${c.flush})`;
   return `${fired}: likely ${c.manager} (${c.flush}; a reload leaves no time in systemd)`;
 }
 
@@ -146,20 +149,30 @@ function flushesNat(m: ManagerFacts, k: HookManager): boolean {
   }
 }
 
-/** The likely culprit of a missing rule (see Cause). */
-export function culprit(facts: Facts): Cause | undefined {
+/**
+ * The likely culprit of a missing rule (see Cause): only managers that run (enabled or active) and take
+ * the nat table count; one without fleetmasq's hook before one with it (a hooked one can only have done
+ * it by a reload run by hand); a (re)start after the boot hook fired, before a guess.
+ */
+export function culprit(facts: Facts, iface?: string): Cause | undefined {
   const fired = facts.marker && facts.marker.bootId === facts.bootId ? facts.marker.at : undefined;
   // fleetmasq never put it in place here: "not live" is the whole story.
   if (fired === undefined && facts.unit === undefined && !(facts.rcLocal && findBlock(facts.rcLocal.content))) return undefined;
   const flushers = presentManagers(facts.managers)
-    .map(({ manager }) => ({ manager, flush: CLAUSE[manager], since: facts.managers[manager]?.unit?.since }))
-    .filter((x) => flushesNat(facts.managers, x.manager));
-  const restarted = flushers.filter((x) => x.since !== undefined && fired !== undefined && x.since > fired).sort((a, b) => b.since! - a.since!)[0];
+    .filter(({ manager }) => flushesNat(facts.managers, manager))
+    .filter(({ manager }) => facts.managers[manager]?.unit === undefined || facts.managers[manager]!.unit!.enabled || facts.managers[manager]!.unit!.active)
+    .map(({ manager, hook }) => ({
+      manager,
+      flush: CLAUSE[manager],
+      since: facts.managers[manager]?.unit?.since,
+      hooked: iface !== undefined && hookState(manager, iface, hook).ok,
+    }));
+  const restarted = flushers.filter((x) => !x.hooked && x.since !== undefined && fired !== undefined && x.since > fired).sort((a, b) => b.since! - a.since!)[0];
   if (restarted) return { firedAt: fired, manager: restarted.manager, restartedAt: restarted.since, flush: restarted.flush };
-  const any = flushers[0];
+  const any = flushers.find((x) => !x.hooked) ?? flushers[0];
   // Never put in place at this boot and nothing that flushes: nothing to tell beyond "not live".
   if (fired === undefined && !any) return undefined;
-  return { firedAt: fired, ...(any ? { manager: any.manager, flush: any.flush } : {}) };
+  return { firedAt: fired, ...(any ? { manager: any.manager, flush: any.flush, ...(any.hooked ? { byHand: true } : {}) } : {}) };
 }
 
 /** A manager as check reports it. */
@@ -210,6 +223,8 @@ export interface Compliance {
   ruleCount: number;
   /** Every interface of the spec has its rule exactly once. */
   rulesOk: boolean;
+  /** Copies beyond the first, over the spec's interfaces. */
+  duplicates: number;
   /** The robot's interfaces the spec matches now (a wildcard or a list: which are there). */
   matched: string[];
   persistenceInstalled: boolean;
@@ -262,7 +277,7 @@ function rcLocalReason(facts: Facts, iface: string): Reason | undefined {
 export function checkCompliance(facts: Facts, settings: MasqSettings): Compliance {
   const reasons: Reason[] = [];
   const notes: string[] = [];
-  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, rulesOk: false, matched: [], persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
+  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, rulesOk: false, duplicates: 0, matched: [], persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
   if (facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
   const choice = chooseInterface(facts, settings.interface);
   if ('error' in choice) {
@@ -273,12 +288,13 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   const parts = ifaceList(iface);
   const counts = parts.map((p) => countRule(facts.rules, p));
   c.ruleCount = counts.reduce((a, b) => a + b, 0);
+  c.duplicates = counts.reduce((a, n) => a + Math.max(0, n - 1), 0);
   c.rulesOk = counts.every((n) => n === 1);
   c.matched = facts.links.map((l) => l.name).filter((n) => parts.some((p) => partMatches(p, n)));
   for (const [i, part] of parts.entries()) {
     // In a list, a named uplink that is not there now is no fault: another one carries the traffic.
     const rs = ruleReasons(facts, part, counts[i]!).filter((r) => !(parts.length > 1 && (r.code === 'iface-missing' || r.code === 'iface-down')));
-    reasons.push(...rs.map((r) => (r.code === 'rule-missing' && culprit(facts) ? { ...r, cause: culprit(facts) } : r)));
+    reasons.push(...rs.map((r) => (r.code === 'rule-missing' && culprit(facts, iface) ? { ...r, cause: culprit(facts, iface) } : r)));
   }
   if ((parts.length > 1 || iface.includes('+')) && !c.matched.length) notes.push(`no interface matches ${iface} now: the rule acts once one appears`);
   c.managers = managerReports(facts, iface);

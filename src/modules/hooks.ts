@@ -133,6 +133,8 @@ export function desiredHook(manager: HookManager, iface: string, current?: Remot
       return { content: renderNftDropIn(iface), mode: 0o644 };
     case 'ufw':
     case 'firewalld': {
+      if (current?.link) return { error: `${path} is a symbolic link: fleetmasq will not replace it by a file (add the hook by hand, or point it at a file)` };
+      if (current?.notUtf8) return { error: `${path} holds bytes that are not UTF-8, which an edit could not keep: fleetmasq will not edit it` };
       const s = manager === 'ufw' ? SH : XML;
       const body = manager === 'ufw' ? ufwBody(iface) : firewalldBody(iface);
       const execBit = manager === 'ufw' ? 0o100 : 0;
@@ -153,7 +155,12 @@ export function desiredHook(manager: HookManager, iface: string, current?: Remot
       if (manager === 'ufw') at = lines[0]?.startsWith('#!') ? 1 : 0;
       else {
         at = lines.map((l) => l.trim()).lastIndexOf('</direct>');
-        if (at < 0) return { error: `${path} has no '</direct>' line, so fleetmasq cannot add its rule there: add it with firewall-cmd --permanent --direct --add-rule ipv4 nat POSTROUTING 0 ${ruleArgs(iface).replace(/^POSTROUTING /, '')}` };
+        if (at < 0)
+          return {
+            error: `${path} has no '</direct>' line, so fleetmasq cannot add its rule there: add it with ${ifaceList(iface)
+              .map((i) => `firewall-cmd --permanent --direct --add-rule ipv4 nat POSTROUTING 0 ${ruleArgs(i).replace(/^POSTROUTING /, '')}`)
+              .join(' and ')}`,
+          };
       }
       lines.splice(at, 0, ...blockLines(s, meta, body));
       return { content: lines.join('\n'), mode: current.mode | execBit };
@@ -167,6 +174,9 @@ export function desiredHook(manager: HookManager, iface: string, current?: Remot
  */
 export function withoutHook(manager: HookManager, current: RemoteFile): { file?: RemoteFile; present: boolean } | { error: string } {
   if (OWN_FILE[manager]) return { present: /Managed by fleetmasq/.test(current.content) };
+  if ((current.link || current.notUtf8) && /fleetmasq managed block/.test(current.content))
+    return { error: `${HOOK_PATH[manager]} is a ${current.link ? 'symbolic link' : 'file with bytes that are not UTF-8'}: fleetmasq will not edit it; take its block out by hand` };
+  if (current.link || current.notUtf8) return { present: false, file: current };
   const s = manager === 'ufw' ? SH : XML;
   const found = findBlock(current.content, s);
   if (!found) return { present: false, file: current };
@@ -195,4 +205,12 @@ export function hookState(manager: HookManager, iface: string, current?: RemoteF
 /** The managers present on the robot that flush the nat table, with their hook files as they are. */
 export function presentManagers(m: ManagerFacts): { manager: HookManager; hook?: RemoteFile }[] {
   return HOOK_MANAGERS.filter((k) => m[k]).map((k) => ({ manager: k, hook: m[k]!.hook }));
+}
+
+/** fleetmasq's hook files on the robot, its manager installed or not (remove takes them all). */
+export function foundHooks(m: ManagerFacts): { manager: HookManager; hook: RemoteFile }[] {
+  return HOOK_MANAGERS.flatMap((k) => {
+    const hook = m[k]?.hook ?? m.hooks?.[k];
+    return hook ? [{ manager: k, hook }] : [];
+  });
 }

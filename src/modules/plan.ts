@@ -10,7 +10,7 @@ import { type MasqSettings, type Persistence, otherBackendWarning } from './comp
 import { describe, diffOf, LIVE_RULE_OPS, stepOf, type Backend, type Operation } from './ops.js';
 import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from './rclocal.js';
 import { chooseInterface, countRule, IFACE_RE, ifaceList, partMatches, specError } from './rule.js';
-import { desiredHook, presentManagers, withoutHook } from './hooks.js';
+import { desiredHook, foundHooks, presentManagers, withoutHook } from './hooks.js';
 import { NFP_RULES_V4 } from '../remote/paths.js';
 import { renderUnit, unitInterface } from './unit.js';
 
@@ -174,8 +174,7 @@ function draftHooks(facts: Facts, iface: string, d: Draft): void {
 
 /** Takes every hook out; a file whose markers are damaged fails the remove (nothing half-done). */
 function draftHooksRemove(facts: Facts, d: Draft): void {
-  for (const { manager, hook } of presentManagers(facts.managers)) {
-    if (!hook) continue;
+  for (const { manager, hook } of foundHooks(facts.managers)) {
     const w = withoutHook(manager, hook);
     if ('error' in w) {
       d.error ??= w.error;

@@ -32,7 +32,7 @@ export async function promText(results: HostResult[], info: RunInfo, groupsOf: G
     reachable.set({ robot: r.host }, up ? 1 : 0);
     if (r.compliant !== undefined) compliant.set({ robot: r.host }, r.compliant ? 1 : 0);
     if (r.details.firedThisBoot !== undefined) fired.set({ robot: r.host }, r.details.firedThisBoot ? 1 : 0);
-    if (r.details.ruleCount !== undefined) dupes.set({ robot: r.host }, Math.max(0, r.details.ruleCount - 1));
+    if (r.details.duplicates !== undefined) dupes.set({ robot: r.host }, r.details.duplicates);
     if (r.details.checkedAt) checked.set({ robot: r.host }, Math.floor(Date.parse(r.details.checkedAt) / 1000));
     robotInfo.set(
       { robot: r.host, groups: groupsOf(r.host).sort().join(',').slice(0, 200), interface: r.details.interface ?? '', persistence: r.details.persistence ?? '' },

@@ -2,12 +2,16 @@
  * What fleetmasq does on one robot, step by step: gather facts (one command), plan (pure), apply (one
  * script, which also re-gathers the facts so the result is verified in the same round trip).
  */
+import { createHash } from 'node:crypto';
 import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
 import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
 import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
-import { lockedBy, lockSh, parseRun, renderScript, unlockSh, type LockSpec } from '../remote/script.js';
+import { ENV_SH, lockedBy, lockSh, parseRun, renderScript, shQuote, unlockSh, type LockSpec } from '../remote/script.js';
+import { DIAGNOSE_PY } from '../remote/diagnose.js';
+import { diagnose, parseRobotResult, VERDICT_TEXT } from '../diagnose/verdict.js';
+import { chooseInterface, ifaceList } from '../modules/rule.js';
 import { auditLogSh } from '../records/audit.js';
 import type { Vars } from '../inventory/inventory.js';
 import { interfaceSpec } from '../inventory/vars.js';
@@ -45,10 +49,19 @@ export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
   };
 }
 
+/** What a plan was made from: the facts' bytes (less the clock line), so a change can check they still hold. */
+const factsHash = new WeakMap<Facts, string>();
+
+export function hashOfFacts(stdout: string): string {
+  return createHash('sha256').update(stdout.split('\n').filter((l) => !l.startsWith('@now=')).join('\n')).digest('hex');
+}
+
 export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Promise<Facts> {
   const r = await conn.exec(FACTS_SCRIPT, { timeoutMs });
   try {
-    return parseFacts(r.stdout);
+    const facts = parseFacts(r.stdout);
+    factsHash.set(facts, hashOfFacts(r.stdout));
+    return facts;
   } catch (e) {
     throw new HostError('command', `gathering facts failed: ${(e as Error).message}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`);
   }
@@ -63,6 +76,7 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
     bootId: facts.bootId,
     systemd: facts.systemd,
     ruleCount: c?.ruleCount,
+    duplicates: c?.duplicates,
     persistenceInstalled: c?.persistenceInstalled,
     firedThisBoot: c?.firedThisBoot,
     managers: c?.managers ?? managerReports(facts),
@@ -82,6 +96,22 @@ class LockHeld extends Error {
   }
 }
 
+/** The robot changed between the facts a plan was made from and the moment its change held the lock. */
+class StaleFacts extends Error {}
+
+/**
+ * Once a change holds the lock, the facts are read again on the robot and compared with those the plan
+ * was made from; if another run changed the robot in between, the lock is let go and the change does
+ * nothing (`@@FM stale`, exit 76): the controller plans again from fresh facts.
+ */
+export function freshFactsSh(hash: string, unlock: string): string {
+  return `fm_h=$( { sh -s <<'FMFACTS'
+${FACTS_SCRIPT}
+FMFACTS
+} 2>/dev/null | grep -v '^@now=' | sha256sum )
+if [ "\${fm_h%% *}" != ${hash} ]; then ${unlock}; fm_say "@@FM stale"; exit 76; fi`;
+}
+
 /** Throws LockHeld when a command's result says another run holds the robot's lock. */
 function throwIfLocked(r: ExecResult): void {
   const holder = r.code === 75 ? lockedBy(r.stdout) : undefined;
@@ -95,10 +125,17 @@ function throwIfLocked(r: ExecResult): void {
  */
 async function withLockWait<T>(ctx: HostContext, o: TaskOptions, attempt: (again: boolean) => Promise<T>): Promise<T> {
   const until = Date.now() + (o.lock?.waitMs ?? 0);
+  let stale = 0;
   for (let again = false; ; again = true) {
     try {
       return await attempt(again);
     } catch (e) {
+      if (e instanceof StaleFacts) {
+        // Another run changed the robot after our facts were read: plan again at once (a few times).
+        if (++stale > 5) throw new HostError('locked', 'the robot kept changing under other runs between reading it and changing it: nothing changed');
+        ctx.step('the robot changed meanwhile: planning again');
+        continue;
+      }
       if (!(e instanceof LockHeld)) throw e;
       if (Date.now() >= until || ctx.signal.aborted)
         throw new HostError('locked', `locked by ${e.holder}: another run is changing this robot${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
@@ -109,17 +146,20 @@ async function withLockWait<T>(ctx: HostContext, o: TaskOptions, attempt: (again
 }
 
 /** Runs a plan's script (if any) and returns the facts gathered right after it, in the same round trip. */
-async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: TaskOptions): Promise<Facts | undefined> {
+async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: TaskOptions, from: Facts): Promise<Facts | undefined> {
   if (!plan.steps.length) return undefined;
   ctx.step(`changing: ${plan.steps.map((s) => s.name).join(', ')}`);
+  const hash = factsHash.get(from);
   const steps = [
     ...(o.lock ? [{ name: 'lock', sh: lockSh(lockSpec(o.lock, o.commandTimeoutMs)) }] : []),
+    ...(o.lock && hash ? [{ name: 'fresh', sh: freshFactsSh(hash, unlockSh(o.lock.runId)) }] : []),
     ...plan.steps,
     ...(o.audit ? [{ name: 'audit', sh: auditLogSh(plan.changes, o.audit.by, o.audit.command) }] : []),
     ...(o.lock ? [{ name: 'unlock', sh: unlockSh(o.lock.runId) }] : []),
   ];
   const r = await conn.exec(renderScript(steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs });
   throwIfLocked(r);
+  if (r.code === 76 && /^@@FM stale$/m.test(r.stdout)) throw new StaleFacts();
   const run = parseRun(r.stdout);
   if (r.code !== 0 || !run.done) {
     throw new HostError('command', `step '${run.lastStep ?? 'start'}' failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`, {
@@ -176,7 +216,7 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
         out.details = { ...describe(facts, checkCompliance(facts, settings)), checkMode: true };
         return out;
       }
-      const after = (await execute(ctx, conn, plan, o))!;
+      const after = (await execute(ctx, conn, plan, o, facts))!;
       const c = checkCompliance(after, settings);
       out.details = describe(after, c);
       // Verify what this task is responsible for.
@@ -253,7 +293,7 @@ export function removeTask(o: TaskOptions): HostTask {
       if (!plan.changes.length) return out;
       out.status = 'changed';
       if (o.checkMode) return out;
-      const after = (await execute(ctx, conn, plan, o))!;
+      const after = (await execute(ctx, conn, plan, o, facts))!;
       const left = planRemove(after, settings);
       out.details = describe(after);
       if (left.changes.length) {
@@ -420,4 +460,79 @@ async function pollNewBoot(
   if (fatal) throw fatal;
   if (ctx.abandon.aborted && !winner) throw new HostError('interrupted', 'abandoned while waiting for the robot to come back');
   return { bootId: winner, lastError };
+}
+
+export interface DiagnoseOptions extends TaskOptions {
+  /** --stun HOST:PORT (else the inventory's masquerade_stun_server, else DEFAULT_STUN). */
+  stun?: string;
+  attempts: number;
+  /** --ab: groups alternating masquerading off/on, `per` attempts each. */
+  ab?: { groups: number; per: number };
+}
+
+/** A public STUN server, when neither --stun nor masquerade_stun_server names one. */
+export const DEFAULT_STUN = 'stun.l.google.com:19302';
+
+/**
+ * diagnose: the robot program (src/remote/diagnose.ts) runs the attempts (and the leak test, and with
+ * --ab the off/on groups under a robot-side restore timer, holding the robot's lock), in one command.
+ */
+export function diagnoseTask(o: DiagnoseOptions): HostTask {
+  return async (ctx) => {
+    const { out, settings, conn, facts } = await begin(ctx, o);
+    const server = o.stun ?? (ctx.vars.masquerade_stun_server as string | undefined) ?? DEFAULT_STUN;
+    const [host, port] = [server.slice(0, server.lastIndexOf(':')), server.slice(server.lastIndexOf(':') + 1)];
+    // The uplink: a named interface as it is, else the default route's (also for a list or wildcard).
+    const named = settings.interface !== 'auto' && !settings.interface.includes(',') && !settings.interface.includes('+');
+    const choice = chooseInterface(facts, named ? settings.interface : 'auto');
+    if ('error' in choice) throw new HostError('config', choice.error);
+    const ifaces = settings.interface === 'auto' ? [choice.iface] : ifaceList(settings.interface);
+    if (o.ab && facts.rulesError) throw new HostError('config', `iptables does not work here (${facts.rulesError}): --ab will not touch a robot it could not restore`);
+    const timeout = 1.0;
+    const perAttempt = 2 * timeout + 4 * 0.5 + 0.3 + 0.2;
+    const total = (o.ab ? o.ab.groups * o.ab.per : o.attempts) * perAttempt + 10;
+    const params = {
+      uplink: choice.iface,
+      ifaces,
+      server: [host, port],
+      attempts: o.attempts,
+      timeout,
+      candidateTimeout: 0.5,
+      settle: 0.3,
+      gap: 0.2,
+      leak: true,
+      systemd: facts.systemd,
+      ...(o.ab ? { ab: o.ab, restoreAfter: Math.ceil(total * 2 + 60) } : {}),
+    };
+    const lock = o.ab && o.lock ? lockSh(lockSpec(o.lock, total * 1000)) : '';
+    const unlock = o.ab && o.lock ? unlockSh(o.lock.runId) : '';
+    const script = `${ENV_SH}
+${lock}
+if ! command -v python3 >/dev/null 2>&1; then echo '@@FMDIAG {"v":1,"nopython":true}'; ${unlock ? `${unlock}; ` : ''}exit 0; fi
+python3 - ${shQuote(JSON.stringify(params))} <<'FMPY'
+${DIAGNOSE_PY}
+FMPY
+${unlock}`;
+    ctx.step(o.ab ? `A/B: ${o.ab.groups} groups of ${o.ab.per} attempts` : `${o.attempts} connection attempts`);
+    const r = await conn.exec(script, { timeoutMs: Math.max(o.commandTimeoutMs ?? 0, total * 1000 + 30_000) });
+    const holder = r.code === 75 ? lockedBy(r.stdout) : undefined;
+    if (holder !== undefined) throw new HostError('locked', `locked by ${holder}: another run is changing this robot`);
+    const res = parseRobotResult(r.stdout);
+    if (!res) throw new HostError('command', `the diagnose program gave no result (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`);
+    if (res.nopython) {
+      out.status = 'skipped';
+      out.reasons.push('cannot diagnose: needs python3');
+      return out;
+    }
+    if (res.error) throw new HostError('config', res.error);
+    const c = checkCompliance(facts, settings);
+    const d = diagnose(res, c.ruleCount > 0, server);
+    out.details = { ...describe(facts, c), diagnosis: d };
+    if (d.ab && !d.ab.restored) {
+      out.status = 'failed';
+      out.reasons.push('the A/B experiment did not leave the live rule as it found it: its restore timer puts it back');
+    }
+    if (d.verdict === 'affected-unprotected') out.reasons.push(VERDICT_TEXT[d.verdict]);
+    return out;
+  };
 }

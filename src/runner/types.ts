@@ -13,6 +13,8 @@ export interface HostDetails {
   bootId?: string;
   systemd?: boolean;
   ruleCount?: number;
+  /** Copies of the rule beyond the first, per interface, summed. */
+  duplicates?: number;
   persistenceInstalled?: boolean;
   firedThisBoot?: boolean;
   /** The robot's other firewall managers and fleetmasq's hook beside each. */
@@ -27,6 +29,8 @@ export interface HostDetails {
   rebootMs?: number;
   /** A playbook's `when: needed` reboot that was not needed, and why. */
   rebootSkipped?: string;
+  /** diagnose: the verdict, the attempts and (with --ab) the experiment. */
+  diagnosis?: import('../diagnose/verdict.js').Diagnosis;
   /** Skipped because the run stopped (or was interrupted) before this robot's turn: never touched. */
   notStarted?: boolean;
 }

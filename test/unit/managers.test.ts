@@ -226,3 +226,20 @@ test('external persistence: only the live rule is judged; fleetmasq\'s own boot 
   assert.deepEqual(plan.ops.map((o) => o.kind), ['unit-remove']);
   assert.equal(checkCompliance(facts({}, { rules: [] }), s).compliant, false);
 });
+
+test('review fixes: a hook left by an uninstalled manager is removed; a symlinked or non-UTF-8 file is never edited; the direct.xml hint for a list', () => {
+  const orphan = facts({ hooks: { nftables: { mode: 0o644, content: '# Managed by fleetmasq: x\n' } } });
+  assert.deepEqual(planRemove(orphan, { interface: 'auto' }).ops.filter((o) => o.kind === 'hook-remove').map((o) => (o as { manager: string }).manager), ['nftables']);
+  assert.match((desiredHook('ufw', 'wlan0', { mode: 0o640, content: UFW_AFTER_INIT, link: true }) as { error: string }).error, /symbolic link/);
+  assert.match((desiredHook('ufw', 'wlan0', { mode: 0o640, content: UFW_AFTER_INIT, notUtf8: true }) as { error: string }).error, /not UTF-8/);
+  assert.match((desiredHook('firewalld', 'wlan0,usb+', { mode: 0o644, content: '<direct/>\n' }) as { error: string }).error, /-o wlan0 -j MASQUERADE and firewall-cmd .* -o usb\+ -j MASQUERADE/);
+  // A manager whose hook is in place is blamed only as "reloaded by hand"; a disabled, stopped one not at all.
+  const fired = 1764127811;
+  const hookedNft = facts(
+    { nftables: { flushes: true, unit: { enabled: true, active: true, since: fired + 60 }, hook: desiredHook('nftables', 'wlan0') as { mode: number; content: string } } },
+    { rules: [], marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0', at: fired } },
+  );
+  assert.match(checkCompliance(hookedNft, { interface: 'auto', persistence: 'auto' }).reasons.map(reasonText).join('\n'), /likely nftables reloaded by hand, past fleetmasq's hook/);
+  const off = facts({ nftables: { flushes: true, unit: { enabled: false, active: false } } }, { rules: [], marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0', at: fired } });
+  assert.match(checkCompliance(off, { interface: 'auto', persistence: 'auto' }).reasons.map(reasonText).join('\n'), /removed by hand or by a tool fleetmasq does not know/);
+});

@@ -13,8 +13,8 @@ const hasPromtool = (await run('promtool', ['--version'], { nothrow: true }).cat
 
 const base = { changes: [], reasons: [], warnings: [], diffs: [], error: null };
 const results: HostResult[] = [
-  { ...base, host: 'cam-01', status: 'ok', compliant: true, details: { interface: 'wlan0', persistence: 'systemd', ruleCount: 1, firedThisBoot: true, checkedAt: '2026-11-26T04:00:00.000Z' } },
-  { ...base, host: 'cam-02', status: 'failed', compliant: false, details: { interface: 'wlan0', persistence: 'systemd', ruleCount: 3, firedThisBoot: false, checkedAt: '2026-11-26T04:00:01.000Z' } },
+  { ...base, host: 'cam-01', status: 'ok', compliant: true, details: { interface: 'wlan0', persistence: 'systemd', ruleCount: 1, duplicates: 0, firedThisBoot: true, checkedAt: '2026-11-26T04:00:00.000Z' } },
+  { ...base, host: 'cam-02', status: 'failed', compliant: false, details: { interface: 'wlan0', persistence: 'systemd', ruleCount: 3, duplicates: 2, firedThisBoot: false, checkedAt: '2026-11-26T04:00:01.000Z' } },
   { ...base, host: 'arm "7"\\x', status: 'unreachable', details: {}, error: { kind: 'unreachable', message: 'no answer' } },
 ];
 

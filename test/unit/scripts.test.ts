@@ -234,7 +234,7 @@ test('fast tier: hooks beside netfilter-persistent, nftables, ufw and firewalld:
 
   const settings: MasqSettings = { interface: 'auto', persistence: 'auto' };
   const before = await s.facts();
-  assert.deepEqual(Object.keys(before.managers).filter((k) => k !== 'others').sort(), ['firewalld', 'netfilter-persistent', 'nftables', 'ufw']);
+  assert.deepEqual(Object.keys(before.managers).filter((k) => k !== 'others' && k !== 'hooks').sort(), ['firewalld', 'netfilter-persistent', 'nftables', 'ufw']);
   assert.equal(before.managers.ufw?.manageBuiltins, true);
   assert.equal(before.managers.nftables?.flushes, true);
   assert.equal(before.managers['netfilter-persistent']?.savesNat, true);
@@ -276,4 +276,27 @@ test('fast tier: hooks beside netfilter-persistent, nftables, ufw and firewalld:
   assert.equal(existsSync(join(s.root, 'etc/systemd/system/nftables.service.d')), false, 'the drop-in folder fleetmasq made is gone');
   assert.deepEqual(planRemove(removed, settings).ops, [], 'nothing left to remove');
   assert.match(readFileSync(join(s.dir, 'systemctl.log'), 'utf8'), /daemon-reload/);
+});
+
+test('fast tier: a change that holds the lock checks the facts it was planned from still hold; if another run changed the robot, it does nothing and lets go', async () => {
+  const { lockSh, unlockSh } = await import('../../src/remote/script.js');
+  const { freshFactsSh, hashOfFacts } = await import('../../src/runner/tasks.js');
+  const s = await sandbox({ systemd: true });
+  const hash = hashOfFacts((await s.sh(FACTS_SCRIPT)).stdout);
+  const script = renderScript([
+    { name: 'lock', sh: lockSh({ runId: 'me', ttlS: 600, holder: 'me@here (apply)' }) },
+    { name: 'fresh', sh: freshFactsSh(hash, unlockSh('me')) },
+    { name: 'work', sh: 'echo WORKED' },
+  ]);
+  const same = await s.sh(script);
+  assert.equal(same.code, 0, same.stderr);
+  assert.match(same.stdout, /WORKED/);
+  // Another run adds the rule between our facts and our change.
+  writeFileSync(join(s.dir, 'rules'), 'POSTROUTING -o wlan0 -j MASQUERADE\n');
+  rmSync(join(s.root, 'run/fleetmasq.lock'), { force: true });
+  const stale = await s.sh(script);
+  assert.equal(stale.code, 76);
+  assert.match(stale.stdout, /^@@FM stale$/m);
+  assert.doesNotMatch(stale.stdout, /WORKED/);
+  assert.equal(existsSync(join(s.root, 'run/fleetmasq.lock')), false, 'the lock is let go');
 });

@@ -155,3 +155,20 @@ test("ansible.cfg: the one Ansible finds, each setting's origin; the environment
     process.chdir(cwd);
   }
 });
+
+test('review fixes: a data file with the exec bit is read as data; bad ranges and cycles are errors; the short --list form', async () => {
+  const d = dir();
+  const f = join(d, 'hosts');
+  writeFileSync(f, '[robots]\nr1 note=$(touch${IFS}/tmp/fleetmasq-pwned)\n', { mode: 0o755 });
+  const inv = loadSources([f]);
+  assert.equal(hostVars(inv, 'r1').note, '$(touch${IFS}/tmp/fleetmasq-pwned)', 'read as INI, never run');
+  const { ConfigError } = await import('../../src/errors.js');
+  writeFileSync(join(d, 'step0.ini'), '[r]\nx[0:3:0]\n');
+  assert.throws(() => loadSources([join(d, 'step0.ini')]), (e: unknown) => e instanceof ConfigError && /step must be 1 or more/.test(e.message));
+  writeFileSync(join(d, 'cycle.ini'), '[a:children]\nb\n[b:children]\na\n');
+  assert.throws(() => loadSources([join(d, 'cycle.ini')]), /its own ancestor/);
+  writeFileSync(join(d, 'short.json'), JSON.stringify({ r2: { ansible_host: '10.0.0.2' }, robots: ['r3'] }));
+  const short = loadSources([join(d, 'short.json')]);
+  assert.equal(hostVars(short, 'r2').ansible_host, '10.0.0.2');
+  assert.deepEqual([...short.hosts.keys()].sort(), ['r2', 'r3']);
+});

@@ -1,0 +1,50 @@
+/** `fleetmasq diagnose`: which robots the hotspot bug hits, and (--ab) proof that the fix removes it. */
+import { writeFileSync } from 'node:fs';
+import { ConfigError, EXIT } from '../errors.js';
+import { ConnectionPool, runFleet } from '../runner/runner.js';
+import { diagnoseTask } from '../runner/tasks.js';
+import { diagnoseHtml, diagnoseSummary, diagnoseText } from '../report/diagnose.js';
+import { runDocument } from '../report/summary.js';
+import { runHeader } from '../records/audit.js';
+import { intFlag } from './args.js';
+import type { FlagValues } from './commands.js';
+import { announceLocalCommands, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
+import type { Out } from './output.js';
+import { version } from './version.js';
+
+export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
+  const setup = fleetSetup(values);
+  if (values.stun !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$/.test(values.stun)) throw new ConfigError(`--stun must be HOST:PORT (got '${values.stun}')`);
+  const attempts = intFlag(values.attempts, 'attempts', 1, 100) ?? 5;
+  const groups = intFlag(values['ab-groups'], 'ab-groups', 2, 20);
+  const per = intFlag(values['ab-per'], 'ab-per', 1, 50);
+  if ((groups || per) && !values.ab) throw new ConfigError('--ab-groups and --ab-per go with --ab');
+  const header = runHeader(argv, setup.sources.sources, version());
+  for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
+  const lock = lockFor(header, 'diagnose', values);
+  const task = diagnoseTask({ ...setup.taskOptions, lock, stun: values.stun, attempts, ...(values.ab ? { ab: { groups: groups ?? 4, per: per ?? 5 } } : {}) });
+  const startedAt = new Date();
+  let notify = (m: string) => io.err(m);
+  const { signal, abandon, dispose } = interruptSignal((m) => notify(m));
+  const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
+  try {
+    announceLocalCommands(io, pool.prepare(setup.hosts), values);
+    const progress = await makeProgress(io, setup.hosts, `diagnose on ${setup.hosts.length} robot(s)`, values);
+    notify = (m) => progress.notice(m);
+    const run = await runFleet(task, { command: 'diagnose', hosts: setup.hosts, inventory: setup.inventory, pool, forks: setup.forks, serial: [], signal, abandon, onEvent: progress.onEvent, header });
+    await progress.stop();
+    const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
+    const info = runInfo('diagnose', values, startedAt, { inventory: setup.sources.label, record: run.recordFile });
+    const s = diagnoseSummary(results);
+    if (values.json) io.out(JSON.stringify({ ...runDocument(results, info), diagnose: s }, null, 2));
+    else io.out(diagnoseText(results));
+    if (values.html) writeFileSync(values.html, diagnoseHtml(results, { inventory: setup.sources.label, startedAt }));
+    if (signal.aborted) return EXIT.INTERRUPTED;
+    if (s.affected || s.changesDespite || s.failed || results.some((r) => r.status === 'failed')) return EXIT.HOSTS_FAILED;
+    if (s.unreachable) return EXIT.HOSTS_UNREACHABLE;
+    return EXIT.OK;
+  } finally {
+    dispose();
+    await pool.closeAll();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Issue 13 on real robots behind the lab's hotspot model: diagnose tells the robots the defect hits from
+ * the protected ones and from a healthy uplink; --ab reproduces the field note's experiment and leaves
+ * every robot as it found it, also when the controller dies mid-way.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cli } from '../helpers/cli.js';
+import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
+import type { LabState } from '../../src/lab/lab.js';
+
+const setup = async (l: LabState) => {
+  const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'fixed']);
+  assert.equal(r.code, 0, r.stdout);
+  await sshOut(l, 'nopy', 'chmod a-x /usr/bin/python3*');
+};
+const { lab } = canRunLab ? useLab(specFile('test/fixtures/diagnose-fleet.yml', 'tdiag'), setup) : { lab: () => undefined as never };
+const opts = { skip: !canRunLab && 'needs root', timeout: 300_000 };
+const inv = () => lab().paths.inventory;
+const rules = async (robot: string) => (await sshOut(lab(), robot, 'iptables -w -t nat -S POSTROUTING')).split('\n').filter((l) => l.includes('MASQUERADE'));
+
+test('diagnose: affected and unprotected, protected, not affected, and a robot without python3', opts, async () => {
+  const r = await cli(['diagnose', '-i', inv(), '--attempts', '8', '--json']);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  const h = r.json.hosts;
+  assert.equal(h.bare.diagnosis.verdict, 'affected-unprotected', JSON.stringify(h.bare.diagnosis));
+  assert.ok(h.bare.diagnosis.tally.changes >= 2, JSON.stringify(h.bare.diagnosis.tally));
+  assert.equal(h.bare.diagnosis.leak.result, 'leaks');
+  assert.equal(h.bare.diagnosis.leak.seen, '172.17.0.1');
+  assert.equal(h.fixed.diagnosis.verdict, 'protected', JSON.stringify(h.fixed.diagnosis));
+  assert.equal(h.fixed.diagnosis.tally.changes, 0);
+  assert.equal(h.fixed.diagnosis.leak.result, 'masqueraded');
+  assert.equal(h.healthy.diagnosis.verdict, 'not-affected', JSON.stringify(h.healthy.diagnosis));
+  assert.equal(h.healthy.diagnosis.leak.result, 'leaks');
+  assert.equal(h.nopy.status, 'skipped');
+  assert.deepEqual(h.nopy.reasons, ['cannot diagnose: needs python3']);
+  assert.deepEqual(r.json.diagnose, { robots: 4, affected: 1, protected: 1, notAffected: 1, changesDespite: 0, inconclusive: 0, cannotDiagnose: 1, unreachable: 0, failed: 0 });
+  assert.deepEqual(await rules('bare'), [], 'diagnose changed nothing');
+});
+
+test("--ab: the field note's experiment on each robot, its original state given back", opts, async () => {
+  const before = { bare: await rules('bare'), fixed: await rules('fixed') };
+  const r = await cli(['diagnose', '-i', inv(), '-l', 'bare:fixed', '--ab', '--json', '--html', '/tmp/fleetmasq-diagnose-test.html']);
+  const h = r.json.hosts;
+  for (const robot of ['bare', 'fixed']) {
+    const ab = h[robot].diagnosis.ab;
+    assert.ok(ab.without.changes >= 3, `${robot}: ${JSON.stringify(ab.without)}`);
+    assert.equal(ab.with.changes, 0, `${robot}: ${JSON.stringify(ab.with)}`);
+    assert.equal(ab.without.answered, 10);
+    assert.equal(ab.with.answered, 10);
+    assert.equal(ab.restored, true);
+  }
+  assert.deepEqual({ bare: await rules('bare'), fixed: await rules('fixed') }, before);
+  const { readFileSync } = await import('node:fs');
+  assert.match(readFileSync('/tmp/fleetmasq-diagnose-test.html', 'utf8'), /changed \d+\/10 without, 0\/10 with/);
+});
+
+test('--ab when the controller dies mid-way: the robot finishes, restores its state and disarms its timer', opts, async () => {
+  const l = lab();
+  const p = spawn(process.execPath, ['bin/fleetmasq.js', 'diagnose', '-i', inv(), '-l', 'bare', '--ab', '--quiet'], { stdio: 'ignore' });
+  // Wait until the experiment is under way (its restore timer armed), then kill the controller.
+  const until = Date.now() + 30_000;
+  while (Date.now() < until && !(await sshOut(l, 'bare', 'systemctl list-units --all --plain --no-legend "fleetmasq-ab-restore-*" | wc -l')).trim().match(/^[1-9]/))
+    await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 6000)); // into the second group: masquerading on
+  p.kill('SIGKILL');
+  const end = Date.now() + 90_000;
+  let left = '';
+  while (Date.now() < end) {
+    left = await sshOut(l, 'bare', 'pgrep -f "[p]ython3 - " >/dev/null && echo running || echo done');
+    if (left.trim() === 'done') break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.equal(left.trim(), 'done');
+  assert.deepEqual(await rules('bare'), [], 'masquerading off again, as it was');
+  assert.equal((await sshOut(l, 'bare', 'systemctl list-units --all --plain --no-legend "fleetmasq-ab-restore-*" | wc -l')).trim(), '0', 'the restore timer is disarmed');
+  assert.equal((await sshOut(l, 'bare', 'ls /run/fleetmasq-ab-restore-*.sh 2>/dev/null | wc -l')).trim(), '0');
+});
