@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { connect as netConnect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { NodeSSH } from 'node-ssh';
@@ -404,6 +405,17 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     ...(sock ? { sock: sock as never } : { host: t.host, port: t.port }),
     ...(process.env.FLEETMASQ_SSH_DEBUG ? { debug: (m: string) => process.stderr.write(`[ssh ${t.name} ${Date.now() % 100000}] ${m}\n`) } : {}),
   };
+  // The socket is opened here (ssh2 takes a socket that is still connecting), so that what it heard is
+  // known: a robot that never sent a byte in the whole timeout is silent (not worth another attempt in
+  // this run); one whose handshake stalled after its banner is not.
+  let heard = false;
+  const wire: Duplex = sock ?? netConnect({ host: t.host, port: t.port });
+  const onData = () => {
+    heard = true;
+    wire.off('data', onData);
+  };
+  wire.on('data', onData);
+  if (!sock) config.sock = wire as never;
   connecting.add(ssh);
   try {
     await ssh.connect(config as never);
@@ -415,8 +427,10 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     } catch {
       // The failed attempt may already be torn down; the error that matters is classified below.
     }
+    if (!sock) wire.destroy();
     if (verdictError) throw verdictError;
-    const err = classify(e as Error, t, t.connectTimeoutMs);
+    const classified = classify(e as Error, t, t.connectTimeoutMs);
+    const err = classified.detail?.silent && heard ? new HostError('unreachable', `${t.host}:${t.port} answered, but the SSH handshake did not complete within ${Math.round(t.connectTimeoutMs / 1000)} s`) : classified;
     // A key that could not be used says why (an encrypted key without its passphrase, a wrong one).
     if (err.kind === 'auth' && problems.length) throw new HostError('auth', `${err.message}: ${problems.join('; ')}`);
     throw err;

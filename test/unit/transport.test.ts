@@ -396,3 +396,29 @@ test('a silent robot (no answer at all within the connect timeout) is tried once
     front.close();
   }
 });
+
+test('a robot that answers but whose handshake stalls is not silent: it is tried again', async () => {
+  const { cli } = await import('../helpers/cli.js');
+  const net = await import('node:net');
+  let connections = 0;
+  const socks: import('node:net').Socket[] = [];
+  const front = net.createServer((sock) => {
+    connections++;
+    socks.push(sock);
+    sock.write('SSH-2.0-OpenSSH_9.2p1 stalled\r\n'); // the banner, then nothing
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as { port: number }).port;
+  const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
+  writeFileSync(join(d, 'kh'), '');
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  hosts:\n    slowhs:\n      ansible_host: 127.0.0.1\n      ansible_port: ${port}\n      ansible_user: root\n`);
+  try {
+    const r = await cli(['check', '-i', join(d, 'hosts.yml'), '--known-hosts', join(d, 'kh'), '--connect-timeout', '1', '--connect-retries', '1', '--json'], { SSH_AUTH_SOCK: undefined });
+    assert.equal(r.json.hosts.slowhs.error.kind, 'unreachable');
+    assert.match(r.json.hosts.slowhs.error.message, /answered, but the SSH handshake did not complete within 1 s/);
+    assert.equal(connections, 2, 'tried again once (--connect-retries 1)');
+  } finally {
+    socks.forEach((s) => s.destroy());
+    front.close();
+  }
+});
