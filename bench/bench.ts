@@ -8,13 +8,16 @@
  *
  *   npm run bench -- [--robots N] [--rtt MS] [--runs K] [--sizes 10,30] [--tools fleetmasq,raw,ansible]
  *                    [--jobs apply,apply-again,check,reboot] [--out DIR] [--lab NAME] [--keep]
+ *                    [--silent P] [--forks F]
+ * --silent P: P% of the robots give no answer at all during each timed command (their links stalled by
+ * the lab relay, resumed after): what silent robots cost the rest. --forks F: robots at once (default N).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { labDown, labUp, type LabState } from '../src/lab/lab.js';
+import { labDown, labLink, labUp, type LabState } from '../src/lab/lab.js';
 import { checkLabName, uniformSpec } from '../src/lab/spec.js';
 import { renderUnit } from '../src/modules/unit.js';
 import { run } from '../src/util/proc.js';
@@ -44,6 +47,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench-results' },
     lab: { type: 'string', default: 'bench' },
     keep: { type: 'boolean', default: false },
+    silent: { type: 'string', default: '0' },
+    forks: { type: 'string' },
   },
 });
 
@@ -59,6 +64,8 @@ const int = (v: string, what: string, min: number, max: number) => {
 const runs = int(values.runs!, '--runs', 1, 100);
 const rtt = int(values.rtt!, '--rtt', 0, 10_000);
 const sizes = (values.sizes ?? values.robots!).split(',').map((v) => int(v, '--robots/--sizes', 1, 1000));
+const silentPct = int(values.silent!, '--silent', 0, 90);
+const forksOpt = values.forks === undefined ? undefined : int(values.forks, '--forks', 1, 10000);
 const TOOLS: Tool[] = ['fleetmasq', 'raw', 'ansible'];
 const JOBS: Job[] = ['apply', 'apply-again', 'check', 'reboot'];
 let tools = values.tools!.split(',') as Tool[];
@@ -122,10 +129,10 @@ function rawCmd(lab: LabState, job: Job, n: number): string {
   const cfg = lab.paths.sshConfig;
   if (job === 'reboot') {
     writeFileSync(join(outDir, 'raw-reboot.sh'), rawReboot);
-    return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${n} -I{} bash ${join(outDir, 'raw-reboot.sh')} {} ${cfg}`;
+    return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${forksOpt ?? n} -I{} bash ${join(outDir, 'raw-reboot.sh')} {} ${cfg}`;
   }
   const script = job === 'check' ? rawCheck : rawApply;
-  return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${n} -I{} ssh -F ${cfg} root@{} ${shQuote(script)}`;
+  return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${forksOpt ?? n} -I{} ssh -F ${cfg} root@{} ${shQuote(script)}`;
 }
 
 // ---------- (c) Ansible with its best settings ----------
@@ -159,7 +166,8 @@ function ansibleFiles(): Record<Job, string> {
 function command(tool: Tool, job: Job, lab: LabState, n: number, books: Record<Job, string>): { cmd: string; env?: NodeJS.ProcessEnv } {
   const inv = lab.paths.inventory;
   if (tool === 'fleetmasq') {
-    const sub = job === 'reboot' ? `reboot -i ${inv} --forks ${n}` : job === 'check' ? `check -i ${inv} --forks ${n}` : `apply -i ${inv} --forks ${n}`;
+    const f = forksOpt ?? n;
+    const sub = job === 'reboot' ? `reboot -i ${inv} --forks ${f}` : job === 'check' ? `check -i ${inv} --forks ${f}` : `apply -i ${inv} --forks ${f}`;
     return { cmd: `node ${BIN} ${sub} --json > ${join(outDir, 'fleetmasq-last.json')}`, env: { CI: 'true' } };
   }
   if (tool === 'raw') return { cmd: `${rawCmd(lab, job, n)} > /dev/null` };
@@ -167,7 +175,7 @@ function command(tool: Tool, job: Job, lab: LabState, n: number, books: Record<J
     cmd: `ansible-playbook -i ${inv} ${books[job]} > ${join(outDir, `ansible-${job}.log`)} 2>&1`,
     // Its best settings: forks = N, pipelining, no facts, and keepalives so a rebooting robot's dead
     // ControlPersist connection is noticed (without them its reboot module hung on 5 of 30 robots here).
-    env: { ANSIBLE_SSH_ARGS: '-C -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=5 -o ServerAliveCountMax=3', ANSIBLE_FORKS: String(n), ANSIBLE_PIPELINING: 'True', ANSIBLE_GATHERING: 'explicit', ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False' },
+    env: { ANSIBLE_SSH_ARGS: '-C -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=5 -o ServerAliveCountMax=3', ANSIBLE_FORKS: String(forksOpt ?? n), ANSIBLE_PIPELINING: 'True', ANSIBLE_GATHERING: 'explicit', ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False' },
   };
 }
 
@@ -213,7 +221,12 @@ async function main(): Promise<void> {
               }
             }
             const { cmd, env } = command(tool, job, lab, n, books);
+            // Every (100/P)-th robot goes silent for the timed command only.
+            const silent = silentPct ? lab.robots.filter((_, i) => (i * silentPct) % 100 < silentPct).map((r) => r.name) : [];
+            for (const r of silent) await labLink(lab, r, { stall: true });
             const s = await timed(cmd, env);
+            for (const r of silent) await labLink(lab, r, { stall: false });
+            if (silent.length) s.note = `${silent.length} silent robot(s)${s.note ? `; ${s.note}` : ''}`;
             if (!s.ok && tool === 'fleetmasq') {
               // Name the robots that were not ok, and why.
               try {
@@ -238,7 +251,7 @@ async function main(): Promise<void> {
   const table: Record<string, unknown>[] = [];
   for (const [n, byTool] of Object.entries(all)) {
     for (const job of jobs) {
-      const row: Record<string, unknown> = { robots: Number(n), rttMs: rtt, job };
+      const row: Record<string, unknown> = { robots: Number(n), rttMs: rtt, job, silentPct, forks: forksOpt ?? Number(n) };
       for (const tool of tools) {
         const xs = byTool[tool]?.[job] ?? [];
         if (!xs.length) continue;
@@ -252,8 +265,8 @@ async function main(): Promise<void> {
       table.push(row);
     }
   }
-  const doc = { date: new Date().toISOString(), machine, runs, rttMs: rtt, sizes, tools, jobs, results: table };
-  const stamp = `n${sizes.join('-')}-rtt${rtt}`;
+  const doc = { date: new Date().toISOString(), machine, runs, rttMs: rtt, silentPct, forks: forksOpt ?? null, sizes, tools, jobs, results: table };
+  const stamp = `n${sizes.join('-')}-rtt${rtt}${silentPct ? `-silent${silentPct}` : ''}${forksOpt ? `-f${forksOpt}` : ''}`;
   writeFileSync(join(outDir, `bench-${stamp}.json`), JSON.stringify(doc, null, 2));
   const lines = ['| robots | rtt | job | ' + tools.map((t) => `${t} (median [min–max] s, cpu s, MB)`).join(' | ') + ' | fleetmasq vs raw | fleetmasq vs Ansible |', '|' + '---|'.repeat(5 + tools.length)];
   for (const r of table) {

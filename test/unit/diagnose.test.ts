@@ -82,3 +82,33 @@ test('the robot program under python3: a robot whose other local address leaks s
     assert.equal(diagnose(res, false, 'x').verdict, expectChanges ? 'affected-unprotected' : 'not-affected');
   }
 });
+
+test('the diagnose HTML renders in headless Chromium: one grid row per A/B group, the marks and the totals', { timeout: 120_000, skip: !(await import('node:fs')).existsSync('/usr/bin/chromium') && !process.env.CI && 'chromium not installed' }, async () => {
+  const { chromium } = await import('playwright-core');
+  const { diagnoseHtml } = await import('../../src/report/diagnose.js');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const groups = [false, true, false, true].map((m, i) => ({ masquerade: m, attempts: Array.from({ length: 5 }, (_, j) => A(!m && (i * 5 + j) % 5 !== 0)) }));
+  const d = diagnose({ v: 1, groups, abRestored: true, leak: { result: 'leaks' } }, false, '10.77.250.1:3478');
+  const base = { changes: [], reasons: [], warnings: [], diffs: [], error: null };
+  const results = [
+    { ...base, host: 'cam-01', status: 'ok' as const, details: { diagnosis: d } },
+    { ...base, host: 'nopy', status: 'skipped' as const, reasons: ['cannot diagnose: needs python3'], details: {} },
+  ];
+  const file = join(mkdtempSync(join(tmpdir(), 'fmdh-')), 'diagnose.html');
+  writeFileSync(file, diagnoseHtml(results, { inventory: 'hosts.yml', startedAt: new Date() }));
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`file://${file}`);
+    assert.equal(await page.locator('table.grid tr').count(), 4);
+    assert.equal(await page.locator('td.chg').count(), 8);
+    assert.equal(await page.locator('td.same').count(), 12);
+    assert.match(await page.locator('p.tot').innerText(), /changed 8\/10 without, 0\/10 with/);
+    assert.match(await page.locator('header h1').innerText(), /1 affected and unprotected, 0 protected, 0 not affected of 2 robots/);
+    assert.match(await page.locator('main').innerText(), /cannot diagnose[\s\S]*needs python3/);
+  } finally {
+    await browser.close();
+  }
+});
