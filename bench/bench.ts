@@ -226,7 +226,6 @@ async function main(): Promise<void> {
             for (const r of silent) await labLink(lab, r, { stall: true });
             const s = await timed(cmd, env);
             for (const r of silent) await labLink(lab, r, { stall: false });
-            if (silent.length) s.note = `${silent.length} silent robot(s)${s.note ? `; ${s.note}` : ''}`;
             if (!s.ok && tool === 'fleetmasq') {
               // Name the robots that were not ok, and why.
               try {
@@ -238,6 +237,7 @@ async function main(): Promise<void> {
                   .slice(0, 300);
               } catch {}
             }
+            if (silent.length) s.note = `${silent.length} silent robot(s)${s.note ? `; ${s.note}` : ''}`;
             (byTool[tool][job] ??= []).push(s);
             log(`[n=${n} run ${k + 1}/${runs}] ${tool.padEnd(9)} ${job.padEnd(11)} ${s.wall.toFixed(2)} s wall  ${s.cpu.toFixed(2)} s cpu  ${s.rssMb.toFixed(0)} MB${s.ok ? '' : `  FAILED ${s.note}`}`);
           }
