@@ -51,8 +51,8 @@ export function renderNftDropIn(iface: string): string {
 # this puts the NAT masquerade rule on ${iface} back after each start, restart and reload.
 # \`fleetmasq remove\` deletes this file.
 [Service]
-ExecStartPost=-/bin/sh -c '${ensureRuleSh(iface)}'
-ExecReload=-/bin/sh -c '${ensureRuleSh(iface)}'
+ExecStartPost=-/bin/sh -c '${ensureRuleSh(iface, { systemd: true })}'
+ExecReload=-/bin/sh -c '${ensureRuleSh(iface, { systemd: true })}'
 `;
 }
 

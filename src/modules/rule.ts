@@ -32,14 +32,20 @@ export function partMatches(part: string, name: string): boolean {
   return part.endsWith('+') ? name.startsWith(part.slice(0, -1)) : name === part;
 }
 
-/** The rule live exactly once after it runs: added only when `-C` does not find it (one per interface of a list). */
-export function ensureRuleSh(spec: string): string {
-  const one = (iface: string) => {
-    const rule = ruleArgs(iface);
-    return `iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}`;
-  };
+/**
+ * The rule live exactly once after it runs: added only when `-C` does not find it. A list gets one rule
+ * per interface, every one tried even when another fails, and fails if any did. `systemd`: for a unit's
+ * command line, where `$` is written `$$`.
+ */
+export function ensureRuleSh(spec: string, opts: { systemd?: boolean } = {}): string {
   const parts = ifaceList(spec);
-  return parts.length === 1 ? one(parts[0]!) : parts.map((p) => `{ ${one(p)}; }`).join(' && ');
+  if (parts.length === 1) {
+    const rule = ruleArgs(parts[0]!);
+    return `iptables -w -t nat -C ${rule} 2>/dev/null || iptables -w -t nat -A ${rule}`;
+  }
+  for (const p of parts) ruleArgs(p); // validated, each
+  const loop = `fm_r=0; for fm_i in ${parts.join(' ')}; do iptables -w -t nat -C POSTROUTING -o "$fm_i" -j MASQUERADE 2>/dev/null || iptables -w -t nat -A POSTROUTING -o "$fm_i" -j MASQUERADE || fm_r=1; done; [ "$fm_r" = 0 ]`;
+  return opts.systemd ? loop.replace(/\$/g, '$$$$') : loop;
 }
 
 /** `-S` lines of our exact rule for an interface. */
@@ -51,7 +57,10 @@ export function countRule(rules: string[], iface: string): number {
 /** Every interface fleetmasq's rules for a spec name, from unit text or a block (in order, once each). */
 export function specIn(text: string): string | undefined {
   const found: string[] = [];
-  for (const m of text.matchAll(/-A POSTROUTING -o (\S+) -j MASQUERADE/g)) if (!found.includes(m[1]!)) found.push(m[1]!);
+  // A list is one loop over its interfaces.
+  const loop = /for fm_i in ([^;]+); do/.exec(text);
+  if (loop) for (const i of loop[1]!.trim().split(/\s+/)) if (!found.includes(i)) found.push(i);
+  for (const m of text.matchAll(/-A POSTROUTING -o ([^\s"]+) -j MASQUERADE/g)) if (!found.includes(m[1]!)) found.push(m[1]!);
   return found.length ? found.join(',') : undefined;
 }
 

@@ -19,7 +19,7 @@ Conflicts=shutdown.target
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c '${ensureRuleSh(iface)}'
+ExecStart=/bin/sh -c '${ensureRuleSh(iface, { systemd: true })}'
 ExecStart=/bin/sh -c '${bootMarkerSh('systemd', iface).replace(/\$/g, '$$$$')}'
 
 [Install]

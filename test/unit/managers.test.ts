@@ -201,7 +201,7 @@ test('interface lists and wildcards: one rule each; absent names in a list are f
   assert.match(plan.warnings.join('\n'), /interface wwan0 does not exist on this robot \(yet\)/);
   const unit = (plan.ops.find((o) => o.kind === 'unit') as { iface: string }).iface;
   assert.equal(unit, 'wwan0,usb+');
-  assert.match(renderUnit(unit), /ExecStart=\/bin\/sh -c '\{ iptables -w -t nat -C POSTROUTING -o wwan0 -j MASQUERADE 2>\/dev\/null \|\| iptables -w -t nat -A POSTROUTING -o wwan0 -j MASQUERADE; \} && \{ iptables -w -t nat -C POSTROUTING -o usb\+ /);
+  assert.match(renderUnit(unit), /ExecStart=\/bin\/sh -c 'fm_r=0; for fm_i in wwan0 usb\+; do iptables -w -t nat -C POSTROUTING -o "\$\$fm_i" -j MASQUERADE 2>\/dev\/null \|\| iptables -w -t nat -A POSTROUTING -o "\$\$fm_i" -j MASQUERADE \|\| fm_r=1; done; \[ "\$\$fm_r" = 0 \]'/);
   const done = facts({}, { rules: ['-A POSTROUTING -o wwan0 -j MASQUERADE', '-A POSTROUTING -o usb+ -j MASQUERADE'], links: f.links, unit: renderUnit(unit) });
   const c = checkCompliance(done, s);
   assert.equal(c.compliant, true, JSON.stringify(c.reasons));

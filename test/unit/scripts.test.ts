@@ -300,3 +300,20 @@ test('fast tier: a change that holds the lock checks the facts it was planned fr
   assert.doesNotMatch(stale.stdout, /WORKED/);
   assert.equal(existsSync(join(s.root, 'run/fleetmasq.lock')), false, 'the lock is let go');
 });
+
+test('fast tier: an interface list puts the rule on every interface even when one fails, and says it failed; the unit line runs the same', async () => {
+  const { ensureRuleSh } = await import('../../src/modules/rule.js');
+  const { renderUnit } = await import('../../src/modules/unit.js');
+  const s = await sandbox({ systemd: true });
+  // iptables that refuses one interface.
+  const stub = readFileSync(join(s.dir, 'bin', 'iptables'), 'utf8').replace('op=$1; shift; rule="$*"', 'op=$1; shift; rule="$*"\ncase "$rule" in *"-o bad0 "*) [ "$op" = -A ] && exit 1;; esac');
+  writeFileSync(join(s.dir, 'bin', 'iptables'), stub, { mode: 0o755 });
+  const r = await s.sh(ensureRuleSh('bad0,wlan0,usb+'));
+  assert.notEqual(r.code, 0, 'a failed interface fails the whole');
+  assert.equal(readFileSync(join(s.dir, 'rules'), 'utf8'), 'POSTROUTING -o wlan0 -j MASQUERADE\nPOSTROUTING -o usb+ -j MASQUERADE\n', 'the others still got theirs');
+  writeFileSync(join(s.dir, 'rules'), '');
+  const line = /^ExecStart=\/bin\/sh -c '(.*)'$/m.exec(renderUnit('wlan0,usb+'))![1]!.replaceAll('$$', '$');
+  assert.equal((await s.sh(line)).code, 0);
+  assert.equal((await s.sh(line)).code, 0);
+  assert.equal(readFileSync(join(s.dir, 'rules'), 'utf8'), 'POSTROUTING -o wlan0 -j MASQUERADE\nPOSTROUTING -o usb+ -j MASQUERADE\n', 'once each, however often it runs');
+});
