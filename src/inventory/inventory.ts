@@ -346,8 +346,9 @@ function loadFileVars(inv: Inventory, file: string): void {
 /** A host list (`-i a,b:2222,`): hosts in ungrouped, a port as ansible_port. No vars folders: it has no folder. */
 export function hostListInventory(label: string, hosts: { name: string; port?: number }[]): Inventory {
   const inv = newInventory(label);
+  // As Ansible's host_list: names as written (no ranges).
   for (const h of hosts) {
-    for (const name of expandHostRange(h.name)) {
+    for (const name of [h.name]) {
       if (!/^[A-Za-z0-9_.:[\]-]+$/.test(name)) throw new ConfigError(`host list: invalid host name '${name}'`);
       const host = inv.hosts.get(name) ?? { name, vars: {}, fileVars: {}, groups: new Set<string>() };
       if (h.port !== undefined) host.vars.ansible_port = h.port;

@@ -84,6 +84,7 @@ test('a host list (-i a,b:2222,) and several -i sources, as Ansible merges them'
   const d = dir();
   writeFileSync(join(d, 'hosts.ini'), '[robots]\nr1 ansible_host=10.0.0.1 tier=ini\nshared\n[robots:vars]\nsite=a\n');
   writeFileSync(join(d, 'more.yml'), 'all:\n  children:\n    robots:\n      hosts:\n        r3: {tier: yaml}\n        shared: {tier: yaml}\n      vars: {site: b}\n');
+  assert.deepEqual([...loadSources(['cam[01:03],x,']).hosts.keys()], ['cam[01:03]', 'x'], 'no ranges in a host list, as Ansible');
   const list = loadSources(['cam1,cam2:2222,']);
   assert.deepEqual(inventoryList(list), { _meta: { hostvars: { cam2: { ansible_port: 2222 } } }, all: { children: ['ungrouped'] }, ungrouped: { hosts: ['cam1', 'cam2'] } });
   const both = loadSources([join(d, 'hosts.ini'), join(d, 'more.yml'), 'extra1,']);
