@@ -67,7 +67,8 @@ export function parseIni(text: string, file: string, expand: (pattern: string) =
   };
   let groupname = 'ungrouped';
   let state = 'hosts';
-  const lines = text.split(/\r?\n/);
+  // Python's str.splitlines(), as Ansible splits the file.
+  const lines = text.split(/\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/);
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n]!;
     const line = raw.trim();
