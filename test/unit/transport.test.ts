@@ -226,11 +226,13 @@ test('the sudo password never reaches a ProxyCommand\'s environment', async () =
   const { SshConnection } = await import('../../src/transport/ssh.js');
   const d = mkdtempSync(join(tmpdir(), 'fmtu-'));
   const envFile = join(d, 'env');
-  const t = targetFor('r1', { ansible_host: '10.0.0.1', ansible_ssh_common_args: `-o ProxyCommand='env > ${envFile}; exit 1'` }, { becomePassword: 'hunter2-secret' });
+  // The proxy writes its environment whole (then renames it into place) and stays silent: the attempt
+  // ends at its connect timeout, long after the file is there (no race with a proxy killed mid-write).
+  const t = targetFor('r1', { ansible_host: '10.0.0.1', ansible_ssh_common_args: `-o ProxyCommand='sh -c "env > ${envFile}.tmp && mv ${envFile}.tmp ${envFile}; exec sleep 30"'` }, { becomePassword: 'hunter2-secret' });
   const saved = process.env.FLEETMASQ_BECOME_PASSWORD;
   process.env.FLEETMASQ_BECOME_PASSWORD = 'hunter2-secret';
   try {
-    await assert.rejects(SshConnection.open({ ...t, connectTimeoutMs: 3000 }));
+    await assert.rejects(SshConnection.open({ ...t, connectTimeoutMs: 2000 }));
   } finally {
     if (saved === undefined) delete process.env.FLEETMASQ_BECOME_PASSWORD;
     else process.env.FLEETMASQ_BECOME_PASSWORD = saved;
