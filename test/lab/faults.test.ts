@@ -92,15 +92,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('two real runs at once on one robot: the second meets the first\'s lock (holder named), or waits for it with --wait-lock and plans again from fresh facts', opts, async () => {
   const l = lab();
   const inv = l.paths.inventory;
-  // Wider windows: f-01's systemctl takes 6 s per enable/disable/stop, so each change holds the lock for seconds.
-  await sshOut(l, 'f-01', `printf '#!/bin/sh\\ncase "$1" in enable|disable|stop) sleep 6;; esac\\nexec /usr/bin/systemctl "$@"\\n' > /usr/local/sbin/systemctl`);
+  // Wider windows: f-01's systemctl takes 10 s per enable/disable/stop, so each change holds the lock for seconds.
+  await sshOut(l, 'f-01', `printf '#!/bin/sh\\ncase "$1" in enable|disable|stop) sleep 10;; esac\\nexec /usr/bin/systemctl "$@"\\n' > /usr/local/sbin/systemctl`);
+  // The second run starts once the first is mid-change (it holds the lock and has written the unit),
+  // however long the first took to get there on a loaded machine.
+  const midChange = async () => {
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      const st = await sshOut(l, 'f-01', 'test -e /run/fleetmasq.lock && test -e /etc/systemd/system/fleetmasq-masquerade.service && echo mid || echo not');
+      if (st.trim() === 'mid') return;
+      await sleep(200);
+    }
+    throw new Error('the first run never got mid-change');
+  };
   assert.equal((await cli(['remove', '-i', inv, '-l', 'f-01'])).code, 0);
   assert.equal(await state(l, 'f-01'), 'none');
 
   // The second run reads the robot while the first is changing it (its unit written, the enable under
   // way): it has something to remove, and meets the first's lock.
   const first = fleetmasq(['apply', '-i', inv, '-l', 'f-01', '--json']);
-  await sleep(3000);
+  await midChange();
   const second = await fleetmasq(['remove', '-i', inv, '-l', 'f-01', '--json']);
   const a = await first;
   assert.equal(a.code, 0, a.stdout + a.stderr);
@@ -113,7 +124,7 @@ test('two real runs at once on one robot: the second meets the first\'s lock (ho
 
   // With --wait-lock, the second waits and then plans from what the first left: its remove is complete.
   const first2 = fleetmasq(['apply', '-i', inv, '-l', 'f-01', '--json']);
-  await sleep(3000);
+  await midChange();
   const second2 = await fleetmasq(['remove', '-i', inv, '-l', 'f-01', '--json', '--wait-lock', '90s']);
   assert.equal((await first2).code, 0);
   const b = JSON.parse(second2.stdout).hosts['f-01'];
