@@ -5,12 +5,10 @@ import { ConnectionPool, runFleet } from '../runner/runner.js';
 import { diagnoseTask } from '../runner/tasks.js';
 import { diagnoseHtml, diagnoseSummary, diagnoseText } from '../report/diagnose.js';
 import { runDocument } from '../report/summary.js';
-import { runHeader } from '../records/audit.js';
 import { intFlag } from './args.js';
 import type { FlagValues } from './commands.js';
-import { announceLocalCommands, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
+import { announceLocalCommands, announceRun, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
 import type { Out } from './output.js';
-import { version } from './version.js';
 
 export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const setup = fleetSetup(values);
@@ -19,8 +17,8 @@ export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[
   const groups = intFlag(values['ab-groups'], 'ab-groups', 2, 20);
   const per = intFlag(values['ab-per'], 'ab-per', 1, 50);
   if ((groups || per) && !values.ab) throw new ConfigError('--ab-groups and --ab-per go with --ab');
-  const header = runHeader(argv, setup.sources.sources, version());
-  for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
+  // Also ansible.cfg's warnings (host keys not checked), which this command did not print before.
+  const header = announceRun(setup, argv, io);
   const lock = lockFor(header, 'diagnose', values);
   const task = diagnoseTask({ ...setup.taskOptions, lock, stun: values.stun, attempts, ...(values.ab ? { ab: { groups: groups ?? 4, per: per ?? 5 } } : {}) });
   const startedAt = new Date();

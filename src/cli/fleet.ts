@@ -229,13 +229,17 @@ export function runInfo(command: string, values: FlagValues, startedAt: Date, ex
   return { command, checkMode: Boolean(values.check), inventory: (values.inventory ?? []).join(','), limit: values.limit, startedAt, ...extra };
 }
 
+/** A run's record header (who, what, which inventory), after saying what ansible.cfg and the inventory warn of. */
+export function announceRun(setup: FleetSetup, argv: string[], io: Out): RunHeader {
+  for (const w of [...setup.sources.settings.warnings, ...setup.inventory.warnings]) io.err(`warning: ${w}`);
+  return runHeader(argv, setup.sources.sources, version());
+}
+
 export async function fleetCommand(command: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const setup = fleetSetup(values);
-  const header = runHeader(argv, setup.sources.sources, version());
-  for (const w of setup.sources.settings.warnings) io.err(`warning: ${w}`);
+  const header = announceRun(setup, argv, io);
   setup.taskOptions.audit = { by: header.who, command };
   setup.taskOptions.lock = lockFor(header, command, values);
-  for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   let notify = (m: string) => io.err(m);
   const { signal, abandon, dispose } = interruptSignal((m) => notify(m));

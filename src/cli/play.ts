@@ -3,19 +3,15 @@ import { combineResults, runPlaybook } from '../playbook/run.js';
 import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool } from '../runner/runner.js';
 import type { FlagValues } from './commands.js';
-import { announceLocalCommands, finishOutput, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
+import { announceLocalCommands, announceRun, finishOutput, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
 import type { Out } from './output.js';
-import { runHeader } from '../records/audit.js';
-import { version } from './version.js';
 
 export async function playCommand(playbook: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const plays = loadPlaybook(playbook);
   const setup = fleetSetup(values);
-  const header = runHeader(argv, setup.sources.sources, version());
-  for (const w of setup.sources.settings.warnings) io.err(`warning: ${w}`);
+  const header = announceRun(setup, argv, io);
   setup.taskOptions.audit = { by: header.who, command: 'play' };
   setup.taskOptions.lock = lockFor(header, 'play', values);
-  for (const w of setup.inventory.warnings) io.err(`warning: ${w}`);
   const startedAt = new Date();
   let progress = await makeProgress(io, [], '', { ...values, quiet: true });
   const { signal, abandon, dispose } = interruptSignal((m) => progress.notice(m));

@@ -193,15 +193,25 @@ async function begin(ctx: HostContext, o: TaskOptions) {
 
 type PlanFn = (facts: Facts, s: MasqSettings) => Plan;
 
+/**
+ * A change from facts: connect and read them once, then attempt the change (withLockWait); an attempt
+ * made again after another run held or changed the robot reads the facts afresh.
+ */
+async function fromFreshFacts(
+  ctx: HostContext,
+  o: TaskOptions,
+  attempt: (facts: Facts, begun: Awaited<ReturnType<typeof begin>>) => Promise<HostOutcome>,
+): Promise<HostOutcome> {
+  const first = await begin(ctx, o);
+  return withLockWait(ctx, o, async (again) => attempt(again ? await gatherFacts(first.conn, o.commandTimeoutMs) : first.facts, first));
+}
+
 /** apply / masquerade / persist: plan from facts, change, verify. */
 function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): HostTask {
   const planFn: PlanFn = kind === 'apply' ? planApply : kind === 'masquerade' ? (f, s) => planRule(f, s) : (f, s) => planPersist(f, s);
-  return async (ctx) => {
-    const first = await begin(ctx, o);
-    const { settings, conn } = first;
-    return withLockWait(ctx, o, async (again) => {
+  return (ctx) =>
+    fromFreshFacts(ctx, o, async (facts, { settings, conn }) => {
       const out = emptyOutcome();
-      const facts = again ? await gatherFacts(conn, o.commandTimeoutMs) : first.facts;
       const plan = planFn(facts, settings);
       if (plan.error) throw new HostError('config', plan.error);
       planned(plan, out);
@@ -229,7 +239,6 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
       }
       return out;
     });
-  };
 }
 
 export const applyTask = (o: TaskOptions) => changeTask('apply', o);
@@ -279,12 +288,9 @@ function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFi
 }
 
 export function removeTask(o: TaskOptions): HostTask {
-  return async (ctx) => {
-    const first = await begin(ctx, o);
-    const { settings, conn } = first;
-    return withLockWait(ctx, o, async (again) => {
+  return (ctx) =>
+    fromFreshFacts(ctx, o, async (facts, { settings, conn }) => {
       const out = emptyOutcome();
-      const facts = again ? await gatherFacts(conn, o.commandTimeoutMs) : first.facts;
       const plan = planRemove(facts, settings);
       // Nothing half-done: a robot whose files fleetmasq will not edit is left entirely as it is.
       if (plan.error) throw new HostError('config', `${plan.error}; nothing removed`);
@@ -302,7 +308,6 @@ export function removeTask(o: TaskOptions): HostTask {
       }
       return out;
     });
-  };
 }
 
 export interface RebootOptions extends TaskOptions {
