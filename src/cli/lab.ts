@@ -23,9 +23,12 @@ export async function labCommand(argv: string[], io: Out): Promise<number> {
   switch (sub) {
     case 'up': {
       if (values.robots && values.spec) throw new ConfigError('use either --robots or --spec');
+      if (values.form && values.spec) throw new ConfigError("--form is for --robots; a spec file says each robot's form");
+      if (values.form !== undefined && values.form !== 'full' && values.form !== 'light')
+        throw new ConfigError(`--form must be full or light (got '${values.form}')`);
       let labSpec;
       if (values.spec) labSpec = parseLabSpec(readFileSync(values.spec, 'utf8'), values.spec);
-      else labSpec = uniformSpec('lab', intFlag(values.robots, 'robots', 1, 5000) ?? 5, intFlag(values.rtt, 'rtt', 0, 10000) ?? 0);
+      else labSpec = uniformSpec('lab', intFlag(values.robots, 'robots', 1, 5000) ?? 5, intFlag(values.rtt, 'rtt', 0, 10000) ?? 0, values.form ?? 'full');
       if (values.name) labSpec = { ...labSpec, name: checkLabName(values.name) };
       const lab = await labUp(labSpec, { log: (l) => io.err(l) });
       io.out(lab.paths.inventory);

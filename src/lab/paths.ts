@@ -17,7 +17,10 @@ export function labPaths(name: string) {
     key: join(dir, 'id_ed25519'),
     knownHosts: join(dir, 'known_hosts'),
     sshConfig: join(dir, 'ssh_config'),
+    sshConfigDirect: join(dir, 'ssh_config-direct'),
     inventory: join(dir, 'inventory.yml'),
+    /** The same fleet reached directly over TCP, for a control side run inside the lab's namespace. */
+    inventoryDirect: join(dir, 'inventory-direct.yml'),
     sockDir: join(dir, 'sock'),
     ctlSocket: join(dir, 'relay.ctl'),
     relayConfig: join(dir, 'relay.json'),
@@ -26,6 +29,9 @@ export function labPaths(name: string) {
     supervisor: join(dir, 'supervise.sh'),
     robotDir: (robot: string) => join(dir, 'robots', robot),
     netns: `fmlab-${name}`,
+    /** A light robot's own network namespace (machine names are unique across labs; lab names have no '-'). */
+    robotNetns: (machine: string) => `fmlab-${machine}`,
+    robotNetnsPrefix: `fmlab-${name}-`,
     bridge: 'fmbr0',
   };
 }

@@ -9,6 +9,7 @@
  *     - { name: legacy, iptables: legacy, interface: eth0 }
  *     - { name: sudo, login: sudo-password }
  *     - { name: fw, manager: ufw }         # also iptables-persistent, nftables, firewalld
+ *     - { name: many, count: 1000, form: light }   # light robots (see RobotForm)
  */
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -18,6 +19,18 @@ export const LAB_MANAGERS = ['iptables-persistent', 'nftables', 'ufw', 'firewall
 export type LabManager = (typeof LAB_MANAGERS)[number];
 
 export type Login = 'root' | 'sudo' | 'sudo-password';
+/**
+ * full: a systemd-nspawn container booting real systemd, its sshd listening on its own veth (reboots,
+ * persistence, firewall managers, hotspots: everything).
+ * light: light enough for a thousand on this machine: its own network namespace (real iptables; its
+ * uplink a veth routed to the lab's namespace, so what it sends arrives there as on a full robot) and
+ * its own overlay of the same Debian root, with one process: its real sshd, run chrooted there (sshd
+ * forks and re-executes itself per connection as on any robot). It does not model boots (no systemd, no
+ * reboot; boot_id is the machine's), persistence (its inventory says \`masquerade_persistence:
+ * external\`), firewall managers, or PAM (its sshd runs with UsePAM no: a login costs the shared cores
+ * less).
+ */
+export type RobotForm = 'full' | 'light';
 export type OnReboot = 'reboot' | 'poweroff';
 
 export interface RobotSpec {
@@ -40,6 +53,8 @@ export interface RobotSpec {
   hotspot?: 'defective' | 'healthy';
   /** A docker0-like bridge with 172.17.0.1/16: a second local address, as robots running Docker have. */
   secondAddress?: boolean;
+  /** full (default) or light: see RobotForm. */
+  form: RobotForm;
 }
 
 export interface RobotPlan extends RobotSpec {
@@ -65,7 +80,7 @@ const ROBOT_RE = /^[a-z][a-z0-9-]{0,19}$/;
 export const IFACE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 
 const ROBOT_KEYS = new Set([
-  'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via', 'manager', 'hotspot', 'second_address',
+  'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via', 'manager', 'hotspot', 'second_address', 'form',
 ]);
 
 const DEFAULTS: Omit<RobotSpec, 'name'> = {
@@ -76,6 +91,7 @@ const DEFAULTS: Omit<RobotSpec, 'name'> = {
   rttMs: 0,
   onReboot: 'reboot',
   extraInterfaces: [],
+  form: 'full',
 };
 
 function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string, file: string): T {
@@ -102,6 +118,7 @@ function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, 
     if (typeof raw.second_address !== 'boolean') throw new ConfigError('second_address must be true or false', file);
     r.secondAddress = raw.second_address;
   }
+  if (raw.form !== undefined) r.form = oneOf(raw.form, ['full', 'light'] as const, 'form', file);
   if (raw.on_reboot !== undefined) r.onReboot = oneOf(raw.on_reboot, ['reboot', 'poweroff'] as const, 'on_reboot', file);
   if (raw.rtt_ms !== undefined) {
     if (typeof raw.rtt_ms !== 'number' || !(raw.rtt_ms >= 0) || raw.rtt_ms > 10000)
@@ -123,6 +140,19 @@ function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, 
     });
   }
   return r;
+}
+
+/** What a light robot cannot be (it has no systemd, no boots and no link beyond itself): the keys that would need it. */
+function lightConflicts(r: Omit<RobotSpec, 'name'>): string[] {
+  const bad: string[] = [];
+  if (r.manager) bad.push('manager');
+  if (r.hotspot) bad.push('hotspot');
+  if (r.secondAddress) bad.push('second_address');
+  if (r.rcLocal !== 'none') bad.push('rc_local');
+  if (r.onReboot !== 'reboot') bad.push('on_reboot');
+  if (r.extraInterfaces.length) bad.push('extra_interfaces');
+  if (r.onlyVia) bad.push('only_via');
+  return bad;
 }
 
 /** Parses a lab spec from YAML text. */
@@ -147,6 +177,10 @@ export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
     if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 5000))
       throw new ConfigError(`count must be an integer from 1 to 5000`, file);
     const r = robotFrom(item, base, file);
+    if (r.form === 'light') {
+      const bad = lightConflicts(r);
+      if (bad.length) throw new ConfigError(`robot '${item.name}': a light robot has no systemd, boots or link beyond itself, so it cannot have ${bad.join(', ')}`, file);
+    }
     if (count === undefined) robots.push({ name: item.name, ...r });
     else {
       const width = Math.max(2, String(count).length);
@@ -160,13 +194,15 @@ export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
   }
   for (const r of robots) {
     if (r.onlyVia && !seen.has(r.onlyVia)) throw new ConfigError(`only_via: no robot named '${r.onlyVia}'`, file);
+    if (r.onlyVia && robots.find((b) => b.name === r.onlyVia)!.form === 'light')
+      throw new ConfigError(`only_via: '${r.onlyVia}' is a light robot, whose uplink leads nowhere: a bastion must be a full robot`, file);
   }
   return { name, robots };
 }
 
 /** A uniform fleet of N robots (what `lab up --robots N` boots). */
-export function uniformSpec(name: string, count: number, rttMs = 0): LabSpec {
-  return { name, robots: Array.from({ length: count }, (_, i) => ({ name: robotName(i, count), ...DEFAULTS, rttMs })) };
+export function uniformSpec(name: string, count: number, rttMs = 0, form: RobotForm = 'full'): LabSpec {
+  return { name, robots: Array.from({ length: count }, (_, i) => ({ name: robotName(i, count), ...DEFAULTS, rttMs, form })) };
 }
 
 /** robot-01, robot-02, … (zero-padded to the fleet's size). */
