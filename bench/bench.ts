@@ -8,9 +8,15 @@
  *
  *   npm run bench -- [--robots N] [--rtt MS] [--runs K] [--sizes 10,30] [--tools fleetmasq,raw,ansible]
  *                    [--jobs apply,apply-again,check,reboot] [--out DIR] [--lab NAME] [--keep]
- *                    [--silent P] [--forks F]
+ *                    [--silent P] [--forks F] [--form full|light] [--direct] [--connect-timeout S]
  * --silent P: P% of the robots give no answer at all during each timed command (their links stalled by
  * the lab relay, resumed after): what silent robots cost the rest. --forks F: robots at once (default N).
+ * --form light: light lab robots (src/lab/spec.ts: a namespace, an overlay root and an sshd each; no
+ * systemd), so a thousand fit here; jobs check, apply and apply-again; persistence is not modelled (the
+ * tools check and apply the live rule only). --direct: the tools run inside the lab's network namespace
+ * and reach the robots over TCP, as a fleet reached directly (no ProxyCommand process per connection, no
+ * relay, so no --rtt or --silent). --connect-timeout S: for every tool (default 10): on 2 shared cores,
+ * hundreds of robots' sshd answer late.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -49,6 +55,9 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     silent: { type: 'string', default: '0' },
     forks: { type: 'string' },
+    form: { type: 'string', default: 'full' },
+    direct: { type: 'boolean', default: false },
+    'connect-timeout': { type: 'string', default: '10' },
   },
 });
 
@@ -63,15 +72,20 @@ const int = (v: string, what: string, min: number, max: number) => {
 };
 const runs = int(values.runs!, '--runs', 1, 100);
 const rtt = int(values.rtt!, '--rtt', 0, 10_000);
-const sizes = (values.sizes ?? values.robots!).split(',').map((v) => int(v, '--robots/--sizes', 1, 1000));
+const sizes = (values.sizes ?? values.robots!).split(',').map((v) => int(v, '--robots/--sizes', 1, 5000));
 const silentPct = int(values.silent!, '--silent', 0, 90);
 const forksOpt = values.forks === undefined ? undefined : int(values.forks, '--forks', 1, 10000);
+const connectTimeout = int(values['connect-timeout']!, '--connect-timeout', 1, 600);
+const form = values.form === 'light' || values.form === 'full' ? values.form : fail(`--form must be full or light (got '${values.form}')`);
+const direct = values.direct!;
+if (direct && (rtt || silentPct)) fail('--direct reaches robots without the relay: no --rtt or --silent');
 const TOOLS: Tool[] = ['fleetmasq', 'raw', 'ansible'];
 const JOBS: Job[] = ['apply', 'apply-again', 'check', 'reboot'];
 let tools = values.tools!.split(',') as Tool[];
 const jobs = values.jobs!.split(',') as Job[];
 for (const t of tools) if (!TOOLS.includes(t)) fail(`unknown tool '${t}' (tools: ${TOOLS.join(', ')})`);
 for (const j of jobs) if (!JOBS.includes(j)) fail(`unknown job '${j}' (jobs: ${JOBS.join(', ')})`);
+if (form === 'light' && jobs.includes('reboot')) fail('light robots do not boot: no reboot job with --form light');
 const labName = (() => {
   try {
     return checkLabName(values.lab);
@@ -124,14 +138,22 @@ while [ $(date +%s) -lt $end ]; do
 done
 exit 1`;
 
+/** Light robots have no systemd: the equivalent job is the live rule alone (as fleetmasq's external persistence). */
+const rawCheckLight = `iptables -w -t nat -S POSTROUTING | grep -cxF -- '-A ${RULE}' | grep -qx 1`;
+const rawApplyLight = `iptables -w -t nat -C ${RULE} 2>/dev/null || iptables -w -t nat -A ${RULE}`;
+
+/** The tools run inside the lab's network namespace when --direct (a fleet reached over TCP). */
+const inNetns = (lab: LabState, cmd: string) => (direct ? `nsenter --net=/run/netns/${lab.paths.netns} bash -c ${shQuote(cmd)}` : cmd);
+const inventoryOf = (lab: LabState) => (direct ? lab.paths.inventoryDirect : lab.paths.inventory);
+
 function rawCmd(lab: LabState, job: Job, n: number): string {
   const hosts = lab.robots.map((r) => r.address).join('\n');
-  const cfg = lab.paths.sshConfig;
+  const cfg = `${direct ? lab.paths.sshConfigDirect : lab.paths.sshConfig} -o ConnectTimeout=${connectTimeout}`;
   if (job === 'reboot') {
     writeFileSync(join(outDir, 'raw-reboot.sh'), rawReboot);
     return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${forksOpt ?? n} -I{} bash ${join(outDir, 'raw-reboot.sh')} {} ${cfg}`;
   }
-  const script = job === 'check' ? rawCheck : rawApply;
+  const script = form === 'light' ? (job === 'check' ? rawCheckLight : rawApplyLight) : job === 'check' ? rawCheck : rawApply;
   return `printf '%s\\n' ${shQuote(hosts)} | xargs -P ${forksOpt ?? n} -I{} ssh -F ${cfg} root@{} ${shQuote(script)}`;
 }
 
@@ -156,31 +178,35 @@ function ansibleFiles(): Record<Job, string> {
       ansible.builtin.iptables: { table: nat, chain: POSTROUTING, out_interface: wlan0, jump: MASQUERADE }
 `;
   const head = '- hosts: all\n  gather_facts: false\n  tasks:\n';
+  const liveOnly = (t: string) => t.split('    - name: ').filter((x) => x && !/persistence|unit|enabled/.test(x.split('\n')[0]!)).map((x) => `    - name: ${x}`).join('');
   const files: Record<Job, string> = { check: join(dir, 'check.yml'), apply: join(dir, 'apply.yml'), 'apply-again': join(dir, 'apply.yml'), reboot: join(dir, 'reboot.yml') };
-  writeFileSync(files.check, head + check);
-  writeFileSync(files.apply, head + apply);
+  writeFileSync(files.check, head + (form === 'light' ? liveOnly(check) : check));
+  writeFileSync(files.apply, head + (form === 'light' ? liveOnly(apply) : apply));
   writeFileSync(files.reboot, `${head}    - name: reboot\n      ansible.builtin.reboot: { reboot_timeout: 600 }\n${check}    - name: fired at this boot\n      ansible.builtin.shell: 'test "$(cut -d" " -f1 /run/fleetmasq/boot-marker)" = "$(cat /proc/sys/kernel/random/boot_id)"'\n      changed_when: false\n`);
   return files;
 }
 
 function command(tool: Tool, job: Job, lab: LabState, n: number, books: Record<Job, string>): { cmd: string; env?: NodeJS.ProcessEnv } {
-  const inv = lab.paths.inventory;
+  const inv = inventoryOf(lab);
   if (tool === 'fleetmasq') {
-    const f = forksOpt ?? n;
-    const sub = job === 'reboot' ? `reboot -i ${inv} --forks ${f}` : job === 'check' ? `check -i ${inv} --forks ${f}` : `apply -i ${inv} --forks ${f}`;
-    return { cmd: `node ${BIN} ${sub} --json > ${join(outDir, 'fleetmasq-last.json')}`, env: { CI: 'true' } };
+    const f = `--forks ${forksOpt ?? n} --connect-timeout ${connectTimeout}`;
+    const sub = job === 'reboot' ? `reboot -i ${inv} ${f}` : job === 'check' ? `check -i ${inv} ${f}` : `apply -i ${inv} ${f}`;
+    return { cmd: inNetns(lab, `node ${BIN} ${sub} --json > ${join(outDir, 'fleetmasq-last.json')}`), env: { CI: 'true' } };
   }
-  if (tool === 'raw') return { cmd: `${rawCmd(lab, job, n)} > /dev/null` };
+  if (tool === 'raw') return { cmd: inNetns(lab, `${rawCmd(lab, job, n)} > /dev/null`) };
   return {
-    cmd: `ansible-playbook -i ${inv} ${books[job]} > ${join(outDir, `ansible-${job}.log`)} 2>&1`,
+    cmd: inNetns(lab, `ansible-playbook -i ${inv} ${books[job]} > ${join(outDir, `ansible-${job}.log`)} 2>&1`),
     // Its best settings: forks = N, pipelining, no facts, and keepalives so a rebooting robot's dead
     // ControlPersist connection is noticed (without them its reboot module hung on 5 of 30 robots here).
-    env: { ANSIBLE_SSH_ARGS: '-C -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=5 -o ServerAliveCountMax=3', ANSIBLE_FORKS: String(forksOpt ?? n), ANSIBLE_PIPELINING: 'True', ANSIBLE_GATHERING: 'explicit', ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False' },
+    env: { ANSIBLE_SSH_ARGS: '-C -o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=5 -o ServerAliveCountMax=3', ANSIBLE_FORKS: String(forksOpt ?? n), ANSIBLE_PIPELINING: 'True', ANSIBLE_GATHERING: 'explicit', ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False', ANSIBLE_TIMEOUT: String(connectTimeout) },
   };
 }
 
+/** Untimed preparation: as many robots at once as the shared cores serve without timeouts. */
+const PREP = ['--forks', '100', '--connect-timeout', '60'];
+
 async function reset(lab: LabState): Promise<void> {
-  const r = await run('node', [BIN, 'remove', '-i', lab.paths.inventory, '--forks', '200'], { nothrow: true, env: { ...process.env, CI: 'true' } });
+  const r = await run('node', [BIN, 'remove', '-i', lab.paths.inventory, ...PREP], { nothrow: true, env: { ...process.env, CI: 'true' } });
   if (r.exitCode !== 0) throw new Error(`reset failed: ${r.stdout}${r.stderr}`);
 }
 
@@ -199,7 +225,7 @@ async function main(): Promise<void> {
   const all: Record<string, Record<string, Record<string, Sample[]>>> = {};
   for (const n of sizes) {
     log(`== booting ${n} lab robots (rtt ${rtt} ms)`);
-    const lab = await labUp(uniformSpec(labName, n, rtt), { log });
+    const lab = await labUp(uniformSpec(labName, n, rtt, form), { log });
     const byTool: Record<string, Record<string, Sample[]>> = {};
     all[n] = byTool;
     try {
@@ -213,7 +239,7 @@ async function main(): Promise<void> {
               // Retried: right after a big lab boots, a robot may miss the 10 s connect timeout while
               // hundreds of key exchanges share the machine's cores.
               for (let attempt = 1; ; attempt++) {
-                const a = await run('node', [BIN, 'apply', '-i', lab.paths.inventory, '--forks', '200'], { nothrow: true, env: { ...process.env, CI: 'true' } });
+                const a = await run('node', [BIN, 'apply', '-i', lab.paths.inventory, ...PREP], { nothrow: true, env: { ...process.env, CI: 'true' } });
                 if (a.exitCode === 0) break;
                 const why = a.stdout.split('\n').filter((l) => /failed|unreachable/.test(l)).join(' | ');
                 if (attempt === 3) throw new Error(`untimed apply before check failed 3 times: ${why}`);
@@ -251,7 +277,7 @@ async function main(): Promise<void> {
   const table: Record<string, unknown>[] = [];
   for (const [n, byTool] of Object.entries(all)) {
     for (const job of jobs) {
-      const row: Record<string, unknown> = { robots: Number(n), rttMs: rtt, job, silentPct, forks: forksOpt ?? Number(n) };
+      const row: Record<string, unknown> = { robots: Number(n), rttMs: rtt, job, silentPct, forks: forksOpt ?? Number(n), form, direct, connectTimeout };
       for (const tool of tools) {
         const xs = byTool[tool]?.[job] ?? [];
         if (!xs.length) continue;
@@ -265,8 +291,8 @@ async function main(): Promise<void> {
       table.push(row);
     }
   }
-  const doc = { date: new Date().toISOString(), machine, runs, rttMs: rtt, silentPct, forks: forksOpt ?? null, sizes, tools, jobs, results: table };
-  const stamp = `n${sizes.join('-')}-rtt${rtt}${silentPct ? `-silent${silentPct}` : ''}${forksOpt ? `-f${forksOpt}` : ''}`;
+  const doc = { date: new Date().toISOString(), machine, runs, rttMs: rtt, silentPct, forks: forksOpt ?? null, form, direct, connectTimeout, sizes, tools, jobs, results: table };
+  const stamp = `n${sizes.join('-')}-rtt${rtt}${silentPct ? `-silent${silentPct}` : ''}${forksOpt ? `-f${forksOpt}` : ''}${form === 'light' ? '-light' : ''}${direct ? '-direct' : ''}`;
   writeFileSync(join(outDir, `bench-${stamp}.json`), JSON.stringify(doc, null, 2));
   const lines = ['| robots | rtt | job | ' + tools.map((t) => `${t} (median [min–max] s, cpu s, MB)`).join(' | ') + ' | fleetmasq vs raw | fleetmasq vs Ansible |', '|' + '---|'.repeat(5 + tools.length)];
   for (const r of table) {

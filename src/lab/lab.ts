@@ -220,6 +220,11 @@ function lightSetupScript(r: RobotPlan, d: string, lower: string, netns: string,
   const D = shQuote(d);
   // The lab side of the uplink: <= 15 characters (machine names are <= 11, without their '-').
   const peer = `fl${r.machine.replace('-', '')}`;
+  // Fixed addresses and permanent neighbours on both ends: with hundreds of robots busy on 2 cores, ARP
+  // answers came late and connections failed with EHOSTUNREACH (seen at 1,000 robots).
+  const mac = (kind: number) => `02:${kind.toString(16).padStart(2, '0')}:${[24, 16, 8, 0].map((b) => ((r.index >>> b) & 255).toString(16).padStart(2, '0')).join(':')}`;
+  const robotMac = mac(0x4d);
+  const peerMac = mac(0x4c);
   return `set -e
 D=${D}
 mkdir -p $D/upper $D/work $D/root
@@ -235,14 +240,18 @@ echo 'UsePAM no' > $D/root/etc/ssh/sshd_config.d/05-light.conf
 # Without PAM, sshd refuses a locked account ('!' in shadow) even to a key: no password, not locked.
 sed -i 's/^robot:!:/robot:*:/' $D/root/etc/shadow
 ip netns add ${netns}
-ip -n ${labNetns} link add ${peer} type veth peer name ${r.interface} netns ${netns}
-ip -n ${labNetns} link set ${peer} up
-ip -n ${labNetns} route add ${r.address}/32 dev ${peer}
+ip -n ${labNetns} link add ${peer} address ${peerMac} type veth peer name ${r.interface} address ${robotMac} netns ${netns}
+ip -n ${labNetns} -b - <<LAB
+link set ${peer} up
+route add ${r.address}/32 dev ${peer}
+neigh replace ${r.address} lladdr ${robotMac} dev ${peer} nud permanent
+LAB
 ip -n ${netns} -b - <<NET
 link set lo up
 addr add ${r.address}/16 dev ${r.interface}
 link set ${r.interface} up
 route add default via 10.77.0.1 dev ${r.interface}
+neigh replace 10.77.0.1 lladdr ${peerMac} dev ${r.interface} nud permanent
 NET`;
 }
 
