@@ -67,7 +67,7 @@ export const FLAGS = {
   name: { type: 'string', arg: 'NAME', help: 'lab name' },
   spec: { type: 'string', arg: 'FILE', help: 'lab spec file (a mixed fleet)' },
   rtt: { type: 'string', arg: 'MS', help: 'added round-trip latency' },
-  form: { type: 'string', arg: 'FORM', help: 'full (systemd-nspawn, boots) or light (namespace + sshd per connection: 1,000s)' },
+  form: { type: 'string', arg: 'FORM', help: 'full (systemd-nspawn: boots, managers) or light (a namespace and an sshd: 1,000s)' },
   stall: { type: 'boolean', help: 'stop forwarding the link' },
   resume: { type: 'boolean', help: 'resume a stalled link' },
   drop: { type: 'boolean', help: "cut the robot's connections" },
@@ -211,7 +211,7 @@ export type CommandName = keyof typeof COMMANDS;
 
 export const LAB_COMMANDS: Record<string, CommandSpec> = {
   up: {
-    usage: 'fleetmasq lab up [--robots N [--form full|light] | --spec FILE] [--name NAME] [--rtt MS]',
+    usage: 'fleetmasq lab up [--robots N --form F | --spec FILE] [--name N] [--rtt T]',
     summary: "boot a lab fleet (default: 5 robots, lab 'lab'); prints its inventory",
     flags: ['robots', 'spec', 'name', 'rtt', 'form'],
   },

@@ -17,12 +17,14 @@ import { NodeSSH } from 'node-ssh';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { HostError } from '../errors.js';
 import { shQuote } from '../util/quote.js';
-import { knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './knownhosts.js';
+import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry, type KnownHostsIndex } from './knownhosts.js';
 import type { SshTarget } from './target.js';
-import { installFastPublicKeyAuth } from './fastauth.js';
+import { installFastPublicKeyAuth, installPipelinedUserauth } from './fastauth.js';
 
 // Key logins in one round trip (the signed request straight away): see fastauth.ts.
 installFastPublicKeyAuth();
+// The first authentication request in the same flight as the service request: see fastauth.ts.
+installPipelinedUserauth();
 
 export interface ExecResult {
   stdout: string;
@@ -109,6 +111,20 @@ function readKnownHosts(files: string[]): KnownHostEntry[] {
     out.push(...cached.entries);
   }
   return out;
+}
+
+/** The index of a set of known_hosts files, rebuilt only when one of them changed (see indexKnownHosts). */
+const knownHostsIndexes = new Map<string, { entries: KnownHostEntry[]; index: KnownHostsIndex }>();
+function knownHostsFor(files: string[], name: string): KnownHostEntry[] {
+  const entries = readKnownHosts(files);
+  const key = files.join('\0');
+  let c = knownHostsIndexes.get(key);
+  // readKnownHosts hands out the cached arrays' elements: the same entries mean nothing changed.
+  if (!c || c.entries.length !== entries.length || c.entries.some((e, i) => e !== entries[i])) {
+    c = { entries, index: indexKnownHosts(entries) };
+    knownHostsIndexes.set(key, c);
+  }
+  return c.index.candidates(name);
 }
 
 export type Warn = (msg: string) => void;
@@ -348,7 +364,7 @@ function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Du
 
 async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, connecting: Set<NodeSSH>): Promise<NodeSSH> {
   const khName = knownHostsName(t.hostKeyAlias ?? t.host, t.port);
-  const entries = readKnownHosts(t.knownHostsFiles);
+  const entries = knownHostsFor(t.knownHostsFiles, khName);
   let verdictError: HostError | undefined;
   const hostVerifier = (key: Buffer): boolean => {
     let v = verifyHostKey(entries, khName, key);
@@ -439,11 +455,25 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
 }
 
 /**
+ * ssh2's verdict on a key file's bytes, once per file content and passphrase (a fleet shares one key:
+ * parsing it for every robot cost more than its login's signature).
+ */
+type ParsedKey = Exclude<ReturnType<typeof ssh2.utils.parseKey>, Error | Error[]>;
+const parsedKeys = new Map<string, { buf: Buffer; passphrase: string | undefined; parsed: ReturnType<typeof ssh2.utils.parseKey> }>();
+function parseKeyOnce(file: string, buf: Buffer, passphrase: string | undefined): ReturnType<typeof ssh2.utils.parseKey> {
+  const c = parsedKeys.get(file);
+  if (c && c.passphrase === passphrase && c.buf.equals(buf)) return c.parsed;
+  const parsed = ssh2.utils.parseKey(buf, passphrase);
+  parsedKeys.set(file, { buf, passphrase, parsed });
+  return parsed;
+}
+
+/**
  * The identity files' bytes, each checked the way ssh2 will parse it: a key that cannot be used (an
  * encrypted key without its passphrase, a wrong passphrase) is left out, and said why on an auth failure.
  */
-function readIdentities(t: SshTarget): { keys: Buffer[]; problems: string[] } {
-  const keys: Buffer[] = [];
+function readIdentities(t: SshTarget): { keys: ParsedKey[]; problems: string[] } {
+  const keys: ParsedKey[] = [];
   const problems: string[] = [];
   for (const f of t.identityFiles) {
     let buf: Buffer;
@@ -452,7 +482,7 @@ function readIdentities(t: SshTarget): { keys: Buffer[]; problems: string[] } {
     } catch {
       continue; // As OpenSSH: an IdentityFile that is not there is skipped.
     }
-    const parsed = ssh2.utils.parseKey(buf, t.keyPassphrase);
+    const parsed = parseKeyOnce(f, buf, t.keyPassphrase);
     if (parsed instanceof Error) {
       if (/encrypted/i.test(parsed.message) && t.keyPassphrase === undefined)
         problems.push(`${f} is encrypted and no passphrase was given (set ansible_ssh_private_key_passphrase, or load the key into ssh-agent)`);
@@ -460,7 +490,8 @@ function readIdentities(t: SshTarget): { keys: Buffer[]; problems: string[] } {
       else problems.push(`${f} is not a usable private key (${parsed.message})`);
       continue;
     }
-    keys.push(buf);
+    // The parsed key itself (ssh2 takes a parsed key as it is): not parsed again for every robot.
+    keys.push(parsed);
   }
   return { keys, problems };
 }

@@ -30,8 +30,16 @@ export interface SshConfig {
 }
 
 /** OpenSSH pattern (only * and ? are special) as an anchored RegExp. */
+/** Compiled patterns (the same few patterns are matched for every robot of a fleet). */
+const wildcards = new Map<string, RegExp>();
 export function sshWildcard(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  let re = wildcards.get(pattern);
+  if (!re) {
+    if (wildcards.size > 10_000) wildcards.clear();
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    wildcards.set(pattern, re);
+  }
+  return re;
 }
 
 const MULTI = new Set(['identityfile', 'certificatefile', 'localforward', 'remoteforward', 'dynamicforward', 'sendenv', 'setenv']);

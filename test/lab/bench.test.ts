@@ -39,3 +39,30 @@ test('bench: fleetmasq, raw ssh and Ansible each do apply, apply again, check an
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('bench on light robots, reached directly from the lab namespace: every tool does apply, apply again and check; --also-forks adds a check', opts, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'fm-bench-'));
+  try {
+    const hasAnsible = (await run('sh', ['-c', 'command -v ansible-playbook'], { nothrow: true })).ok;
+    const args = ['--sizes', '2', '--runs', '1', '--form', 'light', '--direct', '--jobs', 'apply,apply-again,check', '--also-forks', '1', '--connect-timeout', '30', '--lab', 'tbenl', '--out', out];
+    const r = await run(process.execPath, ['dist/bench/bench.js', ...args], { nothrow: true, timeoutMs: 580_000 });
+    assert.equal(r.exitCode, 0, r.stderr.slice(-2000));
+    const doc = JSON.parse(readFileSync(join(out, 'bench-n2-rtt0-light-direct.json'), 'utf8'));
+    const tools = hasAnsible ? ['fleetmasq', 'raw', 'ansible'] : ['fleetmasq', 'raw'];
+    assert.deepEqual([doc.form, doc.direct, doc.connectTimeout], ['light', true, 30]);
+    assert.deepEqual(doc.results.map((x: { job: string }) => x.job), ['apply', 'apply-again', 'check', 'check --forks 1']);
+    for (const row of doc.results.slice(0, 3)) {
+      for (const t of tools) assert.equal(row[t].failures, 0, `${t} ${row.job}: ${row[t].notes.join(' | ')}`);
+      assert.ok(row.fleetmasqCpuPerRobotMs > 0);
+    }
+    const extra = doc.results[3];
+    assert.deepEqual([extra.forks, extra.fleetmasq.failures, extra.raw], [1, 0, undefined]);
+    assert.equal(readLab('tbenl'), undefined, 'the bench removes its lab');
+    // Light robots do not boot: the bench refuses a reboot job on them, before booting anything.
+    const no = await run(process.execPath, ['dist/bench/bench.js', '--form', 'light', '--jobs', 'reboot', '--out', out], { nothrow: true });
+    assert.equal(no.exitCode, 2);
+    assert.match(no.stderr, /light robots do not boot/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashHostName, hostFieldMatches, keyTypeOfBlob, knownHostsName, parseKnownHosts, verifyHostKey } from '../../src/transport/knownhosts.js';
+import { hashHostName, hostFieldMatches, indexKnownHosts, keyTypeOfBlob, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey } from '../../src/transport/knownhosts.js';
 import { lookupHost, parseSshConfig, shellWords } from '../../src/transport/sshconfig.js';
 import { parseSshArgs, targetFor, clearSshConfigCache, type SshTarget } from '../../src/transport/target.js';
 import { ConfigError } from '../../src/errors.js';
-import { hashForKeyAlgo, installFastPublicKeyAuth } from '../../src/transport/fastauth.js';
+import { hashForKeyAlgo, installFastPublicKeyAuth, installPipelinedUserauth } from '../../src/transport/fastauth.js';
 
 /**
  * An ed25519 key pair made by OpenSSH's ssh-keygen (ssh2's own generator now and then writes a private
@@ -54,6 +54,31 @@ test('known_hosts: plain, lists, [host]:port, hashed, wildcards, negation, revok
   assert.equal(verifyHostKey(e, 'bad.fleet', k2).status, 'unknown');
   assert.equal(verifyHostKey(e, 'anything', blob('ssh-ed25519', 'stolen')).status, 'revoked');
   assert.ok(hostFieldMatches('|1|' + 'x'.repeat(28) + '=|' + 'y'.repeat(28) + '=', 'h') === false);
+});
+
+test('known_hosts index: every lookup answers as a scan of every line does', () => {
+  const k = (s: string) => blob('ssh-ed25519', s);
+  const lines = [
+    `robot-1,10.0.0.1 ssh-ed25519 ${k('one').toString('base64')}`,
+    `robot-1 ecdsa-sha2-nistp256 ${blob('ecdsa-sha2-nistp256', 'e').toString('base64')}`,
+    `[10.0.0.2]:2222 ssh-ed25519 ${k('two').toString('base64')}`,
+    `${hashHostName('hashed.example')} ssh-ed25519 ${k('one').toString('base64')}`,
+    `*.fleet,!bad.fleet ssh-ed25519 ${k('two').toString('base64')}`,
+    `a.fleet ssh-ed25519 ${k('three').toString('base64')}`,
+    `robot-1 ssh-ed25519 ${k('other').toString('base64')}`,
+    `@revoked * ssh-ed25519 ${k('stolen').toString('base64')}`,
+    `@revoked robot-2 ssh-ed25519 ${k('two').toString('base64')}`,
+    `@cert-authority *.fleet ssh-ed25519 ${k('one').toString('base64')}`,
+    `r?bot-3 ssh-ed25519 ${k('q').toString('base64')}`,
+  ];
+  const e = parseKnownHosts(lines.join('\n'), 'kh');
+  const idx = indexKnownHosts(e);
+  const names = ['robot-1', '10.0.0.1', '[10.0.0.2]:2222', '10.0.0.2', 'hashed.example', 'a.fleet', 'bad.fleet', 'robot-2', 'robot-3', 'nobody'];
+  const keys = ['one', 'two', 'three', 'other', 'stolen', 'q', 'none'].map(k);
+  for (const n of names) {
+    assert.deepEqual(knownKeyTypes(idx.candidates(n), n), knownKeyTypes(e, n), n);
+    for (const key of keys) assert.deepEqual(verifyHostKey(idx.candidates(n), n, key), verifyHostKey(e, n, key), `${n} ${key.toString()}`);
+  }
 });
 
 test('ssh_config: first obtained value wins, IdentityFile accumulates, negation, Match all', () => {
@@ -265,6 +290,62 @@ test('a jump host that ignores channel requests fails the robot within the conne
     await assert.rejects(SshConnection.open(t), /jump host did not open a channel to 192\.0\.2\.7:22 for r1 within 2 s/);
     assert.ok(Date.now() - t0 < 10_000);
   } finally {
+    server.close();
+  }
+});
+
+test('the first authentication request goes in the same flight as the service request, and the login works', async () => {
+  const ssh2 = (await import('ssh2')).default;
+  const net = await import('node:net');
+  assert.equal(installPipelinedUserauth(), true);
+  assert.equal(installPipelinedUserauth(), true, 'idempotent');
+  const hostKey = keyPair();
+  const clientKey = keyPair();
+  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('authentication', (ctx) => (ctx.method === 'publickey' && ctx.signature ? ctx.accept() : ctx.reject(['publickey'])));
+    client.on('ready', () =>
+      client.on('session', (accept) => accept().once('exec', (acc) => {
+        const ch = acc();
+        ch.end('hello\n');
+        ch.exit(0);
+      })),
+    );
+    client.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // A link with 30 ms each way: the server's answer to the service request cannot come back before the
+  // client's next turn of its event loop, so the order of the client's messages shows the pipelining.
+  const hold = (from: import('node:net').Socket, to: import('node:net').Socket) => from.on('data', (d) => setTimeout(() => to.write(d), 30));
+  const front = net.createServer((a) => {
+    const b = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    hold(a, b);
+    hold(b, a);
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const log: string[] = [];
+  const c = new ssh2.Client();
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      c.on('ready', () => c.exec('x', (err, ch) => {
+        if (err) return reject(err);
+        let o = '';
+        ch.on('data', (d: Buffer) => (o += d)).on('close', () => resolve(o));
+      }));
+      c.on('error', reject);
+      c.connect({ host: '127.0.0.1', port: (front.address() as { port: number }).port, username: 'u', privateKey: clientKey.private, authHandler: ['publickey'], debug: (m: string) => log.push(m) });
+    });
+    assert.equal(out, 'hello\n');
+    const at = (re: RegExp) => log.findIndex((l) => re.test(l));
+    assert.ok(at(/Outbound: Sending SERVICE_REQUEST/) >= 0, log.join('\n'));
+    assert.ok(at(/Outbound: Sending USERAUTH_REQUEST/) > at(/Outbound: Sending SERVICE_REQUEST/));
+    assert.ok(at(/Outbound: Sending USERAUTH_REQUEST/) < at(/Inbound: Received SERVICE_ACCEPT/), log.join('\n'));
+    // The real answer was swallowed: authentication started once, with one signed request.
+    assert.equal(log.filter((l) => /Outbound: Sending USERAUTH_REQUEST/.test(l)).length, 1, log.join('\n'));
+  } finally {
+    c.end();
+    front.close();
     server.close();
   }
 });
