@@ -197,7 +197,7 @@ export const COMMANDS = {
       "Boots a lab fleet of N real robots (default 6; lab NAME, default 'demo') and runs\n" +
       'the main job: check -> apply --check --diff -> apply -> reboot --serial 1,50%\n' +
       '-> check, leaving fleetmasq-demo-report.html and a JUnit file here. The lab\n' +
-      "stays up: remove it with 'fleetmasq lab down --name NAME'.",
+      "stays up: remove it with 'npx fleetmasq lab down --name NAME'.",
     flags: ['robots', 'name'],
   },
   lab: {

@@ -31,6 +31,6 @@ export async function demoCommand(values: FlagValues, io: Out): Promise<number> 
   head('6/6 Compliance after, with reports: fleetmasq check --html --junit');
   const html = resolve('fleetmasq-demo-report.html');
   const checked = await main(['check', '-i', inv, '--html', html, '--junit', resolve('fleetmasq-demo-junit.xml')], io);
-  io.out(`\nHTML report: ${html}\nInventory of the lab: ${inv}\nRemove the lab: fleetmasq lab down --name ${name}`);
+  io.out(`\nHTML report: ${html}\nInventory of the lab: ${inv}\nRemove the lab: npx fleetmasq lab down --name ${name}`);
   return [applied, rebooted, checked].find((c) => c !== EXIT.OK) ?? EXIT.OK;
 }
