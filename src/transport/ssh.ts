@@ -114,14 +114,19 @@ function readKnownHosts(files: string[]): KnownHostEntry[] {
 }
 
 /** The index of a set of known_hosts files, rebuilt only when one of them changed (see indexKnownHosts). */
-const knownHostsIndexes = new Map<string, { entries: KnownHostEntry[]; index: KnownHostsIndex }>();
+const knownHostsIndexes = new Map<string, { stamps: string; index: KnownHostsIndex }>();
 function knownHostsFor(files: string[], name: string): KnownHostEntry[] {
-  const entries = readKnownHosts(files);
+  // Their mtimes and sizes, as readKnownHosts' own cache: no copy of every entry for every connection.
+  const stamps = files
+    .map((f) => {
+      const st = statSync(f, { throwIfNoEntry: false });
+      return st ? `${st.mtimeMs}:${st.size}` : '-';
+    })
+    .join('|');
   const key = files.join('\0');
   let c = knownHostsIndexes.get(key);
-  // readKnownHosts hands out the cached arrays' elements: the same entries mean nothing changed.
-  if (!c || c.entries.length !== entries.length || c.entries.some((e, i) => e !== entries[i])) {
-    c = { entries, index: indexKnownHosts(entries) };
+  if (c?.stamps !== stamps) {
+    c = { stamps, index: indexKnownHosts(readKnownHosts(files)) };
     knownHostsIndexes.set(key, c);
   }
   return c.index.candidates(name);
