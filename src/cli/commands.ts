@@ -26,6 +26,7 @@ export const FLAGS = {
     multiple: true,
     help: 'YAML/INI file, executable, or host list a,b, (repeatable; default: ANSIBLE_INVENTORY, then ansible.cfg)',
   },
+  'strict-vars': { type: 'boolean', help: "a near miss of a variable fleetmasq uses (ansible_usr) is an error, not a warning" },
   limit: { short: 'l', type: 'string', arg: 'PATTERN', help: 'narrow the robots: names, groups, globs, a:b, a:!b, a:&b, ~regex' },
   forks: { short: 'f', type: 'string', arg: 'N', help: 'robots at once (default 50)' },
   serial: { type: 'string', arg: 'SPEC', help: 'batches: N, N%, or a list like 1,25% (the first is a canary)' },
@@ -80,7 +81,7 @@ export type FlagValues = { [K in FlagName]?: (typeof FLAGS)[K] extends { multipl
 
 const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass'];
 const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
-const SELECT: FlagName[] = ['inventory', 'limit', 'forks'];
+const SELECT: FlagName[] = ['inventory', 'limit', 'forks', 'strict-vars'];
 const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];
 const CONVERGE: FlagName[] = ['until-converged', 'deadline'];
 
@@ -153,7 +154,7 @@ export const COMMANDS = {
     usage: 'fleetmasq inventory -i FILE (--list | --graph [GROUP] | --host NAME)',
     summary: 'show the resolved inventory (--list, --graph, --host)',
     about: 'Shows the inventory as fleetmasq resolves it (--list: the same JSON as\nansible-inventory --list). With --limit: the names of the robots it selects.',
-    flags: ['inventory', 'list', 'graph', 'host', 'limit'],
+    flags: ['inventory', 'list', 'graph', 'host', 'limit', 'strict-vars'],
     positionals: { min: 0, max: 1 },
   },
   diagnose: {

@@ -68,7 +68,7 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   if (values['until-converged'] && values.deadline === undefined) throw new ConfigError('--until-converged needs --deadline D (how long to keep trying: 90s, 30m, 72h)');
   const convergeMs = values.deadline === undefined ? undefined : parseDuration(values.deadline, '--deadline');
   for (const [flag, file] of [['junit', values.junit], ['html', values.html], ['prom', values.prom]] as const) if (file !== undefined) checkWritable(flag, file);
-  const inventory = loadSources(sources.sources);
+  const inventory = loadSources(sources.sources, sources);
   const hosts = selectHosts(inventory, hostsPattern, values.limit);
   let becomePassword = process.env.FLEETMASQ_BECOME_PASSWORD;
   if (values['ask-become-pass']) becomePassword = askSecret('BECOME password: ');

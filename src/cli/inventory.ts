@@ -9,7 +9,8 @@ import type { Out } from './output.js';
 
 export async function inventoryCommand(values: FlagValues, positionals: string[], io: Out): Promise<number> {
   if (positionals.length && !values.graph) throw new ConfigError(`unexpected argument '${positionals[0]}' (a GROUP goes with --graph)`);
-  const inv = loadSources(runSources(values).sources);
+  const rs = runSources(values);
+  const inv = loadSources(rs.sources, rs);
   for (const w of inv.warnings) io.err(`warning: ${w}`);
   if (values.graph) {
     const root = positionals[0] ?? 'all';

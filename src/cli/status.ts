@@ -37,7 +37,7 @@ export async function statusCommand(values: FlagValues, io: Out): Promise<number
   const sources = runSources(values);
   if (values.limit !== undefined && !values.limit.trim()) throw new ConfigError("--limit '' selects nothing: give a pattern ('all' for every robot)");
   const staleMs = values.stale === undefined ? undefined : parseDuration(values.stale, '--stale');
-  const inv = loadSources(sources.sources);
+  const inv = loadSources(sources.sources, sources);
   const hosts = selectHosts(inv, 'all', values.limit);
   const now = new Date();
   const st = fleetStatus(readRecords(runsDir()), hosts, now, staleMs);

@@ -28,6 +28,8 @@ export interface AnsibleSettings {
   forks: Setting<number>;
   timeout: Setting<number>;
   hostKeyChecking: Setting<boolean>;
+  /** fleetmasq's own: near misses of the variables it uses are errors (FLEETMASQ_STRICT_VARS, or [fleetmasq] strict_vars). */
+  strictVars: Setting<boolean>;
 }
 
 /** Where Ansible looks for its config file, in order. */
@@ -75,12 +77,17 @@ export function parseCfg(text: string, file: string): Map<string, Map<string, { 
       last = undefined;
       continue;
     }
-    const kv = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(raw.trim());
-    if (!kv) throw new ConfigError(`not a 'key = value' line: ${raw.trim()}`, file, i + 1, 1);
+    // `key = value` split at the first = or : (found by search, not a backtracking pattern: linear in the line).
+    const line = raw.trim();
+    const eq = line.search(/[=:]/);
+    const key = eq > 0 ? line.slice(0, eq).trim() : '';
+    if (!key) throw new ConfigError(`not a 'key = value' line: ${line.length > 80 ? `${line.slice(0, 80)}…` : line}`, file, i + 1, 1);
     if (!section) throw new ConfigError('a setting before any [section]', file, i + 1, 1);
     // An inline comment starts at ';' after whitespace (configparser with inline_comment_prefixes=(';',)).
-    const value = kv[2]!.replace(/\s;.*$/, '').trim();
-    section.set(kv[1]!.toLowerCase(), (last = { value, line: i + 1 }));
+    let value = line.slice(eq + 1);
+    const semi = /\s;/.exec(value);
+    if (semi) value = value.slice(0, semi.index);
+    section.set(key.toLowerCase(), (last = { value: value.trim(), line: i + 1 }));
   }
   return out;
 }
@@ -117,6 +124,14 @@ export function loadAnsibleSettings(env: NodeJS.ProcessEnv = process.env, cwd = 
   const user = pick('remote_user', 'ANSIBLE_REMOTE_USER');
   const key = pick('private_key_file', 'ANSIBLE_PRIVATE_KEY_FILE');
   const hkc = pick('host_key_checking', 'ANSIBLE_HOST_KEY_CHECKING');
+  // In a [fleetmasq] section of its own (Ansible ignores sections it does not know).
+  const sv = cfg.get('fleetmasq')?.get('strict_vars');
+  const strictVars: Setting<boolean> =
+    env.FLEETMASQ_STRICT_VARS !== undefined && env.FLEETMASQ_STRICT_VARS !== ''
+      ? { value: ansibleBool(env.FLEETMASQ_STRICT_VARS, 'env: FLEETMASQ_STRICT_VARS'), origin: 'env: FLEETMASQ_STRICT_VARS' }
+      : sv
+        ? { value: ansibleBool(sv.value, `${file}:${sv.line}: [fleetmasq] strict_vars`), origin: `${file}:${sv.line}: [fleetmasq] strict_vars` }
+        : { value: false, origin: 'default' };
   return {
     ...(file ? { file } : {}),
     warnings,
@@ -135,5 +150,6 @@ export function loadAnsibleSettings(env: NodeJS.ProcessEnv = process.env, cwd = 
     forks: int('forks', 'ANSIBLE_FORKS', 5),
     timeout: int('timeout', 'ANSIBLE_TIMEOUT', 10),
     hostKeyChecking: hkc ? { value: ansibleBool(hkc.value, hkc.origin), origin: hkc.origin } : { value: true, origin: 'default' },
+    strictVars,
   };
 }

@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { literalEval } from './pyliteral.js';
+import { INVENTORY_HOST_NAME } from './vars.js';
 import { shlexSplit, ShlexError } from './shlex.js';
 
 export type Vars = Record<string, unknown>;
@@ -55,6 +56,8 @@ export function parseIni(text: string, file: string, expand: (pattern: string) =
   };
   group('all');
   group('ungrouped');
+  // Each group's hosts as a set too: membership checks in constant time (a range of 100k hosts).
+  const hostSets = new Map<IniGroup, Set<string>>();
   // Ansible: a group named in a [x:children] or [x:vars] section before it is defined is pending.
   const pending = new Map<string, { line: number; state: 'vars' | 'children'; parents: string[] }>();
   const addPendingChildren = (name: string) => {
@@ -112,8 +115,12 @@ export function parseIni(text: string, file: string, expand: (pattern: string) =
         vars.ansible_port = hp.port;
         varLines.ansible_port = [lineNo, col];
       }
+      // Each key is looked for after the previous one: the columns in one pass over the line.
+      let from = raw.length - raw.trimStart().length + tokens[0]!.length;
       for (const t of tokens.slice(1)) {
-        const c = raw.indexOf(t.split('=')[0]!) + 1 || col;
+        const at = raw.indexOf(t.split('=', 1)[0]!, from);
+        const c = at >= 0 ? at + 1 : col;
+        if (at >= 0) from = at + 1;
         if (!t.includes('=')) throw err(`expected key=value host variable, got '${t}'`, c);
         const k = t.slice(0, t.indexOf('='));
         vars[k] = literalEval(t.slice(t.indexOf('=') + 1));
@@ -126,13 +133,18 @@ export function parseIni(text: string, file: string, expand: (pattern: string) =
         throw err((e as Error).message);
       }
       for (const h of names) {
-        if (!/^[A-Za-z0-9_.:[\]-]+$/.test(h)) throw err(`invalid host name '${h}'`);
+        if (!INVENTORY_HOST_NAME.test(h)) throw err(`invalid host name '${h}'`);
         let host = inv.hosts.get(h);
         if (!host) inv.hosts.set(h, (host = { name: h, vars: {}, varLines: {} }));
         Object.assign(host.vars, vars);
         Object.assign(host.varLines, varLines);
         const g = group(groupname);
-        if (!g.hosts.includes(h)) g.hosts.push(h);
+        const members = hostSets.get(g) ?? new Set(g.hosts);
+        hostSets.set(g, members);
+        if (!members.has(h)) {
+          members.add(h);
+          g.hosts.push(h);
+        }
       }
     } else if (state === 'vars') {
       const eq = line.indexOf('=');

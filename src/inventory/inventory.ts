@@ -11,8 +11,9 @@ import type { ErrorObject } from 'ajv';
 // Validators precompiled from the schemas at build time (src/validation), not compiled per run.
 import * as generated from '../validation/validators.generated.js';
 import { ConfigError } from '../errors.js';
-import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
-import { KNOWN_VARS, varWarnings } from './vars.js';
+import { checkDepth, didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
+import { editDistance } from '../util/didyoumean.js';
+import { INVENTORY_HOST_NAME, KNOWN_VARS, nearMissOf, varWarnings, type NearMiss } from './vars.js';
 import { parseIni, type IniInventory } from './ini.js';
 
 export type Vars = Record<string, unknown>;
@@ -96,21 +97,69 @@ function hint(key: string): string {
   }
 }
 
-/** Expands Ansible host ranges: `cam[01:03]` → cam01 cam02 cam03; `n[a:c]`; `x[0:10:5]`. */
-export function expandHostRange(name: string): string[] {
+/** The most names one host pattern may expand to (`r[0:99999999]` is refused, not built). */
+export const MAX_RANGE_HOSTS = 100_000;
+
+/** The first range in a name: its text before and after, and the values it takes. */
+function firstRange(name: string): { pre: string; post: string; count: number; at: (k: number) => string } | undefined {
   const m = /^(.*?)\[([0-9a-z]+):([0-9a-z]+)(?::([0-9]+))?\](.*)$/.exec(name);
-  if (!m) return [name];
+  if (!m) return undefined;
   const [, pre, a, b, stepS, post] = m as unknown as [string, string, string, string, string | undefined, string];
   const step = stepS ? Number(stepS) : 1;
   if (!(step >= 1)) throw new ConfigError(`host range '${name}': the step must be 1 or more`);
-  const out: string[] = [];
+  let from: number;
+  let to: number;
+  let text: (i: number) => string;
   if (/^[0-9]+$/.test(a) && /^[0-9]+$/.test(b)) {
     const width = a.startsWith('0') ? a.length : 0;
-    for (let i = Number(a); i <= Number(b); i += step) out.push(...expandHostRange(`${pre}${String(i).padStart(width, '0')}${post}`));
+    [from, to] = [Number(a), Number(b)];
+    text = (i) => String(i).padStart(width, '0');
   } else if (/^[a-z]$/.test(a) && /^[a-z]$/.test(b)) {
-    for (let c = a.charCodeAt(0); c <= b.charCodeAt(0); c += step) out.push(...expandHostRange(`${pre}${String.fromCharCode(c)}${post}`));
-  } else return [name];
-  return out;
+    [from, to] = [a.charCodeAt(0), b.charCodeAt(0)];
+    text = (i) => String.fromCharCode(i);
+  } else return undefined;
+  const count = to >= from ? Math.floor((to - from) / step) + 1 : 0;
+  return { pre, post, count, at: (k) => text(from + k * step) };
+}
+
+/**
+ * Expands Ansible host ranges: `cam[01:03]` → cam01 cam02 cam03; `n[a:c]`; `x[0:10:5]`; several in one
+ * name (`r[1:2]-[a:b]`). The count is known before any name is built: more than `limit` is an error.
+ */
+export function expandHostRange(name: string, limit = MAX_RANGE_HOSTS): string[] {
+  let total = 1;
+  for (let rest: string | undefined = name; rest !== undefined; ) {
+    const r = firstRange(rest);
+    if (!r) break;
+    total *= r.count;
+    if (total > limit)
+      throw new ConfigError(`host range '${name}' makes more than ${limit.toLocaleString('en')} names (the limit for one pattern): split it into several patterns, or use an executable inventory`);
+    rest = r.post;
+  }
+  const build = (n: string): string[] => {
+    const r = firstRange(n);
+    if (!r) return [n];
+    const tails = build(r.post);
+    const out: string[] = [];
+    for (let k = 0; k < r.count; k++) {
+      const head = r.pre + r.at(k);
+      for (const t of tails) out.push(head + t);
+    }
+    return out;
+  };
+  return build(name);
+}
+
+/** Membership sets of host and child lists, so adding a name to a list of 100k is constant time. */
+const members = new WeakMap<string[], Set<string>>();
+
+/** Adds `name` to `list` unless it is there (a list's set is made once, on first use). */
+export function addUnique(list: string[], name: string): void {
+  let set = members.get(list);
+  if (!set) members.set(list, (set = new Set(list)));
+  if (set.has(name)) return;
+  set.add(name);
+  list.push(name);
 }
 
 function loadVarsFile(file: string): Vars {
@@ -196,7 +245,7 @@ export function loadInventory(file: string): Inventory {
     }
     for (const [pattern, hv] of Object.entries((def.hosts ?? {}) as Record<string, Vars | null>)) {
       for (const hn of expandHostRange(pattern)) {
-        if (!/^[A-Za-z0-9_.:[\]-]+$/.test(hn)) throw src.error(`invalid host name '${hn}'`, [...path, 'hosts', pattern], true);
+        if (!INVENTORY_HOST_NAME.test(hn)) throw src.error(`invalid host name '${hn}'`, [...path, 'hosts', pattern], true);
         let h = inv.hosts.get(hn);
         if (!h) {
           h = { name: hn, vars: {}, fileVars: {}, groups: new Set() };
@@ -204,7 +253,7 @@ export function loadInventory(file: string): Inventory {
         }
         Object.assign(h.vars, hv ?? {});
         h.groups.add(name);
-        if (!g.hosts.includes(hn)) g.hosts.push(hn);
+        addUnique(g.hosts, hn);
       }
     }
     for (const [child, cdef] of Object.entries((def.children ?? {}) as Record<string, Record<string, unknown> | null>)) {
@@ -261,7 +310,7 @@ function fromIni(ini: IniInventory, file: string): Inventory {
       let h = inv.hosts.get(hn);
       if (!h) inv.hosts.set(hn, (h = { name: hn, vars: {}, fileVars: {}, groups: new Set() }));
       h.groups.add(ig.name);
-      if (!g.hosts.includes(hn)) g.hosts.push(hn);
+      addUnique(g.hosts, hn);
     }
   }
   for (const ih of ini.hosts.values()) {
@@ -311,13 +360,17 @@ function normalize(inv: Inventory, file: string): void {
   depthOf('all', 0);
   // Hosts in no group but all are in ungrouped.
   const ungrouped = inv.groups.get('ungrouped')!;
+  const leaving = new Set<string>();
   for (const h of inv.hosts.values()) {
     h.groups.delete('all');
     // A host in a group of its own is not ungrouped (an INI host listed before the first section, then in one).
-    if (h.groups.size > 1 && h.groups.delete('ungrouped')) ungrouped.hosts = ungrouped.hosts.filter((x) => x !== h.name);
+    if (h.groups.size > 1 && h.groups.delete('ungrouped')) leaving.add(h.name);
+  }
+  if (leaving.size) ungrouped.hosts = ungrouped.hosts.filter((x) => !leaving.has(x));
+  for (const h of inv.hosts.values()) {
     if (h.groups.size === 0) {
       h.groups.add('ungrouped');
-      if (!ungrouped.hosts.includes(h.name)) ungrouped.hosts.push(h.name);
+      addUnique(ungrouped.hosts, h.name);
     }
   }
   const all = inv.groups.get('all')!;
@@ -343,13 +396,42 @@ function loadFileVars(inv: Inventory, file: string): void {
   }
 }
 
+/**
+ * ansible_* variables that look like typos of ones fleetmasq uses, once each per inventory (not per host:
+ * a fact cache or a group sets them on every host), with where each was first seen and how often.
+ */
+export function findNearMisses(inv: Inventory): NearMiss[] {
+  const out = new Map<string, NearMiss>();
+  const verdict = new Map<string, string | undefined>();
+  const scan = (vars: Vars, where: string) => {
+    for (const k of Object.keys(vars)) {
+      if (!k.startsWith('ansible_')) continue;
+      if (!verdict.has(k)) verdict.set(k, nearMissOf(k, editDistance));
+      const suggestion = verdict.get(k);
+      if (!suggestion) continue;
+      const n = out.get(k);
+      if (n) n.count++;
+      else out.set(k, { variable: k, suggestion, firstSeen: where, count: 1 });
+    }
+  };
+  for (const g of inv.groups.values()) {
+    scan(g.vars, `group '${g.name}'`);
+    scan(g.fileVars, `group_vars of '${g.name}'`);
+  }
+  for (const h of inv.hosts.values()) {
+    scan(h.vars, `host '${h.name}'`);
+    scan(h.fileVars, `host_vars of '${h.name}'`);
+  }
+  return [...out.values()];
+}
+
 /** A host list (`-i a,b:2222,`): hosts in ungrouped, a port as ansible_port. No vars folders: it has no folder. */
 export function hostListInventory(label: string, hosts: { name: string; port?: number }[]): Inventory {
   const inv = newInventory(label);
   // As Ansible's host_list: names as written (no ranges).
   for (const h of hosts) {
     for (const name of [h.name]) {
-      if (!/^[A-Za-z0-9_.:[\]-]+$/.test(name)) throw new ConfigError(`host list: invalid host name '${name}'`);
+      if (!INVENTORY_HOST_NAME.test(name)) throw new ConfigError(`host list: invalid host name '${name}'`);
       const host = inv.hosts.get(name) ?? { name, vars: {}, fileVars: {}, groups: new Set<string>() };
       if (h.port !== undefined) host.vars.ansible_port = h.port;
       inv.hosts.set(name, host);
@@ -371,6 +453,7 @@ export function isListForm(data: unknown): boolean {
  * list of hosts; host vars in _meta.hostvars, or from `hostVarsOf` (an executable's --host NAME).
  */
 export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: string) => unknown): Inventory {
+  checkDepth(data, file);
   const bad = (what: string) => new ConfigError(`not an inventory in --list form: ${what}`, file);
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('the top level must be a mapping of groups');
   const d = data as Record<string, unknown>;
@@ -404,11 +487,11 @@ export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: st
     if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
     Object.assign(g.vars, rest);
     for (const hn of names(o.hosts, `group '${name}' hosts`)) {
-      if (!/^[A-Za-z0-9_.:[\]-]+$/.test(hn)) throw bad(`invalid host name '${hn}'`);
+      if (!INVENTORY_HOST_NAME.test(hn)) throw bad(`invalid host name '${hn}'`);
       const h = inv.hosts.get(hn) ?? { name: hn, vars: {}, fileVars: {}, groups: new Set<string>() };
       inv.hosts.set(hn, h);
       h.groups.add(name);
-      if (!g.hosts.includes(hn)) g.hosts.push(hn);
+      addUnique(g.hosts, hn);
     }
     for (const c of names(o.children, `group '${name}' children`)) {
       if (!g.children.includes(c)) g.children.push(c);
@@ -440,7 +523,7 @@ export function mergeInventories(invs: Inventory[]): Inventory {
       if (g.priority !== 1) o.priority = g.priority;
       for (const c of g.children) if (!o.children.includes(c)) o.children.push(c);
       for (const p of g.parents) o.parents.add(p);
-      for (const h of g.hosts) if (!o.hosts.includes(h)) o.hosts.push(h);
+      for (const h of g.hosts) addUnique(o.hosts, h);
     }
     for (const h of inv.hosts.values()) {
       const o = out.hosts.get(h.name) ?? { name: h.name, vars: {}, fileVars: {}, groups: new Set<string>() };

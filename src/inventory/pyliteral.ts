@@ -34,7 +34,7 @@ function unescape(body: string, raw: boolean): string {
       out += SIMPLE_ESC[n];
       i++;
     } else if (/[0-7]/.test(n)) {
-      const m = /^[0-7]{1,3}/.exec(body.slice(i + 1))![0];
+      const m = /^[0-7]{1,3}/.exec(body.slice(i + 1, i + 4))![0];
       out += String.fromCodePoint(parseInt(m, 8));
       i += m.length;
     } else if (n === 'x' || n === 'u' || n === 'U') {
@@ -52,9 +52,23 @@ function unescape(body: string, raw: boolean): string {
   return out;
 }
 
+/** Python's tokenizer refuses more than 200 nested brackets ("too many nested parentheses"): Ansible keeps such a value as text. */
+export const MAX_NESTING = 200;
+
+// Sticky: each token is matched where the last one ended (no copy of the rest of the text per token).
+const STR_RE = /([rRbBuU]|[rR][bB]|[bB][rR])?('''|"""|'|")/y;
+const NUM_RE = /(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?(?:\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?[jJ]?)/y;
+const NAME_RE = /[A-Za-z_][A-Za-z0-9_]*/y;
+
+function sticky(re: RegExp, src: string, i: number): RegExpExecArray | null {
+  re.lastIndex = i;
+  return re.exec(src);
+}
+
 function tokenize(src: string): Tok[] {
   const toks: Tok[] = [];
   let i = 0;
+  let level = 0;
   while (i < src.length) {
     const c = src[i]!;
     if (c === ' ' || c === '\t' || c === '\f') {
@@ -63,7 +77,7 @@ function tokenize(src: string): Tok[] {
     }
     if (c === '#') break; // a comment to the end
     if (c === '\\' || c === '\n' || c === '\r') throw new NotLiteral();
-    const str = /^([rRbBuU]|[rR][bB]|[bB][rR])?('''|"""|'|")/.exec(src.slice(i));
+    const str = sticky(STR_RE, src, i);
     if (str) {
       const prefix = (str[1] ?? '').toLowerCase();
       const q = str[2]!;
@@ -86,7 +100,7 @@ function tokenize(src: string): Tok[] {
       i = j + q.length;
       continue;
     }
-    const num = /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*)?\.?(?:\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?[jJ]?)/.exec(src.slice(i));
+    const num = sticky(NUM_RE, src, i);
     if (num && num[0] && /^(\d|\.\d)/.test(num[0])) {
       const t = num[0];
       if (/[jJ]$/.test(t)) throw new NotLiteral(); // complex: left as text
@@ -102,18 +116,20 @@ function tokenize(src: string): Tok[] {
         value = Number(clean);
       }
       // A number glued to a name (`1abc`) is no literal.
-      if (/^[A-Za-z_]/.test(src.slice(i + t.length))) throw new NotLiteral();
+      if (/[A-Za-z_]/.test(src[i + t.length] ?? '')) throw new NotLiteral();
       toks.push({ kind: 'num', text: t, value });
       i += t.length;
       continue;
     }
-    const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i));
+    const name = sticky(NAME_RE, src, i);
     if (name) {
       toks.push({ kind: 'name', text: name[0] });
       i += name[0].length;
       continue;
     }
     if ('[](){},:+-'.includes(c)) {
+      if ('([{'.includes(c) && ++level > MAX_NESTING) throw new NotLiteral();
+      if (')]}'.includes(c)) level--;
       toks.push({ kind: 'op', text: c });
       i++;
       continue;

@@ -8,7 +8,8 @@ import { accessSync, closeSync, constants, existsSync, openSync, readSync, statS
 import { resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ConfigError } from '../errors.js';
-import { expandHostRange, fromListForm, loadInventory, mergeInventories, hostListInventory, type Inventory } from './inventory.js';
+import { nearMissText } from './vars.js';
+import { expandHostRange, findNearMisses, fromListForm, loadInventory, mergeInventories, hostListInventory, type Inventory } from './inventory.js';
 import { splitHostPort } from './ini.js';
 
 /** How long an executable inventory may take (Ansible has no limit; a hung script must not hang a run). */
@@ -38,10 +39,24 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
+/**
+ * The environment an inventory program gets: ours without secrets it has no use for (the sudo password,
+ * key passphrases, any FLEETMASQ_* or ANSIBLE_* variable that names a password, secret or token). A
+ * cloud inventory keeps its own credentials (AWS_*, …): it needs them.
+ */
+export function inventoryEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (/^(FLEETMASQ|ANSIBLE)_/i.test(k) && /PASS|SECRET|TOKEN|VAULT/i.test(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 function runScript(path: string, args: string[]): unknown {
   // By its full path (a bare name is never looked up on PATH); SIGKILL when its time is up, so a
   // script that ignores SIGTERM cannot outlast the limit.
-  const r = spawnSync(resolve(path), args, { encoding: 'utf8', timeout: scriptTimeoutMs(), killSignal: 'SIGKILL', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(resolve(path), args, { env: inventoryEnv(), encoding: 'utf8', timeout: scriptTimeoutMs(), killSignal: 'SIGKILL', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   const what = `executable inventory '${path} ${args.join(' ')}'`;
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
@@ -72,11 +87,21 @@ function loadSource(source: string): Inventory {
   return loadInventory(source);
 }
 
+export interface LoadOptions {
+  /** Near misses of variables fleetmasq uses (`ansible_usr`) are errors, not warnings (--strict-vars). */
+  strictVars?: boolean;
+}
+
 /** One inventory from every source, in order. */
-export function loadSources(sources: string[]): Inventory {
+export function loadSources(sources: string[], opts: LoadOptions = {}): Inventory {
   if (!sources.length) throw new ConfigError('no inventory: give -i FILE (or set ANSIBLE_INVENTORY, or inventory in ansible.cfg)');
   const invs = sources.map(loadSource);
-  return invs.length === 1 ? invs[0]! : mergeInventories(invs);
+  const inv = invs.length === 1 ? invs[0]! : mergeInventories(invs);
+  const misses = findNearMisses(inv);
+  if (misses.length && opts.strictVars)
+    throw new ConfigError(`${nearMissText(misses[0]!)}${misses.length > 1 ? `; ${misses.length - 1} more: ${misses.slice(1).map((m) => m.variable).join(', ')}` : ''} (strict vars: near misses of fleetmasq's variables are errors)`, inv.file);
+  for (const m of misses) inv.warnings.push(`${nearMissText(m)}: fleetmasq ignores it (--strict-vars makes this an error)`);
+  return inv;
 }
 
 export { expandHostRange };

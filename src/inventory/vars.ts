@@ -5,6 +5,12 @@ export const IFACE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?$';
 /** A list of interfaces (uplinks that come and go), as one comma-joined string. */
 export const IFACE_LIST_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?(,[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?)*$';
 export const USER_PATTERN = '^[a-z_][a-z0-9_.-]{0,31}\\$?$';
+/**
+ * An inventory host name, as Ansible allows it: any letters (příbor, 東京-01), digits and punctuation, no
+ * spaces or control characters. It is a label; when it is also the address (no ansible_host), the
+ * transport checks it as OpenSSH checks a host name before it reaches SSH, a ProxyCommand or a shell.
+ */
+export const INVENTORY_HOST_NAME = /^[^\s\p{Cc}\p{Z}]+$/u;
 export const HOST_PATTERN = '^([A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?|\\[?[0-9A-Fa-f:.]+\\]?)$';
 
 const boolish = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['yes', 'no', 'true', 'false', 'True', 'False', 'on', 'off'] }] };
@@ -68,7 +74,11 @@ export const MASQUERADE_VARS: Record<string, object> = {
 
 export const KNOWN_VARS = new Set([...Object.keys(USED_VARS), ...OTHER_ANSIBLE_VARS, ...Object.keys(MASQUERADE_VARS)]);
 
-/** JSON schema of a vars mapping: own vars free, ansible_* / masquerade_* must exist. */
+/**
+ * JSON schema of a vars mapping: the variables fleetmasq uses are checked; any other variable is allowed
+ * (dynamic inventories and fact caches set many ansible_* ones: ansible_distribution, ansible_ec2_*), but
+ * masquerade_* is fleetmasq's own namespace: an unknown one there is an error.
+ */
 export const VARS_SCHEMA = {
   type: ['object', 'null'],
   properties: {
@@ -76,9 +86,39 @@ export const VARS_SCHEMA = {
     ...Object.fromEntries(OTHER_ANSIBLE_VARS.map((k) => [k, {}])),
     ...MASQUERADE_VARS,
   },
-  patternProperties: { '^(?!ansible_|masquerade_)': {} },
+  patternProperties: { '^(?!masquerade_)': {} },
   additionalProperties: false,
 };
+
+/** An ansible_* variable fleetmasq does not know that is one or two edits from one it uses (a typo, most likely). */
+export interface NearMiss {
+  variable: string;
+  /** The variable fleetmasq uses that it is close to. */
+  suggestion: string;
+  /** Where it was first seen (a host, group or file), and on how many hosts and groups in all. */
+  firstSeen: string;
+  count: number;
+}
+
+/** How far (edits) a name may be from a used variable to count as its near miss: `ansible_usr`, `ansible_prot`, not `ansible_uuid`. */
+const NEAR = 2;
+
+/** The used variable `name` is a near miss of, if any (not for variables Ansible itself knows). */
+export function nearMissOf(name: string, distance: (a: string, b: string) => number): string | undefined {
+  if (!name.startsWith('ansible_') || KNOWN_VARS.has(name)) return undefined;
+  let best: string | undefined;
+  let bestD = NEAR + 1;
+  for (const used of Object.keys(USED_VARS)) {
+    if (Math.abs(used.length - name.length) > NEAR) continue;
+    const d = distance(name, used);
+    if (d < bestD) (best = used), (bestD = d);
+  }
+  return best;
+}
+
+export function nearMissText(n: NearMiss): string {
+  return `unknown variable '${n.variable}' (did you mean '${n.suggestion}'?) on ${n.firstSeen}${n.count > 1 ? ` and ${n.count - 1} more` : ''}`;
+}
 
 /** masquerade_interface as fleetmasq uses it: one spec string (a list joined by commas). */
 export function interfaceSpec(v: unknown): string {

@@ -7,6 +7,22 @@ import { ConfigError } from '../errors.js';
 
 export type Path = (string | number)[];
 
+/** yaml's maxAliasCount: how far one alias may expand (counted in nodes). */
+export const MAX_ALIAS_COUNT = 1000;
+/** The deepest nesting of mappings and lists read from a YAML or JSON file (Python's parser allows 200 brackets). */
+export const MAX_DEPTH = 200;
+
+/** Data nested deeper than MAX_DEPTH is a clear error (walked without recursion). */
+export function checkDepth(value: unknown, file: string): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d >= MAX_DEPTH) throw new ConfigError(`nested too deep (the limit is ${MAX_DEPTH} levels)`, file);
+    for (const c of Array.isArray(v) ? v : Object.values(v as object)) if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+  }
+}
+
 export class YamlSource {
   private constructor(
     public readonly file: string,
@@ -16,9 +32,16 @@ export class YamlSource {
 
   static parse(text: string, file: string): YamlSource {
     const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
+    let doc: Document;
+    try {
+      doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
+    } catch (e) {
+      if (e instanceof RangeError) throw new ConfigError(`nested too deep (the limit is ${MAX_DEPTH} levels)`, file);
+      throw e;
+    }
     if (doc.errors.length) {
       const e = doc.errors[0]!;
+      if (/call stack/i.test(e.message)) throw new ConfigError(`nested too deep (the limit is ${MAX_DEPTH} levels)`, file, e.linePos?.[0]?.line);
       const pos = e.linePos?.[0];
       throw new ConfigError(`invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, file, pos?.line, pos?.col);
     }
@@ -35,8 +58,26 @@ export class YamlSource {
     return YamlSource.parse(text, file);
   }
 
+  private js?: { value: unknown };
+
+  /**
+   * The document as plain data, once. Bounded: an alias that expands too often (a "billion laughs"
+   * document) and data nested deeper than MAX_DEPTH are clear errors, never a stack trace.
+   */
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 1000 });
+    if (this.js) return this.js.value;
+    let value: unknown;
+    try {
+      value = this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      if (e instanceof ReferenceError && /alias/i.test(e.message))
+        throw new ConfigError(`too many expansions of YAML aliases (more than ${MAX_ALIAS_COUNT} for one alias): a document that grows exponentially is refused`, this.file);
+      if (e instanceof RangeError) throw new ConfigError(`nested too deep (the limit is ${MAX_DEPTH} levels)`, this.file);
+      throw e;
+    }
+    checkDepth(value, this.file);
+    this.js = { value };
+    return value;
   }
 
   /** Line and column of the node at `path` (of its key when `key` is true). */

@@ -173,3 +173,162 @@ test('review fixes: a data file with the exec bit is read as data; bad ranges an
   assert.equal(hostVars(short, 'r2').ansible_host, '10.0.0.2');
   assert.deepEqual([...short.hosts.keys()].sort(), ['r2', 'r3']);
 });
+
+// ---- issue 29: inventories as teams have them ----
+
+const FACTS_SCRIPT = `#!/usr/bin/env python3
+import json, sys
+facts = {"ansible_distribution": "Debian", "ansible_os_family": "Debian", "ansible_uuid": "4c4c4544-0042",
+         "ansible_ec2_instance_id": "i-0abc", "ansible_ec2_placement_region": "eu-west-1", "ansible_user_id": "ops",
+         "ansible_hostnqn": "", "ansible_usr": "ops"}
+hv = {f"r{i}": dict(facts, ansible_host=f"10.0.0.{i}") for i in range(1, 6)}
+print(json.dumps({"_meta": {"hostvars": hv}, "robots": {"hosts": sorted(hv)}}))
+`;
+
+test('variables dynamic inventories and fact caches set are read as ansible-inventory reads them; a near miss warns once; --strict-vars makes it exit 5', async () => {
+  const d = dir();
+  const f = join(d, 'ec2.py');
+  writeFileSync(f, FACTS_SCRIPT, { mode: 0o755 });
+  const inv = loadSources([f]);
+  assert.equal(hostVars(inv, 'r3').ansible_ec2_instance_id, 'i-0abc');
+  if (hasAnsible) assert.deepEqual(inventoryList(inv), await ansibleList([f], d));
+  const r = await cli(['inventory', '-i', f, '--list']);
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+  assert.deepEqual(warnings, ["warning: unknown variable 'ansible_usr' (did you mean 'ansible_user'?) on host 'r1' and 4 more: fleetmasq ignores it (--strict-vars makes this an error)"], 'once per inventory, only the near miss (not ansible_uuid, ansible_user_id, ansible_hostnqn)');
+  const strict = await cli(['inventory', '-i', f, '--list', '--strict-vars']);
+  assert.equal(strict.code, 5);
+  assert.match(strict.stderr, /unknown variable 'ansible_usr' \(did you mean 'ansible_user'\?\)/);
+  assert.equal((await cli(['inventory', '-i', f, '--list'], { FLEETMASQ_STRICT_VARS: 'yes' })).code, 5, 'the setting (environment) does the same');
+  const cfgDir = dir();
+  writeFileSync(join(cfgDir, 'ansible.cfg'), '[defaults]\n[fleetmasq]\nstrict_vars = true\n');
+  assert.equal(loadAnsibleSettings({ ANSIBLE_CONFIG: join(cfgDir, 'ansible.cfg'), HOME: cfgDir }, cfgDir).strictVars.value, true, 'and [fleetmasq] strict_vars in ansible.cfg');
+  // The YAML and INI paths too: a typo in group vars is one warning.
+  writeFileSync(join(d, 'hosts.ini'), '[robots]\nr1\nr2\n[robots:vars]\nansible_prot=2222\nansible_distribution=Ubuntu\n');
+  const ini = loadSources([join(d, 'hosts.ini')]);
+  assert.deepEqual(ini.warnings, ["unknown variable 'ansible_prot' (did you mean 'ansible_port'?) on group 'robots': fleetmasq ignores it (--strict-vars makes this an error)"]);
+  assert.throws(() => loadSources([join(d, 'hosts.ini')], { strictVars: true }), (e: unknown) => e instanceof Error && e.name === 'ConfigError' && /ansible_prot/.test(e.message));
+});
+
+test('non-ASCII inventory names with ansible_host, as Ansible reads them; what reaches SSH is still checked as OpenSSH checks it', async () => {
+  const d = dir();
+  writeFileSync(join(d, 'hosts.yml'), 'all:\n  children:\n    depots:\n      hosts:\n        příbor: {ansible_host: 10.0.0.7}\n        東京-01: {ansible_host: 10.0.0.8}\n        ünïcode: {}\n');
+  writeFileSync(join(d, 'hosts.ini'), '[depots]\npříbor ansible_host=10.0.0.7\nžďár:2222 ansible_host=10.0.0.9\n');
+  for (const f of ['hosts.yml', 'hosts.ini']) {
+    const inv = loadSources([join(d, f)]);
+    assert.equal(hostVars(inv, 'příbor').ansible_host, '10.0.0.7');
+    assert.equal(targetFor('příbor', hostVars(inv, 'příbor')).host, '10.0.0.7');
+    if (hasAnsible) assert.deepEqual(inventoryList(inv), await ansibleList([join(d, f)], d));
+  }
+  writeFileSync(join(d, 'bad.yml'), 'all:\n  hosts:\n    r1: {ansible_host: "x;id"}\n');
+  const r = await cli(['inventory', '-i', join(d, 'bad.yml'), '--list']);
+  assert.equal(r.code, 5, 'an address with shell characters is refused as before');
+  const { ConfigError } = await import('../../src/errors.js');
+  // A name that is also the address (no ansible_host) must pass OpenSSH's rules where it is used.
+  const inv = loadSources(['a$(id),']);
+  assert.throws(() => targetFor('a$(id)', hostVars(inv, 'a$(id)')), (e: unknown) => e instanceof ConfigError && /could reach a shell/.test(e.message));
+});
+
+// ---- issue 24 (6, 7): parsers bounded, secrets kept from inventory programs ----
+
+test('nesting: a Python literal deeper than 200 brackets stays text, as Ansible keeps it (no stack overflow); YAML/JSON deeper than 200 is exit 5', async () => {
+  const d = dir();
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  writeFileSync(join(d, 'deep.ini'), `[g]\nh200 x=${deep(200)}\nh201 x=${deep(201)}\nh3000 x=${deep(3000)}\n`);
+  const inv = loadSources([join(d, 'deep.ini')]);
+  assert.ok(Array.isArray(hostVars(inv, 'h200').x), '200 deep is still a literal');
+  assert.equal(hostVars(inv, 'h201').x, deep(201));
+  assert.equal(hostVars(inv, 'h3000').x, deep(3000));
+  if (hasAnsible) {
+    writeFileSync(join(d, 'deep2.ini'), `[g]\nh201 x=${deep(201)}\nh3000 x=${deep(3000)}\n`);
+    assert.deepEqual(inventoryList(loadSources([join(d, 'deep2.ini')])), await ansibleList([join(d, 'deep2.ini')], d));
+  }
+  for (const [name, text] of [
+    ['deep.yml', `all:\n  vars:\n    x: ${deep(3000)}\n`],
+    ['deep201.yml', `all:\n  vars:\n    x: ${deep(201)}\n`],
+    ['deep.json', `{"_meta": {"hostvars": {"r1": {"x": ${deep(5000)}}}}, "g": {"hosts": ["r1"]}}`],
+  ]) {
+    writeFileSync(join(d, name), text);
+    const r = await cli(['inventory', '-i', join(d, name), '--list']);
+    assert.equal(r.code, 5, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, /nested too deep \(the limit is 200 levels\)/, name);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+test('a YAML alias bomb is exit 5 with a clear message', async () => {
+  const d = dir();
+  let y = 'all:\n  vars:\n    a0: &a0 [x, x, x, x, x, x, x, x, x]\n';
+  for (let i = 1; i < 9; i++) y += `    a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`;
+  writeFileSync(join(d, 'bomb.yml'), y);
+  const r = await cli(['inventory', '-i', join(d, 'bomb.yml'), '--list']);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /too many expansions of YAML aliases/);
+});
+
+test('host ranges: more than 100,000 names is refused (exit 5), before any is built; 100,000 are built (linear), in INI and YAML', async () => {
+  const d = dir();
+  const { expandHostRange, MAX_RANGE_HOSTS } = await import('../../src/inventory/inventory.js');
+  assert.equal(MAX_RANGE_HOSTS, 100_000);
+  for (const [name, text] of [
+    ['huge.ini', '[g]\nr[0:99999999]\n'],
+    ['huge.yml', 'all:\n  hosts:\n    r[0:99999999]:\n'],
+    ['two.ini', '[g]\nr[0:999]-[0:999]\n'],
+  ]) {
+    writeFileSync(join(d, name), text);
+    const r = await cli(['inventory', '-i', join(d, name), '--list']);
+    assert.equal(r.code, 5, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, /makes more than 100,000 names \(the limit for one pattern\)/);
+  }
+  assert.deepEqual(expandHostRange('r[1:2]-[a:b]'), ['r1-a', 'r1-b', 'r2-a', 'r2-b']);
+  // 100,000 hosts: the old code added each to its group by scanning the group's list (quadratic: 26 s).
+  writeFileSync(join(d, 'big.ini'), '[g]\nr[000000:099999]\n[h]\nr[000000:099999]\n');
+  const inv = loadSources([join(d, 'big.ini')]);
+  assert.equal(inv.hosts.size, 100_000);
+  assert.equal(inv.groups.get('g')!.hosts.length, 100_000);
+  assert.equal(inv.groups.get('ungrouped')!.hosts.length, 0);
+});
+
+test('one INI line with 50,000 key=value pairs and a 60,000-character ansible.cfg line are read in one pass', async () => {
+  const d = dir();
+  const kv = Array.from({ length: 50_000 }, (_, i) => `k${i}=${i}`).join(' ');
+  writeFileSync(join(d, 'wide.ini'), `[g]\nh ${kv}\n`);
+  const inv = loadSources([join(d, 'wide.ini')]);
+  assert.equal(hostVars(inv, 'h').k49999, 49999);
+  assert.equal(Object.keys(hostVars(inv, 'h')).length, 50_000);
+  // The old pattern backtracked over every split of a long run of spaces (4 s for 60k characters).
+  const { parseCfg } = await import('../../src/inventory/ansiblecfg.js');
+  const cfg = parseCfg(`[defaults]\nremote_user ${' '.repeat(60_000)}= ops ; comment\n`, 'ansible.cfg');
+  assert.equal(cfg.get('defaults')!.get('remote_user')!.value, 'ops');
+  assert.throws(() => parseCfg(`[defaults]\nk${' '.repeat(60_000)}x\n`, 'ansible.cfg'), /not a 'key = value' line/);
+  assert.equal(parseCfg('[defaults]\na: b = c\n', 'f').get('defaults')!.get('a')!.value, 'b = c', 'split at the first = or :, as configparser');
+});
+
+test('an executable inventory gets no secret: not the sudo password, not FLEETMASQ_/ANSIBLE_ password, secret or token variables', async () => {
+  const d = dir();
+  const f = join(d, 'inv');
+  writeFileSync(f, `#!/bin/sh\nenv > ${join(d, 'env.txt')}\necho '{"g": {"hosts": ["r1"]}}'\n`, { mode: 0o755 });
+  const r = await cli(['inventory', '-i', f, '--list'], {
+    FLEETMASQ_BECOME_PASSWORD: 'sudo-pw-1',
+    FLEETMASQ_KEY_PASSPHRASE: 'pp-2',
+    ANSIBLE_BECOME_PASS: 'pw-3',
+    ANSIBLE_VAULT_PASSWORD_FILE: '/tmp/vault-4',
+    FLEETMASQ_INVENTORY_TIMEOUT: '30',
+    AWS_PROFILE: 'fleet',
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const { readFileSync } = await import('node:fs');
+  const env = readFileSync(join(d, 'env.txt'), 'utf8');
+  for (const secret of ['sudo-pw-1', 'pp-2', 'pw-3', 'vault-4']) assert.ok(!env.includes(secret), `${secret} must not reach the inventory program`);
+  assert.match(env, /^AWS_PROFILE=fleet$/m, "a cloud inventory keeps its own settings");
+  assert.match(env, /^FLEETMASQ_INVENTORY_TIMEOUT=30$/m);
+});
+
+test('an executable inventory whose JSON is nested 5,000 deep is exit 5, not a stack trace', async () => {
+  const d = dir();
+  const f = join(d, 'inv');
+  writeFileSync(f, `#!/bin/sh\necho '{"_meta": {"hostvars": {"r1": {"x": ${'['.repeat(5000)}${']'.repeat(5000)}}}}, "g": {"hosts": ["r1"]}}'\n`, { mode: 0o755 });
+  const r = await cli(['inventory', '-i', f, '--list']);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /nested too deep/);
+});
