@@ -26,6 +26,8 @@ export const FLAGS = {
     multiple: true,
     help: 'YAML/INI file, executable, or host list a,b, (repeatable; default: ANSIBLE_INVENTORY, then ansible.cfg)',
   },
+  user: { short: 'u', type: 'string', arg: 'USER', help: 'connect as USER (as Ansible: over remote_user; a host\'s ansible_user still wins)' },
+  'private-key': { type: 'string', arg: 'FILE', help: 'SSH key (as Ansible: over private_key_file; a host\'s ansible_ssh_private_key_file still wins)' },
   'strict-vars': { type: 'boolean', help: "a near miss of a variable fleetmasq uses (ansible_usr) is an error, not a warning" },
   limit: { short: 'l', type: 'string', arg: 'PATTERN', help: 'narrow the robots: names, groups, globs, a:b, a:!b, a:&b, ~regex' },
   forks: { short: 'f', type: 'string', arg: 'N', help: 'robots at once (default 50)' },
@@ -79,7 +81,7 @@ export const FLAGS = {
 export type FlagName = keyof typeof FLAGS;
 export type FlagValues = { [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true } ? string[] : (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
-const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass'];
+const CONNECT: FlagName[] = ['user', 'private-key', 'ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass'];
 const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
 const SELECT: FlagName[] = ['inventory', 'limit', 'forks', 'strict-vars'];
 const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];

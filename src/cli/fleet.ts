@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { loadSources } from '../inventory/sources.js';
-import { runSources, type RunSources } from './sources.js';
+import { connectionFlags, runSources, type RunSources } from './sources.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { specError } from '../modules/rule.js';
@@ -83,6 +83,8 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
       hostKeyChecking: (hkc as HostKeyChecking | undefined) ?? (cfg.hostKeyChecking.value ? undefined : 'off'),
       ...(cfg.remoteUser ? { defaultUser: cfg.remoteUser.value } : {}),
       ...(cfg.privateKeyFile ? { defaultIdentityFile: cfg.privateKeyFile.value } : {}),
+      // -u / --private-key over ansible.cfg and the environment, as in Ansible.
+      ...connectionFlags(values),
       connectTimeoutS,
       connectRetries,
       becomePassword,

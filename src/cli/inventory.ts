@@ -1,6 +1,7 @@
 import { ConfigError, EXIT } from '../errors.js';
 import { inventoryGraph, inventoryList } from '../inventory/inventory.js';
 import { loadSources } from '../inventory/sources.js';
+import { ansibleJson } from '../inventory/listjson.js';
 import { runSources } from './sources.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { didYouMean } from '../util/didyoumean.js';
@@ -19,11 +20,18 @@ export async function inventoryCommand(values: FlagValues, positionals: string[]
   } else if (values.host) {
     const list = inventoryList(inv) as { _meta: { hostvars: Record<string, unknown> } };
     if (!(values.host in list._meta.hostvars)) throw new ConfigError(`no host '${values.host}'${didYouMean(values.host, inv.hosts.keys())}`);
-    io.out(JSON.stringify(list._meta.hostvars[values.host], null, 4));
+    printJson(io, list._meta.hostvars[values.host]);
   } else if (values.limit !== undefined) {
     io.out(selectHosts(inv, 'all', values.limit).join('\n'));
   } else {
-    io.out(JSON.stringify(inventoryList(inv), null, 4));
+    printJson(io, inventoryList(inv));
   }
   return EXIT.OK;
+}
+
+/** As ansible-inventory prints it: the same bytes (its key order), its warning when it cannot sort. */
+function printJson(io: Out, value: unknown): void {
+  const j = ansibleJson(value);
+  if (j.warning) io.err(`warning: ${j.warning}`);
+  io.out(j.text);
 }

@@ -47,7 +47,8 @@ export function splitHostPort(pattern: string): { host: string; port?: number } 
   return { host: pattern };
 }
 
-export function parseIni(text: string, file: string, expand: (pattern: string) => string[]): IniInventory {
+/** `known`: groups earlier inventory sources defined (Ansible parses every source into one inventory). */
+export function parseIni(text: string, file: string, expand: (pattern: string) => string[], known: ReadonlySet<string> = new Set()): IniInventory {
   const inv: IniInventory = { groups: new Map(), hosts: new Map() };
   const group = (name: string): IniGroup => {
     let g = inv.groups.get(name);
@@ -86,7 +87,7 @@ export function parseIni(text: string, file: string, expand: (pattern: string) =
       if (!['hosts', 'children', 'vars'].includes(state)) throw err(`section [${m[1]}:${m[2]}] has an unknown type '${state}' (hosts, children or vars)`);
       if (!/^[A-Za-z0-9_-]+$/.test(groupname)) throw err(`invalid group name '${groupname}'`);
       if (!inv.groups.has(groupname)) {
-        if (state === 'vars' && !pending.has(groupname)) pending.set(groupname, { line: lineNo, state: 'vars', parents: [] });
+        if (state === 'vars' && !pending.has(groupname) && !known.has(groupname)) pending.set(groupname, { line: lineNo, state: 'vars', parents: [] });
         group(groupname);
       }
       const p = pending.get(groupname);
@@ -156,7 +157,7 @@ export function parseIni(text: string, file: string, expand: (pattern: string) =
       const c = GROUPNAME.exec(line);
       if (!c) throw err(`expected a group name, got '${line}'`);
       const child = c[1]!;
-      if (!inv.groups.has(child)) {
+      if (!inv.groups.has(child) && !known.has(child)) {
         const p = pending.get(child);
         if (!p) pending.set(child, { line: lineNo, state: 'children', parents: [groupname] });
         else p.parents.push(groupname);

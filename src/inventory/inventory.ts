@@ -192,7 +192,7 @@ function looksLikeIni(text: string): boolean {
   return first !== undefined && (/^\[[^\]]+\]$/.test(first) || /^[^\s:]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)+$/.test(first));
 }
 
-export function loadInventory(file: string): Inventory {
+export function loadInventory(file: string, varsBeside = true, known: ReadonlySet<string> = new Set()): Inventory {
   let text: string;
   try {
     if (statSync(file).isDirectory()) {
@@ -205,7 +205,7 @@ export function loadInventory(file: string): Inventory {
     throw new ConfigError(`cannot read the inventory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
   }
   const ext = /\.([^./]+)$/.exec(file)?.[1]?.toLowerCase();
-  const ini = () => finish(fromIni(parseIni(text, file, expandHostRange), file), file);
+  const ini = () => finish(fromIni(parseIni(text, file, expandHostRange, known), file), file, varsBeside);
   // As Ansible tries its plugins: .ini is INI, .yml/.yaml/.json are YAML; any other file is YAML when it
   // reads as a mapping, else INI.
   if (ext === 'ini' || (!['yml', 'yaml', 'json'].includes(ext ?? '') && looksLikeIni(text))) return ini();
@@ -217,13 +217,15 @@ export function loadInventory(file: string): Inventory {
     return ini();
   }
   const data = src.toJS();
-  if (isListForm(data)) return fromListForm(data, file);
+  if (isListForm(data)) return fromListForm(data, file, undefined, varsBeside);
   if (!['yml', 'yaml', 'json'].includes(ext ?? '') && (data === null || typeof data !== 'object' || Array.isArray(data)) && text.trim()) return ini();
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     if (typeof data === 'string' || src.doc.contents === null)
       throw new ConfigError('neither a YAML nor an INI inventory (a YAML inventory is a mapping of group names, usually `all:`)', file, 1, 1);
     throw src.error('an inventory is a mapping of group names (usually `all:`)', []);
   }
+  if (typeof (data as Record<string, unknown>).plugin === 'string')
+    throw src.error(`an inventory plugin config (plugin: ${String((data as Record<string, unknown>).plugin)}): Ansible's plugin reads it; give it with a .yml or .yaml name, or run ansible-inventory -i ${file} --list > inventory.json, then -i inventory.json`, ['plugin'], true);
   const v = generated.inventory;
   if (!v(data)) throw schemaError(src, v.errors![0]!);
 
@@ -263,7 +265,7 @@ export function loadInventory(file: string): Inventory {
   for (const [name, def] of Object.entries(data as Record<string, Record<string, unknown> | null>)) {
     walk(name, def, [name], name === 'all' ? undefined : 'all');
   }
-  return finish(inv, file);
+  return finish(inv, file, varsBeside);
 }
 
 function newInventory(file: string): Inventory {
@@ -381,9 +383,20 @@ function normalize(inv: Inventory, file: string): void {
   ungrouped.depth = 1;
 }
 
+/**
+ * An inventory folder's group_vars/ and host_vars/, over an inventory made of the files in it (as Ansible
+ * loads them for a folder source: from the folder itself), with the warnings `finish` gives.
+ */
+export function addFolderVars(inv: Inventory, folder: string): Inventory {
+  resolvedVars.delete(inv);
+  loadFileVars(inv, join(folder, '.'), folder);
+  for (const h of inv.hosts.keys()) for (const w of varWarnings(hostVars(inv, h))) if (!inv.warnings.includes(`${h}: ${w}`)) inv.warnings.push(`${h}: ${w}`);
+  resolvedVars.delete(inv);
+  return inv;
+}
+
 /** group_vars/ and host_vars/ beside the inventory file. */
-function loadFileVars(inv: Inventory, file: string): void {
-  const dir = dirname(file);
+function loadFileVars(inv: Inventory, file: string, dir = dirname(file)): void {
   for (const g of inv.groups.values()) g.fileVars = loadVarsDir(join(dir, 'group_vars'), g.name) ?? {};
   for (const h of inv.hosts.values()) h.fileVars = loadVarsDir(join(dir, 'host_vars'), h.name) ?? {};
   for (const extra of [join(dir, 'group_vars'), join(dir, 'host_vars')]) {
@@ -452,7 +465,7 @@ export function isListForm(data: unknown): boolean {
  * `ansible-inventory --list` form: groups with hosts (a list), vars and children (a list), or just a
  * list of hosts; host vars in _meta.hostvars, or from `hostVarsOf` (an executable's --host NAME).
  */
-export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: string) => unknown): Inventory {
+export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: string) => unknown, varsBeside = true): Inventory {
   checkDepth(data, file);
   const bad = (what: string) => new ConfigError(`not an inventory in --list form: ${what}`, file);
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('the top level must be a mapping of groups');
@@ -509,7 +522,7 @@ export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: st
     g.parents.add('all');
     if (!all.children.includes(g.name)) all.children.push(g.name);
   }
-  return finish(inv, file);
+  return finish(inv, file, varsBeside);
 }
 
 /** Several sources as one inventory: groups and hosts joined, later sources' variables over earlier ones'. */

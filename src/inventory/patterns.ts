@@ -109,7 +109,8 @@ export function matchHosts(inv: Inventory, pattern: string): string[] {
     // An exclusion that matches nothing is as likely a typo as any other term, and a typo there
     // silently widens the run (reboot included): an error too, unless it names an existing, empty group.
     if (!hosts.size && !(kind === '!' && inv.groups.has(body))) {
-      const hint = /[*?[~]/.test(body) ? '' : didYouMean(body, [...inv.hosts.keys(), ...inv.groups.keys()]);
+      if (!inv.hosts.size) throw new ConfigError(`the inventory has no hosts: ${inv.file}`);
+      const hint = /[*?[~]/.test(body) ? '' : didYouMean(body, [...inv.hosts.keys(), ...inv.groups.keys()].filter((n) => n !== body));
       throw new ConfigError(`host pattern '${t}' matches no host or group in ${inv.file}${hint}`);
     }
     if (kind === '!') exclusions.push(hosts);

@@ -141,6 +141,11 @@ function tokenize(src: string): Tok[] {
   return toks;
 }
 
+/** A dict key's Python type (JSON keys are strings; Python's sort_keys compares the keys as they were). */
+export type PyKey = { kind: 'str' } | { kind: 'none' } | { kind: 'number'; value: number };
+/** The Python key types of the dicts literalEval made (only dicts: their identity is kept through merges). */
+export const PY_KEYS = new WeakMap<object, Map<string, PyKey>>();
+
 class Parser {
   private i = 0;
   constructor(private readonly toks: Tok[]) {}
@@ -254,10 +259,14 @@ class Parser {
     const first = this.expr();
     if (this.eat(':')) {
       const out: { [k: string]: PyValue } = {};
+      const kinds = new Map<string, PyKey>();
+      PY_KEYS.set(out, kinds);
       const key = (k: PyValue) => {
         if (k !== null && typeof k === 'object') throw new NotLiteral(); // unhashable
         // As Python's json writes such keys.
-        return k === null ? 'null' : typeof k === 'boolean' ? String(k) : String(k);
+        const s = k === null ? 'null' : typeof k === 'boolean' ? String(k) : String(k);
+        kinds.set(s, k === null ? { kind: 'none' } : typeof k === 'string' ? { kind: 'str' } : { kind: 'number', value: Number(k) });
+        return s;
       };
       out[key(first)] = this.expr();
       while (this.eat(',')) {

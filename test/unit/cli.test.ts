@@ -55,7 +55,7 @@ test('--version, and help that fits 80 columns and lists only the command\'s own
   assert.match((await cli(['reboot', '--help'])).stdout, /--force/);
 });
 
-test('a mistake in an INI inventory is an error at its line and column; a directory gets a plain error', async () => {
+test('a mistake in an INI inventory is an error at its line and column; an inventory folder without hosts gets a plain error', async () => {
   const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
   writeFileSync(join(d, 'hosts'), '# fleet\n[robots]\nrobot-01 ansible_host=10.0.0.1  ansible_port=notaport\n');
   const ini = await cli(['check', '-i', join(d, 'hosts')]);
@@ -63,9 +63,10 @@ test('a mistake in an INI inventory is an error at its line and column; a direct
   assert.match(ini.stderr, /hosts:3:33: invalid value "notaport" for 'ansible_port': a port number/);
   mkdirSync(join(d, 'inv'));
   writeFileSync(join(d, 'inv', 'hosts.yml'), 'all: {}\n');
+  // issue 25: a folder is an inventory as Ansible reads it (every file in it); this one has no hosts.
   const dir = await cli(['check', '-i', join(d, 'inv')]);
   assert.equal(dir.code, 5);
-  assert.match(dir.stderr, /is a directory: give the inventory file in it \(.*hosts\.yml\)/);
+  assert.match(dir.stderr, /the inventory has no hosts: .*inv\n/);
 });
 
 test('a report path that cannot be written is refused before any robot is contacted', async () => {

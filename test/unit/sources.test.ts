@@ -332,3 +332,123 @@ test('an executable inventory whose JSON is nested 5,000 deep is exit 5, not a s
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /nested too deep/);
 });
+
+// ---- issue 29 (3): inventory plugin configs through ansible-inventory ----
+
+test('a constructed plugin config over a static inventory is read through ansible-inventory, as Ansible reads it', async (t) => {
+  const d = dir();
+  writeFileSync(join(d, 'static.ini'), '[robots]\nr1 ansible_host=10.0.0.1 site=lab\nr2 site=depot\n');
+  writeFileSync(join(d, 'constructed.yml'), 'plugin: ansible.builtin.constructed\nstrict: false\ngroups:\n  at_lab: site == "lab"\nkeyed_groups:\n  - key: site\n    prefix: site\ncompose:\n  tag: site + "-x"\n');
+  const { pluginOf } = await import('../../src/inventory/sources.js');
+  assert.equal(pluginOf(join(d, 'constructed.yml')), 'ansible.builtin.constructed');
+  assert.equal(pluginOf(join(d, 'static.ini')), undefined);
+  if (!hasAnsible) return t.skip('ansible-inventory not installed (CI installs it)');
+  const inv = loadSources([join(d, 'static.ini'), join(d, 'constructed.yml')]);
+  assert.deepEqual(inv.groups.get('at_lab')!.hosts, ['r1']);
+  assert.equal(hostVars(inv, 'r2').tag, 'depot-x');
+  const ours = await cli(['inventory', '-i', join(d, 'static.ini'), '-i', join(d, 'constructed.yml'), '--list']);
+  assert.equal(ours.code, 0, ours.stderr);
+  const theirs = await run('ansible-inventory', ['-i', join(d, 'static.ini'), '-i', join(d, 'constructed.yml'), '--list'], { nothrow: true, cwd: d, env: { ...process.env, ANSIBLE_CONFIG: join(d, 'none.cfg') } });
+  assert.equal(ours.stdout, `${theirs.stdout.trimEnd()}\n`, 'the same bytes');
+});
+
+test('a plugin config whose collection is missing, or with no ansible-core at all, is a clear error with the one-line workaround', async (t) => {
+  const d = dir();
+  writeFileSync(join(d, 'aws_ec2.yml'), 'plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n');
+  // No ansible-core: an empty PATH finds no ansible-inventory.
+  const none = await cli(['inventory', '-i', join(d, 'aws_ec2.yml'), '--list'], { PATH: d });
+  assert.equal(none.code, 5, none.stderr);
+  assert.match(none.stderr, /aws_ec2\.yml is an inventory plugin config \(plugin: amazon\.aws\.aws_ec2\): Ansible's plugin reads it, and ansible-inventory \(ansible-core\) is not installed here\. .*ansible-inventory -i \S*aws_ec2\.yml --list > inventory\.json/);
+  if (!hasAnsible) return t.skip('ansible-inventory not installed (CI installs it)');
+  const galaxy = await run('ansible-galaxy', ['collection', 'list', 'amazon.aws'], { nothrow: true });
+  if (galaxy.ok && /amazon\.aws/.test(galaxy.stdout)) return t.skip('amazon.aws is installed here');
+  const r = await cli(['inventory', '-i', join(d, 'aws_ec2.yml'), '--list'], { ANSIBLE_CONFIG: join(d, 'none.cfg') });
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /ansible-core here does not have the plugin 'amazon\.aws\.aws_ec2' \(ansible-galaxy collection install amazon\.aws\)\. .*ansible-inventory -i \S*aws_ec2\.yml --list > inventory\.json, then -i inventory\.json/);
+  // Given as a file without .yml, the YAML reader names it too (not "'plugin' must be object or null").
+  writeFileSync(join(d, 'aws'), 'plugin: amazon.aws.aws_ec2\n');
+  const plain = await cli(['inventory', '-i', join(d, 'aws'), '--list']);
+  assert.equal(plain.code, 5);
+  assert.match(plain.stderr, /an inventory plugin config \(plugin: amazon\.aws\.aws_ec2\)/);
+});
+
+// ---- issue 25 (5): Ansible's habits ----
+
+test('-i DIR: every file in the folder in Ansible\'s order (scripts too, .ini skipped as Ansible skips it), with its group_vars and host_vars; byte-identical to ansible-inventory', async () => {
+  const d = dir();
+  const inv = join(d, 'inventory');
+  for (const sub of ['group_vars', 'host_vars', 'sub']) mkdirSync(join(inv, sub), { recursive: true });
+  writeFileSync(join(inv, '01-hosts.yml'), 'all:\n  children:\n    robots:\n      hosts:\n        r1: {ansible_host: 10.0.0.1}\n        r2:\n');
+  writeFileSync(join(inv, '02-static'), '[depots]\nd1\nr2\n[robots:vars]\nsite=b\n');
+  writeFileSync(join(inv, '03-ignored.ini'), '[ignored]\nx1\n');
+  writeFileSync(join(inv, '04-script'), `#!/bin/sh\necho '{"cams": {"hosts": ["c1"]}, "_meta": {"hostvars": {"c1": {"n": 1}}}}'\n`, { mode: 0o755 });
+  writeFileSync(join(inv, 'sub', 'more.yml'), 'all:\n  hosts:\n    s1:\n');
+  writeFileSync(join(inv, 'README.md'), 'notes\n');
+  writeFileSync(join(inv, 'group_vars', 'robots.yml'), 'site: a\nteam: ops\n');
+  writeFileSync(join(inv, 'group_vars', 'all.yml'), 'x: 1\n');
+  writeFileSync(join(inv, 'host_vars', 'd1.yml'), 'role: depot\n');
+  const loaded = loadSources([inv]);
+  assert.deepEqual([...loaded.hosts.keys()].sort(), ['c1', 'd1', 'r1', 'r2', 's1']);
+  assert.equal(hostVars(loaded, 'r2').site, 'a', 'group_vars of the folder over [robots:vars] of a file in it');
+  assert.equal(hostVars(loaded, 'd1').role, 'depot');
+  assert.ok(!loaded.hosts.has('x1'), '.ini files in a folder are skipped, as Ansible skips them');
+  const ours = await cli(['inventory', '-i', inv, '--list']);
+  assert.equal(ours.code, 0, ours.stderr);
+  if (hasAnsible) {
+    const theirs = await run('ansible-inventory', ['-i', inv, '--list'], { nothrow: true, cwd: d, env: { ...process.env, ANSIBLE_CONFIG: join(d, 'none.cfg') } });
+    assert.equal(ours.stdout, `${theirs.stdout.trimEnd()}\n`);
+  }
+});
+
+test('inventory --list is byte-identical to ansible-inventory --list on the corpus (its key order; its unsorted form when Python cannot sort)', async (t) => {
+  const { readdirSync } = await import('node:fs');
+  const files = [
+    ...readdirSync('test/fixtures/ini').filter((f) => f.endsWith('.ini') && !/^bad-|undefined/.test(f)).map((f) => join('test/fixtures/ini', f)),
+    'test/fixtures/inventory/hosts.yml',
+  ];
+  const { ansibleJson } = await import('../../src/inventory/listjson.js');
+  // Without ansible-core: the stored outputs, sorted as it sorts (the stored files are in the old order).
+  assert.equal(ansibleJson({ b: 1, _meta: { hostvars: {} }, a: [3, 1], B: { y: 1e16, x: 1.5, z: 1e-5 } }).text, '{\n    "B": {\n        "x": 1.5,\n        "y": 1e+16,\n        "z": 1e-05\n    },\n    "_meta": {\n        "hostvars": {}\n    },\n    "a": [\n        3,\n        1\n    ],\n    "b": 1\n}');
+  if (!hasAnsible) return t.skip('ansible-inventory not installed (CI installs it)');
+  for (const f of files) {
+    const ours = await cli(['inventory', '-i', f, '--list']);
+    assert.equal(ours.code, 0, `${f}: ${ours.stderr}`);
+    const theirs = await run('ansible-inventory', ['-i', f, '--list'], { nothrow: true, env: { ...process.env, ANSIBLE_CONFIG: '/nonexistent/ansible.cfg' } });
+    assert.equal(ours.stdout, `${theirs.stdout.trimEnd()}\n`, f);
+    const host = Object.keys(JSON.parse(ours.stdout)._meta.hostvars)[0];
+    if (host === undefined) continue;
+    const ourHost = await cli(['inventory', '-i', f, '--host', host]);
+    const theirHost = await run('ansible-inventory', ['-i', f, '--host', host], { nothrow: true, env: { ...process.env, ANSIBLE_CONFIG: '/nonexistent/ansible.cfg' } });
+    assert.equal(ourHost.stdout, `${theirHost.stdout.trimEnd()}\n`, `${f} --host ${host}`);
+  }
+});
+
+test('-u USER and --private-key FILE as Ansible takes them: over ansible.cfg for the run, below a host\'s own variables; checked', async () => {
+  const d = dir();
+  writeFileSync(join(d, 'hosts.yml'), 'all:\n  hosts:\n    r1: {ansible_host: 10.0.0.1}\n    r2: {ansible_host: 10.0.0.2, ansible_user: own, ansible_ssh_private_key_file: /keys/own}\n');
+  writeFileSync(join(d, 'ansible.cfg'), '[defaults]\nremote_user = cfguser\nprivate_key_file = cfg.key\n');
+  writeFileSync(join(d, 'fleet.key'), 'not really a key\n');
+  const { fleetSetup } = await import('../../src/cli/fleet.js');
+  const saved = process.env.ANSIBLE_CONFIG;
+  process.env.ANSIBLE_CONFIG = join(d, 'ansible.cfg');
+  try {
+    const setup = fleetSetup({ inventory: [join(d, 'hosts.yml')], user: 'ops', 'private-key': join(d, 'fleet.key') });
+    const r1 = targetFor('r1', hostVars(setup.inventory, 'r1'), setup.transport);
+    const r2 = targetFor('r2', hostVars(setup.inventory, 'r2'), setup.transport);
+    assert.equal(r1.user, 'ops');
+    assert.equal(r1.identityFiles[0], join(d, 'fleet.key'));
+    assert.equal(r2.user, 'own', "a host's ansible_user wins over -u, as in Ansible");
+    assert.equal(r2.identityFiles[0], '/keys/own');
+    const cfgOnly = fleetSetup({ inventory: [join(d, 'hosts.yml')] });
+    assert.equal(targetFor('r1', hostVars(cfgOnly.inventory, 'r1'), cfgOnly.transport).user, 'cfguser');
+  } finally {
+    if (saved === undefined) delete process.env.ANSIBLE_CONFIG;
+    else process.env.ANSIBLE_CONFIG = saved;
+  }
+  const badUser = await cli(['check', '-i', join(d, 'hosts.yml'), '-u', 'root;id']);
+  assert.equal(badUser.code, 5);
+  assert.match(badUser.stderr, /-u\/--user "root;id" is not a user name/);
+  const badKey = await cli(['check', '-i', join(d, 'hosts.yml'), '--private-key', join(d, 'nope.key')]);
+  assert.equal(badKey.code, 5);
+  assert.match(badKey.stderr, /--private-key .*nope\.key: cannot read it \(ENOENT\)/);
+});
