@@ -24,7 +24,7 @@ export const FLAGS = {
     type: 'string',
     arg: 'SOURCE',
     multiple: true,
-    help: 'YAML/INI file, executable, or host list a,b, (repeatable; default: ANSIBLE_INVENTORY, then ansible.cfg)',
+    help: 'YAML/INI file, folder, executable, plugin config, or host list a,b, (repeatable; default: ANSIBLE_INVENTORY, then ansible.cfg)',
   },
   user: { short: 'u', type: 'string', arg: 'USER', help: 'connect as USER (as Ansible: over remote_user; a host\'s ansible_user still wins)' },
   'private-key': { type: 'string', arg: 'FILE', help: 'SSH key (as Ansible: over private_key_file; a host\'s ansible_ssh_private_key_file still wins)' },

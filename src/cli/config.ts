@@ -23,6 +23,7 @@ export function configCommand(values: FlagValues, io: Out): number {
       origin: s.hostKeyChecking.origin,
       note: s.hostKeyChecking.value ? 'known_hosts checked (strict unless ~/.ssh/config says otherwise)' : 'OFF: host keys are not checked (--host-key-checking overrides)',
     },
+    { setting: 'strict_vars', value: String(s.strictVars.value), origin: s.strictVars.origin, note: "near misses of fleetmasq's variables are errors (--strict-vars)" },
   ];
   const file = s.file ?? null;
   if (values.json) {

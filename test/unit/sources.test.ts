@@ -203,6 +203,8 @@ test('variables dynamic inventories and fact caches set are read as ansible-inve
   const cfgDir = dir();
   writeFileSync(join(cfgDir, 'ansible.cfg'), '[defaults]\n[fleetmasq]\nstrict_vars = true\n');
   assert.equal(loadAnsibleSettings({ ANSIBLE_CONFIG: join(cfgDir, 'ansible.cfg'), HOME: cfgDir }, cfgDir).strictVars.value, true, 'and [fleetmasq] strict_vars in ansible.cfg');
+  const shown = await cli(['config', '--json'], { ANSIBLE_CONFIG: join(cfgDir, 'ansible.cfg') });
+  assert.deepEqual((JSON.parse(shown.stdout).settings as { setting: string; value: string; origin: string }[]).find((x) => x.setting === 'strict_vars')?.value, 'true', 'fleetmasq config shows it and its origin');
   // The YAML and INI paths too: a typo in group vars is one warning.
   writeFileSync(join(d, 'hosts.ini'), '[robots]\nr1\nr2\n[robots:vars]\nansible_prot=2222\nansible_distribution=Ubuntu\n');
   const ini = loadSources([join(d, 'hosts.ini')]);
