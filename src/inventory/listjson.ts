@@ -9,10 +9,11 @@ import { PY_KEYS, type PyKey } from './pyliteral.js';
 /** Python's float repr for a number JSON would print (integers as integers). */
 function pyNumber(n: number): string {
   if (!Number.isFinite(n)) return n > 0 ? 'Infinity' : n < 0 ? '-Infinity' : 'NaN';
-  if (Number.isInteger(n) && Math.abs(n) < 1e16) return String(n);
-  // Python switches to exponent form from 1e16 and below 1e-4, and writes the exponent with two digits at least.
+  // An integral value is taken for an int (a JS number does not say whether it was 1 or 1.0): all its digits.
+  if (Number.isInteger(n)) return Math.abs(n) < 1e21 ? String(n) : BigInt(n).toString();
+  // Python writes floats below 1e-4 in exponent form, the exponent with two digits at least.
   const abs = Math.abs(n);
-  if (abs >= 1e16 || (abs !== 0 && abs < 1e-4)) {
+  if (abs < 1e-4) {
     const [mant, exp] = n.toExponential().split('e') as [string, string];
     const sign = exp.startsWith('-') ? '-' : '+';
     const digits = exp.replace(/^[+-]/, '');

@@ -410,7 +410,7 @@ test('inventory --list is byte-identical to ansible-inventory --list on the corp
   ];
   const { ansibleJson } = await import('../../src/inventory/listjson.js');
   // Without ansible-core: the stored outputs, sorted as it sorts (the stored files are in the old order).
-  assert.equal(ansibleJson({ b: 1, _meta: { hostvars: {} }, a: [3, 1], B: { y: 1e16, x: 1.5, z: 1e-5 } }).text, '{\n    "B": {\n        "x": 1.5,\n        "y": 1e+16,\n        "z": 1e-05\n    },\n    "_meta": {\n        "hostvars": {}\n    },\n    "a": [\n        3,\n        1\n    ],\n    "b": 1\n}');
+  assert.equal(ansibleJson({ b: 1, _meta: { hostvars: {} }, a: [3, 1], B: { y: 1e22, x: 1.5, z: 1e-5, w: 1.25e-7 } }).text, '{\n    "B": {\n        "w": 1.25e-07,\n        "x": 1.5,\n        "y": 10000000000000000000000,\n        "z": 1e-05\n    },\n    "_meta": {\n        "hostvars": {}\n    },\n    "a": [\n        3,\n        1\n    ],\n    "b": 1\n}');
   if (!hasAnsible) return t.skip('ansible-inventory not installed (CI installs it)');
   for (const f of files) {
     const ours = await cli(['inventory', '-i', f, '--list']);
