@@ -32,7 +32,7 @@ export const FLAGS = {
   'max-fail-percent': { type: 'string', arg: 'P', help: 'stop when more than P% of a batch failed (replaces the canary rule)' },
   interface: { type: 'string', arg: 'NAME[,NAME]|auto', help: 'override masquerade_interface (usb+ matches usb0, usb1…)' },
   'allow-absent-interface': { type: 'boolean', help: 'apply even where the named interface does not exist (yet)' },
-  persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local or auto' },
+  persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local, external or auto' },
   check: { short: 'C', type: 'boolean', help: 'dry run: change nothing, report what would change' },
   diff: { short: 'D', type: 'boolean', help: 'show diffs of files and rules' },
   force: { type: 'boolean', help: 'reboot robots that are not compliant before the reboot too' },
@@ -205,6 +205,13 @@ export const COMMANDS = {
     summary: 'real test robots on this machine (see lab --help)',
     flags: [],
   },
+  help: {
+    usage: 'fleetmasq help [TOPIC]',
+    summary: 'the guides (docs/*.md): help alone lists the topics',
+    about: 'Prints a user guide, the same text as docs/TOPIC.md: guide, reference, inventory,\nsecurity, robots, output, monitoring. Alone, lists the topics.',
+    flags: [],
+    positionals: { min: 0, max: 1 },
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -271,8 +278,8 @@ export function topHelp(version: string): string {
     'Commands:',
     ...rows,
     '',
-    "Run 'fleetmasq <command> --help' for a command's options; --version for the",
-    'version.',
+    "Run 'fleetmasq <command> --help' for a command's options, 'fleetmasq help' for",
+    'the guides; --version for the version.',
     '',
     EXIT_CODES,
     '',
