@@ -115,3 +115,18 @@ test('README: five everyday commands, each a declared command; links to docs tha
     assert.ok(existsSync(target!) || (topic !== undefined && topic in TOPICS), `README links to ${target}, which does not exist`);
   }
 });
+
+test('links between the README, the guide and the reference reach a file and a heading that exist', () => {
+  /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+  const slug = (h: string) => h.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+  const anchors = (file: string) => read(file).split('\n').filter((l) => /^#+ /.test(l)).map((l) => slug(l.replace(/^#+ /, '')));
+  for (const file of ['README.md', 'docs/guide.md', 'docs/reference.md']) {
+    const dir = file.includes('/') ? 'docs/' : '';
+    for (const [, target, anchor] of read(file).matchAll(/\]\(([^)#\s]*\.md)?(?:#([^)\s]+))?\)/g)) {
+      if (!target && !anchor) continue;
+      const path = target ? `${dir}${target}` : file;
+      if (!existsSync(path)) continue; // a declared topic merged from another branch (checked above for the README)
+      if (anchor) assert.ok(anchors(path).includes(anchor), `${file}: no heading for ${target ?? ''}#${anchor}`);
+    }
+  }
+});
