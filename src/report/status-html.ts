@@ -1,5 +1,5 @@
 /** The fleet's status as one self-contained page: compliance over time (a chart) and the robots' last state. */
-import type { FleetStatus } from '../records/status.js';
+import type { FleetStatus } from '../store/types.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -11,9 +11,9 @@ function chart(st: FleetStatus): string {
   const H = 200;
   const t0 = Date.parse(pts[0]!.at);
   const span = Math.max(1, Date.parse(pts[pts.length - 1]!.at) - t0);
-  const xy = pts.map((p) => [20 + ((Date.parse(p.at) - t0) / span) * (W - 40), H - 20 - (p.compliant / p.total) * (H - 40)] as const);
+  const xy = pts.map((p) => [20 + ((Date.parse(p.at) - t0) / span) * (W - 40), H - 20 - (p.compliant / Math.max(1, p.asked)) * (H - 40)] as const);
   const dots = pts
-    .map((p, i) => `<circle cx="${xy[i]![0].toFixed(1)}" cy="${xy[i]![1].toFixed(1)}" r="3"><title>${esc(`${p.at} ${p.command}: ${p.compliant}/${p.total} compliant`)}</title></circle>`)
+    .map((p, i) => `<circle cx="${xy[i]![0].toFixed(1)}" cy="${xy[i]![1].toFixed(1)}" r="3"><title>${esc(`${p.at} ${p.command}: ${p.compliant}/${p.asked} compliant`)}</title></circle>`)
     .join('');
   return `<svg id="history" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="compliant share of the fleet, run by run">
 <line x1="20" y1="${H - 20}" x2="${W - 20}" y2="${H - 20}" stroke="#999"/><line x1="20" y1="20" x2="20" y2="${H - 20}" stroke="#999"/>
@@ -26,7 +26,7 @@ export function statusHtml(st: FleetStatus, info: { inventory: string; at: Date 
   const rows = st.robots
     .map(
       (r) =>
-        `<tr data-state="${r.state}"><td>${esc(r.host)}</td><td>${r.state}${r.stale && r.lastSeen ? ' (stale)' : ''}</td><td>${esc(r.lastSeen ?? 'never')}</td><td>${esc(r.lastResult ? `${r.lastResult.command} ${r.lastResult.status} at ${r.lastResult.at}` : '-')}</td><td>${esc(r.compliance ? `${r.compliance.compliant ? 'yes' : 'no'} as of ${r.compliance.at}` : '-')}</td><td><code>${esc(r.bootId ?? '')}</code></td></tr>`,
+        `<tr data-state="${r.state}"><td>${esc(r.host)}</td><td>${r.state}${r.stale && r.lastSeen ? ' (stale)' : ''}</td><td>${esc(r.lastSeen ?? 'never')}</td><td>${esc(r.lastResult ? `${r.lastResult.command} ${r.lastResult.status} at ${r.lastResult.at}` : '-')}</td><td>${esc(r.evidence ? `${r.evidence.state} as of ${r.evidence.at}` : '-')}</td><td><code>${esc(r.bootId ?? '')}</code></td></tr>`,
     )
     .join('\n');
   return `<!doctype html>
