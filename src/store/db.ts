@@ -119,14 +119,19 @@ export async function openPostgres(url: string): Promise<Db> {
     ...api,
     tx: (fn) =>
       q.push(async () => {
-        await client.query('BEGIN');
-        try {
-          const v = await fn(api);
-          await client.query('COMMIT');
-          return v;
-        } catch (e) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw e;
+        // A deadlock or serialization failure against another controller is tried again (it did nothing).
+        for (let attempt = 1; ; attempt++) {
+          await client.query('BEGIN');
+          try {
+            const v = await fn(api);
+            await client.query('COMMIT');
+            return v;
+          } catch (e) {
+            await client.query('ROLLBACK').catch(() => {});
+            const code = (e as { code?: string }).code;
+            if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw e;
+            await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50));
+          }
         }
       }),
     close: async () => {

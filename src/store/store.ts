@@ -124,13 +124,33 @@ export class Store {
     return this.db.location;
   }
 
+  /** The schema's version as stored (0: no schema yet). */
+  private async schemaVersion(t: Pick<Db, 'all'>): Promise<number> {
+    const exists =
+      this.db.kind === 'postgres'
+        ? (await t.all(`SELECT to_regclass('meta') IS NOT NULL AS e`))[0]?.e === true
+        : (await t.all(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`)).length > 0;
+    if (!exists) return 0;
+    const v = await t.all(`SELECT value FROM meta WHERE key = 'schema'`);
+    return v[0] ? Number(v[0].value) : 0;
+  }
+
+  /**
+   * Creates the schema once. A store already at this version runs no DDL at all (on PostgreSQL, DDL
+   * beside another controller's writes would take table locks against them); controllers starting at
+   * once on a new store create it one at a time.
+   */
   private async migrate(): Promise<void> {
-    await this.db.tx(async (t) => {
-      for (const s of SCHEMA) await t.run(s);
-      const v = await t.all(`SELECT value FROM meta WHERE key = 'schema'`);
-      const have = v[0] ? Number(v[0].value) : 0;
+    const check = (have: number) => {
       if (have > SCHEMA_VERSION) throw new ConfigError(`the store ${this.location} was written by a newer fleetmasq (schema ${have}; this one knows ${SCHEMA_VERSION})`);
-      if (!have) await t.run(`INSERT INTO meta (key, value) VALUES ('schema', ?)`, [String(SCHEMA_VERSION)]);
+      return have === SCHEMA_VERSION;
+    };
+    if (check(await this.schemaVersion(this.db))) return;
+    await this.db.tx(async (t) => {
+      if (this.db.kind === 'postgres') await t.all(`SELECT pg_advisory_xact_lock(7270461)`);
+      if (check(await this.schemaVersion(t))) return;
+      for (const s of SCHEMA) await t.run(s);
+      await t.run(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [String(SCHEMA_VERSION)]);
     });
   }
 

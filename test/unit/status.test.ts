@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { evidenceOf } from '../../src/store/evidence.js';
 import { inShard, parseShard, shardOf } from '../../src/inventory/shard.js';
 import type { HostResult } from '../../src/runner/types.js';
 import { cli } from '../helpers/cli.js';
-import { recordedResults } from '../helpers/store.js';
+import { recordedResults, twoControllers } from '../helpers/store.js';
 
 const BOOT = '4f1c2a3b-1111-2222-3333-444455556666';
 const line = (o: object) => JSON.stringify({ changes: [], reasons: [], warnings: [], diffs: [], error: null, details: {}, ...o });
@@ -193,31 +192,6 @@ test('retention: runs older than the age limit, or beyond the count, go with the
   const r = await cli(['status', '-i', writeHosts(d, ['r']), '--keep', 'soon'], storeIn(d));
   assert.equal(r.code, 5);
 });
-
-function runWriter(env: NodeJS.ProcessEnv, name: string, runs: number, hosts: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join('dist', 'test', 'helpers', 'store-writer.js'), name, String(runs), String(hosts)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
-    p.on('error', reject);
-    p.on('exit', (code) => resolve(code ?? 1));
-  });
-}
-
-/** Two controllers (two processes, 50 runs each) at once on one store: nothing lost or torn. */
-export async function twoControllers(env: NodeJS.ProcessEnv): Promise<void> {
-  const codes = await Promise.all([runWriter(env, 'ctl-1', 50, 5), runWriter(env, 'ctl-2', 50, 5)]);
-  assert.deepEqual(codes, [0, 0]);
-  const store = await Store.open(env, { importJsonl: false });
-  try {
-    const rows = await store.db.all(`SELECT u.controller, COUNT(*) AS n FROM results r JOIN runs u ON u.id = r.run_id WHERE u.controller IN ('ctl-1', 'ctl-2') GROUP BY u.controller ORDER BY u.controller`);
-    assert.deepEqual(rows.map((x) => [x.controller, Number(x.n)]), [['ctl-1', 250], ['ctl-2', 250]]);
-    const runs = await store.db.all(`SELECT asked, compliant FROM runs WHERE controller IN ('ctl-1', 'ctl-2')`);
-    assert.equal(runs.length, 100);
-    assert.ok(runs.every((x) => Number(x.asked) === 5 && Number(x.compliant) === 5), 'every run summary whole');
-    for (const b of await store.db.all(`SELECT body FROM results r JOIN runs u ON u.id = r.run_id WHERE u.controller IN ('ctl-1', 'ctl-2')`)) JSON.parse(String(b.body));
-  } finally {
-    await store.close();
-  }
-}
 
 test('two controllers at once on one SQLite store lose nothing (two processes, 50 runs each)', async () => {
   await twoControllers({ FLEETMASQ_STORE: join(tmp(), 'fm.db') });
