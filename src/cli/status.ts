@@ -5,7 +5,7 @@ import { loadSources } from '../inventory/sources.js';
 import { runSources } from './sources.js';
 import { selectHosts } from '../inventory/patterns.js';
 import { readRecords, runsDir } from '../records/records.js';
-import { fleetStatus, type FleetStatus } from '../records/status.js';
+import { fleetStatus, toFleetView, type FleetStatus } from '../records/status.js';
 import { parseDuration } from '../util/duration.js';
 import type { FlagValues } from './commands.js';
 import { table, type Out } from './output.js';
@@ -41,7 +41,7 @@ export async function statusCommand(values: FlagValues, io: Out): Promise<number
   const hosts = selectHosts(inv, 'all', values.limit);
   const now = new Date();
   const st = fleetStatus(readRecords(runsDir()), hosts, now, staleMs);
-  if (values.html) writeFileSync(values.html, (await import('../report/status-html.js')).statusHtml(st, { inventory: sources.label, at: now }));
+  if (values.html) writeFileSync(values.html, (await import('../report/status-html.js')).statusHtml(toFleetView(st), { inventory: sources.label, at: now }));
   io.out(values.json ? JSON.stringify({ inventory: sources.label, at: now.toISOString(), runsDir: runsDir(), ...st }, null, 2) : statusText(st, now));
   const s = st.summary;
   if (s.noncompliant) return EXIT.HOSTS_FAILED;

@@ -83,3 +83,20 @@ export function fleetStatus(runs: { file: string; lines: RecordLine[] }[], hosts
     history: history.sort((a, b) => (a.at < b.at ? -1 : 1)),
   };
 }
+
+/**
+ * The same view in the store's types (src/store/types.ts), for the pages that already take those
+ * (status --html). Transitional: goes with this file when the store replaces the run records. The
+ * records know no run ids or controllers; a run's `asked` here is the robots it judged.
+ */
+export function toFleetView(st: FleetStatus): import('../store/types.js').FleetStatus {
+  return {
+    robots: st.robots.map(({ compliance, lastResult, ...r }) => ({
+      ...r,
+      ...(lastResult ? { lastResult: { ...lastResult, runId: '', controller: '' } } : {}),
+      ...(compliance ? { evidence: { state: compliance.compliant ? ('compliant' as const) : ('noncompliant' as const), at: compliance.at, command: compliance.command, runId: '', controller: '' } } : {}),
+    })),
+    summary: { ...st.summary, removed: 0 },
+    history: st.history.map((p) => ({ runId: '', at: p.at, command: p.command, controller: '', asked: p.total, compliant: p.compliant, judged: p.total, dryRun: false })),
+  };
+}
