@@ -1,5 +1,6 @@
 /** status: the fleet from the store alone; no robot is contacted. */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError, EXIT } from '../errors.js';
 import { loadSources } from '../inventory/sources.js';
 import { runSources } from './sources.js';
@@ -68,7 +69,16 @@ export async function statusCommand(values: FlagValues, io: Out): Promise<number
   const now = new Date();
   // --host ROBOT reads the store alone: the robot may have left the inventory since.
   const sources = values.host === undefined ? runSources(values) : undefined;
-  const hosts = sources ? selectHosts(loadSources(sources.sources), 'all', values.limit) : [];
+  const inventory = sources ? loadSources(sources.sources) : undefined;
+  const hosts = inventory ? selectHosts(inventory, 'all', values.limit) : [];
+  if (values.prom !== undefined) {
+    // Said before the store is read, as fleet commands do: a sweep whose metrics cannot land fails loudly.
+    try {
+      accessSync(dirname(resolve(values.prom)), constants.W_OK);
+    } catch (e) {
+      throw new ConfigError(`--prom ${values.prom}: cannot write there (${(e as NodeJS.ErrnoException).code ?? 'error'}); see docs/monitoring.md for the folder's permissions`);
+    }
+  }
   const store = await Store.open();
   try {
     if (keep) {
@@ -83,6 +93,11 @@ export async function statusCommand(values: FlagValues, io: Out): Promise<number
     }
     const st = await store.fleet(hosts, now, staleMs);
     if (values.html) writeFileSync(values.html, (await import('../report/status-html.js')).statusHtml(st, { inventory: sources!.label, at: now }));
+    if (values.prom) {
+      const [{ fleetPromText }, { writeAtomically }] = await Promise.all([import('../report/fleet-prom.js'), import('../report/prom.js')]);
+      const inv = inventory!;
+      writeAtomically(values.prom, await fleetPromText(st, now, (h) => [...(inv.hosts.get(h)?.groups ?? [])]));
+    }
     io.out(
       values.json
         ? JSON.stringify({ inventory: sources!.label, at: now.toISOString(), store: store.location, ...st }, null, 2)

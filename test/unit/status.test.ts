@@ -267,6 +267,13 @@ test('fleetmasq status: table, JSON, --host history, --run with the stored resul
   assert.equal(j.code, 0);
   assert.equal(j.json.robots[0].state, 'compliant');
   assert.equal(j.json.robots[0].evidence.command, 'check');
+  // The fleet's last known state as metrics, without contacting any robot; one state per robot.
+  const prom = await cli(['status', '-i', hostsFile, '--stale', '1000d', '--prom', join(d, 'fleet.prom')], env);
+  assert.equal(prom.code, 2);
+  const metrics = readFileSync(join(d, 'fleet.prom'), 'utf8');
+  assert.match(metrics, /^fleetmasq_robot_state\{robot="a",state="compliant"\} 1$/m);
+  assert.match(metrics, /^fleetmasq_robot_state\{robot="b",state="noncompliant"\} 1$/m);
+  assert.equal((await cli(['status', '-i', hostsFile, '--prom', join(d, 'no', 'such', 'dir', 'f.prom')], env)).code, 5);
   const never = await cli(['status', '-i', hostsFile, '-l', 'c:d'], env);
   assert.equal(never.code, 4);
   assert.equal((await cli(['status', '-i', hostsFile, '--stale', 'soon'], env)).code, 5);
