@@ -32,7 +32,6 @@ test('Ctrl-C while waiting for unreachable robots: the wait ends at once, robots
       forks: 5,
       serial: [],
       signal: ctl.signal,
-      recordDir: mkdtempSync(join(tmpdir(), 'fmconv-')),
       onEvent: (e) => {
         events.push(e.type);
         // The first wait (5 s) is interrupted half a second in.
