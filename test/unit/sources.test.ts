@@ -400,6 +400,16 @@ test('-i DIR: every file in the folder in Ansible\'s order (scripts too, .ini sk
     const theirs = await run('ansible-inventory', ['-i', inv, '--list'], { nothrow: true, cwd: d, env: { ...process.env, ANSIBLE_CONFIG: join(d, 'none.cfg') } });
     assert.equal(ours.stdout, `${theirs.stdout.trimEnd()}\n`);
   }
+  // A file in it that is no inventory is an error that names it (Ansible warns and skips it).
+  writeFileSync(join(inv, 'notes'), 'some notes here\n');
+  const stray = await cli(['inventory', '-i', inv, '--list']);
+  assert.equal(stray.code, 5);
+  assert.match(stray.stderr, /inventory\/notes:1:\d+: /);
+  const empty = join(d, 'empty');
+  mkdirSync(join(empty, 'group_vars'), { recursive: true });
+  const none = await cli(['inventory', '-i', empty, '--list']);
+  assert.equal(none.code, 5);
+  assert.match(none.stderr, /an inventory folder with no inventory file in it/);
 });
 
 test('inventory --list is byte-identical to ansible-inventory --list on the corpus (its key order; its unsorted form when Python cannot sort)', async (t) => {
