@@ -43,6 +43,8 @@ export interface Inventory {
   groups: Map<string, Group>;
   hosts: Map<string, Host>;
   warnings: string[];
+  /** Where each unknown ansible_* variable was first set (`file:line:col`), for the near-miss warnings. */
+  varOrigins: Map<string, string>;
 }
 
 const GROUP_KEYS = ['hosts', 'vars', 'children'];
@@ -162,16 +164,27 @@ export function addUnique(list: string[], name: string): void {
   list.push(name);
 }
 
-function loadVarsFile(file: string): Vars {
+/** Notes where the unknown ansible_* variables of `vars` were set, the first time each is seen. */
+function noteOrigins(inv: Inventory, vars: Vars | null | undefined, where: (key: string) => { line?: number; col?: number } | [number, number] | undefined, file: string): void {
+  for (const k of Object.keys(vars ?? {})) {
+    if (!k.startsWith('ansible_') || KNOWN_VARS.has(k) || inv.varOrigins.has(k)) continue;
+    const p = where(k);
+    const [line, col] = Array.isArray(p) ? p : [p?.line, p?.col];
+    inv.varOrigins.set(k, line !== undefined ? `${file}:${line}:${col ?? 1}` : file);
+  }
+}
+
+function loadVarsFile(file: string, inv: Inventory): Vars {
   const src = YamlSource.load(file);
   const data = src.toJS();
   const v = generated.vars;
   if (!v(data)) throw schemaError(src, v.errors![0]!);
+  noteOrigins(inv, data as Vars, (k) => src.pos([k], true), file);
   return (data ?? {}) as Vars;
 }
 
 /** group_vars/NAME(.yml|.yaml|.json|) or a directory group_vars/NAME/ of such files (merged in name order). */
-function loadVarsDir(dir: string, name: string): Vars | undefined {
+function loadVarsDir(dir: string, name: string, inv: Inventory): Vars | undefined {
   if (!existsSync(dir)) return undefined;
   let out: Vars | undefined;
   for (const cand of [name, `${name}.yml`, `${name}.yaml`, `${name}.json`]) {
@@ -179,9 +192,9 @@ function loadVarsDir(dir: string, name: string): Vars | undefined {
     if (!existsSync(p)) continue;
     if (statSync(p).isDirectory()) {
       for (const f of readdirSync(p).sort()) {
-        if (/\.(ya?ml|json)$/.test(f) || !f.includes('.')) out = { ...out, ...loadVarsFile(join(p, f)) };
+        if (/\.(ya?ml|json)$/.test(f) || !f.includes('.')) out = { ...out, ...loadVarsFile(join(p, f), inv) };
       }
-    } else out = { ...out, ...loadVarsFile(p) };
+    } else out = { ...out, ...loadVarsFile(p, inv) };
   }
   return out;
 }
@@ -244,6 +257,7 @@ export function loadInventory(file: string, varsBeside = true, known: ReadonlySe
       const { ansible_group_priority, ...rest } = def.vars as Vars;
       if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
       Object.assign(g.vars, rest);
+      noteOrigins(inv, rest, (k) => src.pos([...path, 'vars', k], true), file);
     }
     for (const [pattern, hv] of Object.entries((def.hosts ?? {}) as Record<string, Vars | null>)) {
       for (const hn of expandHostRange(pattern)) {
@@ -254,6 +268,7 @@ export function loadInventory(file: string, varsBeside = true, known: ReadonlySe
           inv.hosts.set(hn, h);
         }
         Object.assign(h.vars, hv ?? {});
+        noteOrigins(inv, hv, (k) => src.pos([...path, 'hosts', pattern, k], true), file);
         h.groups.add(name);
         addUnique(g.hosts, hn);
       }
@@ -269,7 +284,7 @@ export function loadInventory(file: string, varsBeside = true, known: ReadonlySe
 }
 
 function newInventory(file: string): Inventory {
-  const inv: Inventory = { file, groups: new Map(), hosts: new Map(), warnings: [] };
+  const inv: Inventory = { file, groups: new Map(), hosts: new Map(), warnings: [], varOrigins: new Map() };
   groupOf(inv, 'all');
   groupOf(inv, 'ungrouped');
   return inv;
@@ -300,6 +315,7 @@ function fromIni(ini: IniInventory, file: string): Inventory {
   const inv = newInventory(file);
   for (const ig of ini.groups.values()) {
     checkIniVars(ig.vars, ig.varLines, file);
+    noteOrigins(inv, ig.vars, (k) => ig.varLines[k], file);
     const g = groupOf(inv, ig.name);
     const { ansible_group_priority, ...rest } = ig.vars;
     if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
@@ -317,6 +333,7 @@ function fromIni(ini: IniInventory, file: string): Inventory {
   }
   for (const ih of ini.hosts.values()) {
     checkIniVars(ih.vars, ih.varLines, file);
+    noteOrigins(inv, ih.vars, (k) => ih.varLines[k], file);
     Object.assign(inv.hosts.get(ih.name)!.vars, ih.vars);
   }
   const all = inv.groups.get('all')!;
@@ -397,8 +414,8 @@ export function addFolderVars(inv: Inventory, folder: string): Inventory {
 
 /** group_vars/ and host_vars/ beside the inventory file. */
 function loadFileVars(inv: Inventory, file: string, dir = dirname(file)): void {
-  for (const g of inv.groups.values()) g.fileVars = loadVarsDir(join(dir, 'group_vars'), g.name) ?? {};
-  for (const h of inv.hosts.values()) h.fileVars = loadVarsDir(join(dir, 'host_vars'), h.name) ?? {};
+  for (const g of inv.groups.values()) g.fileVars = loadVarsDir(join(dir, 'group_vars'), g.name, inv) ?? {};
+  for (const h of inv.hosts.values()) h.fileVars = loadVarsDir(join(dir, 'host_vars'), h.name, inv) ?? {};
   for (const extra of [join(dir, 'group_vars'), join(dir, 'host_vars')]) {
     if (!existsSync(extra)) continue;
     const known = extra.endsWith('group_vars') ? inv.groups : inv.hosts;
@@ -424,7 +441,7 @@ export function findNearMisses(inv: Inventory): NearMiss[] {
       if (!suggestion) continue;
       const n = out.get(k);
       if (n) n.count++;
-      else out.set(k, { variable: k, suggestion, firstSeen: where, count: 1 });
+      else out.set(k, { variable: k, suggestion, firstSeen: where, count: 1, ...(inv.varOrigins.has(k) ? { origin: inv.varOrigins.get(k)! } : {}) });
     }
   };
   for (const g of inv.groups.values()) {
@@ -499,6 +516,7 @@ export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: st
     const { ansible_group_priority, ...rest } = checkVars(o.vars, `group '${name}'`);
     if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
     Object.assign(g.vars, rest);
+    noteOrigins(inv, rest, () => undefined, file);
     for (const hn of names(o.hosts, `group '${name}' hosts`)) {
       if (!INVENTORY_HOST_NAME.test(hn)) throw bad(`invalid host name '${hn}'`);
       const h = inv.hosts.get(hn) ?? { name: hn, vars: {}, fileVars: {}, groups: new Set<string>() };
@@ -515,6 +533,7 @@ export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: st
   for (const h of inv.hosts.values()) {
     const v = meta ? meta[h.name] : hostVarsOf?.(h.name);
     Object.assign(h.vars, checkVars(v, `host '${h.name}'`));
+    noteOrigins(inv, h.vars, () => undefined, file);
   }
   const all = inv.groups.get('all')!;
   for (const g of inv.groups.values()) {
@@ -546,6 +565,7 @@ export function mergeInventories(invs: Inventory[]): Inventory {
       for (const g of h.groups) o.groups.add(g);
     }
     for (const w of inv.warnings) if (!out.warnings.includes(w)) out.warnings.push(w);
+    for (const [k, where] of inv.varOrigins) if (!out.varOrigins.has(k)) out.varOrigins.set(k, where);
   }
   normalize(out, out.file);
   return out;

@@ -223,7 +223,7 @@ export function loadSources(sources: string[], opts: LoadOptions = {}): Inventor
   const inv = invs.length === 1 ? invs[0]! : mergeInventories(invs);
   const misses = findNearMisses(inv);
   if (misses.length && opts.strictVars)
-    throw new ConfigError(`${nearMissText(misses[0]!)}${misses.length > 1 ? `; ${misses.length - 1} more: ${misses.slice(1).map((m) => m.variable).join(', ')}` : ''} (strict vars: near misses of fleetmasq's variables are errors)`, inv.file);
+    throw new ConfigError(`${nearMissText(misses[0]!)}${misses.length > 1 ? `; ${misses.length - 1} more: ${misses.slice(1).map((m) => m.variable).join(', ')}` : ''} (strict vars: near misses of fleetmasq's variables are errors)`, misses[0]!.origin ? undefined : inv.file);
   for (const m of misses) inv.warnings.push(`${nearMissText(m)}: fleetmasq ignores it (--strict-vars makes this an error)`);
   return inv;
 }

@@ -98,6 +98,8 @@ export interface NearMiss {
   /** Where it was first seen (a host, group or file), and on how many hosts and groups in all. */
   firstSeen: string;
   count: number;
+  /** The file (and line:col) where it was first set, when known. */
+  origin?: string;
 }
 
 /** How far (edits) a name may be from a used variable to count as its near miss: `ansible_usr`, `ansible_prot`, not `ansible_uuid`. */
@@ -117,7 +119,7 @@ export function nearMissOf(name: string, distance: (a: string, b: string) => num
 }
 
 export function nearMissText(n: NearMiss): string {
-  return `unknown variable '${n.variable}' (did you mean '${n.suggestion}'?) on ${n.firstSeen}${n.count > 1 ? ` and ${n.count - 1} more` : ''}`;
+  return `${n.origin ? `${n.origin}: ` : ''}unknown variable '${n.variable}' (did you mean '${n.suggestion}'?) on ${n.firstSeen}${n.count > 1 ? ` and ${n.count - 1} more` : ''}`;
 }
 
 /** masquerade_interface as fleetmasq uses it: one spec string (a list joined by commas). */

@@ -195,7 +195,7 @@ test('variables dynamic inventories and fact caches set are read as ansible-inve
   const r = await cli(['inventory', '-i', f, '--list']);
   assert.equal(r.code, 0, r.stderr);
   const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
-  assert.deepEqual(warnings, ["warning: unknown variable 'ansible_usr' (did you mean 'ansible_user'?) on host 'r1' and 4 more: fleetmasq ignores it (--strict-vars makes this an error)"], 'once per inventory, only the near miss (not ansible_uuid, ansible_user_id, ansible_hostnqn)');
+  assert.deepEqual(warnings, [`warning: ${f}: unknown variable 'ansible_usr' (did you mean 'ansible_user'?) on host 'r1' and 4 more: fleetmasq ignores it (--strict-vars makes this an error)`], 'once per inventory, only the near miss (not ansible_uuid, ansible_user_id, ansible_hostnqn)');
   const strict = await cli(['inventory', '-i', f, '--list', '--strict-vars']);
   assert.equal(strict.code, 5);
   assert.match(strict.stderr, /unknown variable 'ansible_usr' \(did you mean 'ansible_user'\?\)/);
@@ -208,8 +208,18 @@ test('variables dynamic inventories and fact caches set are read as ansible-inve
   // The YAML and INI paths too: a typo in group vars is one warning.
   writeFileSync(join(d, 'hosts.ini'), '[robots]\nr1\nr2\n[robots:vars]\nansible_prot=2222\nansible_distribution=Ubuntu\n');
   const ini = loadSources([join(d, 'hosts.ini')]);
-  assert.deepEqual(ini.warnings, ["unknown variable 'ansible_prot' (did you mean 'ansible_port'?) on group 'robots': fleetmasq ignores it (--strict-vars makes this an error)"]);
-  assert.throws(() => loadSources([join(d, 'hosts.ini')], { strictVars: true }), (e: unknown) => e instanceof Error && e.name === 'ConfigError' && /ansible_prot/.test(e.message));
+  assert.deepEqual(ini.warnings, [`${join(d, 'hosts.ini')}:5:1: unknown variable 'ansible_prot' (did you mean 'ansible_port'?) on group 'robots': fleetmasq ignores it (--strict-vars makes this an error)`], 'with the file, line and column where it was set');
+  assert.throws(() => loadSources([join(d, 'hosts.ini')], { strictVars: true }), (e: unknown) => e instanceof Error && /hosts\.ini:5:1: unknown variable 'ansible_prot'/.test(e.message));
+  // YAML, and group_vars files: where it was set, too.
+  const d2 = dir();
+  writeFileSync(join(d2, 'hosts.yml'), 'all:\n  hosts:\n    r1:\n      ansible_hots: 10.0.0.1\n');
+  mkdirSync(join(d2, 'group_vars'), { recursive: true });
+  writeFileSync(join(d2, 'group_vars', 'all.yml'), 'x: 1\nansible_become_usr: root\n');
+  const yml = loadSources([join(d2, 'hosts.yml')]);
+  assert.deepEqual(yml.warnings.map((w) => w.replace(/ on .*/, '')), [
+    `${join(d2, 'group_vars', 'all.yml')}:2:1: unknown variable 'ansible_become_usr' (did you mean 'ansible_become_user'?)`,
+    `${join(d2, 'hosts.yml')}:4:7: unknown variable 'ansible_hots' (did you mean 'ansible_host'?)`,
+  ]);
 });
 
 test('non-ASCII inventory names with ansible_host, as Ansible reads them; what reaches SSH is still checked as OpenSSH checks it', async () => {
