@@ -121,7 +121,7 @@ export function parseIni(text: string, file: string, expand: (pattern: string) =
       for (const t of tokens.slice(1)) {
         const at = raw.indexOf(t.split('=', 1)[0]!, from);
         const c = at >= 0 ? at + 1 : col;
-        if (at >= 0) from = at + 1;
+        if (at >= 0) from = at + t.split('=', 1)[0]!.length;
         if (!t.includes('=')) throw err(`expected key=value host variable, got '${t}'`, c);
         const k = t.slice(0, t.indexOf('='));
         vars[k] = literalEval(t.slice(t.indexOf('=') + 1));

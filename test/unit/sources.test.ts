@@ -314,6 +314,10 @@ test('one INI line with 50,000 key=value pairs and a 60,000-character ansible.cf
   const inv = loadSources([join(d, 'wide.ini')]);
   assert.equal(hostVars(inv, 'h').k49999, 49999);
   assert.equal(Object.keys(hostVars(inv, 'h')).length, 50_000);
+  // One pass from left to right: each key's column is found after the previous key, so a key that is a
+  // suffix or prefix of an earlier one (ansible_port after xansible_port) is not placed at the earlier one.
+  writeFileSync(join(d, 'cols.ini'), '[g]\nh xansible_port=1 ansible_port=notaport\n');
+  assert.throws(() => loadSources([join(d, 'cols.ini')]), /cols\.ini:2:19: invalid value "notaport" for 'ansible_port'/);
   // The old pattern backtracked over every split of a long run of spaces (4 s for 60k characters).
   const { parseCfg } = await import('../../src/inventory/ansiblecfg.js');
   const cfg = parseCfg(`[defaults]\nremote_user ${' '.repeat(60_000)}= ops ; comment\n`, 'ansible.cfg');
