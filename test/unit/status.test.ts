@@ -302,3 +302,17 @@ test('fleetmasq status: table, JSON, --host history, --run with the stored resul
     await store.close();
   }
 });
+
+test('the Kubernetes Indexed Job example shards as its completions say: union = all, disjoint', async () => {
+  const { parse } = await import('yaml');
+  const job = parse(readFileSync('docs/k8s-sweep.yml', 'utf8'));
+  assert.equal(job.spec.completionMode, 'Indexed');
+  const n = job.spec.completions as number;
+  const arg = job.spec.template.spec.containers[0].args[0] as string;
+  assert.match(arg, new RegExp(`--shard "\\$\\(\\(JOB_COMPLETION_INDEX \\+ 1\\)\\)/${n}"`));
+  const fleet = Array.from({ length: 300 }, (_, i) => `r${i}`);
+  // What each pod's shell makes of the argument, for JOB_COMPLETION_INDEX 0..n-1.
+  const shares = Array.from({ length: n }, (_, idx) => inShard(fleet, parseShard(`${idx + 1}/${n}`)));
+  assert.equal(shares.flat().length, fleet.length);
+  assert.deepEqual(new Set(shares.flat()), new Set(fleet));
+});
