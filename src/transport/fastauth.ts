@@ -15,7 +15,9 @@
  * If a future ssh2 changes this internal, install() reports false and logins keep working with the
  * extra round trip; a test pins that the fast path is active with the locked ssh2.
  */
-import { createRequire } from 'node:module';
+// A static import (not createRequire at run time): a bundle (the start-up snapshot) then holds the one
+// Protocol that ssh2's Client uses, and the wrappers below patch that one.
+import ProtocolModule from 'ssh2/lib/protocol/Protocol.js';
 
 interface ParsedKey {
   isPrivateKey?: () => boolean;
@@ -45,8 +47,7 @@ let installed: boolean | undefined;
 export function installFastPublicKeyAuth(): boolean {
   if (installed !== undefined) return installed;
   try {
-    const require = createRequire(import.meta.url);
-    const Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: { authPK?: AuthPK & { [MARK]?: true } } };
+    const Protocol = ProtocolModule as { prototype: { authPK?: AuthPK & { [MARK]?: true } } };
     const orig = Protocol?.prototype?.authPK;
     if (typeof orig !== 'function' || orig.length !== 4) return (installed = false);
     if (orig[MARK]) return (installed = true);
@@ -100,8 +101,7 @@ type Service = ((this: ClientProtocol, name: string) => void) & { [MARK]?: true 
  */
 export function installPipelinedUserauth(): boolean {
   try {
-    const require = createRequire(import.meta.url);
-    const Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: { service?: Service } };
+    const Protocol = ProtocolModule as { prototype: { service?: Service } };
     const orig = Protocol?.prototype?.service;
     if (typeof orig !== 'function' || orig.length !== 1) return false;
     if (orig[MARK]) return true;
