@@ -3,3 +3,9 @@ declare module 'ssh2/lib/protocol/Protocol.js' {
   const Protocol: unknown;
   export default Protocol;
 }
+
+// ssh2's key exchange module (kexinit, KexInit...): src/transport/fastauth.ts reads it.
+declare module 'ssh2/lib/protocol/kex.js' {
+  const kex: unknown;
+  export default kex;
+}
