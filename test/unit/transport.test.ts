@@ -294,14 +294,10 @@ test('a jump host that ignores channel requests fails the robot within the conne
   }
 });
 
-test('the first authentication request goes in the same flight as the service request, and the login works', async () => {
+/** An ssh2 server that takes signed key logins only and answers any exec with 'hello\n', exit 0. */
+async function helloServer(config: Record<string, unknown>): Promise<import('ssh2').Server> {
   const ssh2 = (await import('ssh2')).default;
-  const net = await import('node:net');
-  assert.equal(installPipelinedUserauth(), true);
-  assert.equal(installPipelinedUserauth(), true, 'idempotent');
-  const hostKey = keyPair();
-  const clientKey = keyPair();
-  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+  const server = new ssh2.Server({ hostKeys: [keyPair().private], ...config }, (client) => {
     client.on('authentication', (ctx) => (ctx.method === 'publickey' && ctx.signature ? ctx.accept() : ctx.reject(['publickey'])));
     client.on('ready', () =>
       client.on('session', (accept) => accept().once('exec', (acc) => {
@@ -313,6 +309,29 @@ test('the first authentication request goes in the same flight as the service re
     client.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+/** Connects, runs one command ('x') and resolves with its output. */
+function execOnce(c: import('ssh2').Client, config: import('ssh2').ConnectConfig): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    c.on('ready', () => c.exec('x', (err, ch) => {
+      if (err) return reject(err);
+      let o = '';
+      ch.on('data', (d: Buffer) => (o += d)).on('close', () => resolve(o));
+    }));
+    c.on('error', reject);
+    c.connect(config);
+  });
+}
+
+test('the first authentication request goes in the same flight as the service request, and the login works', async () => {
+  const ssh2 = (await import('ssh2')).default;
+  const net = await import('node:net');
+  assert.equal(installPipelinedUserauth(), true);
+  assert.equal(installPipelinedUserauth(), true, 'idempotent');
+  const clientKey = keyPair();
+  const server = await helloServer({});
   // A link with 30 ms each way: the server's answer to the service request cannot come back before the
   // client's next turn of its event loop, so the order of the client's messages shows the pipelining.
   const hold = (from: import('node:net').Socket, to: import('node:net').Socket) => from.on('data', (d) => setTimeout(() => to.write(d), 30));
@@ -327,15 +346,7 @@ test('the first authentication request goes in the same flight as the service re
   const log: string[] = [];
   const c = new ssh2.Client();
   try {
-    const out = await new Promise<string>((resolve, reject) => {
-      c.on('ready', () => c.exec('x', (err, ch) => {
-        if (err) return reject(err);
-        let o = '';
-        ch.on('data', (d: Buffer) => (o += d)).on('close', () => resolve(o));
-      }));
-      c.on('error', reject);
-      c.connect({ host: '127.0.0.1', port: (front.address() as { port: number }).port, username: 'u', privateKey: clientKey.private, authHandler: ['publickey'], debug: (m: string) => log.push(m) });
-    });
+    const out = await execOnce(c, { host: '127.0.0.1', port: (front.address() as { port: number }).port, username: 'u', privateKey: clientKey.private, authHandler: ['publickey'], debug: (m: string) => log.push(m) });
     assert.equal(out, 'hello\n');
     const at = (re: RegExp) => log.findIndex((l) => re.test(l));
     assert.ok(at(/Outbound: Sending SERVICE_REQUEST/) >= 0, log.join('\n'));
@@ -583,41 +594,21 @@ async function execThroughLockstep(server: { algorithms?: Record<string, string[
       this[skip] = v && this._server && server.takesGuess ? false : v;
     },
   });
-  const hostKey = keyPair();
   const clientKey = keyPair();
-  const srv = new ssh2.Server({ hostKeys: [hostKey.private], ...(server.algorithms ? { algorithms: server.algorithms } : {}), ...(server.ident ? { ident: server.ident } : {}) }, (client) => {
-    client.on('authentication', (ctx) => (ctx.method === 'publickey' && ctx.signature ? ctx.accept() : ctx.reject(['publickey'])));
-    client.on('ready', () =>
-      client.on('session', (accept) => accept().once('exec', (acc) => {
-        const ch = acc();
-        ch.end('hello\n');
-        ch.exit(0);
-      })),
-    );
-    client.on('error', () => {});
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const srv = await helloServer({ ...(server.algorithms ? { algorithms: server.algorithms } : {}), ...(server.ident ? { ident: server.ident } : {}) });
   const link = await lockstepLink((srv.address() as { port: number }).port);
   const log: string[] = [];
   const c = new ssh2.Client();
   try {
-    const out = await new Promise<string>((resolve, reject) => {
-      c.on('ready', () => c.exec('x', (err, ch) => {
-        if (err) return reject(err);
-        let o = '';
-        ch.on('data', (d: Buffer) => (o += d)).on('close', () => resolve(o));
-      }));
-      c.on('error', reject);
-      c.connect({
-        host: '127.0.0.1',
-        port: link.port,
-        username: 'u',
-        privateKey: clientKey.private,
-        authHandler: ['publickey'],
-        // fleetmasq's order (src/transport/ssh.ts): OpenSSH's name for curve25519 first.
-        algorithms: { kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256'] as never },
-        debug: (m: string) => log.push(m),
-      });
+    const out = await execOnce(c, {
+      host: '127.0.0.1',
+      port: link.port,
+      username: 'u',
+      privateKey: clientKey.private,
+      authHandler: ['publickey'],
+      // fleetmasq's order (src/transport/ssh.ts): OpenSSH's name for curve25519 first.
+      algorithms: { kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256'] as never },
+      debug: (m: string) => log.push(m),
     });
     return { out, rounds: link.rounds(), log };
   } finally {
