@@ -8,7 +8,7 @@
 // any old one: the CLI then starts unbundled (slower, same behaviour); a unit test reports it.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,6 +60,14 @@ try {
         '  if (root === undefined) throw new Error("fleetmasq snapshot: " + rel + " uses its own location while the snapshot is built; compute it when called");',
         '  return require("node:url").pathToFileURL(require("node:path").join(root, rel)).href;',
         '}',
+        // import('package') in fleetmasq's code (a dependency loaded on first use, as better-sqlite3
+        // with its native addon, pg, prom-client): loaded at run time from node_modules, as unbundled.
+        'function __fleetmasqImport(name) {',
+        '  return Promise.resolve().then(() => {',
+        '    const m = require("node:module").createRequire(require("node:path").join(globalThis.__fleetmasqRoot, "package.json"))(name);',
+        '    return Object.assign({}, m, { default: m });',
+        '  });',
+        '}',
       ].join('\n'),
     },
     plugins: [
@@ -77,7 +85,10 @@ try {
             const text = readFileSync(a.path, 'utf8')
               // createRequire(import.meta.url) then require('x'): a plain require('x') that esbuild bundles.
               .replace(/^const require = createRequire\(import\.meta\.url\);$/m, '')
-              .replace(/\bimport\.meta\.url\b/g, `__fleetmasqUrl(${JSON.stringify(rel)})`);
+              .replace(/\bimport\.meta\.url\b/g, `__fleetmasqUrl(${JSON.stringify(rel)})`)
+              .replace(/\bimport\((['"])([^'"]+)\1\)/g, (all, _q, name) =>
+                name.startsWith('.') || isBuiltin(name) ? all : `__fleetmasqImport(${JSON.stringify(name)})`,
+              );
             return { contents: text, loader: 'js', resolveDir: dirname(a.path) };
           });
         },
