@@ -15,7 +15,11 @@
  * If a future ssh2 changes this internal, install() reports false and logins keep working with the
  * extra round trip; a test pins that the fast path is active with the locked ssh2.
  */
-import { createRequire } from 'node:module';
+// A static import (not createRequire at run time): a bundle (the start-up snapshot) then holds the one
+// Protocol that ssh2's Client uses, and the wrappers below patch that one.
+import { generateKeyPairSync, randomFillSync } from 'node:crypto';
+import ProtocolModule from 'ssh2/lib/protocol/Protocol.js';
+import KexModule from 'ssh2/lib/protocol/kex.js';
 
 interface ParsedKey {
   isPrivateKey?: () => boolean;
@@ -45,8 +49,7 @@ let installed: boolean | undefined;
 export function installFastPublicKeyAuth(): boolean {
   if (installed !== undefined) return installed;
   try {
-    const require = createRequire(import.meta.url);
-    const Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: { authPK?: AuthPK & { [MARK]?: true } } };
+    const Protocol = ProtocolModule as { prototype: { authPK?: AuthPK & { [MARK]?: true } } };
     const orig = Protocol?.prototype?.authPK;
     if (typeof orig !== 'function' || orig.length !== 4) return (installed = false);
     if (orig[MARK]) return (installed = true);
@@ -100,8 +103,7 @@ type Service = ((this: ClientProtocol, name: string) => void) & { [MARK]?: true 
  */
 export function installPipelinedUserauth(): boolean {
   try {
-    const require = createRequire(import.meta.url);
-    const Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: { service?: Service } };
+    const Protocol = ProtocolModule as { prototype: { service?: Service } };
     const orig = Protocol?.prototype?.service;
     if (typeof orig !== 'function' || orig.length !== 1) return false;
     if (orig[MARK]) return true;
@@ -132,4 +134,191 @@ export function installPipelinedUserauth(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The parts of ssh2's client Protocol that the guessed key exchange uses (ssh2 1.17.0). */
+interface KexOffer {
+  totalSize: number;
+  copyAllTo: (buf: Buffer, offset: number) => void;
+  lists: { kex: { array: string[] }; serverHostKey: { array: string[] } };
+}
+interface KexCipher {
+  allocPacket: (payloadSize: number) => Buffer;
+  encrypt: (packet: Buffer) => void;
+}
+interface KeyExchange {
+  type?: string;
+  negotiated?: { kex?: string };
+  _keys?: unknown;
+  _remoteKexinit?: Buffer;
+  start?: () => void;
+}
+interface GuessingProtocol {
+  _server?: boolean;
+  _destruct?: unknown;
+  _offer?: KexOffer;
+  _packetRW?: { write: { allocStart: number; allocStartKEX: number; alloc: (n: number, force: boolean) => Buffer; finalize: (p: Buffer, force: boolean) => Buffer } };
+  _cipher?: KexCipher;
+  _kexinit?: Buffer;
+  _kex?: KeyExchange;
+  _remoteIdentRaw?: Buffer;
+  _onHeader?: (...args: unknown[]) => void;
+  _debug?: (msg: string) => void;
+}
+
+const MSG_KEXINIT = 20;
+const MSG_KEX_ECDH_INIT = 30;
+const GUESSABLE = new Set(['curve25519-sha256', 'curve25519-sha256@libssh.org']);
+
+/** The first name of each of the first `count` name-lists of a KEXINIT payload (after type and cookie). */
+export function kexinitFirstNames(payload: Buffer, count: number): string[] | undefined {
+  const names: string[] = [];
+  let p = 17;
+  for (let i = 0; i < count; i++) {
+    if (p + 4 > payload.length) return undefined;
+    const len = payload.readUInt32BE(p);
+    if (p + 4 + len > payload.length) return undefined;
+    names.push(payload.toString('latin1', p + 4, p + 4 + len).split(',')[0]!);
+    p += 4 + len;
+  }
+  return names;
+}
+
+/**
+ * Whether the server takes the client's guessed key-exchange packet (RFC 4253 §7): the guess is right
+ * when both sides list the same key exchange AND the same host key algorithm first; otherwise the
+ * server ignores the packet. That is what OpenSSH (proposals_match) and dropbear do. ssh2's own server
+ * (1.17.0) ignores every guessed packet: it compares the key exchange it picked with the first character
+ * of the client's list (handleKexInit overwrites the parsed list before comparing).
+ */
+export function guessAccepted(opts: { serverKexinit: Buffer; serverIdent: string; ourKex: string; ourHostKey: string }): boolean {
+  if (/^SSH-2\.0-ssh2js/.test(opts.serverIdent)) return false;
+  const first = kexinitFirstNames(opts.serverKexinit, 2);
+  return first !== undefined && first[0] === opts.ourKex && first[1] === opts.ourHostKey;
+}
+
+let guessInstalled: boolean | undefined;
+
+/**
+ * The key exchange in one round trip instead of two (RFC 4253 §7, first_kex_packet_follows).
+ *
+ * ssh2 sends its KEXINIT once it has read the server's identification, and its key-exchange packet
+ * (KEX_ECDH_INIT) once it has read the server's KEXINIT: the server's reply comes two round trips after
+ * the connection. A client may instead send, with its identification, its KEXINIT flagged
+ * first_kex_packet_follows and the key-exchange packet of its first algorithm at once. A server whose
+ * preferences start with the same key exchange and host key algorithm (curve25519-sha256 and, say,
+ * ssh-ed25519: OpenSSH 7.4 to 8.9, or any sshd configured so) answers it straight away: one round trip.
+ * Any other server ignores the guessed packet (the RFC says it must), and the key exchange then runs
+ * as before, in the same two round trips: when the server's KEXINIT comes, ssh2 sends the packet of the
+ * algorithm actually agreed.
+ *
+ * This wraps three internals of ssh2's client Protocol (pinned to ssh2 1.17.0, a test checks they
+ * still apply): its start (ident, then the early KEXINIT and the guessed packet, whose x25519 key pair
+ * is kept), its onHeader (ssh2's own KEXINIT after the server's ident is swallowed: one KEXINIT per side)
+ * and its key-exchange slot (the exchange ssh2 creates gets the guessed key pair, and does not send its
+ * packet again when the server took the guess). Only the first key exchange of a connection guesses.
+ * Returns whether it is active.
+ */
+export function installGuessedKeyExchange(): boolean {
+  if (guessInstalled !== undefined) return guessInstalled;
+  try {
+    const proto = (ProtocolModule as { prototype: object }).prototype;
+    const own = Object.getOwnPropertyDescriptor(proto, 'start');
+    if (own?.set && (own.set as { [MARK]?: true })[MARK]) return (guessInstalled = true);
+    if (own !== undefined || typeof (KexModule as { kexinit?: unknown }).kexinit !== 'function') return (guessInstalled = false);
+    const set = function (this: GuessingProtocol, start: unknown) {
+      const value = typeof start === 'function' && !this._server ? guessingStart(this, start as () => void) : start;
+      Object.defineProperty(this, 'start', { value, writable: true, configurable: true, enumerable: true });
+    };
+    (set as { [MARK]?: true })[MARK] = true;
+    Object.defineProperty(proto, 'start', { set, get: () => undefined, configurable: true });
+    return (guessInstalled = true);
+  } catch {
+    return (guessInstalled = false);
+  }
+}
+
+function guessingStart(proto: GuessingProtocol, start: () => void): () => void {
+  return () => {
+    start();
+    try {
+      sendGuess(proto);
+    } catch (e) {
+      // Nothing was sent, or both packets were: either way ssh2 goes on consistently.
+      proto._debug?.(`fleetmasq: no guessed key exchange (${e instanceof Error ? e.message : String(e)})`);
+    }
+  };
+}
+
+function sendGuess(proto: GuessingProtocol): void {
+  const offer = proto._offer;
+  const w = proto._packetRW?.write;
+  const cipher = proto._cipher;
+  const ourKex = offer?.lists?.kex?.array?.[0];
+  const ourHostKey = offer?.lists?.serverHostKey?.array?.[0];
+  if (!offer || !w || !cipher || proto._kexinit !== undefined || !ourKex || !ourHostKey || !GUESSABLE.has(ourKex)) return;
+  const keys = generateKeyPairSync('x25519');
+  const pub = keys.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
+
+  // KEXINIT, as ssh2 writes it, with first_kex_packet_follows set.
+  const payload = Buffer.alloc(1 + 16 + offer.totalSize + 1 + 4);
+  offer.copyAllTo(payload, 17);
+  payload[0] = MSG_KEXINIT;
+  randomFillSync(payload, 1, 16);
+  payload[payload.length - 5] = 1;
+  proto._debug?.(`Outbound: Sending KEXINIT (first_kex_packet_follows: ${ourKex}, ${ourHostKey})`);
+  proto._kexinit = payload;
+  w.allocStart = 0;
+  let packet = w.alloc(payload.length, true);
+  packet.set(payload, w.allocStartKEX);
+  cipher.encrypt(w.finalize(packet, true));
+
+  // The guessed KEX_ECDH_INIT: the client's ephemeral x25519 public key.
+  proto._debug?.('Outbound: Sending KEXECDH_INIT (guessed)');
+  packet = w.alloc(1 + 4 + pub.length, true);
+  let p = w.allocStartKEX;
+  packet[p] = MSG_KEX_ECDH_INIT;
+  packet.writeUInt32BE(pub.length, ++p);
+  packet.set(pub, p + 4);
+  cipher.encrypt(w.finalize(packet, true));
+
+  // ssh2 sends its own KEXINIT right after reading the server's ident: swallow that one (the one sent
+  // above stays the one hashed into the exchange).
+  const onHeader = proto._onHeader;
+  proto._onHeader = (...args: unknown[]) => {
+    proto._onHeader = onHeader;
+    onHeader?.(...args);
+    if (!proto._destruct) return;
+    const real = proto._cipher!;
+    proto._cipher = {
+      allocPacket: (n) => real.allocPacket(n),
+      encrypt: () => {
+        proto._cipher = real;
+        proto._kexinit = payload;
+      },
+    };
+  };
+
+  // The key exchange ssh2 creates once it has the server's KEXINIT.
+  let slot = proto._kex;
+  Object.defineProperty(proto, '_kex', {
+    configurable: true,
+    enumerable: true,
+    get: () => slot,
+    set: (kex: KeyExchange | undefined) => {
+      slot = kex;
+      Object.defineProperty(proto, '_kex', { value: kex, writable: true, configurable: true, enumerable: true });
+      const negotiatedKex = kex?.negotiated?.kex;
+      if (!kex || kex.type !== '25519' || negotiatedKex !== ourKex || !kex._remoteKexinit) return;
+      kex._keys = keys;
+      const accepted = guessAccepted({
+        serverKexinit: kex._remoteKexinit,
+        serverIdent: proto._remoteIdentRaw?.toString('latin1') ?? '',
+        ourKex,
+        ourHostKey,
+      });
+      proto._debug?.(`Handshake: guessed key exchange ${accepted ? 'taken by the server' : 'ignored by the server: sending it again'}`);
+      if (accepted) kex.start = () => {};
+    },
+  });
 }

@@ -19,12 +19,14 @@ import { HostError } from '../errors.js';
 import { shQuote } from '../util/quote.js';
 import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry, type KnownHostsIndex } from './knownhosts.js';
 import type { SshTarget } from './target.js';
-import { installFastPublicKeyAuth, installPipelinedUserauth } from './fastauth.js';
+import { installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth } from './fastauth.js';
 
 // Key logins in one round trip (the signed request straight away): see fastauth.ts.
 installFastPublicKeyAuth();
 // The first authentication request in the same flight as the service request: see fastauth.ts.
 installPipelinedUserauth();
+// The key exchange's first packet sent with the KEXINIT, guessing curve25519-sha256: see fastauth.ts.
+installGuessedKeyExchange();
 
 export interface ExecResult {
   stdout: string;
@@ -421,7 +423,9 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     keepaliveInterval: t.keepaliveIntervalMs,
     keepaliveCountMax: t.keepaliveCountMax,
     hostVerifier,
-    algorithms: { serverHostKey: serverHostKey as never },
+    // curve25519-sha256 first, by OpenSSH's name for it (ssh2 lists the libssh.org alias first): the key
+    // exchange's guessed first packet (fastauth.ts) is taken by a server that prefers the same name.
+    algorithms: { serverHostKey: serverHostKey as never, kex: { remove: ['curve25519-sha256'], prepend: ['curve25519-sha256'] } as never },
     authHandler: (methods.length ? [...methods] : ['none']) as never,
     ...(sock ? { sock: sock as never } : { host: t.host, port: t.port }),
     ...(process.env.FLEETMASQ_SSH_DEBUG ? { debug: (m: string) => process.stderr.write(`[ssh ${t.name} ${Date.now() % 100000}] ${m}\n`) } : {}),

@@ -8,7 +8,7 @@ import { hashHostName, hostFieldMatches, indexKnownHosts, keyTypeOfBlob, knownHo
 import { lookupHost, parseSshConfig, shellWords } from '../../src/transport/sshconfig.js';
 import { parseSshArgs, targetFor, clearSshConfigCache, type SshTarget } from '../../src/transport/target.js';
 import { ConfigError } from '../../src/errors.js';
-import { hashForKeyAlgo, installFastPublicKeyAuth, installPipelinedUserauth } from '../../src/transport/fastauth.js';
+import { guessAccepted, hashForKeyAlgo, installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth, kexinitFirstNames } from '../../src/transport/fastauth.js';
 
 /**
  * An ed25519 key pair made by OpenSSH's ssh-keygen (ssh2's own generator now and then writes a private
@@ -294,14 +294,10 @@ test('a jump host that ignores channel requests fails the robot within the conne
   }
 });
 
-test('the first authentication request goes in the same flight as the service request, and the login works', async () => {
+/** An ssh2 server that takes signed key logins only and answers any exec with 'hello\n', exit 0. */
+async function helloServer(config: Record<string, unknown>): Promise<import('ssh2').Server> {
   const ssh2 = (await import('ssh2')).default;
-  const net = await import('node:net');
-  assert.equal(installPipelinedUserauth(), true);
-  assert.equal(installPipelinedUserauth(), true, 'idempotent');
-  const hostKey = keyPair();
-  const clientKey = keyPair();
-  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+  const server = new ssh2.Server({ hostKeys: [keyPair().private], ...config }, (client) => {
     client.on('authentication', (ctx) => (ctx.method === 'publickey' && ctx.signature ? ctx.accept() : ctx.reject(['publickey'])));
     client.on('ready', () =>
       client.on('session', (accept) => accept().once('exec', (acc) => {
@@ -313,6 +309,29 @@ test('the first authentication request goes in the same flight as the service re
     client.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+/** Connects, runs one command ('x') and resolves with its output. */
+function execOnce(c: import('ssh2').Client, config: import('ssh2').ConnectConfig): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    c.on('ready', () => c.exec('x', (err, ch) => {
+      if (err) return reject(err);
+      let o = '';
+      ch.on('data', (d: Buffer) => (o += d)).on('close', () => resolve(o));
+    }));
+    c.on('error', reject);
+    c.connect(config);
+  });
+}
+
+test('the first authentication request goes in the same flight as the service request, and the login works', async () => {
+  const ssh2 = (await import('ssh2')).default;
+  const net = await import('node:net');
+  assert.equal(installPipelinedUserauth(), true);
+  assert.equal(installPipelinedUserauth(), true, 'idempotent');
+  const clientKey = keyPair();
+  const server = await helloServer({});
   // A link with 30 ms each way: the server's answer to the service request cannot come back before the
   // client's next turn of its event loop, so the order of the client's messages shows the pipelining.
   const hold = (from: import('node:net').Socket, to: import('node:net').Socket) => from.on('data', (d) => setTimeout(() => to.write(d), 30));
@@ -327,15 +346,7 @@ test('the first authentication request goes in the same flight as the service re
   const log: string[] = [];
   const c = new ssh2.Client();
   try {
-    const out = await new Promise<string>((resolve, reject) => {
-      c.on('ready', () => c.exec('x', (err, ch) => {
-        if (err) return reject(err);
-        let o = '';
-        ch.on('data', (d: Buffer) => (o += d)).on('close', () => resolve(o));
-      }));
-      c.on('error', reject);
-      c.connect({ host: '127.0.0.1', port: (front.address() as { port: number }).port, username: 'u', privateKey: clientKey.private, authHandler: ['publickey'], debug: (m: string) => log.push(m) });
-    });
+    const out = await execOnce(c, { host: '127.0.0.1', port: (front.address() as { port: number }).port, username: 'u', privateKey: clientKey.private, authHandler: ['publickey'], debug: (m: string) => log.push(m) });
     assert.equal(out, 'hello\n');
     const at = (re: RegExp) => log.findIndex((l) => re.test(l));
     assert.ok(at(/Outbound: Sending SERVICE_REQUEST/) >= 0, log.join('\n'));
@@ -505,4 +516,174 @@ test('a robot that answers but whose handshake stalls is not silent: it is tried
     socks.forEach((s) => s.destroy());
     front.close();
   }
+});
+
+/**
+ * A link that counts round trips without timing them: each round, everything the client has sent goes
+ * to the server, the relay waits until the server has nothing more to say, then everything the server
+ * sent goes to the client, and it waits until the client has nothing more to say. A reply the client
+ * needs before its next message therefore costs one round. (Quiet = two timer turns with no data; a
+ * slow machine only makes a round longer, not more numerous.)
+ */
+async function lockstepLink(serverPort: number): Promise<{ port: number; rounds: () => number; close: () => void }> {
+  const net = await import('node:net');
+  let rounds = 0;
+  const front = net.createServer((a) => {
+    const b = net.connect(serverPort, '127.0.0.1');
+    const fromClient: Buffer[] = [];
+    const fromServer: Buffer[] = [];
+    let last = 0;
+    let done = false;
+    a.on('data', (d: Buffer) => {
+      fromClient.push(d);
+      last++;
+    });
+    b.on('data', (d: Buffer) => {
+      fromServer.push(d);
+      last++;
+    });
+    const quiet = async () => {
+      for (let seen = -1; seen !== last; ) {
+        seen = last;
+        await new Promise((r) => setTimeout(r, 40));
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const close = () => {
+      done = true;
+      a.destroy();
+      b.destroy();
+    };
+    a.on('close', close).on('error', close);
+    b.on('close', close).on('error', close);
+    b.on('connect', async () => {
+      await quiet();
+      while (!done) {
+        if (!fromClient.length && !fromServer.length) {
+          await quiet();
+          if (!fromClient.length && !fromServer.length) continue;
+        }
+        rounds++;
+        b.write(Buffer.concat(fromClient.splice(0)));
+        await quiet();
+        a.write(Buffer.concat(fromServer.splice(0)));
+        await quiet();
+      }
+    });
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  return { port: (front.address() as { port: number }).port, rounds: () => rounds, close: () => front.close() };
+}
+
+/**
+ * ssh2's server (1.17.0) ignores every guessed key-exchange packet (it compares the algorithm it picked
+ * with the first character of the client's list). For these tests it decides as RFC 4253 §7 and OpenSSH
+ * do instead: `takesGuess` says whether the scenario's lists make the client's guess right (the client
+ * decides on its own, from the server's ident and KEXINIT), and the server then processes the guessed
+ * packet, or ignores it as ssh2 and the RFC do for a wrong guess.
+ */
+async function execThroughLockstep(server: { algorithms?: Record<string, string[]>; ident?: string; takesGuess: boolean }): Promise<{ out: string; rounds: number; log: string[] }> {
+  const ssh2 = (await import('ssh2')).default;
+  const Protocol = (await import('ssh2/lib/protocol/Protocol.js')).default as { prototype: object };
+  const skip = Symbol('skip');
+  Object.defineProperty(Protocol.prototype, '_skipNextInboundPacket', {
+    configurable: true,
+    get(this: { [skip]?: boolean }) {
+      return this[skip] ?? false;
+    },
+    set(this: { [skip]?: boolean; _server?: boolean }, v: boolean) {
+      this[skip] = v && this._server && server.takesGuess ? false : v;
+    },
+  });
+  const clientKey = keyPair();
+  const srv = await helloServer({ ...(server.algorithms ? { algorithms: server.algorithms } : {}), ...(server.ident ? { ident: server.ident } : {}) });
+  const link = await lockstepLink((srv.address() as { port: number }).port);
+  const log: string[] = [];
+  const c = new ssh2.Client();
+  try {
+    const out = await execOnce(c, {
+      host: '127.0.0.1',
+      port: link.port,
+      username: 'u',
+      privateKey: clientKey.private,
+      authHandler: ['publickey'],
+      // fleetmasq's order (src/transport/ssh.ts): OpenSSH's name for curve25519 first.
+      algorithms: { kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256'] as never },
+      debug: (m: string) => log.push(m),
+    });
+    return { out, rounds: link.rounds(), log };
+  } finally {
+    c.end();
+    link.close();
+    srv.close();
+    delete (Protocol.prototype as { _skipNextInboundPacket?: unknown })._skipNextInboundPacket;
+  }
+}
+
+test('a check is four round trips: the key exchange is guessed (curve25519-sha256) and its packet sent with the KEXINIT', async () => {
+  assert.equal(installFastPublicKeyAuth(), true);
+  assert.equal(installPipelinedUserauth(), true);
+  assert.equal(installGuessedKeyExchange(), true);
+  assert.equal(installGuessedKeyExchange(), true, 'idempotent');
+  // A server that prefers what OpenSSH 7.4 to 8.9 prefer: curve25519-sha256, and its one host key type.
+  const r = await execThroughLockstep({ ident: 'OpenSSH_8.9p1', algorithms: { kex: ['curve25519-sha256', 'ecdh-sha2-nistp256'] }, takesGuess: true });
+  assert.equal(r.out, 'hello\n');
+  assert.ok(r.log.some((l) => /guessed key exchange taken by the server/.test(l)), r.log.join('\n'));
+  // Key exchange, login (service + signed request), channel, exec: four rounds, one each.
+  assert.equal(r.rounds, 4, r.log.join('\n'));
+  // One key-exchange packet: the guessed one (a second KEXINIT would have failed the login: ssh2's server
+  // refuses an extra KEXINIT during a key exchange).
+  assert.deepEqual(r.log.filter((l) => /Outbound: Sending KEXECDH_INIT/.test(l)), ['Outbound: Sending KEXECDH_INIT (guessed)']);
+});
+
+test('a wrong key-exchange guess is ignored by the server and the exchange runs as before (five round trips)', async () => {
+  assert.equal(installGuessedKeyExchange(), true);
+  // The server cannot do the guessed algorithm.
+  let r = await execThroughLockstep({ ident: 'OpenSSH_8.9p1', algorithms: { kex: ['ecdh-sha2-nistp256'] }, takesGuess: false });
+  assert.equal(r.out, 'hello\n');
+  assert.ok(r.log.some((l) => /KEX algorithm: ecdh-sha2-nistp256/.test(l)), r.log.join('\n'));
+  assert.equal(r.rounds, 5, r.log.join('\n'));
+  // OpenSSH 9.x: its first is another algorithm (sntrup761x25519 there), curve25519-sha256 is agreed all the same.
+  r = await execThroughLockstep({ ident: 'OpenSSH_9.2p1', algorithms: { kex: ['ecdh-sha2-nistp256', 'curve25519-sha256'] }, takesGuess: false });
+  assert.equal(r.out, 'hello\n');
+  assert.ok(r.log.some((l) => /KEX algorithm: curve25519-sha256$/.test(l)), r.log.join('\n'));
+  assert.ok(r.log.some((l) => /guessed key exchange ignored by the server: sending it again/.test(l)), r.log.join('\n'));
+  assert.equal(r.rounds, 5, r.log.join('\n'));
+  // ssh2's own server, as it is.
+  r = await execThroughLockstep({ takesGuess: false });
+  assert.equal(r.out, 'hello\n');
+  assert.equal(r.rounds, 5, r.log.join('\n'));
+});
+
+test('guess rules: OpenSSH takes the guess only when both first key exchange and host key algorithms match', () => {
+  const kexinit = (kex: string, hostKey: string) => {
+    const lists = [kex, hostKey, 'aes128-gcm@openssh.com', 'aes128-gcm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-256', 'none', 'none', '', ''];
+    const parts = [Buffer.from([20]), Buffer.alloc(16)];
+    for (const l of lists) {
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(l.length);
+      parts.push(len, Buffer.from(l));
+    }
+    parts.push(Buffer.alloc(5));
+    return Buffer.concat(parts);
+  };
+  const openssh92 = kexinit('sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org', 'ssh-ed25519');
+  assert.deepEqual(kexinitFirstNames(openssh92, 2), ['sntrup761x25519-sha512@openssh.com', 'ssh-ed25519']);
+  const base = { serverIdent: 'SSH-2.0-OpenSSH_9.2p1 Debian-2', ourKex: 'curve25519-sha256', ourHostKey: 'ssh-ed25519' };
+  assert.equal(guessAccepted({ ...base, serverKexinit: openssh92 }), false);
+  assert.equal(guessAccepted({ ...base, serverKexinit: kexinit('curve25519-sha256,ecdh-sha2-nistp256', 'ssh-ed25519') }), true);
+  assert.equal(guessAccepted({ ...base, serverKexinit: kexinit('curve25519-sha256', 'rsa-sha2-512,rsa-sha2-256,ssh-ed25519') }), false);
+  assert.equal(guessAccepted({ ...base, serverIdent: 'SSH-2.0-ssh2js1.17.0', serverKexinit: kexinit('curve25519-sha256', 'ssh-ed25519') }), false, "ssh2's server ignores every guess");
+  assert.equal(kexinitFirstNames(Buffer.from([20, 1, 2]), 2), undefined);
+});
+
+test('ssh2 is pinned to the exact version the transport patches are written for, and they apply to it', async () => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
+  const { createRequire } = await import('node:module');
+  const installed = (createRequire(import.meta.url)('ssh2/package.json') as { version: string }).version;
+  assert.match(pkg.dependencies.ssh2!, /^\d+\.\d+\.\d+$/, 'an exact version, no range');
+  assert.equal(installed, pkg.dependencies.ssh2);
+  assert.equal(installFastPublicKeyAuth(), true);
+  assert.equal(installPipelinedUserauth(), true);
+  assert.equal(installGuessedKeyExchange(), true);
 });
