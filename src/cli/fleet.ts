@@ -24,6 +24,7 @@ import { intFlag } from './args.js';
 import { parseDuration } from '../util/duration.js';
 import { randomBytes } from 'node:crypto';
 import { openRunRecord } from './record.js';
+import { ensurePrivateDir } from '../store/localdir.js';
 import { runHeader, type RunHeader } from '../records/audit.js';
 import { version } from './version.js';
 import type { FlagValues } from './commands.js';
@@ -206,9 +207,10 @@ export const RETRY_FILE = join('.fleetmasq', 'last.retry');
  */
 function writeRetryFile(results: HostResult[]): { file: string; hosts: string[] } {
   const hosts = retryHosts(results);
-  mkdirSync(dirname(RETRY_FILE), { recursive: true });
-  const tmp = `${RETRY_FILE}.${process.pid}.tmp`;
-  writeFileSync(tmp, hosts.map((h) => `${h}\n`).join(''));
+  // In fleetmasq's own private folder (checked as the store's), through a new file that cannot be a link.
+  ensurePrivateDir(dirname(RETRY_FILE));
+  const tmp = `${RETRY_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, hosts.map((h) => `${h}\n`).join(''), { flag: 'wx', mode: 0o600 });
   renameSync(tmp, RETRY_FILE);
   return { file: RETRY_FILE, hosts };
 }

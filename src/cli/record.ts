@@ -12,8 +12,10 @@ export function retention(keepFlag: string | undefined, env: NodeJS.ProcessEnv =
   const age = keepFlag ?? env.FLEETMASQ_KEEP;
   const runs = env.FLEETMASQ_KEEP_RUNS;
   if (runs !== undefined && !/^[1-9][0-9]{0,8}$/.test(runs.trim())) throw new ConfigError(`FLEETMASQ_KEEP_RUNS must be a whole number of runs (got '${runs}')`);
+  const maxAgeMs = age === undefined ? DEFAULT_KEEP.maxAgeMs : parseDuration(age, keepFlag !== undefined ? '--keep' : 'FLEETMASQ_KEEP');
+  if (maxAgeMs > 100 * 365 * 86_400_000) throw new ConfigError(`${keepFlag !== undefined ? '--keep' : 'FLEETMASQ_KEEP'} is more than 100 years (got '${age}')`);
   return {
-    maxAgeMs: age === undefined ? DEFAULT_KEEP.maxAgeMs : parseDuration(age, keepFlag !== undefined ? '--keep' : 'FLEETMASQ_KEEP'),
+    maxAgeMs,
     maxRuns: runs === undefined ? DEFAULT_KEEP.maxRuns : Number(runs),
   };
 }

@@ -83,7 +83,14 @@ function merge(acc: HostOutcome, out: HostOutcome, task: Task): void {
   acc.warnings.push(...out.warnings);
   acc.diffs.push(...out.diffs);
   acc.details = { ...acc.details, ...out.details };
-  if (out.compliant !== undefined) acc.compliant = out.compliant;
+  // What the robot is after this task: a change not verified by it leaves the earlier verdict behind.
+  if (out.status === 'changed') {
+    acc.compliant = out.compliant;
+    acc.removed = out.removed;
+  } else {
+    if (out.compliant !== undefined) acc.compliant = out.compliant;
+    if (out.removed !== undefined) acc.removed = out.removed;
+  }
   if (out.status === 'changed' && acc.status === 'ok') acc.status = 'changed';
   if (out.status === 'failed') acc.status = 'failed';
   // A task that would not act on this robot (a reboot of a robot that is not compliant) ends its play.

@@ -4,7 +4,7 @@
  * controller never tear a record) and PostgreSQL (pg: a team's shared store). Statements that change
  * the store run in transactions, serialized per connection.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, EXIT, ExitError } from '../errors.js';
 
 export type Row = Record<string, unknown>;
 
@@ -17,6 +17,33 @@ export interface Db {
   /** Runs `fn` in one transaction (a writer's lock for SQLite), retried when another writer holds the database. */
   tx<T>(fn: (db: Pick<Db, 'all' | 'run'>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/**
+ * A database error as the operator should read it: permissions are input to fix (exit 5), anything else
+ * (busy past the timeout, disk full, corrupt) an error of the run (exit 1), never a stack trace.
+ */
+export function storeError(location: string, e: unknown): Error {
+  if (e instanceof ConfigError || e instanceof ExitError) return e;
+  const code = String((e as { code?: unknown }).code ?? '');
+  const msg = (e as Error)?.message ?? String(e);
+  if (/^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code) || code === 'EACCES' || code === '42501')
+    return new ConfigError(`the store ${location}: ${msg} (check who owns it and its permissions)`);
+  return new ExitError(EXIT.ERROR, `error: the store ${location}: ${msg}${code ? ` (${code})` : ''}`);
+}
+
+/** Wraps a Db so that every failure is a storeError. */
+function guarded(db: Db): Db {
+  const wrap =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await f(...a);
+      } catch (e) {
+        throw storeError(db.location, e);
+      }
+    };
+  return { kind: db.kind, location: db.location, all: wrap(db.all), run: wrap(db.run), tx: wrap(db.tx), close: db.close };
 }
 
 /** Serializes async work on one connection (one transaction at a time). */
@@ -57,7 +84,7 @@ export async function openSqlite(file: string): Promise<Db> {
     all: async (sql, params = []) => prep(sql).all(...(params as never[])) as Row[],
     run: async (sql, params = []) => void prep(sql).run(...(params as never[])),
   };
-  return {
+  return guarded({
     kind: 'sqlite',
     location: file,
     ...api,
@@ -77,7 +104,7 @@ export async function openSqlite(file: string): Promise<Db> {
       await q.push(async () => undefined);
       db.close();
     },
-  };
+  });
 }
 
 /** `?` placeholders as PostgreSQL's `$1, $2, …` (none of our statements has a `?` inside a literal). */
@@ -86,15 +113,18 @@ export function pgPlaceholders(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-/** postgres://user:secret@host/db → postgres://user@host/db (for messages and records). */
+/** postgres://user:secret@host/db?password=… → postgres://user@host/db (for messages and records): no secret survives. */
 export function redactUrl(url: string): string {
+  let u: URL;
   try {
-    const u = new URL(url);
-    if (u.password) u.password = '';
-    return u.toString().replace(/:@/, '@');
+    u = new URL(url);
   } catch {
     return 'postgres://(unparsable URL)';
   }
+  const user = u.username ? `${u.username}@` : '';
+  const params = [...u.searchParams.entries()].filter(([k]) => !/pass|secret|key|token/i.test(k));
+  const query = params.length ? `?${new URLSearchParams(params).toString()}` : '';
+  return `${u.protocol}//${user}${u.host}${u.pathname}${query}`;
 }
 
 export async function openPostgres(url: string): Promise<Db> {
@@ -113,7 +143,7 @@ export async function openPostgres(url: string): Promise<Db> {
     all: async (sql, params = []) => (await client.query(pgPlaceholders(sql), params)).rows as Row[],
     run: async (sql, params = []) => void (await client.query(pgPlaceholders(sql), params)),
   };
-  return {
+  return guarded({
     kind: 'postgres',
     location,
     ...api,
@@ -138,5 +168,5 @@ export async function openPostgres(url: string): Promise<Db> {
       await q.push(async () => undefined);
       await client.end().catch(() => {});
     },
-  };
+  });
 }

@@ -13,12 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, EXIT, ExitError } from '../errors.js';
 import type { RunHeader } from '../records/audit.js';
 import type { HostResult, HostStatus } from '../runner/types.js';
 import { openPostgres, openSqlite, type Db, type Row } from './db.js';
 import { evidenceOf, isoTime } from './evidence.js';
-import { checkOwnFile, createPrivateFile, ensurePrivateDir } from './localdir.js';
+import { checkOwnFile, createPrivateFile, ensurePrivateDir, identity } from './localdir.js';
 import type { EvidenceState, FleetStatus, HostHistoryEntry, RobotState, RobotStatus, RunPoint } from './types.js';
 
 export const SCHEMA_VERSION = 1;
@@ -52,16 +52,19 @@ export interface StoreConfig {
   target: string;
   /** Where the setting came from, for `fleetmasq config`. */
   from: string;
+  /** fleetmasq's own folder (.fleetmasq): made private when needed; a named one is only checked. */
+  own: boolean;
 }
 
 /** The store this run uses: FLEETMASQ_STORE, else .fleetmasq/fleetmasq.db here. */
 export function storeConfig(env: NodeJS.ProcessEnv = process.env): StoreConfig {
   const v = env.FLEETMASQ_STORE?.trim();
-  if (!v) return { kind: 'sqlite', target: join('.fleetmasq', 'fleetmasq.db'), from: 'default (.fleetmasq/ in the current folder)' };
-  if (/^postgres(ql)?:\/\//i.test(v)) return { kind: 'postgres', target: v, from: 'FLEETMASQ_STORE' };
-  if (/^sqlite:/i.test(v)) return { kind: 'sqlite', target: v.slice('sqlite:'.length), from: 'FLEETMASQ_STORE' };
+  if (!v) return { kind: 'sqlite', target: join('.fleetmasq', 'fleetmasq.db'), from: 'default (.fleetmasq/ in the current folder)', own: true };
+  if (/^postgres(ql)?:\/\//i.test(v)) return { kind: 'postgres', target: v, from: 'FLEETMASQ_STORE', own: false };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw new ConfigError(`FLEETMASQ_STORE: unsupported store '${v.split(':')[0]}' (a file path, sqlite:PATH, or postgres://…)`);
-  return { kind: 'sqlite', target: v, from: 'FLEETMASQ_STORE' };
+  const path = /^sqlite:/i.test(v) ? v.slice('sqlite:'.length) : v;
+  if (!path.trim() || path.endsWith('/')) throw new ConfigError(`FLEETMASQ_STORE: '${v}' names no database file (a file path, sqlite:PATH, or postgres://…)`);
+  return { kind: 'sqlite', target: path, from: 'FLEETMASQ_STORE', own: false };
 }
 
 /** The controller that writes a record: FLEETMASQ_CONTROLLER (e.g. a pod's job name), else this host's name. */
@@ -90,6 +93,18 @@ export interface Retention {
   maxRuns: number;
 }
 
+/** A run being written: its id, what it is, and each robot's state so far (its summary). */
+interface RunRow {
+  id: string;
+  command: string;
+  controller: string;
+  dryRun: boolean;
+  states: Map<string, EvidenceState | undefined>;
+  seq: number;
+}
+
+const HOST_STATUSES: ReadonlySet<string> = new Set(['ok', 'changed', 'failed', 'unreachable', 'skipped']);
+
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 
 export class Store {
@@ -104,10 +119,16 @@ export class Store {
     let db: Db;
     if (config.kind === 'sqlite') {
       const file = resolve(config.target);
-      ensurePrivateDir(dirname(file));
+      const dir = ensurePrivateDir(dirname(file), config.own);
       for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) checkOwnFile(f);
       createPrivateFile(file);
+      const checked = [identity(dir), identity(file)];
       db = await openSqlite(file);
+      // What SQLite opened is what was checked (nobody else can swap it below a checked folder; said twice).
+      if (identity(dir) !== checked[0] || identity(file) !== checked[1]) {
+        await db.close();
+        throw new ConfigError(`refusing ${file}: it changed while fleetmasq opened it`);
+      }
     } else db = await openPostgres(config.target);
     const store = new Store(db, config);
     try {
@@ -154,76 +175,78 @@ export class Store {
     });
   }
 
-  /** Starts a run: its summary row, then each result as it comes (see RunRecorder). */
-  async startRun(meta: RunMeta, env: NodeJS.ProcessEnv = process.env): Promise<RunRecorder> {
+  /** A new run's row (inside a transaction). */
+  private async insertRun(t: Pick<Db, 'run'>, meta: RunMeta, controller: string): Promise<RunRow> {
     const startedAt = isoTime(meta.header.startedAt) ?? new Date().toISOString();
     const id = `${startedAt.replace(/[-:.]/g, '').replace('T', '-').slice(0, 18)}-${meta.command}-${randomBytes(4).toString('hex')}`;
-    const controller = controllerName(env);
-    await this.db.tx((t) =>
-      t.run(`INSERT INTO runs (id, command, controller, who, argv, inventory, started_at, dry_run, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-        id,
-        meta.command,
-        controller,
-        meta.header.who,
-        JSON.stringify(meta.header.argv),
-        meta.header.inventory,
-        startedAt,
-        meta.dryRun ? 1 : 0,
-        JSON.stringify({ ...meta.header, controller }),
-      ]),
+    await t.run(`INSERT INTO runs (id, command, controller, who, argv, inventory, started_at, dry_run, header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+      id,
+      meta.command,
+      controller,
+      meta.header.who,
+      JSON.stringify(meta.header.argv),
+      meta.header.inventory,
+      startedAt,
+      meta.dryRun ? 1 : 0,
+      JSON.stringify({ ...meta.header, controller }),
+    ]);
+    return { id, command: meta.command, controller, dryRun: meta.dryRun, states: new Map(), seq: 0 };
+  }
+
+  /** One result of a run (inside a transaction): its history row, the run's summary, the robot's current state. */
+  private async insertResult(t: Pick<Db, 'run'>, run: RunRow, r: HostResult): Promise<void> {
+    const ev = evidenceOf(run.command, r, run.dryRun);
+    // Each run's summary counts every robot it was asked about once, as its last result left it.
+    run.states.set(r.host, ev.state);
+    const states = [...run.states.values()];
+    const judged = states.filter((x) => x && x !== 'unknown').length;
+    const compliant = states.filter((x) => x === 'compliant').length;
+    await t.run(`INSERT INTO results (run_id, host, seq, at, command, status, state, seen_at, boot_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+      run.id,
+      r.host,
+      run.seq++,
+      ev.at,
+      run.command,
+      r.status,
+      ev.state ?? null,
+      ev.seenAt ?? null,
+      ev.bootId ?? null,
+      JSON.stringify(r),
+    ]);
+    await t.run(`UPDATE runs SET asked = ?, judged = ?, compliant = ?, finished_at = ? WHERE id = ?`, [run.states.size, judged, compliant, ev.at, run.id]);
+    await t.run(`INSERT INTO robots (host) VALUES (?) ON CONFLICT (host) DO NOTHING`, [r.host]);
+    // Each part of a robot's current state moves only forward in time.
+    if (ev.state)
+      await t.run(`UPDATE robots SET ev_state = ?, ev_at = ?, ev_run = ?, ev_command = ?, ev_controller = ? WHERE host = ? AND (ev_at IS NULL OR ev_at <= ?)`, [
+        ev.state,
+        ev.at,
+        run.id,
+        run.command,
+        run.controller,
+        r.host,
+        ev.at,
+      ]);
+    if (ev.seenAt) await t.run(`UPDATE robots SET seen_at = ?, boot_id = ? WHERE host = ? AND (seen_at IS NULL OR seen_at <= ?)`, [ev.seenAt, ev.bootId ?? null, r.host, ev.seenAt]);
+    await t.run(
+      `UPDATE robots SET res_at = ?, res_run = ?, res_command = ?, res_status = ?, res_controller = ?, res_error = ? WHERE host = ? AND (res_at IS NULL OR res_at <= ?)`,
+      [ev.at, run.id, run.command, r.status, run.controller, r.error ? JSON.stringify(r.error) : null, r.host, ev.at],
     );
-    const states = new Map<string, EvidenceState | undefined>();
-    let seq = 0;
+  }
+
+  /** Starts a run: its summary row, then each result as it comes, each in its own transaction (see RunRecorder). */
+  async startRun(meta: RunMeta, env: NodeJS.ProcessEnv = process.env): Promise<RunRecorder> {
+    const run = await this.db.tx((t) => this.insertRun(t, meta, controllerName(env)));
     let pending: Promise<void> = Promise.resolve();
     let failure: unknown;
-    const write = (r: HostResult, n: number) =>
-      this.db.tx(async (t) => {
-        const ev = evidenceOf(meta.command, r);
-        // Each run's summary counts every robot it was asked about once, as its last result left it.
-        states.set(r.host, ev.state);
-        const judged = [...states.values()].filter(Boolean).length;
-        const compliant = [...states.values()].filter((s) => s === 'compliant').length;
-        await t.run(`INSERT INTO results (run_id, host, seq, at, command, status, state, seen_at, boot_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-          id,
-          r.host,
-          n,
-          ev.at,
-          meta.command,
-          r.status,
-          ev.state ?? null,
-          ev.seenAt ?? null,
-          ev.bootId ?? null,
-          JSON.stringify(r),
-        ]);
-        await t.run(`UPDATE runs SET asked = ?, judged = ?, compliant = ?, finished_at = ? WHERE id = ?`, [states.size, judged, compliant, ev.at, id]);
-        await t.run(`INSERT INTO robots (host) VALUES (?) ON CONFLICT (host) DO NOTHING`, [r.host]);
-        // Each part of a robot's current state moves only forward in time.
-        if (ev.state)
-          await t.run(`UPDATE robots SET ev_state = ?, ev_at = ?, ev_run = ?, ev_command = ?, ev_controller = ? WHERE host = ? AND (ev_at IS NULL OR ev_at <= ?)`, [
-            ev.state,
-            ev.at,
-            id,
-            meta.command,
-            controller,
-            r.host,
-            ev.at,
-          ]);
-        if (ev.seenAt) await t.run(`UPDATE robots SET seen_at = ?, boot_id = ? WHERE host = ? AND (seen_at IS NULL OR seen_at <= ?)`, [ev.seenAt, ev.bootId ?? null, r.host, ev.seenAt]);
-        await t.run(
-          `UPDATE robots SET res_at = ?, res_run = ?, res_command = ?, res_status = ?, res_controller = ?, res_error = ? WHERE host = ? AND (res_at IS NULL OR res_at <= ?)`,
-          [ev.at, id, meta.command, r.status, controller, r.error ? JSON.stringify(r.error) : null, r.host, ev.at],
-        );
-      });
     return {
-      id,
-      where: `${this.location} run ${id}`,
+      id: run.id,
+      where: `${this.location} run ${run.id}`,
       add: (r) => {
-        const n = seq++;
-        pending = pending.then(() => write(r, n)).catch((e) => void (failure ??= e));
+        pending = pending.then(() => this.db.tx((t) => this.insertResult(t, run, r))).catch((e) => void (failure ??= e));
       },
       finish: async () => {
         await pending;
-        if (failure) throw new ConfigError(`could not write the run record to ${this.location}: ${(failure as Error).message}`);
+        if (failure) throw new ExitError(EXIT.ERROR, `error: could not write the run record to ${this.location}: ${(failure as Error).message}`);
       },
     };
   }
@@ -273,15 +296,18 @@ export class Store {
 
   /** A robot's current-state row rebuilt from its history, ignoring anything dated after `limit`. */
   private async stateBefore(host: string, limit: string): Promise<Row | undefined> {
-    const rows = await this.db.all(
-      `SELECT r.run_id, r.at, r.command, r.status, r.state, r.seen_at, r.boot_id, r.body, u.controller FROM results r JOIN runs u ON u.id = r.run_id
-       WHERE r.host = ? AND r.at <= ? ORDER BY r.at DESC, r.seq DESC LIMIT 500`,
-      [host, limit],
-    );
-    if (!rows.length) return undefined;
-    const ev = rows.find((r) => r.state);
-    const seen = rows.find((r) => r.seen_at);
-    const res = rows[0]!;
+    const newest = async (cond: string) =>
+      (
+        await this.db.all(
+          `SELECT r.run_id, r.at, r.command, r.status, r.state, r.seen_at, r.boot_id, r.body, u.controller FROM results r JOIN runs u ON u.id = r.run_id
+           WHERE r.host = ? AND r.at <= ? ${cond} ORDER BY r.at DESC, r.seq DESC LIMIT 1`,
+          [host, limit],
+        )
+      )[0];
+    const res = await newest('');
+    if (!res) return undefined;
+    const ev = await newest('AND r.state IS NOT NULL');
+    const seen = await newest('AND r.seen_at IS NOT NULL');
     const err = (JSON.parse(String(res.body)) as HostResult).error;
     return {
       host,
@@ -357,8 +383,11 @@ export class Store {
   async prune(keep: Retention, now = new Date()): Promise<number> {
     return this.db.tx(async (t) => {
       const ageCut = new Date(now.getTime() - keep.maxAgeMs).toISOString();
-      const where = `started_at < ? OR id IN (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1000000000 OFFSET ?)`;
-      const params = [ageCut, keep.maxRuns];
+      // A run still writing (a result in the last hour) is never dropped, whatever its start.
+      const idleCut = new Date(now.getTime() - 3600_000).toISOString();
+      const last = `COALESCE(finished_at, started_at)`;
+      const where = `${last} < ? AND (${last} < ? OR id IN (SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1000000000 OFFSET ?))`;
+      const params = [idleCut, ageCut, keep.maxRuns];
       const n = Number((await t.all(`SELECT COUNT(*) AS n FROM runs WHERE ${where}`, params))[0]?.n ?? 0);
       if (!n) return 0;
       await t.run(`DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE ${where})`, params);
@@ -367,44 +396,70 @@ export class Store {
     });
   }
 
-  /** Records of the JSONL era (one file a run, `.fleetmasq/runs/*.jsonl`), imported once. */
+  /**
+   * Records of the JSONL era (one file a run, `.fleetmasq/runs/*.jsonl`), imported once: all files in
+   * one transaction with the marker that says so, so a failed import leaves nothing half-imported and
+   * two controllers opening the store at once import them once. Lines that are not results are skipped.
+   */
   private async importJsonlOnce(dir: string): Promise<void> {
     if (!existsSync(dir)) return;
-    const done = await this.db.all(`SELECT value FROM meta WHERE key = 'jsonl-imported'`);
-    if (done.length) return;
+    if ((await this.db.all(`SELECT value FROM meta WHERE key = 'jsonl-imported'`)).length) return;
     const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
-    for (const f of files) await this.importJsonlFile(join(dir, f));
-    await this.db.run(`INSERT INTO meta (key, value) VALUES ('jsonl-imported', ?) ON CONFLICT (key) DO NOTHING`, [new Date().toISOString()]);
+    await this.db.tx(async (t) => {
+      if ((await t.all(`SELECT value FROM meta WHERE key = 'jsonl-imported'`)).length) return;
+      for (const f of files) await this.importJsonlFile(t, join(dir, f));
+      await t.run(`INSERT INTO meta (key, value) VALUES ('jsonl-imported', ?) ON CONFLICT (key) DO NOTHING`, [new Date().toISOString()]);
+    });
   }
 
-  private async importJsonlFile(file: string): Promise<void> {
+  private async importJsonlFile(t: Pick<Db, 'run' | 'all'>, file: string): Promise<void> {
     checkOwnFile(file);
-    const lines = readFileSync(file, 'utf8').split('\n');
-    let header: (RunHeader & { command?: string }) | undefined;
-    const results: (HostResult & { command?: string })[] = [];
-    for (const l of lines) {
+    const text = (v: unknown, dflt: string) => (typeof v === 'string' ? v : dflt);
+    let header: Record<string, unknown> = {};
+    const results: HostResult[] = [];
+    for (const l of readFileSync(file, 'utf8').split('\n')) {
       if (!l.trim()) continue;
+      let v: unknown;
       try {
-        const v = JSON.parse(l);
-        if (v && typeof v === 'object' && v.run && typeof v.run === 'object') header = v.run;
-        else if (v && typeof v === 'object' && typeof v.host === 'string' && typeof v.status === 'string') results.push(v);
+        v = JSON.parse(l);
       } catch {
-        // A line cut short when its run was killed.
+        continue; // A line cut short when its run was killed.
+      }
+      if (!v || typeof v !== 'object' || Array.isArray(v)) continue;
+      const o = v as Record<string, unknown>;
+      if (o.run && typeof o.run === 'object' && !Array.isArray(o.run)) header = o.run as Record<string, unknown>;
+      else if (typeof o.host === 'string' && typeof o.status === 'string' && HOST_STATUSES.has(o.status)) {
+        const details = o.details && typeof o.details === 'object' && !Array.isArray(o.details) ? (o.details as HostResult['details']) : {};
+        const list = (x: unknown) => (Array.isArray(x) ? x.filter((y) => typeof y === 'string') : []);
+        const err = o.error && typeof o.error === 'object' && typeof (o.error as { kind?: unknown }).kind === 'string' ? (o.error as HostResult['error']) : null;
+        results.push({
+          host: o.host,
+          status: o.status as HostStatus,
+          ...(typeof o.compliant === 'boolean' ? { compliant: o.compliant } : {}),
+          changes: list(o.changes),
+          reasons: list(o.reasons),
+          warnings: list(o.warnings),
+          diffs: list(o.diffs),
+          details,
+          error: err,
+          ...(typeof o.finishedAt === 'string' ? { finishedAt: o.finishedAt } : {}),
+        });
       }
     }
-    const m = /^(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z)-([a-z-]+)-/.exec(basename(file));
-    const command = header?.command ?? results[0]?.command ?? m?.[2] ?? 'unknown';
-    const startedAt = isoTime(header?.startedAt) ?? (m ? m[1]!.replace(/^(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z$/, '$1:$2:$3.$4Z') : new Date(0).toISOString());
-    const rec = await this.startRun(
+    const m = /^(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z-([a-z-]+)-/.exec(basename(file));
+    const command = text(header.command, m?.[5] ?? 'unknown').slice(0, 40);
+    const startedAt = isoTime(text(header.startedAt, '')) ?? (m ? `${m[1]}:${m[2]}:${m[3]}.${m[4]}Z` : new Date(0).toISOString());
+    const argv = Array.isArray(header.argv) ? header.argv.filter((a): a is string => typeof a === 'string') : [];
+    const run = await this.insertRun(
+      t,
       {
         command,
         dryRun: results.some((r) => r.details?.checkMode === true),
-        header: { who: header?.who ?? 'unknown@imported', argv: header?.argv ?? [], inventory: header?.inventory ?? '', version: header?.version ?? '', startedAt },
+        header: { who: text(header.who, 'unknown@imported'), argv, inventory: text(header.inventory, ''), version: text(header.version, ''), startedAt },
       },
-      { FLEETMASQ_CONTROLLER: `imported from ${basename(file)}` },
+      `imported from ${basename(file)}`.slice(0, 200),
     );
-    for (const r of results) rec.add({ ...r, changes: r.changes ?? [], reasons: r.reasons ?? [], warnings: r.warnings ?? [], diffs: r.diffs ?? [], details: r.details ?? {}, error: r.error ?? null });
-    await rec.finish();
+    for (const r of results) await this.insertResult(t, run, r);
   }
 
   async close(): Promise<void> {

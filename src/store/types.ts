@@ -5,11 +5,14 @@
 import type { HostErrorKind } from '../errors.js';
 import type { HostStatus } from '../runner/types.js';
 
-/** What a command verified about a robot's masquerading, in the same round trip as its facts. */
-export type EvidenceState = 'compliant' | 'noncompliant' | 'removed';
+/**
+ * What a command verified about a robot's masquerading, in the same round trip as its facts; 'unknown':
+ * a change failed part-way without verifying the robot, so its earlier state no longer holds.
+ */
+export type EvidenceState = 'compliant' | 'noncompliant' | 'removed' | 'unknown';
 
 /** A robot's state in the fleet view: its newest evidence, or why there is none. */
-export type RobotState = EvidenceState | 'unknown' | 'never-seen';
+export type RobotState = EvidenceState | 'never-seen';
 
 export interface Evidence {
   state: EvidenceState;

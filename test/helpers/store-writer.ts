@@ -6,7 +6,8 @@
 import { Store } from '../../src/store/store.js';
 
 const [name = 'w', runs = '50', hosts = '5'] = process.argv.slice(2);
-const store = await Store.open(process.env, { importJsonl: false });
+// runs 0: only open the store (importing JSONL-era records beside it, as any command does) and close it.
+const store = await Store.open(process.env, { importJsonl: runs === '0' });
 for (let i = 0; i < Number(runs); i++) {
   const at = new Date().toISOString();
   const rec = await store.startRun({ command: 'check', dryRun: false, header: { who: `${name}@test`, argv: ['check'], inventory: 'x', version: '0', startedAt: at } }, { ...process.env, FLEETMASQ_CONTROLLER: name });

@@ -22,7 +22,7 @@ export async function recordedResults(where: string, env: NodeJS.ProcessEnv = pr
   }
 }
 
-function runWriter(env: NodeJS.ProcessEnv, name: string, runs: number, hosts: number): Promise<number> {
+export function runWriter(env: NodeJS.ProcessEnv, name: string, runs: number, hosts: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [join('dist', 'test', 'helpers', 'store-writer.js'), name, String(runs), String(hosts)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
     p.on('error', reject);

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
@@ -12,7 +12,9 @@ import { evidenceOf } from '../../src/store/evidence.js';
 import { inShard, parseShard, shardOf } from '../../src/inventory/shard.js';
 import type { HostResult } from '../../src/runner/types.js';
 import { cli } from '../helpers/cli.js';
-import { recordedResults, twoControllers } from '../helpers/store.js';
+import { recordedResults, runWriter, twoControllers } from '../helpers/store.js';
+import { redactUrl, storeError } from '../../src/store/db.js';
+import { ConfigError, ExitError } from '../../src/errors.js';
 
 const BOOT = '4f1c2a3b-1111-2222-3333-444455556666';
 const line = (o: object) => JSON.stringify({ changes: [], reasons: [], warnings: [], diffs: [], error: null, details: {}, ...o });
@@ -147,6 +149,25 @@ test('evidence: what each command proves (pure)', () => {
   assert.equal(evidenceOf('remove', r({ compliant: true, status: 'failed' })).state, 'compliant', 'a failed remove says what is left');
   assert.equal(evidenceOf('reboot', { ...r({}), status: 'unreachable', details: {} }).state, undefined);
   assert.equal(evidenceOf('check', { ...r({ compliant: true }), details: {} }).state, undefined, 'no facts read, nothing proven');
+  // A playbook's remove proves the robot removed as well as the command does.
+  assert.equal(evidenceOf('play', r({ removed: true })).state, 'removed');
+  // A change that failed part-way without verifying: the earlier verdict no longer holds.
+  const broken = { ...r({}), status: 'failed' as const, details: {}, error: { kind: 'command' as const, message: "step 'rule' failed" } };
+  assert.equal(evidenceOf('remove', broken).state, 'unknown');
+  assert.equal(evidenceOf('apply', broken, true).state, undefined, 'a dry run changed nothing');
+  assert.equal(evidenceOf('check', broken).state, undefined, 'a check changes nothing');
+  assert.equal(evidenceOf('apply', { ...broken, error: { kind: 'locked', message: 'locked by x' } }).state, undefined, 'locked: nothing was done');
+  // Times outside 1970-9999 are not times (a record dated in year 100000 would always look newest).
+  assert.equal(evidenceOf('check', result('x', { compliant: true, at: '+100000-01-01T00:00:00.000Z' })).state, undefined);
+});
+
+test('store errors are clear: permissions exit 5, other failures exit 1, a password never shown', () => {
+  assert.ok(storeError('s.db', Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY' })) instanceof ConfigError);
+  assert.ok(storeError('pg', Object.assign(new Error('permission denied for table meta'), { code: '42501' })) instanceof ConfigError);
+  const busy = storeError('s.db', Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
+  assert.ok(busy instanceof ExitError && busy.code === 1 && /database is locked/.test(busy.message));
+  for (const url of ['postgres://fm:s3cret@db/fleet', 'postgres://fm@db/fleet?password=s3cret', 'postgres://fm@db/fleet?sslmode=require&sslpassword=s3cret']) assert.doesNotMatch(redactUrl(url), /s3cret/, url);
+  assert.equal(redactUrl('postgres://fm@db:5433/fl:@eet?sslmode=require'), 'postgres://fm@db:5433/fl:@eet?sslmode=require');
 });
 
 test('records dated in the future are flagged, not believed', async () => {
@@ -178,8 +199,8 @@ test('retention: runs older than the age limit, or beyond the count, go with the
   const store = await Store.open(storeIn(d));
   try {
     const ids: string[] = [];
-    const t0 = Date.now() - 3600_000;
-    for (let i = 0; i < 5; i++) ids.push(await record(store, 'check', [result('r', { compliant: true })], 'ctl-a', new Date(t0 + i * 1000)));
+    const t0 = Date.now() - 2 * 3600_000;
+    for (let i = 0; i < 5; i++) ids.push(await record(store, 'check', [result('r', { compliant: true, at: new Date(t0 + i * 1000).toISOString() })], 'ctl-a', new Date(t0 + i * 1000)));
     assert.equal(await store.prune({ maxAgeMs: 86400_000, maxRuns: 3 }), 2);
     assert.equal((await store.runResults(ids[0]!)).length, 0);
     assert.equal((await store.runResults(ids[4]!)).length, 1);
@@ -191,6 +212,32 @@ test('retention: runs older than the age limit, or beyond the count, go with the
   }
   const r = await cli(['status', '-i', writeHosts(d, ['r']), '--keep', 'soon'], storeIn(d));
   assert.equal(r.code, 5);
+  assert.equal((await cli(['status', '-i', writeHosts(d, ['r']), '--keep', '999999999d'], storeIn(d))).code, 5);
+  // A run still writing (its last result just now) is not dropped, however long ago it started.
+  const store2 = await Store.open(storeIn(d));
+  try {
+    const long = await record(store2, 'check', [result('r', { compliant: true })], 'ctl-a', new Date(Date.now() - 5 * 3600_000));
+    assert.equal(await store2.prune({ maxAgeMs: 3600_000, maxRuns: 0 }), 0);
+    assert.equal((await store2.runResults(long)).length, 1);
+  } finally {
+    await store2.close();
+  }
+});
+
+test('JSONL-era records are imported once, whole, even by two controllers opening the store at once', async () => {
+  const d = legacyRecords();
+  // A malformed header and results (wrong types) are skipped, not a stack trace.
+  writeFileSync(join(d, '.fleetmasq', 'runs', '2026-11-27T10-00-00-000Z-check-3.jsonl'), '{"run":{"who":true,"argv":"x"}}\n{"host":7,"status":"ok"}\n{"host":"a","status":"bogus"}\n');
+  const codes = await Promise.all([runWriter(storeIn(d), 'o1', 0, 0), runWriter(storeIn(d), 'o2', 0, 0)]);
+  assert.deepEqual(codes, [0, 0]);
+  const store = await Store.open(storeIn(d));
+  try {
+    const runs = await store.db.all(`SELECT COUNT(*) AS n FROM runs`);
+    assert.equal(Number(runs[0]!.n), 3, 'three files, imported once');
+    assert.equal((await store.hostHistory('a')).length, 2);
+  } finally {
+    await store.close();
+  }
 });
 
 test('two controllers at once on one SQLite store lose nothing (two processes, 50 runs each)', async () => {
@@ -228,7 +275,34 @@ test('local state is trusted only when it is yours: links, foreign folders, swap
   r = await cli(['status', '-i', writeHosts(d4, ['r'])], storeIn(d4));
   assert.equal(r.code, 5);
   assert.match(r.stderr, /error: /);
+  // FLEETMASQ_STORE naming a folder others can write is refused, and never chmod-ed.
+  const shared = join(tmp(), 'shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o1777);
+  r = await cli(['status', '-i', hosts], { FLEETMASQ_STORE: join(shared, 'fleet.db') });
+  assert.equal(r.code, 5);
+  assert.equal(statSync(shared).mode & 0o7777, 0o1777, 'left as it was');
+  const mine = join(tmp(), 'mine');
+  mkdirSync(mine, { mode: 0o755 });
+  chmodSync(mine, 0o755);
+  assert.equal((await cli(['status', '-i', hosts], { FLEETMASQ_STORE: join(mine, 'fleet.db') })).code, 4);
+  assert.equal(statSync(mine).mode & 0o777, 0o755, 'a named folder is not chmod-ed');
+  assert.equal(statSync(join(mine, 'fleet.db')).mode & 0o777, 0o600);
+  assert.equal((await cli(['status', '-i', hosts], { FLEETMASQ_STORE: 'sqlite:' })).code, 5);
+  // A group-writable folder on the way (even root's) is refused.
+  const grp = tmp();
+  chmodSync(grp, 0o775);
+  r = await cli(['status', '-i', writeHosts(grp, ['r'])], storeIn(grp));
+  assert.equal(r.code, 5);
+  assert.match(r.stderr, /writable by its group/);
   if (isRoot) {
+    // A folder on the way that another user owns (0755): that user could swap .fleetmasq under root.
+    const theirs = tmp();
+    chownSync(theirs, 65534, 65534);
+    r = await cli(['status', '-i', hosts], storeIn(theirs));
+    assert.equal(r.code, 5);
+    assert.match(r.stderr, /belongs to uid 65534, who could replace/);
+    assert.equal(existsSync(join(theirs, '.fleetmasq')), false);
     // Root meets a .fleetmasq another user created (in a sticky, world-writable folder like /tmp): refused.
     const d5 = tmp();
     chmodSync(d5, 0o1777);
