@@ -5,7 +5,8 @@
  */
 import type { Facts } from '../facts/facts.js';
 import type { PersistenceMode } from '../inventory/vars.js';
-import { RC_LOCAL, UNIT_NAME } from '../remote/paths.js';
+import { RC_LOCAL, UNIT_NAME, UNIT_PATH } from '../remote/paths.js';
+import { rootState, rootStateText, WAYS_OUT, type RootState } from '../facts/storage.js';
 import { blockDamage, findBlock } from './rclocal.js';
 import { chooseInterface, countRule, ifaceList, masqueradeInterfaces, partMatches } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
@@ -41,7 +42,9 @@ export type Reason =
   | { code: 'rclocal-no-shebang' }
   | { code: 'rclocal-not-executable' }
   | { code: 'rclocal-masked' }
-  | { code: 'hook-missing'; manager: HookManager; why: 'missing' | 'stale' | 'damaged'; detail?: string; flush?: string };
+  | { code: 'hook-missing'; manager: HookManager; why: 'missing' | 'stale' | 'damaged'; detail?: string; flush?: string }
+  /** Where the boot persistence lives is lost at boot (a volatile root) or cannot be written (read-only). */
+  | { code: 'root-volatile' | 'root-read-only'; state: RootState };
 
 /**
  * Why the rule is gone, as far as the robot's facts tell: when the boot hook put it in place, and the
@@ -95,6 +98,9 @@ export function reasonText(r: Reason): string {
       return `${RC_LOCAL} is not executable`;
     case 'rclocal-masked':
       return 'rc-local.service is masked: rc.local never runs at boot';
+    case 'root-volatile':
+    case 'root-read-only':
+      return `${rootStateText(r.state)}: ${r.code === 'root-volatile' ? "fleetmasq's boot persistence would not survive a reboot" : "fleetmasq's boot persistence cannot be installed"}; ways out: ${WAYS_OUT}`;
     case 'hook-missing':
       return r.why === 'damaged'
         ? `fleetmasq's hook beside ${r.manager}: ${r.detail}`
@@ -230,6 +236,19 @@ export interface Compliance {
   persistenceInstalled: boolean;
   firedThisBoot: boolean;
   managers: ManagerReport[];
+  /** Whether the boot persistence's location survives a boot (absent with external persistence). */
+  root?: RootState;
+}
+
+/** Where a persistence method writes what must survive a boot. */
+export const PERSISTENCE_PATH: Record<Exclude<Persistence, 'external'>, string> = { systemd: UNIT_PATH, 'rc.local': RC_LOCAL };
+
+/** Why boot persistence cannot work at that location (a volatile or read-only root), if it cannot. */
+export function rootRefusal(facts: Facts, method: Exclude<Persistence, 'external'>): Reason | undefined {
+  const state = rootState(facts.storage, PERSISTENCE_PATH[method]);
+  if (state.kind === 'volatile') return { code: 'root-volatile', state };
+  if (state.kind === 'read-only') return { code: 'root-read-only', state };
+  return undefined;
 }
 
 export function otherBackendWarning(facts: Facts, iface: string): string | undefined {
@@ -326,7 +345,11 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
     const flush = flushesNat(facts.managers, manager) ? CLAUSE[manager] : undefined;
     return st.ok ? [] : [{ code: 'hook-missing' as const, manager, why: st.why, ...(st.detail ? { detail: st.detail } : {}), ...(flush ? { flush } : {}) }];
   });
-  c.persistenceInstalled = (c.method === 'systemd' ? unitOk : !rc) && hooks.length === 0;
+  c.root = rootState(facts.storage, PERSISTENCE_PATH[c.method]);
+  // A volatile or read-only root: whatever is there now, nothing of it is there after the next boot.
+  const refusal = rootRefusal(facts, c.method);
+  c.persistenceInstalled = (c.method === 'systemd' ? unitOk : !rc) && hooks.length === 0 && !refusal;
+  if (refusal) reasons.push(refusal);
   if (!(c.method === 'systemd' ? unitOk : !rc)) reasons.push(...(c.method === 'systemd' ? unit : [rc!]));
   reasons.push(...hooks);
   c.firedThisBoot = facts.marker?.bootId === facts.bootId;

@@ -6,7 +6,7 @@
 import type { Facts } from '../facts/facts.js';
 import { RC_LOCAL } from '../remote/paths.js';
 import type { Step } from '../remote/script.js';
-import { type MasqSettings, type Persistence, otherBackendWarning } from './compliance.js';
+import { type MasqSettings, type Persistence, type Reason, otherBackendWarning, reasonText, rootRefusal } from './compliance.js';
 import { describe, diffOf, LIVE_RULE_OPS, stepOf, type Backend, type Operation } from './ops.js';
 import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from './rclocal.js';
 import { chooseInterface, countRule, IFACE_RE, ifaceList, partMatches, specError } from './rule.js';
@@ -26,6 +26,8 @@ export interface Plan {
   steps: Step[];
   warnings: string[];
   error?: string;
+  /** Why boot persistence is refused here, typed (its words are `error`). */
+  refusal?: Reason;
 }
 
 /** What planners build; `derive` turns it into a Plan. */
@@ -35,6 +37,7 @@ interface Draft {
   ops: Operation[];
   warnings: string[];
   error?: string;
+  refusal?: Reason;
 }
 
 const draft = (): Draft => ({ ops: [], warnings: [] });
@@ -197,6 +200,9 @@ function draftPersist(facts: Facts, settings: MasqSettings, d: Draft): Draft {
   if (typeof method !== 'string') return { ...d, error: method.error };
   d.method = method;
   if (method === 'external') return draftExternal(facts, d);
+  // A volatile or read-only root: boot persistence there would be gone (or fail) by the next boot.
+  const refusal = rootRefusal(facts, method);
+  if (refusal) return { ...d, ops: [], refusal, error: reasonText(refusal) };
   draftHooks(facts, iface, d);
   if (d.error) return d;
   if (method === 'systemd') {

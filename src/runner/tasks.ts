@@ -79,6 +79,7 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
     duplicates: c?.duplicates,
     persistenceInstalled: c?.persistenceInstalled,
     firedThisBoot: c?.firedThisBoot,
+    ...(c?.root ? { root: c.root.kind } : {}),
     managers: c?.managers ?? managerReports(facts),
     checkedAt: new Date().toISOString(),
   };
