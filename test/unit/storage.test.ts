@@ -14,8 +14,8 @@ import { planApply, planPersist, planRemove, planRule } from '../../src/modules/
 import { renderUnit } from '../../src/modules/unit.js';
 import { sections } from '../../src/remote/script.js';
 import { run } from '../../src/util/proc.js';
+import { BOOT, factsWith } from '../helpers/facts.js';
 
-const BOOT = '4f1c2a3b-1111-2222-3333-444455556666';
 const UNIT = '/etc/systemd/system/fleetmasq-masquerade.service';
 
 /** The storage section run by a real sh over fixture files (and, for "seen" upper layers, real directories). */
@@ -98,21 +98,9 @@ test('storage: a read-only root, a tmpfs /etc, and a mount point written with es
   for (const x of [ro, etc, esc]) rmSync(x.dir, { recursive: true });
 });
 
-function facts(over: Partial<Facts> = {}): Facts {
-  return {
-    bootId: BOOT,
-    systemd: true,
-    uid: 0,
-    backend: 'nft',
-    iptablesVersion: 'iptables v1.8.9 (nf_tables)',
-    rules: [],
-    routes: [{ dev: 'wlan0', metric: 100, via: '10.0.0.1' }],
-    links: [{ name: 'lo', up: true, lowerUp: true }, { name: 'wlan0', up: true, lowerUp: true }],
-    managers: { others: [] },
-    storage: { mounts: [{ mp: '/', fs: 'overlay', ro: false, upper: '/tmp/nspawn-volatile-abcDEF/upper' }], uppers: [] },
-    ...over,
-  };
-}
+/** A robot on systemd-nspawn's volatile overlay. */
+const facts = (over: Partial<Facts> = {}): Facts =>
+  factsWith({ storage: { mounts: [{ mp: '/', fs: 'overlay', ro: false, upper: '/tmp/nspawn-volatile-abcDEF/upper' }], uppers: [] }, ...over });
 
 test('volatile root: apply (and apply --check) refuses boot persistence with a typed reason and the ways out; nothing planned', () => {
   for (const persistence of ['auto', 'systemd', 'rc.local'] as const) {
