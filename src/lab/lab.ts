@@ -214,6 +214,8 @@ function robotPrepScript(r: LabRobotState, root: string, pubKey: string, bastion
   }
   if (r.manager) lines.push(MANAGER_SETUP[r.manager]);
   if (r.userland === 'busybox') lines.push(BUSYBOX_SETUP);
+  // As Debian minimal images that ship nftables alone.
+  if (r.iptables === 'none') lines.push(`rm -f $M/usr/sbin/iptables* $M/usr/sbin/ip6tables* $M/usr/sbin/xtables* $M/sbin/iptables* $M/sbin/ip6tables* $M/sbin/xtables*`);
   if (r.secondAddress) lines.push(DOCKER0_SETUP);
   if (r.rcLocal === 'exit0') lines.push(`cat > $M/etc/rc.local <<'RCLOCAL'\n${STOCK_RC_LOCAL}RCLOCAL`, `chmod 0755 $M/etc/rc.local`);
   return lines.join('\n');
@@ -401,7 +403,9 @@ export async function labUp(spec: LabSpec, opts: UpOptions = {}): Promise<LabSta
 
   const byName = new Map(plans.map((r) => [r.name, r]));
   const layers = new Map<string, string>();
-  for (const m of new Set(plans.flatMap((r) => [...(r.manager ? [r.manager] : []), ...(r.userland ? [r.userland] : [])]))) layers.set(m, await ensureLayer(m, log));
+  // An nftables-only robot: the nftables package (its layer), iptables deleted at preparation.
+  const layersOf = (r: RobotPlan) => [...new Set([...(r.manager ? [r.manager] : []), ...(r.iptables === 'none' ? (['nftables'] as const) : []), ...(r.userland ? [r.userland] : [])])];
+  for (const m of new Set(plans.flatMap(layersOf))) layers.set(m, await ensureLayer(m, log));
   const bases = new Map<string, string>([['bookworm', base]]);
   for (const os of new Set(plans.flatMap((r) => (r.os && r.os !== 'bookworm' ? [r.os] : [])))) bases.set(os, await ensureBase(log, os));
   const robots: LabRobotState[] = [];
@@ -410,7 +414,7 @@ export async function labUp(spec: LabSpec, opts: UpOptions = {}): Promise<LabSta
     plans.map((plan) =>
       limit(async () => {
         const d = p.robotDir(plan.name);
-        const lower = [...(plan.manager ? [layers.get(plan.manager)!] : []), ...(plan.userland ? [layers.get(plan.userland)!] : []), bases.get(plan.os ?? 'bookworm')!].join(':');
+        const lower = [...layersOf(plan).map((m) => layers.get(m)!), bases.get(plan.os ?? 'bookworm')!].join(':');
         if (plan.form === 'light') {
           const state: LabRobotState = { ...plan, user: plan.login === 'root' ? 'root' : 'robot', hostKey: '', ...(plan.login === 'sudo-password' ? { becomePassword: randomPassword() } : {}) };
           const ns = p.robotNetns(plan.machine);

@@ -13,6 +13,7 @@
  *     - { name: ro, volatile: true }       # a volatile root: every change lost at boot
  *     - { name: bb, userland: busybox }    # busybox's applets ahead on PATH
  *     - { name: d13, os: trixie }          # Debian 13 instead of 12
+ *     - { name: nfto, iptables: none }     # nftables only: no iptables binaries at all
  */
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -43,7 +44,8 @@ export interface RobotSpec {
   name: string;
   interface: string;
   login: Login;
-  iptables: 'nft' | 'legacy';
+  /** none: an nftables-only robot (Debian's nftables installed, every iptables, ip6tables and xtables binary deleted). */
+  iptables: 'nft' | 'legacy' | 'none';
   /** Pre-existing /etc/rc.local: 'none', 'exit0' (classic Debian/Ubuntu file ending in exit 0). */
   rcLocal: 'none' | 'exit0';
   /** Round-trip time added by the lab's relay on this robot's link, in ms. */
@@ -126,7 +128,7 @@ function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, 
     r.interface = raw.interface;
   }
   if (raw.login !== undefined) r.login = oneOf(raw.login, ['root', 'sudo', 'sudo-password'] as const, 'login', file);
-  if (raw.iptables !== undefined) r.iptables = oneOf(raw.iptables, ['nft', 'legacy'] as const, 'iptables', file);
+  if (raw.iptables !== undefined) r.iptables = oneOf(raw.iptables, ['nft', 'legacy', 'none'] as const, 'iptables', file);
   if (raw.rc_local !== undefined) r.rcLocal = oneOf(raw.rc_local, ['none', 'exit0'] as const, 'rc_local', file);
   if (raw.manager !== undefined) r.manager = oneOf(raw.manager, LAB_MANAGERS, 'manager', file);
   if (raw.hotspot !== undefined) r.hotspot = oneOf(raw.hotspot, ['defective', 'healthy'] as const, 'hotspot', file);
@@ -179,6 +181,7 @@ function lightConflicts(r: Omit<RobotSpec, 'name'>): string[] {
   if (r.extraInterfaces.length) bad.push('extra_interfaces');
   if (r.onlyVia) bad.push('only_via');
   if (r.volatile) bad.push('volatile');
+  if (r.iptables === 'none') bad.push('iptables: none');
   return bad;
 }
 
@@ -205,7 +208,7 @@ export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
       throw new ConfigError(`count must be an integer from 1 to 5000`, file);
     const r = robotFrom(item, base, file);
     // Package layers (managers, busybox) are built over the bookworm root.
-    if (r.os === 'trixie' && (r.manager || r.userland)) throw new ConfigError(`robot '${item.name}': manager and userland layers exist for bookworm only, not os: trixie`, file);
+    if (r.os === 'trixie' && (r.manager || r.userland || r.iptables === 'none')) throw new ConfigError(`robot '${item.name}': manager and userland layers exist for bookworm only, not os: trixie`, file);
     if (r.form === 'light') {
       const bad = lightConflicts(r);
       if (bad.length) throw new ConfigError(`robot '${item.name}': a light robot has no systemd, boots or link beyond itself, so it cannot have ${bad.join(', ')}`, file);

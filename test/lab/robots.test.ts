@@ -1,7 +1,8 @@
 /**
  * Issue 26 on real robots, each kind booted once in one lab: a volatile root (apply refuses boot
  * persistence before the reboot that would have lost it), a busybox userland and Debian 13 (apply,
- * reboot, verify, diagnose, remove), and a robot rebooted by its own commands. Judged by what the network
+ * reboot, verify, diagnose, remove), a robot rebooted by its own commands, and an nftables-only robot
+ * (no nft backend yet: refused, nothing changed). Judged by what the network
  * sees (observedSource) before and after each reboot, and by remove leaving the robot as it was.
  */
 import { test } from 'node:test';
@@ -152,4 +153,19 @@ test("a robot rebooted by its own commands (masquerade_reboot_command, masquerad
   assert.notEqual(await bootId(l, 'vendor'), k2);
   assert.equal((await sshOut(l, 'vendor', 'wc -l < /var/log/vendor-reboot.log')).trim(), '1', 'the playbook used its own reboot_command');
   assert.equal(await observedSource(l, 'vendor'), addr('vendor'));
+});
+
+test('an nftables-only robot (no iptables binary): check and apply say iptables does not work, and change nothing (no nft backend yet)', opts, async () => {
+  const l = lab();
+  assert.equal((await sshOut(l, 'nfto', 'command -v iptables ip6tables xtables-nft-multi || echo none')).trim(), 'none');
+  assert.match(await sshOut(l, 'nfto', 'nft --version'), /^nftables v1\./);
+  const check = await cli(['check', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
+  assert.equal(check.code, 2, check.stdout + check.stderr);
+  assert.match(check.json.hosts.nfto.reasons.join('\n'), /iptables does not work: .*not found/);
+  const ap = await cli(['apply', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
+  assert.notEqual(ap.code, 0, ap.stdout);
+  assert.equal(ap.json.hosts.nfto.error.kind, 'config');
+  assert.match(ap.json.hosts.nfto.error.message, /iptables does not work on this robot: .*not found/);
+  assert.equal(await exists('nfto', UNIT), false);
+  assert.equal(await observedSource(l, 'nfto'), CANDIDATE_ADDR);
 });

@@ -32,3 +32,9 @@ test("the supervisor boots a volatile robot with systemd-nspawn's --volatile (de
   assert.match(SUPERVISOR_SCRIPT, /VOLATILE=\$\{10:-no\}/);
   assert.match(SUPERVISOR_SCRIPT, /--volatile="\$VOLATILE"/);
 });
+
+test('lab spec: an nftables-only robot (iptables: none), never light nor on trixie (its layer is bookworm\'s)', () => {
+  assert.equal(parseLabSpec('robots: [{ name: n, iptables: none }]').robots[0]!.iptables, 'none');
+  assert.throws(() => parseLabSpec('robots: [{ name: n, iptables: none, form: light }]'), /cannot have iptables: none/);
+  assert.throws(() => parseLabSpec('robots: [{ name: n, iptables: none, os: trixie }]'), /bookworm only/);
+});
