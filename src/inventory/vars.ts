@@ -65,6 +65,8 @@ export const MASQUERADE_VARS: Record<string, object> = {
   masquerade_allow_absent_interface: boolish,
   /** diagnose: the STUN server (HOST:PORT) the robot asks for its public address. */
   masquerade_stun_server: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$' },
+  /** Where the live rule lives: iptables' nat table, fleetmasq's own nftables table, or auto (nft when iptables is absent). */
+  masquerade_backend: { type: 'string', enum: ['auto', 'iptables', 'nft'] },
   /** reboot: the robot's own reboot command (a vendor tool, `shutdown -r +0`): a plain command line (src/remote/reboot.ts). */
   masquerade_reboot_command: { type: 'string', pattern: COMMAND_PATTERN },
   /** reboot: what tells one boot from the next (default: the kernel's boot_id): a plain command line. */

@@ -8,9 +8,10 @@ import type { PersistenceMode } from '../inventory/vars.js';
 import { RC_LOCAL, UNIT_NAME, UNIT_PATH } from '../remote/paths.js';
 import { rootState, rootStateText, WAYS_OUT, type RootState } from '../facts/storage.js';
 import { blockDamage, findBlock } from './rclocal.js';
-import { chooseInterface, countRule, ifaceList, masqueradeInterfaces, partMatches } from './rule.js';
+import { chooseInterface, countRule, ifaceList, masqueradeInterfaces, partMatches, type RuleBackend } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
 import { HOOK_PATH, hookState, presentManagers } from './hooks.js';
+import { nftHookState, presentNftFlushers } from './nfthooks.js';
 import { MANAGER_UNIT, type HookManager, type ManagerFacts } from '../facts/managers.js';
 
 /** How the rule comes back at boot: fleetmasq's unit or rc.local block, or the robot's own stack (external). */
@@ -22,10 +23,20 @@ export interface MasqSettings {
   persistence: PersistenceMode;
   /** A named interface missing on the robot is no error (it will appear: a USB hotspot). */
   allowAbsentInterface?: boolean;
+  /** masquerade_backend: iptables, nft (fleetmasq's own nftables table), auto (default: nft when iptables is absent). */
+  backend?: 'auto' | RuleBackend;
+}
+
+/** The backend the rule lives in on this robot, or why the wanted one cannot be used. */
+export function chooseBackend(facts: Facts, wanted: MasqSettings['backend'] = 'auto'): RuleBackend | { error: string } {
+  if (wanted === 'nft' && !facts.nft?.present) return { error: 'masquerade_backend is nft, but nft (nftables) is not installed on this robot' };
+  if (wanted === 'auto') return facts.iptablesMissing && facts.nft?.present ? 'nft' : 'iptables';
+  return wanted;
 }
 
 export type Reason =
   | { code: 'iptables-broken'; error: string }
+  | { code: 'backend-unusable'; error: string }
   | { code: 'no-uplink'; message: string }
   | { code: 'rule-missing'; iface: string; cause?: Cause }
   | { code: 'rule-duplicated'; iface: string; count: number }
@@ -66,7 +77,9 @@ export interface Cause {
 export function reasonText(r: Reason): string {
   switch (r.code) {
     case 'iptables-broken':
-      return `iptables does not work: ${r.error}`;
+      return `iptables does not work: ${r.error}${r.error.includes('not found') ? ' (masquerade_backend: nft puts the rule in an nftables table of its own)' : ''}`;
+    case 'backend-unusable':
+      return r.error;
     case 'no-uplink':
       return r.message;
     case 'rule-missing':
@@ -236,6 +249,8 @@ export interface Compliance {
   persistenceInstalled: boolean;
   firedThisBoot: boolean;
   managers: ManagerReport[];
+  /** Where the live rule lives (iptables' nat table, or fleetmasq's nftables table). */
+  ruleBackend?: RuleBackend;
   /** Whether the boot persistence's location survives a boot (absent with external persistence). */
   root?: RootState;
 }
@@ -270,11 +285,11 @@ function ruleReasons(facts: Facts, iface: string, ruleCount: number): Reason[] {
   return out;
 }
 
-function unitReasons(facts: Facts, iface: string): Reason[] {
+function unitReasons(facts: Facts, iface: string, backend: RuleBackend): Reason[] {
   const out: Reason[] = [];
   if (facts.unit === undefined) out.push({ code: 'unit-missing' });
   else if (unitInterface(facts.unit) !== iface) out.push({ code: 'unit-other-iface', found: unitInterface(facts.unit), expected: iface });
-  else if (facts.unit !== renderUnit(iface)) out.push({ code: 'unit-modified' });
+  else if (facts.unit !== renderUnit(iface, backend)) out.push({ code: 'unit-modified' });
   if (facts.unit !== undefined && facts.unitEnabled !== 'enabled') out.push({ code: 'unit-not-enabled', state: facts.unitEnabled });
   return out;
 }
@@ -297,7 +312,12 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   const reasons: Reason[] = [];
   const notes: string[] = [];
   const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, rulesOk: false, duplicates: 0, matched: [], persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
-  if (facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
+  const be = chooseBackend(facts, settings.backend);
+  if (typeof be !== 'string') reasons.push({ code: 'backend-unusable', error: be.error });
+  else c.ruleBackend = be;
+  if (be === 'iptables' && facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
+  // The rules the live rule is counted in: iptables' POSTROUTING, or fleetmasq's nftables table.
+  const live = be === 'nft' ? (facts.nft?.rules ?? []) : be === 'iptables' ? facts.rules : [];
   const choice = chooseInterface(facts, settings.interface);
   if ('error' in choice) {
     reasons.push({ code: 'no-uplink', message: choice.error });
@@ -305,7 +325,7 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   }
   const iface = (c.iface = choice.iface);
   const parts = ifaceList(iface);
-  const counts = parts.map((p) => countRule(facts.rules, p));
+  const counts = parts.map((p) => countRule(live, p));
   c.ruleCount = counts.reduce((a, b) => a + b, 0);
   c.duplicates = counts.reduce((a, n) => a + Math.max(0, n - 1), 0);
   c.rulesOk = counts.every((n) => n === 1);
@@ -322,9 +342,9 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   const dk = facts.managers.docker;
   if (dk?.forwardDrop && dk.ipForward)
     notes.push(`Docker set the FORWARD policy to DROP: traffic forwarded through this robot (containers on other bridges, a robot LAN) is dropped whatever the nat rule does`);
-  const others = masqueradeInterfaces(facts.rules).filter((i) => !parts.includes(i));
-  if (others.length) notes.push(`also masquerading on ${others.join(', ')}`);
-  const w = otherBackendWarning(facts, iface);
+  const others = masqueradeInterfaces(facts.rules).filter((i) => be === 'nft' || !parts.includes(i));
+  if (others.length) notes.push(be === 'nft' ? `iptables also masquerades on ${others.join(', ')} (the rule fleetmasq checks is in its nftables table)` : `also masquerading on ${others.join(', ')}`);
+  const w = be === 'iptables' ? otherBackendWarning(facts, iface) : undefined;
   if (w) notes.push(w);
 
   if (settings.persistence === 'external') {
@@ -335,13 +355,14 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
     c.compliant = reasons.length === 0;
     return c;
   }
-  const unit = unitReasons(facts, iface);
+  const unit = unitReasons(facts, iface, c.ruleBackend ?? 'iptables');
   const rc = rcLocalReason(facts, iface);
   const unitOk = unit.length === 0;
   const wanted = settings.persistence === 'auto' ? undefined : settings.persistence;
   c.method = wanted ?? (unitOk ? 'systemd' : !rc ? 'rc.local' : facts.systemd ? 'systemd' : 'rc.local');
-  const hooks: Reason[] = presentManagers(facts.managers).flatMap(({ manager, hook }) => {
-    const st = hookState(manager, iface, hook);
+  const nft = c.ruleBackend === 'nft';
+  const hooks: Reason[] = (nft ? presentNftFlushers(facts.managers) : presentManagers(facts.managers)).flatMap(({ manager, hook }) => {
+    const st = nft ? nftHookState(iface, hook) : hookState(manager, iface, hook);
     const flush = flushesNat(facts.managers, manager) ? CLAUSE[manager] : undefined;
     return st.ok ? [] : [{ code: 'hook-missing' as const, manager, why: st.why, ...(st.detail ? { detail: st.detail } : {}), ...(flush ? { flush } : {}) }];
   });

@@ -46,6 +46,7 @@ export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
     interface: o.interface ?? interfaceSpec(vars.masquerade_interface),
     persistence: (o.persistence ?? vars.masquerade_persistence ?? 'auto') as MasqSettings['persistence'],
     allowAbsentInterface: o.allowAbsentInterface || truthy(vars.masquerade_allow_absent_interface),
+    backend: (vars.masquerade_backend ?? 'auto') as MasqSettings['backend'],
   };
 }
 
@@ -71,7 +72,7 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
   return {
     interface: c?.iface,
     ...(c && (c.iface?.includes(',') || c.iface?.includes('+')) ? { matched: c.matched } : {}),
-    backend: facts.backend,
+    backend: c?.ruleBackend === 'nft' ? 'nftables' : facts.backend,
     persistence: c?.method,
     bootId: facts.bootId,
     systemd: facts.systemd,

@@ -2,7 +2,7 @@
  * Issue 26 on real robots, each kind booted once in one lab: a volatile root (apply refuses boot
  * persistence before the reboot that would have lost it), a busybox userland and Debian 13 (apply,
  * reboot, verify, diagnose, remove), a robot rebooted by its own commands, and an nftables-only robot
- * (no nft backend yet: refused, nothing changed). Judged by what the network
+ * (fleetmasq's own nftables table). Judged by what the network
  * sees (observedSource) before and after each reboot, and by remove leaving the robot as it was.
  */
 import { test } from 'node:test';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { LabState } from '../../src/lab/lab.js';
 import { cli } from '../helpers/cli.js';
+import { labSsh } from '../../src/lab/lab.js';
 import { bootId, CANDIDATE_ADDR, canRunLab, observedSource, specFile, sshOut, useLab } from '../helpers/lab.js';
 
 /** The lab's inventory with extra vars for some robots (written beside it). */
@@ -155,17 +156,45 @@ test("a robot rebooted by its own commands (masquerade_reboot_command, masquerad
   assert.equal(await observedSource(l, 'vendor'), addr('vendor'));
 });
 
-test('an nftables-only robot (no iptables binary): check and apply say iptables does not work, and change nothing (no nft backend yet)', opts, async () => {
+test("an nftables-only robot (no iptables binary, nftables.service flushing the ruleset): fleetmasq's own nftables table through apply, the manager's restart, reboot, verify, diagnose and remove", opts, async () => {
   const l = lab();
   assert.equal((await sshOut(l, 'nfto', 'command -v iptables ip6tables xtables-nft-multi || echo none')).trim(), 'none');
   assert.match(await sshOut(l, 'nfto', 'nft --version'), /^nftables v1\./);
-  const check = await cli(['check', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
-  assert.equal(check.code, 2, check.stdout + check.stderr);
-  assert.match(check.json.hosts.nfto.reasons.join('\n'), /iptables does not work: .*not found/);
-  const ap = await cli(['apply', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
-  assert.notEqual(ap.code, 0, ap.stdout);
-  assert.equal(ap.json.hosts.nfto.error.kind, 'config');
-  assert.match(ap.json.hosts.nfto.error.message, /iptables does not work on this robot: .*not found/);
-  assert.equal(await exists('nfto', UNIT), false);
+  const table = () => labSsh(l, 'nfto', 'nft list table ip fleetmasq', { nothrow: true });
+  const pristine = await etcState('nfto');
   assert.equal(await observedSource(l, 'nfto'), CANDIDATE_ADDR);
+  const check0 = await cli(['check', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
+  assert.equal(check0.code, 2);
+  assert.equal(check0.json.hosts.nfto.backend, 'nftables');
+
+  const ap = await cli(['apply', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
+  assert.equal(ap.code, 0, ap.stdout + ap.stderr);
+  assert.equal(ap.json.hosts.nfto.backend, 'nftables');
+  assert.match((await table()).stdout, /oifname "wlan0" masquerade/);
+  assert.equal(await observedSource(l, 'nfto'), addr('nfto'));
+  // nftables.service's conf flushes the whole ruleset: fleetmasq's drop-in makes the table again.
+  await sshOut(l, 'nfto', 'systemctl restart nftables');
+  assert.equal(await observedSource(l, 'nfto'), addr('nfto'), 'back after nftables restarted');
+
+  const before = await bootId(l, 'nfto');
+  const rb = await cli(['reboot', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
+  assert.equal(rb.code, 0, rb.stdout + rb.stderr);
+  assert.equal(rb.json.hosts.nfto.compliant, true, rb.json.hosts.nfto.reasons?.join('; '));
+  assert.equal(rb.json.hosts.nfto.firedThisBoot, true);
+  assert.notEqual(rb.json.hosts.nfto.bootId, before);
+  assert.equal(await observedSource(l, 'nfto'), addr('nfto'), 'masquerading back after the reboot');
+  const verify = await cli(['verify', '-i', l.paths.inventory, '-l', 'nfto']);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  const dg = await cli(['diagnose', '-i', l.paths.inventory, '-l', 'nfto', '--attempts', '6', '--json']);
+  const d = dg.json.hosts.nfto.diagnosis;
+  assert.equal(d.verdict, 'protected', JSON.stringify(d));
+  assert.equal(d.leak.result, 'masqueraded');
+
+  const rm = await cli(['remove', '-i', l.paths.inventory, '-l', 'nfto']);
+  assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+  assert.notEqual((await table()).exitCode, 0, 'no fleetmasq table left');
+  assert.equal(await observedSource(l, 'nfto'), CANDIDATE_ADDR);
+  assert.equal(await etcState('nfto'), pristine, 'remove leaves /etc as it was');
+  await sshOut(l, 'nfto', 'systemctl restart nftables');
+  assert.equal(await observedSource(l, 'nfto'), CANDIDATE_ADDR, 'and nothing of it comes back');
 });
