@@ -36,7 +36,7 @@ export type Login = 'root' | 'sudo' | 'sudo-password';
  */
 export type RobotForm = 'full' | 'light';
 /** The Debian release a robot runs (each a cached debootstrap root). */
-export const LAB_OSES = ['bookworm', 'trixie'] as const;
+export const LAB_OSES = ['bookworm', 'trixie', 'bullseye'] as const;
 export type LabOs = (typeof LAB_OSES)[number];
 export type OnReboot = 'reboot' | 'poweroff';
 
@@ -70,7 +70,7 @@ export interface RobotSpec {
   volatile?: boolean;
   /** busybox: Debian's busybox installed and its applets linked ahead on PATH (/usr/local/bin), as on Yocto or Buildroot images. */
   userland?: 'busybox';
-  /** Debian 12 (bookworm, default) or 13 (trixie). */
+  /** Debian 12 (bookworm, default), 13 (trixie) or 11 (bullseye). */
   os?: LabOs;
 }
 
@@ -208,7 +208,7 @@ export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
       throw new ConfigError(`count must be an integer from 1 to 5000`, file);
     const r = robotFrom(item, base, file);
     // Package layers (managers, busybox) are built over the bookworm root.
-    if (r.os === 'trixie' && (r.manager || r.userland || r.iptables === 'none')) throw new ConfigError(`robot '${item.name}': manager and userland layers exist for bookworm only, not os: trixie`, file);
+    if (r.os && r.os !== 'bookworm' && (r.manager || r.userland || r.iptables === 'none')) throw new ConfigError(`robot '${item.name}': manager, userland and iptables: none layers exist for bookworm only, not os: ${r.os}`, file);
     if (r.form === 'light') {
       const bad = lightConflicts(r);
       if (bad.length) throw new ConfigError(`robot '${item.name}': a light robot has no systemd, boots or link beyond itself, so it cannot have ${bad.join(', ')}`, file);

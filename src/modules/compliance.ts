@@ -77,7 +77,7 @@ export interface Cause {
 export function reasonText(r: Reason): string {
   switch (r.code) {
     case 'iptables-broken':
-      return `iptables does not work: ${r.error}${r.error.includes('not found') ? ' (masquerade_backend: nft puts the rule in an nftables table of its own)' : ''}`;
+      return `iptables does not work: ${r.error}`;
     case 'backend-unusable':
       return r.error;
     case 'no-uplink':

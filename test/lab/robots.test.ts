@@ -83,16 +83,20 @@ test('volatile root: check and apply --check say so, apply refuses boot persiste
   assert.equal(await observedSource(l, 'vol'), CANDIDATE_ADDR);
 });
 
-for (const robot of ['bb', 'd13'] as const) {
-  test(`${robot === 'bb' ? 'busybox userland' : 'Debian 13'}: apply, reboot, verify${robot === 'bb' ? ', diagnose' : ''} and remove, judged by the network`, opts, async () => {
+const KIND = { bb: 'busybox userland', d13: 'Debian 13', d11: 'Debian 11' } as const;
+for (const robot of ['bb', 'd13', 'd11'] as const) {
+  test(`${KIND[robot]}: apply, reboot, verify${robot === 'bb' ? ', diagnose' : ''} and remove, judged by the network`, opts, async () => {
     const l = lab();
     if (robot === 'bb') {
       // busybox's applets are what fleetmasq's PATH finds first.
       const found = await sshOut(l, robot, 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; for c in sh stat mktemp sync sha256sum ip logger base64 awk; do readlink -f "$(command -v $c)"; done');
       assert.deepEqual([...new Set(found.trim().split('\n'))], ['/usr/bin/busybox'], found);
-    } else {
+    } else if (robot === 'd13') {
       assert.match(await sshOut(l, robot, 'cat /etc/debian_version'), /^13\./);
       assert.match(await sshOut(l, robot, 'iptables -V'), /v1\.8\.11 \(nf_tables\)/);
+    } else {
+      assert.match(await sshOut(l, robot, 'cat /etc/debian_version'), /^11\./);
+      assert.match(await sshOut(l, robot, 'iptables -V'), /v1\.8\.7 \(nf_tables\)/);
     }
     const pristine = await etcState(robot);
     assert.equal(await observedSource(l, robot), CANDIDATE_ADDR);
