@@ -7,6 +7,8 @@
 import { BOOT_ID_PATH, BOOT_ID_RE, MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK } from '../remote/paths.js';
 import { ENV_SH, SECTION_FN, sections } from '../remote/script.js';
 import { MANAGERS_SH, parseManagers, type ManagerFacts } from './managers.js';
+import { parseStorage, STORAGE_SH, type StorageFacts } from './storage.js';
+import { NFT_TABLE, nftRulesAsIptables } from '../modules/rule.js';
 
 export { MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK };
 
@@ -47,6 +49,12 @@ export interface Facts {
   managers: ManagerFacts;
   /** The robot's clock when the facts were read (epoch s). */
   now?: number;
+  /** No iptables command on the robot (an nftables-only robot). */
+  iptablesMissing?: boolean;
+  /** nftables: whether `nft` is there, and fleetmasq's own table (`table ip fleetmasq`) and its rules as -S lines. */
+  nft?: { present: boolean; table: boolean; rules: string[] };
+  /** The file systems that hold fleetmasq's boot persistence (see src/facts/storage.ts). */
+  storage?: StorageFacts;
 }
 
 export class FactsError extends Error {}
@@ -202,6 +210,18 @@ fi`,
     },
   },
   { name: 'managers', sh: MANAGERS_SH, parse: (l, f) => void (f.managers = parseManagers(l)) },
+  {
+    // The nftables backend: is iptables there at all, is nft, and fleetmasq's own table as it is.
+    name: 'nft',
+    sh: `command -v iptables >/dev/null 2>&1 || echo @no-iptables
+if command -v nft >/dev/null 2>&1; then echo @nft; nft list table ${NFT_TABLE} 2>/dev/null; fi`,
+    parse: (l, f) => {
+      if (l.some((x) => x.trim() === '@no-iptables')) f.iptablesMissing = true;
+      if (l.some((x) => x.trim() === '@nft')) f.nft = { present: true, table: l.some((x) => x.startsWith(`table ${NFT_TABLE} `)), rules: nftRulesAsIptables(l) };
+    },
+  },
+  // Whether what fleetmasq writes under /etc survives a boot (a volatile or read-only root).
+  { name: 'storage', sh: STORAGE_SH, parse: (l, f) => void (f.storage = parseStorage(l)) },
 ];
 
 /** The facts command: what every section needs first (PID 1's name, `iptables -V`), then the sections. */
@@ -216,7 +236,7 @@ m end
 export function parseFacts(out: string): Facts {
   const s = sections(out);
   if (!s.has('end')) throw new FactsError('fact gathering did not complete');
-  const f: Facts = { bootId: '', systemd: false, uid: NaN, backend: 'unknown', iptablesVersion: '', rules: [], routes: [], links: [], managers: { others: [] } };
+  const f: Facts = { bootId: '', systemd: false, uid: NaN, backend: 'unknown', iptablesVersion: '', rules: [], routes: [], links: [], managers: { others: [] }, storage: { mounts: [], uppers: [] } };
   for (const sec of SECTIONS) sec.parse(s.get(sec.name) ?? [], f);
   return f;
 }

@@ -1,6 +1,7 @@
 /**
  * Inventory variables: which ones exist, their shape, and how fleetmasq reads a host's connection settings.
  */
+import { COMMAND_PATTERN } from '../remote/reboot.js';
 export const IFACE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?$';
 /** A list of interfaces (uplinks that come and go), as one comma-joined string. */
 export const IFACE_LIST_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?(,[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\+?)*$';
@@ -70,6 +71,12 @@ export const MASQUERADE_VARS: Record<string, object> = {
   masquerade_allow_absent_interface: boolish,
   /** diagnose: the STUN server (HOST:PORT) the robot asks for its public address. */
   masquerade_stun_server: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$' },
+  /** Where the live rule lives: iptables' nat table, fleetmasq's own nftables table, or auto (nft when iptables is absent). */
+  masquerade_backend: { type: 'string', enum: ['auto', 'iptables', 'nft'] },
+  /** reboot: the robot's own reboot command (a vendor tool, `shutdown -r +0`): a plain command line (src/remote/reboot.ts). */
+  masquerade_reboot_command: { type: 'string', pattern: COMMAND_PATTERN },
+  /** reboot: what tells one boot from the next (default: the kernel's boot_id): a plain command line. */
+  masquerade_boot_id_command: { type: 'string', pattern: COMMAND_PATTERN },
 };
 
 export const KNOWN_VARS = new Set([...Object.keys(USED_VARS), ...OTHER_ANSIBLE_VARS, ...Object.keys(MASQUERADE_VARS)]);

@@ -6,9 +6,9 @@ import { existsSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '../errors.js';
 import { run, sh } from '../util/proc.js';
-import { basePaths, BASE_CACHE, PREP_VERSION } from './paths.js';
+import { basePaths, BASE_CACHE, BASE_VERSION, PREP_VERSION } from './paths.js';
 import { shQuote } from '../util/quote.js';
-import type { LabManager } from './spec.js';
+import type { LabManager, LabOs } from './spec.js';
 
 export type Log = (line: string) => void;
 
@@ -147,20 +147,28 @@ mkdir -p $R/home/robot/.ssh
 `;
 }
 
-/** Builds (once) and returns the cached base root. Concurrent callers wait on a lock. */
-export async function ensureBase(log: Log): Promise<string> {
-  const { dir, rootfs, lock } = basePaths();
+/** Where a release's base root is cached: bookworm's as ever, every other release beside it with its own lock. */
+function basePathsOf(os: LabOs) {
+  if (os === 'bookworm') return basePaths();
+  const dir = join(BASE_CACHE, `${os}-${BASE_VERSION}`);
+  return { dir, rootfs: join(dir, 'rootfs'), lock: join(BASE_CACHE, `base-${os}.lock`) };
+}
+
+/** Builds (once) and returns the cached base root of a Debian release. Concurrent callers wait on a lock. */
+export async function ensureBase(log: Log, os: LabOs = 'bookworm'): Promise<string> {
+  const { dir, rootfs, lock } = basePathsOf(os);
   mkdirSync(BASE_CACHE, { recursive: true });
   const prepMarker = join(dir, `prep-${PREP_VERSION}.done`);
   if (existsSync(join(dir, 'debootstrap.done')) && existsSync(prepMarker)) return rootfs;
-  log('building the lab base root (debootstrap, once; cached afterwards)');
+  log(`building the lab base root for ${os} (debootstrap, once; cached afterwards)`);
+  // The machine's bookworm mirror serves every Debian release.
   const mirror = debianMirror();
   const script = `
     mkdir -p ${shQuote(dir)}
     cd ${shQuote(dir)}
     if [ ! -e debootstrap.done ]; then
       rm -rf rootfs rootfs.tmp
-      debootstrap --variant=minbase --include=${INCLUDE} bookworm rootfs.tmp ${shQuote(mirror)} > debootstrap.log 2>&1 \\
+      debootstrap --variant=minbase --include=${INCLUDE} ${os} rootfs.tmp ${shQuote(mirror)} > debootstrap.log 2>&1 \\
         || { tail -20 debootstrap.log >&2; exit 1; }
       mv rootfs.tmp rootfs
       touch debootstrap.done
@@ -172,7 +180,7 @@ export async function ensureBase(log: Log): Promise<string> {
     fi
   `;
   await run('flock', [lock, 'bash', '-euo', 'pipefail', '-c', script], { timeoutMs: 30 * 60_000 }).catch((e) => {
-    throw new LabError(`building the lab base root failed: ${(e as Error).message}`);
+    throw new LabError(`building the lab base root for ${os} failed: ${(e as Error).message}`);
   });
   return rootfs;
 }
@@ -182,17 +190,20 @@ export async function ensureBase(log: Log): Promise<string> {
  * iptables-persistent, so one layer each). Installed from Debian's packages with their maintainer
  * scripts, as on a real robot; iptables-persistent is told not to save the build machine's rules.
  */
-const MANAGER_PACKAGES: Record<LabManager, string> = {
+const MANAGER_PACKAGES: Record<LabLayer, string> = {
   'iptables-persistent': 'iptables-persistent',
   nftables: 'nftables',
   ufw: 'ufw',
   firewalld: 'firewalld',
+  busybox: 'busybox',
 };
+/** A package layer: a firewall manager, or busybox (a robot whose userland is busybox's applets). */
+export type LabLayer = LabManager | 'busybox';
 /** Bump when a layer's recipe changes. */
 const LAYER_VERSION = 1;
 
 /** Builds (once) and returns the cached layer (an overlay upper dir) holding a manager's packages. */
-export async function ensureLayer(manager: LabManager, log: Log): Promise<string> {
+export async function ensureLayer(manager: LabLayer, log: Log): Promise<string> {
   const base = await ensureBase(log);
   const { dir } = basePaths();
   const ldir = join(dir, 'layers', `${manager}-${LAYER_VERSION}`);

@@ -171,6 +171,14 @@ export async function labSsh(
   });
 }
 
+/**
+ * A busybox userland: every applet linked in /usr/local/bin, ahead of Debian's tools on root's PATH (and
+ * on fleetmasq's), as on Yocto or Buildroot images. The lab's own uplink script keeps Debian's ip.
+ */
+const BUSYBOX_SETUP = `chroot $M /bin/busybox --install -s /usr/local/bin
+mkdir -p $M/etc/systemd/system/fleetmasq-lab-net.service.d
+printf '[Service]\\nEnvironment=PATH=/usr/sbin:/usr/bin:/sbin:/bin\\n' > $M/etc/systemd/system/fleetmasq-lab-net.service.d/path.conf`;
+
 function robotPrepScript(r: LabRobotState, root: string, pubKey: string, bastion?: string): string {
   const M = shQuote(root);
   const lines: string[] = [
@@ -205,6 +213,9 @@ function robotPrepScript(r: LabRobotState, root: string, pubKey: string, bastion
     );
   }
   if (r.manager) lines.push(MANAGER_SETUP[r.manager]);
+  if (r.userland === 'busybox') lines.push(BUSYBOX_SETUP);
+  // As Debian minimal images that ship nftables alone.
+  if (r.iptables === 'none') lines.push(`rm -f $M/usr/sbin/iptables* $M/usr/sbin/ip6tables* $M/usr/sbin/xtables* $M/sbin/iptables* $M/sbin/ip6tables* $M/sbin/xtables*`);
   if (r.secondAddress) lines.push(DOCKER0_SETUP);
   if (r.rcLocal === 'exit0') lines.push(`cat > $M/etc/rc.local <<'RCLOCAL'\n${STOCK_RC_LOCAL}RCLOCAL`, `chmod 0755 $M/etc/rc.local`);
   return lines.join('\n');
@@ -392,14 +403,18 @@ export async function labUp(spec: LabSpec, opts: UpOptions = {}): Promise<LabSta
 
   const byName = new Map(plans.map((r) => [r.name, r]));
   const layers = new Map<string, string>();
-  for (const m of new Set(plans.flatMap((r) => (r.manager ? [r.manager] : [])))) layers.set(m, await ensureLayer(m, log));
+  // An nftables-only robot: the nftables package (its layer), iptables deleted at preparation.
+  const layersOf = (r: RobotPlan) => [...new Set([...(r.manager ? [r.manager] : []), ...(r.iptables === 'none' ? (['nftables'] as const) : []), ...(r.userland ? [r.userland] : [])])];
+  for (const m of new Set(plans.flatMap(layersOf))) layers.set(m, await ensureLayer(m, log));
+  const bases = new Map<string, string>([['bookworm', base]]);
+  for (const os of new Set(plans.flatMap((r) => (r.os && r.os !== 'bookworm' ? [r.os] : [])))) bases.set(os, await ensureBase(log, os));
   const robots: LabRobotState[] = [];
   const limit = pLimit(8);
   await Promise.all(
     plans.map((plan) =>
       limit(async () => {
         const d = p.robotDir(plan.name);
-        const lower = plan.manager ? `${layers.get(plan.manager)}:${base}` : base;
+        const lower = [...layersOf(plan).map((m) => layers.get(m)!), bases.get(plan.os ?? 'bookworm')!].join(':');
         if (plan.form === 'light') {
           const state: LabRobotState = { ...plan, user: plan.login === 'root' ? 'root' : 'robot', hostKey: '', ...(plan.login === 'sudo-password' ? { becomePassword: randomPassword() } : {}) };
           const ns = p.robotNetns(plan.machine);
@@ -484,7 +499,7 @@ export async function labUp(spec: LabSpec, opts: UpOptions = {}): Promise<LabSta
     // detached: the supervisor gets its own session, outliving this CLI.
     const pid = spawnDetached(
       p.supervisor,
-      [spec.name, r.name, r.machine, join(d, 'root'), p.netns, p.bridge, join(d, 'state'), r.onReboot, CGROUP_PARENT],
+      [spec.name, r.name, r.machine, join(d, 'root'), p.netns, p.bridge, join(d, 'state'), r.onReboot, CGROUP_PARENT, r.volatile ? 'overlay' : 'no'],
       join(d, 'console.log'),
     );
     writeFileSync(join(d, 'supervisor.pid'), String(pid));

@@ -10,6 +10,10 @@
  *     - { name: sudo, login: sudo-password }
  *     - { name: fw, manager: ufw }         # also iptables-persistent, nftables, firewalld
  *     - { name: many, count: 1000, form: light }   # light robots (see RobotForm)
+ *     - { name: ro, volatile: true }       # a volatile root: every change lost at boot
+ *     - { name: bb, userland: busybox }    # busybox's applets ahead on PATH
+ *     - { name: d13, os: trixie }          # Debian 13 instead of 12
+ *     - { name: nfto, iptables: none }     # nftables only: no iptables binaries at all
  */
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
@@ -31,13 +35,17 @@ export type Login = 'root' | 'sudo' | 'sudo-password';
  * less).
  */
 export type RobotForm = 'full' | 'light';
+/** The Debian release a robot runs (each a cached debootstrap root). */
+export const LAB_OSES = ['bookworm', 'trixie', 'bullseye'] as const;
+export type LabOs = (typeof LAB_OSES)[number];
 export type OnReboot = 'reboot' | 'poweroff';
 
 export interface RobotSpec {
   name: string;
   interface: string;
   login: Login;
-  iptables: 'nft' | 'legacy';
+  /** none: an nftables-only robot (Debian's nftables installed, every iptables, ip6tables and xtables binary deleted). */
+  iptables: 'nft' | 'legacy' | 'none';
   /** Pre-existing /etc/rc.local: 'none', 'exit0' (classic Debian/Ubuntu file ending in exit 0). */
   rcLocal: 'none' | 'exit0';
   /** Round-trip time added by the lab's relay on this robot's link, in ms. */
@@ -55,6 +63,15 @@ export interface RobotSpec {
   secondAddress?: boolean;
   /** full (default) or light: see RobotForm. */
   form: RobotForm;
+  /**
+   * A volatile root, as Raspberry Pi OS's overlay file system: booted with systemd-nspawn's
+   * --volatile=overlay (the root an overlay with a tmpfs upper layer), so every change is lost at boot.
+   */
+  volatile?: boolean;
+  /** busybox: Debian's busybox installed and its applets linked ahead on PATH (/usr/local/bin), as on Yocto or Buildroot images. */
+  userland?: 'busybox';
+  /** Debian 12 (bookworm, default), 13 (trixie) or 11 (bullseye). */
+  os?: LabOs;
 }
 
 export interface RobotPlan extends RobotSpec {
@@ -81,6 +98,7 @@ export const IFACE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 
 const ROBOT_KEYS = new Set([
   'name', 'count', 'interface', 'login', 'iptables', 'rc_local', 'rtt_ms', 'on_reboot', 'extra_interfaces', 'only_via', 'manager', 'hotspot', 'second_address', 'form',
+  'volatile', 'userland', 'os',
 ]);
 
 const DEFAULTS: Omit<RobotSpec, 'name'> = {
@@ -110,7 +128,7 @@ function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, 
     r.interface = raw.interface;
   }
   if (raw.login !== undefined) r.login = oneOf(raw.login, ['root', 'sudo', 'sudo-password'] as const, 'login', file);
-  if (raw.iptables !== undefined) r.iptables = oneOf(raw.iptables, ['nft', 'legacy'] as const, 'iptables', file);
+  if (raw.iptables !== undefined) r.iptables = oneOf(raw.iptables, ['nft', 'legacy', 'none'] as const, 'iptables', file);
   if (raw.rc_local !== undefined) r.rcLocal = oneOf(raw.rc_local, ['none', 'exit0'] as const, 'rc_local', file);
   if (raw.manager !== undefined) r.manager = oneOf(raw.manager, LAB_MANAGERS, 'manager', file);
   if (raw.hotspot !== undefined) r.hotspot = oneOf(raw.hotspot, ['defective', 'healthy'] as const, 'hotspot', file);
@@ -119,6 +137,16 @@ function robotFrom(raw: Record<string, unknown>, base: Omit<RobotSpec, 'name'>, 
     r.secondAddress = raw.second_address;
   }
   if (raw.form !== undefined) r.form = oneOf(raw.form, ['full', 'light'] as const, 'form', file);
+  if (raw.volatile !== undefined) {
+    if (typeof raw.volatile !== 'boolean') throw new ConfigError('volatile must be true or false', file);
+    if (raw.volatile) r.volatile = true;
+    else delete r.volatile;
+  }
+  if (raw.userland !== undefined) {
+    if (oneOf(raw.userland, ['gnu', 'busybox'] as const, 'userland', file) === 'busybox') r.userland = 'busybox';
+    else delete r.userland;
+  }
+  if (raw.os !== undefined) r.os = oneOf(raw.os, LAB_OSES, 'os', file);
   if (raw.on_reboot !== undefined) r.onReboot = oneOf(raw.on_reboot, ['reboot', 'poweroff'] as const, 'on_reboot', file);
   if (raw.rtt_ms !== undefined) {
     if (typeof raw.rtt_ms !== 'number' || !(raw.rtt_ms >= 0) || raw.rtt_ms > 10000)
@@ -152,6 +180,8 @@ function lightConflicts(r: Omit<RobotSpec, 'name'>): string[] {
   if (r.onReboot !== 'reboot') bad.push('on_reboot');
   if (r.extraInterfaces.length) bad.push('extra_interfaces');
   if (r.onlyVia) bad.push('only_via');
+  if (r.volatile) bad.push('volatile');
+  if (r.iptables === 'none') bad.push('iptables: none');
   return bad;
 }
 
@@ -177,6 +207,8 @@ export function parseLabSpec(text: string, file = '<spec>'): LabSpec {
     if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 5000))
       throw new ConfigError(`count must be an integer from 1 to 5000`, file);
     const r = robotFrom(item, base, file);
+    // Package layers (managers, busybox) are built over the bookworm root.
+    if (r.os && r.os !== 'bookworm' && (r.manager || r.userland || r.iptables === 'none')) throw new ConfigError(`robot '${item.name}': manager, userland and iptables: none layers exist for bookworm only, not os: ${r.os}`, file);
     if (r.form === 'light') {
       const bad = lightConflicts(r);
       if (bad.length) throw new ConfigError(`robot '${item.name}': a light robot has no systemd, boots or link beyond itself, so it cannot have ${bad.join(', ')}`, file);

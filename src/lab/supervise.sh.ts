@@ -6,9 +6,10 @@
  * comes back).
  */
 export const SUPERVISOR_SCRIPT = `#!/bin/bash
-# usage: supervise.sh LAB NAME MACHINE ROOT NETNS BRIDGE STATEFILE ONREBOOT CGPARENT
+# usage: supervise.sh LAB NAME MACHINE ROOT NETNS BRIDGE STATEFILE ONREBOOT CGPARENT [VOLATILE]
+# VOLATILE: systemd-nspawn's --volatile mode (overlay: every change is lost at boot; default no).
 set -u
-LAB=$1 NAME=$2 MACHINE=$3 ROOT=$4 NETNS=$5 BRIDGE=$6 STATE=$7 ONREBOOT=$8 CGPARENT=$9
+LAB=$1 NAME=$2 MACHINE=$3 ROOT=$4 NETNS=$5 BRIDGE=$6 STATE=$7 ONREBOOT=$8 CGPARENT=$9 VOLATILE=\${10:-no}
 for h in systemd unified; do
   d=/sys/fs/cgroup/$h/$CGPARENT/$LAB/$NAME
   if [ -d /sys/fs/cgroup/$h ]; then mkdir -p "$d" && echo $$ > "$d/cgroup.procs"; fi
@@ -23,7 +24,7 @@ while :; do
   echo "running $boots $(date +%s)" > "$STATE"
   nsenter --net=/run/netns/$NETNS systemd-nspawn -q -D "$ROOT" --boot --register=no --keep-unit \\
     --network-bridge="$BRIDGE" -M "$MACHINE" --console=read-only --link-journal=no \\
-    --resolv-conf=off --timezone=off &
+    --resolv-conf=off --timezone=off --volatile="$VOLATILE" &
   child=$!
   rc=0
   wait "$child"; rc=$?

@@ -5,11 +5,13 @@
  */
 import type { Facts } from '../facts/facts.js';
 import type { PersistenceMode } from '../inventory/vars.js';
-import { RC_LOCAL, UNIT_NAME } from '../remote/paths.js';
+import { RC_LOCAL, UNIT_NAME, UNIT_PATH } from '../remote/paths.js';
+import { rootState, rootStateText, WAYS_OUT, type RootState } from '../facts/storage.js';
 import { blockDamage, findBlock } from './rclocal.js';
-import { chooseInterface, countRule, ifaceList, masqueradeInterfaces, partMatches } from './rule.js';
+import { chooseInterface, countRule, ifaceList, masqueradeInterfaces, partMatches, type RuleBackend } from './rule.js';
 import { renderUnit, unitInterface } from './unit.js';
 import { HOOK_PATH, hookState, presentManagers } from './hooks.js';
+import { nftHookState, presentNftFlushers } from './nfthooks.js';
 import { MANAGER_UNIT, type HookManager, type ManagerFacts } from '../facts/managers.js';
 
 /** How the rule comes back at boot: fleetmasq's unit or rc.local block, or the robot's own stack (external). */
@@ -21,10 +23,20 @@ export interface MasqSettings {
   persistence: PersistenceMode;
   /** A named interface missing on the robot is no error (it will appear: a USB hotspot). */
   allowAbsentInterface?: boolean;
+  /** masquerade_backend: iptables, nft (fleetmasq's own nftables table), auto (default: nft when iptables is absent). */
+  backend?: 'auto' | RuleBackend;
+}
+
+/** The backend the rule lives in on this robot, or why the wanted one cannot be used. */
+export function chooseBackend(facts: Facts, wanted: MasqSettings['backend'] = 'auto'): RuleBackend | { error: string } {
+  if (wanted === 'nft' && !facts.nft?.present) return { error: 'masquerade_backend is nft, but nft (nftables) is not installed on this robot' };
+  if (wanted === 'auto') return facts.iptablesMissing && facts.nft?.present ? 'nft' : 'iptables';
+  return wanted;
 }
 
 export type Reason =
   | { code: 'iptables-broken'; error: string }
+  | { code: 'backend-unusable'; error: string }
   | { code: 'no-uplink'; message: string }
   | { code: 'rule-missing'; iface: string; cause?: Cause }
   | { code: 'rule-duplicated'; iface: string; count: number }
@@ -41,7 +53,9 @@ export type Reason =
   | { code: 'rclocal-no-shebang' }
   | { code: 'rclocal-not-executable' }
   | { code: 'rclocal-masked' }
-  | { code: 'hook-missing'; manager: HookManager; why: 'missing' | 'stale' | 'damaged'; detail?: string; flush?: string };
+  | { code: 'hook-missing'; manager: HookManager; why: 'missing' | 'stale' | 'damaged'; detail?: string; flush?: string }
+  /** Where the boot persistence lives is lost at boot (a volatile root) or cannot be written (read-only). */
+  | { code: 'root-volatile' | 'root-read-only'; state: RootState };
 
 /**
  * Why the rule is gone, as far as the robot's facts tell: when the boot hook put it in place, and the
@@ -64,6 +78,8 @@ export function reasonText(r: Reason): string {
   switch (r.code) {
     case 'iptables-broken':
       return `iptables does not work: ${r.error}`;
+    case 'backend-unusable':
+      return r.error;
     case 'no-uplink':
       return r.message;
     case 'rule-missing':
@@ -95,6 +111,9 @@ export function reasonText(r: Reason): string {
       return `${RC_LOCAL} is not executable`;
     case 'rclocal-masked':
       return 'rc-local.service is masked: rc.local never runs at boot';
+    case 'root-volatile':
+    case 'root-read-only':
+      return `${rootStateText(r.state)}: ${r.code === 'root-volatile' ? "fleetmasq's boot persistence would not survive a reboot" : "fleetmasq's boot persistence cannot be installed"}; ways out: ${WAYS_OUT}`;
     case 'hook-missing':
       return r.why === 'damaged'
         ? `fleetmasq's hook beside ${r.manager}: ${r.detail}`
@@ -230,6 +249,21 @@ export interface Compliance {
   persistenceInstalled: boolean;
   firedThisBoot: boolean;
   managers: ManagerReport[];
+  /** Where the live rule lives (iptables' nat table, or fleetmasq's nftables table). */
+  ruleBackend?: RuleBackend;
+  /** Whether the boot persistence's location survives a boot (absent with external persistence). */
+  root?: RootState;
+}
+
+/** Where a persistence method writes what must survive a boot. */
+export const PERSISTENCE_PATH: Record<Exclude<Persistence, 'external'>, string> = { systemd: UNIT_PATH, 'rc.local': RC_LOCAL };
+
+/** Why boot persistence cannot work at that location (a volatile or read-only root), if it cannot. */
+export function rootRefusal(facts: Facts, method: Exclude<Persistence, 'external'>): Reason | undefined {
+  const state = rootState(facts.storage, PERSISTENCE_PATH[method]);
+  if (state.kind === 'volatile') return { code: 'root-volatile', state };
+  if (state.kind === 'read-only') return { code: 'root-read-only', state };
+  return undefined;
 }
 
 export function otherBackendWarning(facts: Facts, iface: string): string | undefined {
@@ -251,11 +285,11 @@ function ruleReasons(facts: Facts, iface: string, ruleCount: number): Reason[] {
   return out;
 }
 
-function unitReasons(facts: Facts, iface: string): Reason[] {
+function unitReasons(facts: Facts, iface: string, backend: RuleBackend): Reason[] {
   const out: Reason[] = [];
   if (facts.unit === undefined) out.push({ code: 'unit-missing' });
   else if (unitInterface(facts.unit) !== iface) out.push({ code: 'unit-other-iface', found: unitInterface(facts.unit), expected: iface });
-  else if (facts.unit !== renderUnit(iface)) out.push({ code: 'unit-modified' });
+  else if (facts.unit !== renderUnit(iface, backend)) out.push({ code: 'unit-modified' });
   if (facts.unit !== undefined && facts.unitEnabled !== 'enabled') out.push({ code: 'unit-not-enabled', state: facts.unitEnabled });
   return out;
 }
@@ -278,7 +312,12 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   const reasons: Reason[] = [];
   const notes: string[] = [];
   const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, rulesOk: false, duplicates: 0, matched: [], persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
-  if (facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
+  const be = chooseBackend(facts, settings.backend);
+  if (typeof be !== 'string') reasons.push({ code: 'backend-unusable', error: be.error });
+  else c.ruleBackend = be;
+  if (be === 'iptables' && facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
+  // The rules the live rule is counted in: iptables' POSTROUTING, or fleetmasq's nftables table.
+  const live = be === 'nft' ? (facts.nft?.rules ?? []) : be === 'iptables' ? facts.rules : [];
   const choice = chooseInterface(facts, settings.interface);
   if ('error' in choice) {
     reasons.push({ code: 'no-uplink', message: choice.error });
@@ -286,7 +325,7 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   }
   const iface = (c.iface = choice.iface);
   const parts = ifaceList(iface);
-  const counts = parts.map((p) => countRule(facts.rules, p));
+  const counts = parts.map((p) => countRule(live, p));
   c.ruleCount = counts.reduce((a, b) => a + b, 0);
   c.duplicates = counts.reduce((a, n) => a + Math.max(0, n - 1), 0);
   c.rulesOk = counts.every((n) => n === 1);
@@ -303,9 +342,9 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   const dk = facts.managers.docker;
   if (dk?.forwardDrop && dk.ipForward)
     notes.push(`Docker set the FORWARD policy to DROP: traffic forwarded through this robot (containers on other bridges, a robot LAN) is dropped whatever the nat rule does`);
-  const others = masqueradeInterfaces(facts.rules).filter((i) => !parts.includes(i));
-  if (others.length) notes.push(`also masquerading on ${others.join(', ')}`);
-  const w = otherBackendWarning(facts, iface);
+  const others = masqueradeInterfaces(facts.rules).filter((i) => be === 'nft' || !parts.includes(i));
+  if (others.length) notes.push(be === 'nft' ? `iptables also masquerades on ${others.join(', ')} (the rule fleetmasq checks is in its nftables table)` : `also masquerading on ${others.join(', ')}`);
+  const w = be === 'iptables' ? otherBackendWarning(facts, iface) : undefined;
   if (w) notes.push(w);
 
   if (settings.persistence === 'external') {
@@ -316,17 +355,22 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
     c.compliant = reasons.length === 0;
     return c;
   }
-  const unit = unitReasons(facts, iface);
+  const unit = unitReasons(facts, iface, c.ruleBackend ?? 'iptables');
   const rc = rcLocalReason(facts, iface);
   const unitOk = unit.length === 0;
   const wanted = settings.persistence === 'auto' ? undefined : settings.persistence;
   c.method = wanted ?? (unitOk ? 'systemd' : !rc ? 'rc.local' : facts.systemd ? 'systemd' : 'rc.local');
-  const hooks: Reason[] = presentManagers(facts.managers).flatMap(({ manager, hook }) => {
-    const st = hookState(manager, iface, hook);
+  const nft = c.ruleBackend === 'nft';
+  const hooks: Reason[] = (nft ? presentNftFlushers(facts.managers) : presentManagers(facts.managers)).flatMap(({ manager, hook }) => {
+    const st = nft ? nftHookState(iface, hook) : hookState(manager, iface, hook);
     const flush = flushesNat(facts.managers, manager) ? CLAUSE[manager] : undefined;
     return st.ok ? [] : [{ code: 'hook-missing' as const, manager, why: st.why, ...(st.detail ? { detail: st.detail } : {}), ...(flush ? { flush } : {}) }];
   });
-  c.persistenceInstalled = (c.method === 'systemd' ? unitOk : !rc) && hooks.length === 0;
+  c.root = rootState(facts.storage, PERSISTENCE_PATH[c.method]);
+  // A volatile or read-only root: whatever is there now, nothing of it is there after the next boot.
+  const refusal = rootRefusal(facts, c.method);
+  c.persistenceInstalled = (c.method === 'systemd' ? unitOk : !rc) && hooks.length === 0 && !refusal;
+  if (refusal) reasons.push(refusal);
   if (!(c.method === 'systemd' ? unitOk : !rc)) reasons.push(...(c.method === 'systemd' ? unit : [rc!]));
   reasons.push(...hooks);
   c.firedThisBoot = facts.marker?.bootId === facts.bootId;

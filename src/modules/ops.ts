@@ -8,14 +8,18 @@ import { unifiedDiff } from '../util/diff.js';
 import type { HookManager, RemoteFile } from '../facts/managers.js';
 import { HOOK_PATH, NEEDS_DAEMON_RELOAD } from './hooks.js';
 import { findBlock, type RcFile } from './rclocal.js';
-import { ensureRuleSh, ruleArgs } from './rule.js';
+import { ensureNftSh, ensureRuleSh, NFT_TABLE, nftIface, ruleArgs, type RuleBackend } from './rule.js';
 import { renderUnit } from './unit.js';
 
 export type Backend = 'nft' | 'legacy' | 'unknown';
 
 export type Operation =
-  /** Our unit written (when `before` differs) and/or enabled. */
-  | { kind: 'unit'; iface: string; before?: string; write: boolean; enable: boolean }
+  /** Our unit written (when `before` differs) and/or enabled; its rule in iptables (default) or fleetmasq's nftables table. */
+  | { kind: 'unit'; iface: string; before?: string; write: boolean; enable: boolean; ruleBackend?: RuleBackend }
+  /** fleetmasq's nftables table made live whole (its rules before: -S lines). */
+  | { kind: 'nft-table'; iface: string; before: string[] }
+  /** fleetmasq's nftables table deleted. */
+  | { kind: 'nft-table-remove'; before: string[] }
   | { kind: 'unit-remove'; before?: string; systemd: boolean; why: string }
   /** rc.local (or its symlink's target at `path`) with fleetmasq's block. */
   | { kind: 'rclocal'; path: string; before?: RcFile & { path?: string }; after: RcFile }
@@ -33,7 +37,7 @@ export type Operation =
   | { kind: 'hook-remove'; manager: HookManager; before: RemoteFile; after?: RemoteFile; systemd: boolean };
 
 /** The operations that change the live rule (they run last: a robot cut off half-way keeps its boot hook). */
-export const LIVE_RULE_OPS: ReadonlySet<Operation['kind']> = new Set(['rule', 'dedupe', 'rule-move']);
+export const LIVE_RULE_OPS: ReadonlySet<Operation['kind']> = new Set(['rule', 'dedupe', 'rule-move', 'nft-table']);
 
 /** The shell that writes a file on a robot: atomic (temp file, rename) and durable (synced before and after). */
 export function writeFile(path: string, content: string, mode: number): string {
@@ -51,6 +55,8 @@ export const RELOAD_IF_STALE = `case "$(systemctl show -p LoadState -p NeedDaemo
   *) systemctl daemon-reload ;;
 esac`;
 
+/** A rule as read from fleetmasq's nftables table (an -S line), as nftables writes it. */
+const nftLine = (r: string) => `oifname "${nftIface(/ -o (\S+) /.exec(r)?.[1] ?? '?')}" masquerade`;
 const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 const ruleDiff = (backend: Backend, lines: string[]) => `iptables -t nat (${backend}):\n${lines.join('\n')}\n`;
 const times = (n: number, line: string) => Array<string>(n).fill(line);
@@ -65,6 +71,10 @@ export function describe(op: Operation): string[] {
       ];
     case 'unit-remove':
       return [`remove the systemd unit ${UNIT_NAME}${op.why}`];
+    case 'nft-table':
+      return [`make fleetmasq's nftables table live: table ${NFT_TABLE}, ${op.iface.split(',').map((p) => `oifname "${nftIface(p)}" masquerade`).join(', ')}`];
+    case 'nft-table-remove':
+      return [`delete fleetmasq's nftables table (table ${NFT_TABLE})`];
     case 'rclocal': {
       const b = op.before;
       if (!b) return [`create ${RC_LOCAL} (mode ${octal(op.after.mode)}) with fleetmasq's block`];
@@ -100,7 +110,11 @@ export function describe(op: Operation): string[] {
 export function diffOf(op: Operation): string | undefined {
   switch (op.kind) {
     case 'unit':
-      return op.write ? unifiedDiff(op.before ?? '', renderUnit(op.iface), op.before === undefined ? '/dev/null' : UNIT_PATH, UNIT_PATH) : undefined;
+      return op.write ? unifiedDiff(op.before ?? '', renderUnit(op.iface, op.ruleBackend), op.before === undefined ? '/dev/null' : UNIT_PATH, UNIT_PATH) : undefined;
+    case 'nft-table':
+      return `nft table ${NFT_TABLE}:\n${[...op.before.map((r) => `- ${nftLine(r)}`), ...op.iface.split(',').map((p) => `+ oifname "${nftIface(p)}" masquerade`)].join('\n')}\n`;
+    case 'nft-table-remove':
+      return `nft table ${NFT_TABLE}:\n${op.before.map((r) => `- ${nftLine(r)}`).join('\n')}\n`;
     case 'unit-remove':
       return op.before !== undefined ? unifiedDiff(op.before, '', UNIT_PATH, '/dev/null') : undefined;
     case 'rclocal':
@@ -138,7 +152,7 @@ function shellOf(op: Operation): string {
   switch (op.kind) {
     case 'unit':
       return [
-        ...(op.write ? [writeFile(UNIT_PATH, renderUnit(op.iface), 0o644)] : []),
+        ...(op.write ? [writeFile(UNIT_PATH, renderUnit(op.iface, op.ruleBackend), 0o644)] : []),
         // Enabling is the [Install] symlink; the next boot is what it is for: no reload here.
         ...(op.enable ? [`systemctl enable --quiet --no-reload ${UNIT_NAME}`] : []),
         // A manager reload costs ~0.1 s of CPU in the robot's PID 1, so only when systemd's view of the
@@ -158,6 +172,10 @@ function shellOf(op: Operation): string {
       return op.after ? writeFile(op.path, op.after.content, op.after.mode) : `rm -f ${RC_LOCAL}\nfm_sync /etc`;
     case 'rule':
       return ensureRuleSh(op.iface);
+    case 'nft-table':
+      return ensureNftSh(op.iface);
+    case 'nft-table-remove':
+      return `if nft list table ${NFT_TABLE} >/dev/null 2>&1; then nft delete table ${NFT_TABLE}; fi`;
     case 'dedupe': {
       const rule = ruleArgs(op.iface);
       return `n=$(iptables -w -t nat -S POSTROUTING | grep -cxF -- ${shQuote(`-A ${rule}`)} || true)\nwhile [ "$n" -gt 1 ]; do iptables -w -t nat -D ${rule}; n=$((n-1)); done`;

@@ -6,10 +6,11 @@
 import type { Facts } from '../facts/facts.js';
 import { RC_LOCAL } from '../remote/paths.js';
 import type { Step } from '../remote/script.js';
-import { type MasqSettings, type Persistence, otherBackendWarning } from './compliance.js';
+import { chooseBackend, type MasqSettings, type Persistence, type Reason, otherBackendWarning, reasonText, rootRefusal } from './compliance.js';
+import { desiredNftHook, presentNftFlushers } from './nfthooks.js';
 import { describe, diffOf, LIVE_RULE_OPS, stepOf, type Backend, type Operation } from './ops.js';
 import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from './rclocal.js';
-import { chooseInterface, countRule, IFACE_RE, ifaceList, partMatches, specError } from './rule.js';
+import { chooseInterface, countRule, IFACE_RE, ifaceList, partMatches, specError, type RuleBackend } from './rule.js';
 import { desiredHook, foundHooks, presentManagers, withoutHook } from './hooks.js';
 import { NFP_RULES_V4 } from '../remote/paths.js';
 import { renderUnit, unitInterface } from './unit.js';
@@ -26,6 +27,8 @@ export interface Plan {
   steps: Step[];
   warnings: string[];
   error?: string;
+  /** Why boot persistence is refused here, typed (its words are `error`). */
+  refusal?: Reason;
 }
 
 /** What planners build; `derive` turns it into a Plan. */
@@ -35,6 +38,9 @@ interface Draft {
   ops: Operation[];
   warnings: string[];
   error?: string;
+  refusal?: Reason;
+  /** Where the live rule lives on this robot. */
+  ruleBackend?: RuleBackend;
 }
 
 const draft = (): Draft => ({ ops: [], warnings: [] });
@@ -119,12 +125,17 @@ function fleetmasqInterfaces(facts: Facts): string[] {
  * The live rule: exactly once on the interface. A rule fleetmasq had put on another interface moves
  * (deleted there); masquerading the operator set up on other interfaces is left alone.
  */
-function draftRule(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'allowAbsentInterface'>, d: Draft): Draft {
-  if (facts.rulesError) return { ...d, error: `iptables does not work on this robot: ${facts.rulesError}` };
+function draftRule(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'allowAbsentInterface' | 'backend'>, d: Draft): Draft {
+  const be = chooseBackend(facts, settings.backend);
+  if (typeof be !== 'string') return { ...d, error: be.error };
+  d.ruleBackend = be;
+  if (be === 'iptables' && facts.rulesError)
+    return { ...d, error: `iptables does not work on this robot: ${facts.rulesError}${facts.nft?.present ? ' (nft is here: masquerade_backend: nft puts the rule in an nftables table of its own)' : ''}` };
   const chosen = planInterface(facts, settings, d);
   if ('error' in chosen) return { ...d, error: chosen.error };
   const iface = (d.iface = chosen.iface);
   const parts = ifaceList(iface);
+  if (be === 'nft') return draftNftRule(facts, iface, d);
   const backend: Backend = facts.backend;
   for (const old of fleetmasqInterfaces(facts)) {
     const count = parts.includes(old) ? 0 : countRule(facts.rules, old);
@@ -137,6 +148,21 @@ function draftRule(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'all
   }
   const w = otherBackendWarning(facts, iface);
   if (w) d.warnings.push(w);
+  return d;
+}
+
+/**
+ * The live rule in fleetmasq's own nftables table: the table is made again whole unless it holds exactly
+ * the spec's rules, once each (so a move or a duplicate needs nothing else). A copy in iptables stays
+ * the operator's: said, not touched.
+ */
+function draftNftRule(facts: Facts, iface: string, d: Draft): Draft {
+  const parts = ifaceList(iface);
+  const have = facts.nft?.rules ?? [];
+  const exact = have.length === parts.length && parts.every((p) => countRule(have, p) === 1);
+  if (!exact || !facts.nft?.table) d.ops.push({ kind: 'nft-table', iface, before: have });
+  const copies = parts.filter((p) => countRule(facts.rules, p) > 0);
+  if (copies.length) d.warnings.push(`iptables also masquerades on ${copies.join(', ')}: fleetmasq's rule is in its own nftables table (table ip fleetmasq)`);
   return d;
 }
 
@@ -160,7 +186,15 @@ function draftUnitRemove(facts: Facts, d: Draft, why: string): void {
 }
 
 /** Hooks beside the firewall managers that flush the nat table: after each of their (re)starts and reloads. */
-function draftHooks(facts: Facts, iface: string, d: Draft): void {
+function draftHooks(facts: Facts, iface: string, d: Draft, be: RuleBackend): void {
+  if (be === 'nft') {
+    // Only a ruleset flush takes fleetmasq's own table: nftables.service's.
+    for (const { manager, hook } of presentNftFlushers(facts.managers)) {
+      const want = desiredNftHook(iface);
+      if (!hook || hook.content !== want.content || hook.mode !== want.mode) d.ops.push({ kind: 'hook', manager, before: hook, after: want, systemd: facts.systemd });
+    }
+    return;
+  }
   for (const { manager, hook } of presentManagers(facts.managers)) {
     const want = desiredHook(manager, iface, hook);
     if ('error' in want) {
@@ -197,12 +231,17 @@ function draftPersist(facts: Facts, settings: MasqSettings, d: Draft): Draft {
   if (typeof method !== 'string') return { ...d, error: method.error };
   d.method = method;
   if (method === 'external') return draftExternal(facts, d);
-  draftHooks(facts, iface, d);
+  const be = d.ruleBackend ?? chooseBackend(facts, settings.backend);
+  if (typeof be !== 'string') return { ...d, error: be.error };
+  // A volatile or read-only root: boot persistence there would be gone (or fail) by the next boot.
+  const refusal = rootRefusal(facts, method);
+  if (refusal) return { ...d, ops: [], refusal, error: reasonText(refusal) };
+  draftHooks(facts, iface, d, be);
   if (d.error) return d;
   if (method === 'systemd') {
-    const write = facts.unit !== renderUnit(iface);
+    const write = facts.unit !== renderUnit(iface, be);
     const enable = facts.unitEnabled !== 'enabled';
-    if (write || enable) d.ops.push({ kind: 'unit', iface, before: facts.unit, write, enable });
+    if (write || enable) d.ops.push({ kind: 'unit', iface, before: facts.unit, write, enable, ...(be === 'nft' ? { ruleBackend: be } : {}) });
     draftRcRestore(facts, d, ' (persistence is now systemd)', 'warn');
     return d;
   }
@@ -210,7 +249,7 @@ function draftPersist(facts: Facts, settings: MasqSettings, d: Draft): Draft {
     return { ...d, error: 'rc-local.service is masked, so /etc/rc.local would never run at boot: unmask it or use systemd persistence' };
   const target = rcLocalTarget(facts);
   if ('error' in target) return { ...d, error: target.error };
-  const next = withBlock(facts.rcLocal, iface);
+  const next = withBlock(facts.rcLocal, iface, be);
   if (!facts.rcLocal || facts.rcLocal.content !== next.content || facts.rcLocal.mode !== next.mode) d.ops.push({ kind: 'rclocal', path: target.path, before: facts.rcLocal, after: next });
   draftUnitRemove(facts, d, ' (persistence is now rc.local)');
   const dead = deadLinesAfterExit(facts.rcLocal?.content ?? '').filter((l) => /MASQUERADE/.test(l));
@@ -219,7 +258,7 @@ function draftPersist(facts: Facts, settings: MasqSettings, d: Draft): Draft {
 }
 
 /** The live rule alone (the playbook module `masquerade`). */
-export function planRule(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'allowAbsentInterface'>): Plan {
+export function planRule(facts: Facts, settings: Pick<MasqSettings, 'interface' | 'allowAbsentInterface' | 'backend'>): Plan {
   return derive(draftRule(facts, settings, draft()));
 }
 
@@ -253,6 +292,7 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
   const saved = facts.managers['netfilter-persistent']?.saved.filter((r) => [...ifaces].some((i) => IFACE_RE.test(i) && r === `-A POSTROUTING -o ${i} -j MASQUERADE`));
   if (saved?.length)
     d.warnings.push(`${NFP_RULES_V4} holds the rule (saved with 'netfilter-persistent save'): netfilter-persistent puts it back at every boot; delete the line '${saved[0]}' there`);
+  if (facts.nft?.table) d.ops.push({ kind: 'nft-table-remove', before: facts.nft.rules });
   // The marker goes with the rest; alone (nothing else to undo) it is no reason to touch the robot.
   if (facts.marker && d.ops.length) d.ops.push({ kind: 'marker-remove' });
   return derive(d);

@@ -5,7 +5,7 @@
  * newline), so removing it gives back the file exactly as it was.
  */
 import { bootMarkerSh } from '../remote/script.js';
-import { ensureRuleSh, specIn } from './rule.js';
+import { ensureNftSh, ensureRuleSh, specIn, type RuleBackend } from './rule.js';
 
 export const BEGIN = '# BEGIN fleetmasq managed block: NAT masquerade for WebRTC (do not edit; `fleetmasq remove` takes it out)';
 export const END = '# END fleetmasq managed block';
@@ -25,9 +25,9 @@ export interface RcFile {
 const EXIT_RE = /^exit(\s+[0-9]+)?\s*(;\s*)?(#.*)?$/;
 
 /** The block's lines run under `sh -e` too: nothing in it can fail the script. */
-export function blockBody(iface: string): string[] {
+export function blockBody(iface: string, backend: RuleBackend = 'iptables'): string[] {
   return [
-    `if ${ensureRuleSh(iface)}; then`,
+    `if ${backend === 'nft' ? ensureNftSh(iface) : ensureRuleSh(iface)}; then`,
     `  { ${bootMarkerSh('rc.local', iface)}; } || true`,
     `fi`,
   ];
@@ -95,7 +95,7 @@ export function removeBlock(file: RcFile): RcFile | undefined {
 }
 
 /** rc.local with fleetmasq's block for `iface` (replacing an older block). */
-export function withBlock(current: RcFile | undefined, iface: string): RcFile {
+export function withBlock(current: RcFile | undefined, iface: string, backend: RuleBackend = 'iptables'): RcFile {
   let original = current;
   let meta: RcMeta | undefined;
   if (current) {
@@ -105,7 +105,7 @@ export function withBlock(current: RcFile | undefined, iface: string): RcFile {
   }
   if (!original) {
     meta ??= { created: true, shebangAdded: false, mode: 0o755, noEol: false };
-    const content = ['#!/bin/sh', BEGIN, metaLine(meta), ...blockBody(iface), END, 'exit 0', ''].join('\n');
+    const content = ['#!/bin/sh', BEGIN, metaLine(meta), ...blockBody(iface, backend), END, 'exit 0', ''].join('\n');
     return { content, mode: meta.mode };
   }
   let text = original.content;
@@ -118,7 +118,7 @@ export function withBlock(current: RcFile | undefined, iface: string): RcFile {
     shebangAdded = true;
   }
   meta ??= { created: false, shebangAdded, mode: original.mode, noEol };
-  const block = [BEGIN, metaLine(meta), ...blockBody(iface), END];
+  const block = [BEGIN, metaLine(meta), ...blockBody(iface, backend), END];
   const exitAt = lines.findIndex((l, i) => i > 0 && EXIT_RE.test(l));
   if (exitAt >= 0) lines.splice(exitAt, 0, ...block);
   else lines.splice(lines.length - 1, 0, ...block);

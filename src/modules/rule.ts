@@ -48,6 +48,42 @@ export function ensureRuleSh(spec: string, opts: { systemd?: boolean } = {}): st
   return opts.systemd ? loop.replace(/\$/g, '$$$$') : loop;
 }
 
+/** Where the live rule lives: iptables' nat table, or fleetmasq's own nftables table. */
+export type RuleBackend = 'iptables' | 'nft';
+export const NFT_TABLE = 'ip fleetmasq';
+
+/** An interface spec's part as nftables matches it (iptables' `usb+` is nftables' `usb*`). */
+export function nftIface(part: string): string {
+  ruleArgs(part); // validated
+  return part.endsWith('+') ? `${part.slice(0, -1)}*` : part;
+}
+
+/**
+ * fleetmasq's nftables table with one masquerade rule per interface, as ONE nft command line (one
+ * transaction): the table is created if missing, deleted, and made again whole, so after it runs the
+ * rules are there exactly once, whatever was in the table before. No `'`, `$`, `%` or `\` in it: it
+ * goes as it is into a single-quoted shell word and a systemd command line.
+ */
+export function nftBatch(spec: string): string {
+  const rules = ifaceList(spec).map((p) => `add rule ${NFT_TABLE} postrouting oifname "${nftIface(p)}" masquerade`);
+  return [`add table ${NFT_TABLE}`, `delete table ${NFT_TABLE}`, `add table ${NFT_TABLE}`, `add chain ${NFT_TABLE} postrouting { type nat hook postrouting priority 100 ; policy accept ; }`, ...rules].join(' ; ');
+}
+
+/** The shell that puts fleetmasq's nftables table live (idempotent). */
+export function ensureNftSh(spec: string): string {
+  return `nft '${nftBatch(spec)}'`;
+}
+
+/** nftables rules of fleetmasq's table (`oifname "X" masquerade` lines), as the iptables `-S` lines they match. */
+export function nftRulesAsIptables(lines: string[]): string[] {
+  return lines.flatMap((l) => {
+    const m = /^\s*oifname "([^"]+)" masquerade\s*$/.exec(l);
+    if (!m) return [];
+    const part = m[1]!.endsWith('*') ? `${m[1]!.slice(0, -1)}+` : m[1]!;
+    return IFACE_RE.test(part) ? [`-A POSTROUTING -o ${part} -j MASQUERADE`] : [];
+  });
+}
+
 /** `-S` lines of our exact rule for an interface. */
 export function countRule(rules: string[], iface: string): number {
   const want = `-A ${ruleArgs(iface)}`;
@@ -61,6 +97,11 @@ export function specIn(text: string): string | undefined {
   const loop = /for fm_i in ([^;]+); do/.exec(text);
   if (loop) for (const i of loop[1]!.trim().split(/\s+/)) if (!found.includes(i)) found.push(i);
   for (const m of text.matchAll(/-A POSTROUTING -o ([^\s"]+) -j MASQUERADE/g)) if (!found.includes(m[1]!)) found.push(m[1]!);
+  // fleetmasq's nftables table: `oifname "usb*" masquerade` is the spec's usb+.
+  for (const m of text.matchAll(/oifname "([^"\s]+)" masquerade/g)) {
+    const part = m[1]!.endsWith('*') ? `${m[1]!.slice(0, -1)}+` : m[1]!;
+    if (!found.includes(part)) found.push(part);
+  }
   return found.length ? found.join(',') : undefined;
 }
 

@@ -1,9 +1,11 @@
 /** The systemd unit (pure rendering). Ordered before network-pre.target; writes the boot marker. */
 import { UNIT_NAME } from '../remote/paths.js';
 import { bootMarkerSh } from '../remote/script.js';
-import { ensureRuleSh, specIn } from './rule.js';
+import { ensureRuleSh, nftBatch, specIn, type RuleBackend } from './rule.js';
 
-export function renderUnit(iface: string): string {
+export function renderUnit(iface: string, backend: RuleBackend = 'iptables'): string {
+  // nftables: nft's own command line, no shell (the batch holds no $, % or quotes systemd would read).
+  const rule = backend === 'nft' ? `nft '${nftBatch(iface)}'` : `/bin/sh -c '${ensureRuleSh(iface, { systemd: true })}'`;
   return `# Managed by fleetmasq (${UNIT_NAME}): NAT masquerade on ${iface}, so WebRTC survives cellular hotspots.
 # 'fleetmasq remove' disables and deletes it.
 [Unit]
@@ -19,7 +21,7 @@ Conflicts=shutdown.target
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c '${ensureRuleSh(iface, { systemd: true })}'
+ExecStart=${rule}
 ExecStart=/bin/sh -c '${bootMarkerSh('systemd', iface).replace(/\$/g, '$$$$')}'
 
 [Install]

@@ -10,6 +10,7 @@ import { runFleet, type ConnectionPool, type HostContext, type HostTask } from '
 import { checkTask, masqueradeTask, persistTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
 import { emptyOutcome, notStartedResult, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
 import { templateArgs, type Play, type Task } from './playbook.js';
+import { COMMAND_RULE, commandWords } from '../remote/reboot.js';
 
 /** Options from the command line: they override every play's and task's own. */
 export interface PlayOverrides {
@@ -48,7 +49,17 @@ function moduleTask(task: Task, args: Record<string, unknown>, base: TaskOptions
       if (t !== undefined && !((typeof t === 'number' || (typeof t === 'string' && TIMEOUT_RE.test(t))) && Number.isInteger(Number(t)) && Number(t) >= 1 && Number(t) <= 86400))
         throw bad('reboot timeout', t, 'whole seconds from 1 to 86400');
       const rebootTimeoutMs = o.rebootTimeoutMs ?? (t !== undefined ? Number(t) * 1000 : 600_000);
-      const run = rebootTask({ ...opts, rebootTimeoutMs, verify: args.verify as boolean | undefined, force: o.force || args.force === true });
+      // After templating, each command must still be a plain command line.
+      for (const k of ['reboot_command', 'boot_time_command'] as const)
+        if (args[k] !== undefined && !commandWords(args[k])) throw bad(k, args[k], COMMAND_RULE);
+      const run = rebootTask({
+        ...opts,
+        rebootTimeoutMs,
+        verify: args.verify as boolean | undefined,
+        force: o.force || args.force === true,
+        ...(args.reboot_command !== undefined ? { rebootCommand: String(args.reboot_command) } : {}),
+        ...(args.boot_time_command !== undefined ? { bootIdCommand: String(args.boot_time_command) } : {}),
+      });
       return { task, run, onlyIfNeeded: args.when === 'needed' };
     }
     case 'verify':

@@ -7,9 +7,9 @@ import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
 import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
-import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
 import { ENV_SH, lockedBy, lockSh, parseRun, renderScript, shQuote, unlockSh, type LockSpec } from '../remote/script.js';
 import { DIAGNOSE_PY } from '../remote/diagnose.js';
+import { bootIdSh, COMMAND_RULE, commandWords, startRebootSh, wellFormedBootId } from '../remote/reboot.js';
 import { diagnose, parseRobotResult, VERDICT_TEXT } from '../diagnose/verdict.js';
 import { chooseInterface, ifaceList } from '../modules/rule.js';
 import { auditLogSh } from '../records/audit.js';
@@ -46,6 +46,7 @@ export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
     interface: o.interface ?? interfaceSpec(vars.masquerade_interface),
     persistence: (o.persistence ?? vars.masquerade_persistence ?? 'auto') as MasqSettings['persistence'],
     allowAbsentInterface: o.allowAbsentInterface || truthy(vars.masquerade_allow_absent_interface),
+    backend: (vars.masquerade_backend ?? 'auto') as MasqSettings['backend'],
   };
 }
 
@@ -71,7 +72,7 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
   return {
     interface: c?.iface,
     ...(c && (c.iface?.includes(',') || c.iface?.includes('+')) ? { matched: c.matched } : {}),
-    backend: facts.backend,
+    backend: c?.ruleBackend === 'nft' ? 'nftables' : facts.backend,
     persistence: c?.method,
     bootId: facts.bootId,
     systemd: facts.systemd,
@@ -79,6 +80,7 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
     duplicates: c?.duplicates,
     persistenceInstalled: c?.persistenceInstalled,
     firedThisBoot: c?.firedThisBoot,
+    ...(c?.root ? { root: c.root.kind } : {}),
     managers: c?.managers ?? managerReports(facts),
     checkedAt: new Date().toISOString(),
   };
@@ -330,6 +332,32 @@ export interface RebootOptions extends TaskOptions {
   force?: boolean;
   /** Verify compliance (and that persistence fired at the new boot) once the robot is back. Default true. */
   verify?: boolean;
+  /** The robot's own reboot command and boot id command (over masquerade_reboot_command / masquerade_boot_id_command). */
+  rebootCommand?: string;
+  bootIdCommand?: string;
+}
+
+/** A robot's own reboot and boot id commands (options over vars), as words; a value that is not a plain command line is a config error. */
+function rebootCommands(vars: Vars, o: RebootOptions): { reboot?: string[]; bootId?: string[] } {
+  const words = (v: unknown, name: string) => {
+    if (v === undefined) return undefined;
+    const w = commandWords(v);
+    if (!w) throw new HostError('config', `${name} must be ${COMMAND_RULE}`);
+    return w;
+  };
+  return {
+    reboot: words(o.rebootCommand ?? vars.masquerade_reboot_command, 'masquerade_reboot_command'),
+    bootId: words(o.bootIdCommand ?? vars.masquerade_boot_id_command, 'masquerade_boot_id_command'),
+  };
+}
+
+/** The robot's boot id by the operator's command (one line), or why it is not one. */
+async function customBootId(conn: SshConnection, words: string[], timeoutMs = 30_000): Promise<string> {
+  const r = await conn.exec(bootIdSh(words), { timeoutMs });
+  const id = r.stdout.trim();
+  if (r.code !== 0 || !wellFormedBootId(id, true))
+    throw new HostError('command', `masquerade_boot_id_command did not print a boot id (exit ${r.code}): ${JSON.stringify(id.slice(0, 60))}${r.stderr.trim() ? ` ${r.stderr.trim().split('\n').slice(-1)[0]}` : ''}`);
+  return id;
 }
 
 
@@ -343,8 +371,9 @@ export function rebootTask(o: RebootOptions): HostTask {
     ctx.step('connecting');
     const conn = await ctx.conn();
     const settings = settingsFor(ctx.vars, o);
+    const own = rebootCommands(ctx.vars, o);
     // The boot id and compliance are read again after waiting for another run's lock: it changed the robot.
-    type Started = { done: HostOutcome } | { out: HostOutcome; before: Facts; pre: Compliance; t0: number };
+    type Started = { done: HostOutcome } | { out: HostOutcome; before: Facts; pre: Compliance; t0: number; oldId: string };
     const started = await withLockWait(ctx, o, async (): Promise<Started> => {
       const out = emptyOutcome();
       ctx.step('reading boot_id and compliance');
@@ -364,23 +393,23 @@ export function rebootTask(o: RebootOptions): HostTask {
         out.changes.push('reboot (check mode: not done)');
         return { done: judge(before, settings, out, false) };
       }
+      // The operator's boot id command tells the boots apart instead of the kernel's boot_id.
+      const oldId = own.bootId ? await customBootId(conn, own.bootId, o.commandTimeoutMs) : before.bootId;
       ctx.step('rebooting');
       const t0 = Date.now();
       // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
-      const cmd = before.systemd
-        ? 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot'
-        : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &';
+      const cmd = startRebootSh(before.systemd, own.reboot);
       // The lock is held until the robot goes down (it lives in /run, which the boot clears).
       const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
       const r = await conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 });
       throwIfLocked(r);
       if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
-      return { out, before, pre, t0 };
+      return { out, before, pre, t0, oldId };
     });
     if ('done' in started) return started.done;
-    const { out, before, pre, t0 } = started;
+    const { out, before, pre, t0, oldId } = started;
     out.status = 'changed';
-    out.changes.push(`rebooted (boot ${before.bootId})`);
+    out.changes.push(`rebooted (boot ${oldId})`);
     const deadline = t0 + o.rebootTimeoutMs;
     ctx.step('waiting for the robot to go down');
     let downAt: number | undefined;
@@ -393,16 +422,16 @@ export function rebootTask(o: RebootOptions): HostTask {
     clearTimeout(giveUp);
     ctx.reconnect();
     ctx.step('waiting for the new boot');
-    const { bootId: after, lastError } = await pollNewBoot(ctx, before.bootId, t0, deadline, () => (downAt ??= Date.now()));
+    const { bootId: after, lastError } = await pollNewBoot(ctx, oldId, t0, deadline, () => (downAt ??= Date.now()), own.bootId);
     if (!after) {
       throw new HostError('reboot-timeout', `did not come back with a new boot_id within ${Math.round(o.rebootTimeoutMs / 1000)} s (last: ${lastError || 'no answer'})`);
     }
     const upAt = Date.now();
-    out.details.previousBootId = before.bootId;
+    out.details.previousBootId = oldId;
     out.details.downMs = downAt ? downAt - t0 : null;
     out.details.upMs = downAt ? upAt - downAt : null;
     out.details.rebootMs = upAt - t0;
-    out.changes[out.changes.length - 1] = `rebooted: boot ${before.bootId.slice(0, 8)}… -> ${after.slice(0, 8)}…, back after ${((upAt - t0) / 1000).toFixed(1)} s`;
+    out.changes[out.changes.length - 1] = `rebooted: boot ${oldId.slice(0, 8)}… -> ${after.slice(0, 8)}…, back after ${((upAt - t0) / 1000).toFixed(1)} s`;
     if (o.verify === false) {
       out.details.bootId = after;
       return out;
@@ -425,6 +454,8 @@ async function pollNewBoot(
   t0: number,
   deadline: number,
   sawDown: () => void,
+  /** The operator's boot id command (default: the kernel's boot_id). */
+  bootIdCommand?: string[],
 ): Promise<{ bootId?: string; lastError: string }> {
   let lastError = '';
   let inFlight = 0;
@@ -444,9 +475,10 @@ async function pollNewBoot(
     let c: SshConnection | undefined;
     try {
       c = await ctx.probe(Math.min(10_000, Math.max(1000, deadline - Date.now())), cancel.signal);
-      const res = await c.exec(`cat ${BOOT_ID_PATH}`, { timeoutMs: 10_000, become: false });
+      // The operator's command runs as its robot's commands do (with sudo when it becomes); the kernel's boot_id needs no root.
+      const res = await c.exec(bootIdSh(bootIdCommand), { timeoutMs: 10_000, ...(bootIdCommand ? {} : { become: false }) });
       const id = res.stdout.trim();
-      if (res.code === 0 && BOOT_ID_RE.test(id) && id !== oldBootId) {
+      if (res.code === 0 && wellFormedBootId(id, !!bootIdCommand) && id !== oldBootId) {
         if (!winner) {
           winner = id;
           ctx.adopt(c);

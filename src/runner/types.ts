@@ -17,6 +17,8 @@ export interface HostDetails {
   duplicates?: number;
   persistenceInstalled?: boolean;
   firedThisBoot?: boolean;
+  /** Whether boot persistence's location survives a boot: persistent, volatile, read-only or unknown. */
+  root?: import('../facts/storage.js').RootKind;
   /** The robot's other firewall managers and fleetmasq's hook beside each. */
   managers?: ManagerReport[];
   /** When its facts were read (absent: it was never checked). */

@@ -3,6 +3,7 @@
  * them into plain validator functions at build time.
  */
 import { IFACE_PATTERN, PERSISTENCE_MODES, VARS_SCHEMA } from '../inventory/vars.js';
+import { COMMAND_PATTERN } from '../remote/reboot.js';
 
 export { VARS_SCHEMA };
 
@@ -37,6 +38,9 @@ export const ARGS: Record<ModuleName, object> = {
       force: { type: 'boolean' },
       // needed: only robots that changed earlier in the play, or whose persistence has not fired at this boot.
       when: { enum: ['always', 'needed'] },
+      // Ansible's reboot module's names: the robot's own reboot command, and what tells its boots apart.
+      reboot_command: { anyOf: [{ type: 'string', pattern: COMMAND_PATTERN }, templ] },
+      boot_time_command: { anyOf: [{ type: 'string', pattern: COMMAND_PATTERN }, templ] },
     },
     additionalProperties: false,
   },

@@ -9,23 +9,9 @@ import { chooseInterface } from '../../src/modules/rule.js';
 import { renderUnit } from '../../src/modules/unit.js';
 import { withBlock } from '../../src/modules/rclocal.js';
 import { unifiedDiff } from '../../src/util/diff.js';
+import { BOOT, factsWith } from '../helpers/facts.js';
 
-const BOOT = '4f1c2a3b-1111-2222-3333-444455556666';
-
-function facts(over: Partial<Facts> = {}): Facts {
-  return {
-    bootId: BOOT,
-    systemd: true,
-    uid: 0,
-    backend: 'nft',
-    iptablesVersion: 'iptables v1.8.9 (nf_tables)',
-    rules: [],
-    routes: [{ dev: 'wlan0', metric: 100, via: '10.0.0.1' }],
-    links: [{ name: 'lo', up: true, lowerUp: true }, { name: 'wlan0', up: true, lowerUp: true }],
-    managers: { others: [] },
-    ...over,
-  };
-}
+const facts = factsWith;
 
 test('facts parser reads every section', () => {
   const out = [
