@@ -6,6 +6,7 @@
  */
 import { BOOT_ID_PATH, BOOT_ID_RE, MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK } from '../remote/paths.js';
 import { ENV_SH, SECTION_FN, sections } from '../remote/script.js';
+import { isIfaceName, isIfaceSpecPart, isIPv4 } from '../remote/values.js';
 import { MANAGERS_SH, parseManagers, type ManagerFacts } from './managers.js';
 
 export { MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK };
@@ -33,8 +34,13 @@ export interface Facts {
   rulesError?: string;
   /** The other backend, when its nat table exists: its POSTROUTING rules. */
   other?: { backend: 'nft' | 'legacy'; rules: string[] };
+  /** Default routes whose interface name fleetmasq accepts (see src/remote/values.ts). */
   routes: Route[];
+  /** Default routes on an interface whose name fleetmasq refuses (never used, only reported). */
+  refusedRoutes?: Route[];
   links: Link[];
+  /** Interfaces whose names fleetmasq refuses (left out of links). */
+  refusedLinks?: string[];
   /** /etc/rc.local (its target's mode and bytes when it is a symlink, and the target's path). */
   rcLocal?: { mode: number; content: string; path?: string; notUtf8?: boolean };
   unit?: string;
@@ -81,7 +87,10 @@ const SECTIONS: Section[] = [
   {
     name: 'uid',
     sh: 'while read -r k r e _; do [ "$k" = Uid: ] && { echo "$e"; break; }; done < /proc/self/status',
-    parse: (l, f) => void (f.uid = Number(first(l))),
+    parse: (l, f) => {
+      f.uid = Number(first(l));
+      if (!Number.isInteger(f.uid) || f.uid < 0) throw new FactsError(`unexpected uid '${first(l).slice(0, 40)}'`);
+    },
   },
   {
     name: 'iptables_v',
@@ -121,7 +130,11 @@ esac`,
       for (const x of l) {
         const dev = /\bdev (\S+)/.exec(x)?.[1];
         if (!dev || !x.startsWith('default')) continue;
-        f.routes.push({ dev, metric: Number(/\bmetric (\d+)/.exec(x)?.[1] ?? 0), via: /\bvia (\S+)/.exec(x)?.[1] });
+        const via = /\bvia (\S+)/.exec(x)?.[1];
+        const r: Route = { dev, metric: Number(/\bmetric (\d{1,10})\b/.exec(x)?.[1] ?? 0), ...(via !== undefined && isIPv4(via) ? { via } : {}) };
+        // A name fleetmasq would refuse in the inventory is kept apart: it can never become the uplink.
+        if (isIfaceName(dev)) f.routes.push(r);
+        else (f.refusedRoutes ??= []).push(r);
       }
     },
   },
@@ -133,6 +146,10 @@ esac`,
         const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(x);
         if (!m) continue;
         const flags = m[2]!.split(',');
+        if (!isIfaceName(m[1]!)) {
+          (f.refusedLinks ??= []).push(m[1]!);
+          continue;
+        }
         f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
       }
     },
@@ -197,7 +214,8 @@ fi`,
         return v && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
       };
       const at = num('@t=');
-      if (mk.length >= 3 && BOOT_ID_RE.test(mk[0]!)) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]!, ...(at !== undefined ? { at } : {}) };
+      const fine = mk.length >= 3 && BOOT_ID_RE.test(mk[0]!) && ['systemd', 'rc.local'].includes(mk[1]!) && mk[2]!.split(',').every(isIfaceSpecPart);
+      if (fine) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]!, ...(at !== undefined ? { at } : {}) };
       f.now = num('@now=');
     },
   },
