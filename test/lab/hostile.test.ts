@@ -126,3 +126,17 @@ test("a robot whose default route's interface name carries shell: apply, check a
   assert.match(c.json.hosts.evilroute.reasons.join('\n'), said);
   assert.equal(await sshOut(l, 'evilroute', 'ls -d /pw /root/pw /tmp/pw /run/pw 2>/dev/null; iptables -w -t nat -S POSTROUTING | grep -c MASQUERADE; ls /etc/systemd/system/fleetmasq-masquerade* /run/fleetmasq-ab* 2>/dev/null; true'), '0\n', 'nothing ran with the name, nothing changed');
 });
+
+test("an /etc/rc.local that links into the login user's home is never edited as root", opts, async () => {
+  const l = lab();
+  const env = { FLEETMASQ_BECOME_PASSWORD: l.robots.find((r) => r.name === 'planted')!.becomePassword! };
+  await labSsh(l, 'planted', 'printf "#!/bin/sh\\necho mine\\nexit 0\\n" > ~/rc.local && chmod 755 ~/rc.local', { asRoot: false });
+  await sshOut(l, 'planted', 'ln -sf /home/robot/rc.local /etc/rc.local');
+  const before = await state(l, 'planted', '/home/robot/rc.local');
+  const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'planted', '--persistence', 'rc.local', '--json'], env);
+  assert.equal(r.json.hosts.planted.error?.kind, 'config', JSON.stringify(r.json.hosts.planted));
+  assert.match(r.json.hosts.planted.error.message, /\/etc\/rc\.local: a folder above \/home\/robot\/rc\.local is owned by uid \d+, so another user could change what root runs at boot: fleetmasq will not edit it/);
+  assert.equal(await state(l, 'planted', '/home/robot/rc.local'), before, 'untouched');
+  assert.doesNotMatch(await sshOut(l, 'planted', 'iptables -w -t nat -S POSTROUTING'), /MASQUERADE/, 'nothing half-done');
+  await sshOut(l, 'planted', 'rm -f /etc/rc.local');
+});

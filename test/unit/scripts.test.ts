@@ -361,3 +361,26 @@ test('fast tier: the A/B restore script quotes every name, flags that it fired, 
   assert.equal(readFileSync(join(s.dir, 'audit'), 'utf8'), 'restored\nrestored\n');
   for (const p of [join(s.dir, 'pw'), join(s.dir, 'pw2'), '/pw', '/pw2']) assert.ok(!existsSync(p), `${p}: nothing ran from a name`);
 });
+
+test('fast tier: an rc.local that another user could change (a folder above it writable by others, or owned by another user) is never edited as root', async () => {
+  const { chmodSync, chownSync, symlinkSync } = await import('node:fs');
+  const s = await sandbox({ systemd: true, rcLocal: STOCK_RC_LOCAL });
+  const settings: MasqSettings = { interface: 'auto', persistence: 'rc.local' };
+  assert.equal((await s.facts()).rcLocal?.untrusted, undefined, 'root-owned, as robots ship it');
+  assert.equal(planApply(await s.facts(), settings).error, undefined);
+  chmodSync(join(s.root, 'etc'), 0o777);
+  const f = await s.facts();
+  assert.match(f.rcLocal?.untrusted ?? '', /a folder above .*rc\.local is writable by everyone/);
+  const plan = planApply(f, settings);
+  assert.match(plan.error ?? '', /another user could change what root runs at boot: fleetmasq will not edit it/, 'an error: the task runs nothing');
+  chmodSync(join(s.root, 'etc'), 0o755);
+  if (process.getuid?.() === 0) {
+    // /etc/rc.local -> a file in the login user's home.
+    mkdirSync(join(s.dir, 'home'), { mode: 0o755 });
+    writeFileSync(join(s.dir, 'home/rc.local'), STOCK_RC_LOCAL, { mode: 0o755 });
+    chownSync(join(s.dir, 'home'), 1000, 1000);
+    rmSync(join(s.root, 'etc/rc.local'));
+    symlinkSync(join(s.dir, 'home/rc.local'), join(s.root, 'etc/rc.local'));
+    assert.match((await s.facts()).rcLocal?.untrusted ?? '', /a folder above .*rc\.local is owned by uid 1000/);
+  }
+});
