@@ -8,12 +8,15 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
 import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
 import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
-import { ENV_SH, lockedBy, lockSh, parseRun, renderScript, unlockSh, type LockSpec } from '../remote/script.js';
-import { diagnoseScript, type DiagnoseParams } from '../remote/diagnose.js';
-import { diagnose, MalformedResult, parseRobotResult, VERDICT_TEXT, type RobotResult } from '../diagnose/verdict.js';
-import { chooseInterface, IFACE_RE, ifaceList } from '../modules/rule.js';
+import { ENV_SH, lockedBy, lockSh, parseRun, renderScript, shQuote, unlockSh, type LockSpec } from '../remote/script.js';
+import { DIAGNOSE_PY } from '../remote/diagnose.js';
+import { diagnose, parseRobotResult, VERDICT_TEXT } from '../diagnose/verdict.js';
+import { chooseInterface, ifaceList } from '../modules/rule.js';
 import { auditLogSh } from '../records/audit.js';
 import type { Vars } from '../inventory/inventory.js';
+import { diagnoseScript, type DiagnoseParams } from '../remote/diagnose.js';
+import { MalformedResult, type RobotResult } from '../diagnose/verdict.js';
+import { IFACE_RE } from '../modules/rule.js';
 import { interfaceSpec } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
@@ -353,13 +356,13 @@ export function rebootTask(o: RebootOptions): HostTask {
       ctx.step('rebooting');
       const t0 = Date.now();
       // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
-      const cmd = before.systemd
+      // PATH and working directory fixed as for every other root command (see ENV_SH).
+      const cmd = `${ENV_SH}\n` + (before.systemd
         ? 'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/systemctl reboot'
-        : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &';
+        : 'nohup sh -c "sleep 1; reboot" >/dev/null 2>&1 &');
       // The lock is held until the robot goes down (it lives in /run, which the boot clears).
       const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
-      // PATH and working directory fixed as for every other root command (see ENV_SH).
-      const r = await conn.exec(`set -e\n${ENV_SH}\n${lock}${cmd}`, { timeoutMs: 30_000 });
+      const r = await conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 });
       throwIfLocked(r);
       if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
       return { out, before, pre, t0 };
@@ -536,16 +539,16 @@ export function diagnoseTask(o: DiagnoseOptions): HostTask {
     }
     if (res.error) throw new HostError('config', res.error);
     if (res.crash) throw new HostError('command', `the diagnose program failed on the robot: ${res.crash}`);
+    if (res.abCutShort) {
+      out.status = 'failed';
+      out.reasons.push(`the A/B experiment's restore timer fired before it ended: it stopped after ${res.groups?.length ?? 0} group(s) and put the live rule back as it found it`);
+    }
     const c = checkCompliance(facts, settings);
     const d = diagnose(res, c.ruleCount > 0, server);
     out.details = { ...describe(facts, c), diagnosis: d };
     if (d.ab && !d.ab.restored) {
       out.status = 'failed';
       out.reasons.push('the A/B experiment did not leave the live rule as it found it: its restore timer puts it back');
-    }
-    if (d.ab?.cutShort) {
-      out.status = 'failed';
-      out.reasons.push(`the A/B experiment's restore timer fired before it ended: it stopped after ${d.ab.groups.length} group(s) and put the live rule back as it found it`);
     }
     if (d.verdict === 'affected-unprotected') out.reasons.push(VERDICT_TEXT[d.verdict]);
     return out;
