@@ -135,7 +135,7 @@ test("an /etc/rc.local that links into the login user's home is never edited as 
   const before = await state(l, 'planted', '/home/robot/rc.local');
   const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'planted', '--persistence', 'rc.local', '--json'], env);
   assert.equal(r.json.hosts.planted.error?.kind, 'config', JSON.stringify(r.json.hosts.planted));
-  assert.match(r.json.hosts.planted.error.message, /\/etc\/rc\.local: a folder above \/home\/robot\/rc\.local is owned by uid \d+, so another user could change what root runs at boot: fleetmasq will not edit it/);
+  assert.match(r.json.hosts.planted.error.message, /\/etc\/rc\.local: \/home\/robot\/rc\.local is owned by uid \d+, so another user could change what root runs at boot: fleetmasq will not edit it/);
   assert.equal(await state(l, 'planted', '/home/robot/rc.local'), before, 'untouched');
   assert.doesNotMatch(await sshOut(l, 'planted', 'iptables -w -t nat -S POSTROUTING'), /MASQUERADE/, 'nothing half-done');
   await sshOut(l, 'planted', 'rm -f /etc/rc.local');
