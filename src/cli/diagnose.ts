@@ -21,7 +21,10 @@ export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[
   // Also ansible.cfg's warnings (host keys not checked), which this command did not print before.
   const header = announceRun(setup, argv, io);
   const lock = lockFor(header, 'diagnose', values);
-  const task = diagnoseTask({ ...setup.taskOptions, lock, stun: values.stun, attempts, ...(values.ab ? { ab: { groups: groups ?? 4, per: per ?? 5 } } : {}) });
+  // Tests only (undocumented): the A/B restore timer's delay in seconds, to make it fire mid-experiment.
+  const early = process.env.FLEETMASQ_AB_RESTORE_AFTER;
+  const abRestoreAfterS = early && /^[1-9][0-9]{0,5}$/.test(early) ? Number(early) : undefined;
+  const task = diagnoseTask({ ...setup.taskOptions, lock, stun: values.stun, attempts, ...(values.ab ? { ab: { groups: groups ?? 4, per: per ?? 5 }, abRestoreAfterS, audit: { by: header.who, command: 'diagnose --ab' } } : {}) });
   const startedAt = new Date();
   const record = await openRunRecord('diagnose', header, false);
   let notify = (m: string) => io.err(m);

@@ -6,6 +6,7 @@
  */
 import { BOOT_ID_PATH, BOOT_ID_RE, MARKER, RC_LOCAL, UNIT_NAME, UNIT_PATH, WANTS_LINK } from '../remote/paths.js';
 import { ENV_SH, SECTION_FN, sections } from '../remote/script.js';
+import { isIfaceName, isIfaceSpecPart, isIPv4 } from '../remote/values.js';
 import { MANAGERS_SH, parseManagers, type ManagerFacts } from './managers.js';
 import { parseStorage, STORAGE_SH, type StorageFacts } from './storage.js';
 import { NFT_TABLE, nftRulesAsIptables } from '../modules/rule.js';
@@ -35,10 +36,20 @@ export interface Facts {
   rulesError?: string;
   /** The other backend, when its nat table exists: its POSTROUTING rules. */
   other?: { backend: 'nft' | 'legacy'; rules: string[] };
+  /** Default routes whose interface name fleetmasq accepts (see src/remote/values.ts). */
   routes: Route[];
+  /** Default routes on an interface whose name fleetmasq refuses (never used, only reported). */
+  refusedRoutes?: Route[];
   links: Link[];
+  /** Interfaces whose names fleetmasq refuses (left out of links). */
+  refusedLinks?: string[];
   /** /etc/rc.local (its target's mode and bytes when it is a symlink, and the target's path). */
-  rcLocal?: { mode: number; content: string; path?: string; notUtf8?: boolean };
+  /**
+   * /etc/rc.local (its target's mode and bytes when it is a symlink, and the target's path). `untrusted`:
+   * why someone other than root could change it (the file, or a folder above it, owned or writable by
+   * another user, such as the login user's home): root never edits such a file.
+   */
+  rcLocal?: { mode: number; content: string; path?: string; notUtf8?: boolean; untrusted?: string };
   unit?: string;
   /** `systemctl is-enabled` of our unit ('enabled' read from its .wants symlink); set only when its file exists. */
   unitEnabled?: string;
@@ -58,6 +69,24 @@ export interface Facts {
 }
 
 export class FactsError extends Error {}
+
+/**
+ * From `@own UID MODE` lines (the file first, then each folder above it): why another user could change
+ * the file, or undefined. Trusted: owned by root (or by the uid the facts ran as), and not writable by
+ * group or others, except a sticky folder (/tmp's kind, where only owners rename or delete).
+ */
+function foreignWritable(own: string[], euid: string, path: string): string | undefined {
+  if (!own.length) return `${path}: its owner could not be read`;
+  for (const [i, line] of own.entries()) {
+    const [, uid, modeS] = line.split(/\s+/);
+    const mode = parseInt(modeS ?? '', 8);
+    const what = i === 0 ? path : `a folder above ${path}`;
+    if (!/^\d+$/.test(uid ?? '') || Number.isNaN(mode)) return `${what}: its owner could not be read`;
+    if (uid !== '0' && uid !== euid) return `${what} is owned by uid ${uid}`;
+    if (mode & 0o022 && !(i > 0 && mode & 0o1000)) return `${what} is writable by ${mode & 0o002 ? 'everyone' : 'its group'}`;
+  }
+  return undefined;
+}
 
 /** A fact: the shell that prints it (after its `@@FM name` marker) and the parser of those lines. */
 interface Section {
@@ -89,7 +118,10 @@ const SECTIONS: Section[] = [
   {
     name: 'uid',
     sh: 'while read -r k r e _; do [ "$k" = Uid: ] && { echo "$e"; break; }; done < /proc/self/status',
-    parse: (l, f) => void (f.uid = Number(first(l))),
+    parse: (l, f) => {
+      f.uid = Number(first(l));
+      if (!Number.isInteger(f.uid) || f.uid < 0) throw new FactsError(`unexpected uid '${first(l).slice(0, 40)}'`);
+    },
   },
   {
     name: 'iptables_v',
@@ -129,7 +161,11 @@ esac`,
       for (const x of l) {
         const dev = /\bdev (\S+)/.exec(x)?.[1];
         if (!dev || !x.startsWith('default')) continue;
-        f.routes.push({ dev, metric: Number(/\bmetric (\d+)/.exec(x)?.[1] ?? 0), via: /\bvia (\S+)/.exec(x)?.[1] });
+        const via = /\bvia (\S+)/.exec(x)?.[1];
+        const r: Route = { dev, metric: Number(/\bmetric (\d{1,10})\b/.exec(x)?.[1] ?? 0), ...(via !== undefined && isIPv4(via) ? { via } : {}) };
+        // A name fleetmasq would refuse in the inventory is kept apart: it can never become the uplink.
+        if (isIfaceName(dev)) f.routes.push(r);
+        else (f.refusedRoutes ??= []).push(r);
       }
     },
   },
@@ -141,6 +177,10 @@ esac`,
         const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(x);
         if (!m) continue;
         const flags = m[2]!.split(',');
+        if (!isIfaceName(m[1]!)) {
+          (f.refusedLinks ??= []).push(m[1]!);
+          continue;
+        }
         f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
       }
     },
@@ -148,9 +188,18 @@ esac`,
   {
     // A symlink's target: its path, then its mode and bytes.
     name: 'rclocal',
-    sh: `if [ -e ${RC_LOCAL} ]; then [ -L ${RC_LOCAL} ] && echo "@path=$(readlink -f ${RC_LOCAL})"; stat -L -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL}; fi`,
+    // Who could change the file fleetmasq would edit as root: its owner and mode, and every folder above it
+    // (one stat for all), beside the uid this runs as.
+    sh: `if [ -e ${RC_LOCAL} ]; then
+  fm_p=$(readlink -f ${RC_LOCAL}); set --
+  while [ -n "$fm_p" ]; do set -- "$@" "$fm_p"; fm_p=\${fm_p%/*}; done
+  echo "@euid=$(id -u)"; stat -c '@own %u %a' "$@" 2>/dev/null
+  [ -L ${RC_LOCAL} ] && echo "@path=$(readlink -f ${RC_LOCAL})"; stat -L -c '%a' ${RC_LOCAL}; base64 ${RC_LOCAL}
+fi`,
     parse: (l, f) => {
-      const rest = [...l];
+      const euid = l.find((x) => x.startsWith('@euid='))?.slice(6).trim();
+      const own = l.filter((x) => x.startsWith('@own '));
+      const rest = l.filter((x) => !x.startsWith('@own ') && !x.startsWith('@euid='));
       const link = rest[0]?.startsWith('@path=') ? rest.shift()!.slice(6).trim() : undefined;
       // base64 wraps its output at 76 columns: a file's lines are joined back.
       if (rest.length >= 1 && rest[0]!.trim()) {
@@ -158,7 +207,15 @@ esac`,
         const content = bytes.toString('utf8');
         // Bytes that are not UTF-8 would not survive an edit: such a file is read, never written.
         const notUtf8 = !Buffer.from(content, 'utf8').equals(bytes);
-        f.rcLocal = { mode: parseInt(rest[0]!.trim(), 8), content, ...(link !== undefined ? { path: link } : {}), ...(notUtf8 ? { notUtf8 } : {}) };
+        // (Output without the @euid line was not made by this script's section, so it says nothing of owners.)
+        const untrusted = euid === undefined ? undefined : foreignWritable(own, euid, link ?? RC_LOCAL);
+        f.rcLocal = {
+          mode: parseInt(rest[0]!.trim(), 8),
+          content,
+          ...(link !== undefined ? { path: link } : {}),
+          ...(notUtf8 ? { notUtf8 } : {}),
+          ...(untrusted ? { untrusted } : {}),
+        };
       }
     },
   },
@@ -205,7 +262,8 @@ fi`,
         return v && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
       };
       const at = num('@t=');
-      if (mk.length >= 3 && BOOT_ID_RE.test(mk[0]!)) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]!, ...(at !== undefined ? { at } : {}) };
+      const fine = mk.length >= 3 && BOOT_ID_RE.test(mk[0]!) && ['systemd', 'rc.local'].includes(mk[1]!) && mk[2]!.split(',').every(isIfaceSpecPart);
+      if (fine) f.marker = { bootId: mk[0]!, method: mk[1]!, iface: mk[2]!, ...(at !== undefined ? { at } : {}) };
       f.now = num('@now=');
     },
   },

@@ -65,6 +65,7 @@ function rcLocalTarget(facts: Facts): { path: string } | { error: string } {
   const rc = facts.rcLocal;
   const damage = rc && blockDamage(rc.content);
   if (damage) return { error: `${RC_LOCAL} ${damage}` };
+  if (rc?.untrusted) return { error: `${RC_LOCAL}: ${rc.untrusted}, so another user could change what root runs at boot: fleetmasq will not edit it (use systemd persistence)` };
   if (rc?.notUtf8) return { error: `${RC_LOCAL} holds bytes that are not UTF-8, which an edit could not keep: fleetmasq will not edit it (use systemd persistence)` };
   const path = rc?.path ?? RC_LOCAL;
   if (!SAFE_PATH.test(path) || path.includes('/../')) return { error: `${RC_LOCAL} links to ${JSON.stringify(path)}: an unusual path, so fleetmasq will not write there` };

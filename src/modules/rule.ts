@@ -1,6 +1,7 @@
 /** The masquerade rule itself (pure): its spec, how to find copies, and the interface to put it on. */
 import type { Facts } from '../facts/facts.js';
 import { IFACE_PATTERN } from '../inventory/vars.js';
+import { shown } from '../remote/values.js';
 
 /** Interface names fleetmasq accepts anywhere (inventory, flags, playbooks, robots' routes). */
 export const IFACE_RE = new RegExp(IFACE_PATTERN);
@@ -95,13 +96,12 @@ export function specIn(text: string): string | undefined {
   const found: string[] = [];
   // A list is one loop over its interfaces.
   const loop = /for fm_i in ([^;]+); do/.exec(text);
-  if (loop) for (const i of loop[1]!.trim().split(/\s+/)) if (!found.includes(i)) found.push(i);
-  for (const m of text.matchAll(/-A POSTROUTING -o ([^\s"]+) -j MASQUERADE/g)) if (!found.includes(m[1]!)) found.push(m[1]!);
+  // Names from a robot's files: only those fleetmasq accepts (see src/remote/values.ts).
+  const add = (i: string) => IFACE_RE.test(i) && !found.includes(i) && found.push(i);
+  if (loop) for (const i of loop[1]!.trim().split(/\s+/)) add(i);
+  for (const m of text.matchAll(/-A POSTROUTING -o ([^\s"]+) -j MASQUERADE/g)) add(m[1]!);
   // fleetmasq's nftables table: `oifname "usb*" masquerade` is the spec's usb+.
-  for (const m of text.matchAll(/oifname "([^"\s]+)" masquerade/g)) {
-    const part = m[1]!.endsWith('*') ? `${m[1]!.slice(0, -1)}+` : m[1]!;
-    if (!found.includes(part)) found.push(part);
-  }
+  for (const m of text.matchAll(/oifname "([^"\s]+)" masquerade/g)) add(m[1]!.endsWith('*') ? `${m[1]!.slice(0, -1)}+` : m[1]!);
   return found.length ? found.join(',') : undefined;
 }
 
@@ -121,7 +121,13 @@ export type IfaceChoice = { iface: string; how: 'named' | 'default-route' } | { 
 export function chooseInterface(facts: Facts, wanted: string): IfaceChoice {
   if (wanted !== 'auto') return { iface: wanted, how: 'named' };
   // (a list never holds auto: the inventory's schema and --interface refuse it)
-  const routes = [...facts.routes].sort((a, b) => a.metric - b.metric);
+  const routes = [...facts.routes, ...(facts.refusedRoutes ?? [])].sort((a, b) => a.metric - b.metric);
   if (!routes.length) return { error: 'no default route on the robot, so the uplink cannot be found: set masquerade_interface (or --interface)' };
-  return { iface: routes[0]!.dev, how: 'default-route' };
+  const dev = routes[0]!.dev;
+  // The robot's own answer is checked as the inventory's would be: a name fleetmasq refuses runs nothing.
+  if (!IFACE_RE.test(dev) || dev.endsWith('+'))
+    return {
+      error: `the robot's default route uses interface ${shown(dev)}, a name fleetmasq refuses (letters, digits, '_', '.', '-', at most 15): nothing was run; set masquerade_interface (or --interface) to the uplink`,
+    };
+  return { iface: dev, how: 'default-route' };
 }

@@ -17,26 +17,34 @@ export function entrypointSnippet(spec: string): string {
   const add = (iface: string) =>
     `iptables -w -t nat -C ${ruleArgs(iface)} 2>/dev/null || iptables -w -t nat -A ${ruleArgs(iface)} 2>/dev/null || echo "fleetmasq: could not add the masquerade rule on ${iface} (NET_ADMIN? host network? iptables?)" >&2`;
   if (!auto) return head + ifaceList(spec).map(add).join('\n') + '\n';
-  return `${head}# The uplink: the interface of the default route with the lowest metric. In a function, so that
-# \`set --\` leaves the entry point's own arguments ("$@") alone.
-fm_masq() {
+  return `${head}# The uplink: the interface of the default route with the lowest metric. In a subshell, so that
+# \`set --\`, IFS and \`set -f\` leave the entry point's own arguments ("$@"), IFS and options alone; the
+# route's words are split on blanks only and never globbed, whatever the entry point set.
+fm_masq() (
+  IFS=' 	'
+  set -f
   fm_if= fm_best=
   while read -r fm_l; do
     set -- $fm_l
     fm_dev= fm_m=0
     while [ $# -gt 0 ]; do
-      case "$1" in dev) fm_dev=$2; shift ;; metric) fm_m=$2; shift ;; esac
+      case "$1" in dev) fm_dev=\${2-}; [ $# -gt 1 ] && shift ;; metric) fm_m=\${2-}; [ $# -gt 1 ] && shift ;; esac
       shift
     done
+    case "$fm_m" in '' | *[!0-9]*) fm_m=0 ;; esac
     if [ -n "$fm_dev" ] && { [ -z "$fm_best" ] || [ "$fm_m" -lt "$fm_best" ]; }; then fm_if=$fm_dev fm_best=$fm_m; fi
   done <<EOF_FM
 $(ip -4 route show default 2>/dev/null)
 EOF_FM
-  if [ -z "$fm_if" ]; then echo "fleetmasq: no default route, so no uplink to masquerade on" >&2; return 0; fi
+  if [ -z "$fm_if" ]; then echo "fleetmasq: no default route, so no uplink to masquerade on" >&2; exit 0; fi
+  # A name fleetmasq accepts anywhere, or nothing is run with it.
+  case "$fm_if" in
+    *[!A-Za-z0-9_.-]* | [!A-Za-z0-9]* | ????????????????*) echo "fleetmasq: the default route's interface is not a name fleetmasq accepts: no rule added" >&2; exit 0 ;;
+  esac
   iptables -w -t nat -C POSTROUTING -o "$fm_if" -j MASQUERADE 2>/dev/null || iptables -w -t nat -A POSTROUTING -o "$fm_if" -j MASQUERADE 2>/dev/null || echo "fleetmasq: could not add the masquerade rule on $fm_if (NET_ADMIN? host network? iptables?)" >&2
-  return 0
-}
-fm_masq
-unset -f fm_masq; unset fm_if fm_best fm_l fm_dev fm_m
+  exit 0
+)
+fm_masq || :
+unset -f fm_masq
 `;
 }

@@ -2,53 +2,76 @@
  * The robot side of `fleetmasq diagnose`: one Python 3 program (every ROS robot has python3), sent on
  * stdin, its parameters one JSON argument (never spliced into code), its result one JSON line.
  *
+ * - Run isolated (`python3 -I`, from `/`): sudo keeps the login user's home as working directory, and a
+ *   plain `python3 -` puts it first on sys.path, so a `json.py` planted there would run as root.
  * - Attempts, ICE-like: a fresh UDP socket bound to each local IPv4 address (as WebRTC's host
  *   candidates are) sends a STUN Binding request; the public address seen through the uplink is read
  *   before and after each attempt, and whether it changed right after the attempt is the symptom.
+ *   Replies are parsed defensively: a malformed datagram is no answer, never a crash.
  * - Leak test (root): a datagram sent from a local address that is not the uplink's, captured on the
  *   uplink after NAT (AF_PACKET sees egress after POSTROUTING): its source is the uplink's address when
  *   masquerading is in effect, else the foreign one — what the hotspot reacts to.
  * - A/B (--ab): groups alternating masquerading off/on, toggling only the live rule. The original state
- *   is written to a restore script and a robot-side timer (systemd-run, else a detached sleeper) puts it
- *   back unless the program cancels it at its end, so a controller that dies or a link that drops never
- *   leaves the robot changed. Hangups are ignored: the program runs to its end and restores itself.
+ *   goes to a restore script (rendered here, in TypeScript, every name quoted) that a robot-side timer
+ *   (systemd-run, else a detached sleeper) runs unless the program disarms it at its end, so a controller
+ *   that dies or a link that drops never leaves the robot changed. The restore never deletes itself while
+ *   the experiment runs; it first leaves a `.fired` flag, and the experiment, seeing it, toggles no more
+ *   and restores again. Each toggle and each restore writes an audit line. Hangups are ignored: the
+ *   program runs to its end and restores itself.
  */
+import { auditLogSh } from '../records/audit.js';
+import { ENV_SH, lockSh, shQuote, unlockSh } from './script.js';
+
 export const DIAGNOSE_PY = String.raw`
-import json, os, random, signal, socket, struct, subprocess, sys, time
-signal.signal(signal.SIGHUP, signal.SIG_IGN)
-P = json.loads(sys.argv[1])
+import json, os, re, signal, socket, struct, subprocess, sys, time
 COOKIE = 0x2112A442
+IFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\+?$")
+DEVNULL = subprocess.DEVNULL
+P = {}
 out = {"v": 1}
+
+def parse_stun(data, tid):
+    """The mapped (address, port) of a Binding success for transaction tid; None for anything else.
+    Never raises: a truncated or malformed datagram is no answer."""
+    try:
+        if not isinstance(data, bytes) or len(data) < 20 or data[8:20] != tid:
+            return None
+        if struct.unpack("!I", data[4:8])[0] != COOKIE:
+            return None
+        n = struct.unpack("!H", data[2:4])[0]
+        end = min(20 + n, len(data))
+        i, mapped = 20, None
+        while i + 4 <= end:
+            t, l = struct.unpack("!HH", data[i:i + 4])
+            v = data[i + 4:i + 4 + l]
+            if t in (0x0020, 0x0001) and l == 8 and len(v) == 8 and v[1] == 1:
+                port = struct.unpack("!H", v[2:4])[0]
+                ip = struct.unpack("!I", v[4:8])[0]
+                if t == 0x0020:
+                    mapped = (socket.inet_ntoa(struct.pack("!I", ip ^ COOKIE)), port ^ (COOKIE >> 16))
+                elif mapped is None:
+                    mapped = (socket.inet_ntoa(struct.pack("!I", ip)), port)
+            i += 4 + l + (-l % 4)
+        return mapped
+    except Exception:
+        return None
 
 def stun(sock, server, timeout):
     tid = os.urandom(12)
-    sock.settimeout(timeout)
     try:
         sock.sendto(struct.pack("!HHI", 1, 0, COOKIE) + tid, server)
         end = time.time() + timeout
-        while time.time() < end:
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            sock.settimeout(left)
             data, _ = sock.recvfrom(2048)
-            if len(data) < 20 or data[8:20] != tid:
-                continue
-            n = struct.unpack("!H", data[2:4])[0]
-            i, mapped = 20, None
-            while i + 4 <= 20 + n and i + 4 <= len(data):
-                t, l = struct.unpack("!HH", data[i:i + 4])
-                v = data[i + 4:i + 4 + l]
-                if t in (0x0020, 0x0001) and l == 8 and v[1] == 1:
-                    port = struct.unpack("!H", v[2:4])[0]
-                    ip = struct.unpack("!I", v[4:8])[0]
-                    if t == 0x0020:
-                        port ^= COOKIE >> 16
-                        ip ^= COOKIE
-                        mapped = (socket.inet_ntoa(struct.pack("!I", ip)), port)
-                    elif mapped is None:
-                        mapped = (socket.inet_ntoa(struct.pack("!I", ip)), port)
-                i += 4 + l + (-l % 4)
-            return mapped
+            mapped = parse_stun(data, tid)
+            if mapped:
+                return mapped
     except (socket.timeout, OSError):
         return None
-    return None
 
 def public(server):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -56,6 +79,8 @@ def public(server):
         s.bind((P["uplinkAddr"], 0))
         m = stun(s, server, P["timeout"])
         return m[0] if m else None
+    except OSError:
+        return None
     finally:
         s.close()
 
@@ -94,31 +119,33 @@ def leak(server):
     # Every interface, every protocol (binding to one interface saw nothing in containers): frames
     # are filtered here to IPv4 leaving the uplink.
     cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0003))
+    seen = None
     try:
         cap.settimeout(0.2)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind((src, 0))
-        mark = b"fleetmasq-leak-" + os.urandom(6).hex().encode()
-        dst_ip = socket.inet_aton(server[0])
-        seen = None
-        for _ in range(3):
-            s.sendto(mark, server)
-            end = time.time() + 0.6
-            while time.time() < end and seen is None:
-                try:
-                    pkt, where = cap.recvfrom(65535)
-                except socket.timeout:
-                    continue
-                if where[0] != P["uplink"] or where[1] != 0x0800 or where[2] != 4:
-                    continue
-                if len(pkt) < 28 or pkt[9] != 17 or pkt[16:20] != dst_ip:
-                    continue
-                ihl = (pkt[0] & 15) * 4
-                if pkt[ihl + 8:].startswith(mark):
-                    seen = socket.inet_ntoa(pkt[12:16])
-            if seen:
-                break
-        s.close()
+        try:
+            s.bind((src, 0))
+            mark = b"fleetmasq-leak-" + os.urandom(6).hex().encode()
+            dst_ip = socket.inet_aton(server[0])
+            for _ in range(3):
+                s.sendto(mark, server)
+                end = time.time() + 0.6
+                while time.time() < end and seen is None:
+                    try:
+                        pkt, where = cap.recvfrom(65535)
+                    except socket.timeout:
+                        continue
+                    if where[0] != P["uplink"] or where[1] != 0x0800 or where[2] != 4:
+                        continue
+                    if len(pkt) < 28 or pkt[9] != 17 or pkt[16:20] != dst_ip:
+                        continue
+                    ihl = (pkt[0] & 15) * 4
+                    if pkt[ihl + 8:].startswith(mark):
+                        seen = socket.inet_ntoa(pkt[12:16])
+                if seen:
+                    break
+        finally:
+            s.close()
     finally:
         cap.close()
     if seen is None:
@@ -126,15 +153,10 @@ def leak(server):
     return {"result": "masqueraded" if seen == P["uplinkAddr"] else "leaks", "from": src, "seen": seen}
 
 def ipt(*args):
-    return subprocess.run(["iptables", "-w"] + list(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-
-RULE = ["-t", "nat", "{op}", "POSTROUTING", "-o", None, "-j", "MASQUERADE"]
+    return subprocess.run(["iptables", "-w"] + list(args), stdout=DEVNULL, stderr=DEVNULL).returncode
 
 def rule(op, iface):
-    r = list(RULE)
-    r[2] = op
-    r[5] = iface
-    return r
+    return ["-t", "nat", op, "POSTROUTING", "-o", iface, "-j", "MASQUERADE"]
 
 def set_masq(on):
     for i in P["ifaces"]:
@@ -143,81 +165,216 @@ def set_masq(on):
                 ipt(*rule("-A", i))
         else:
             while ipt(*rule("-C", i)) == 0:
-                ipt(*rule("-D", i))
+                if ipt(*rule("-D", i)) != 0:
+                    break
+
+def sh(script, *args):
+    """A shell fragment the controller rendered (src/remote owns the robot's shell), never built here."""
+    if script:
+        subprocess.run(["/bin/sh", "-c", script, "fleetmasq"] + list(args), stdout=DEVNULL, stderr=DEVNULL)
 
 def ab(server):
     orig = {i: ipt(*rule("-C", i)) == 0 for i in P["ifaces"]}
-    restore = "/run/fleetmasq-ab-restore-%d.sh" % os.getpid()
-    lines = ["#!/bin/sh", "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-    for i, on in orig.items():
-        if on:
-            lines.append("iptables -w -t nat -C POSTROUTING -o %s -j MASQUERADE 2>/dev/null || iptables -w -t nat -A POSTROUTING -o %s -j MASQUERADE" % (i, i))
-        else:
-            lines.append("while iptables -w -t nat -C POSTROUTING -o %s -j MASQUERADE 2>/dev/null; do iptables -w -t nat -D POSTROUTING -o %s -j MASQUERADE; done" % (i, i))
-    lines.append("rm -f " + restore)
-    with open(restore, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.chmod(restore, 0o700)
-    unit = "fleetmasq-ab-restore-%d" % os.getpid()
+    pid = os.getpid()
+    restore = "/run/fleetmasq-ab-restore-%d.sh" % pid
+    fired = "/run/fleetmasq-ab-restore-%d.fired" % pid
+    if os.path.exists(fired):
+        os.unlink(fired)
+    # Written whole and durable before anything changes; never deleted by the restore while this runs.
+    tmp = restore + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "w") as f:
+        f.write(P["restoreSh"])
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, restore)
+    # sh RESTORE PID STATE...: one on/off per interface, in P["ifaces"]'s order.
+    args = [restore, str(pid)] + ["on" if orig[i] else "off" for i in P["ifaces"]]
+    unit = "fleetmasq-ab-restore-%d" % pid
     limit = int(P["restoreAfter"])
     timer = None
     if P["systemd"] and subprocess.run(["systemd-run", "--quiet", "--unit", unit, "--on-active=%d" % limit,
-                                        "--timer-property=AccuracySec=1s", "/bin/sh", restore],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+                                        "--timer-property=AccuracySec=1s", "/bin/sh"] + args,
+                                       stdout=DEVNULL, stderr=DEVNULL).returncode == 0:
         timer = ("systemd", unit)
     else:
-        p = subprocess.Popen(["sh", "-c", "sleep %d; sh %s" % (limit, restore)], start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(["/bin/sh", "-c", 'sleep "$1"; shift; exec /bin/sh "$@"', "fleetmasq", str(limit)] + args,
+                             start_new_session=True, stdout=DEVNULL, stderr=DEVNULL)
         timer = ("sleeper", p.pid)
     out["abRestore"] = {"timer": timer[0], "after": limit, "original": orig}
     groups = []
+    cut = False
     try:
         for g in range(P["ab"]["groups"]):
             on = g % 2 == 1
+            # Once the restore fired, nothing is toggled again: the robot stays as it was found.
+            if os.path.exists(fired):
+                cut = True
+                break
             set_masq(on)
-            groups.append({"masquerade": on, "attempts": run_attempts(server, P["ab"]["per"])})
+            sh(P.get("audit", {}).get("on" if on else "off"))
+            if os.path.exists(fired):
+                cut = True
+                break
+            attempts = run_attempts(server, P["ab"]["per"])
+            # Fired during this toggle or group: the group was not all under its setting.
+            if os.path.exists(fired):
+                cut = True
+                break
+            groups.append({"masquerade": on, "attempts": attempts})
     finally:
-        subprocess.run(["/bin/sh", restore], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Disarm first, then restore (again, if it fired: it is idempotent and after every toggle).
         if timer[0] == "systemd":
-            subprocess.run(["systemctl", "stop", unit + ".timer", unit + ".service"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["systemctl", "stop", unit + ".timer"], stdout=DEVNULL, stderr=DEVNULL)
         else:
             try:
                 os.killpg(timer[1], signal.SIGTERM)
             except OSError:
                 pass
+        subprocess.run(["/bin/sh"] + args, stdout=DEVNULL, stderr=DEVNULL)
+        if timer[0] == "systemd":
+            subprocess.run(["systemctl", "stop", unit + ".service"], stdout=DEVNULL, stderr=DEVNULL)
+            subprocess.run(["systemctl", "reset-failed", unit + ".service", unit + ".timer"], stdout=DEVNULL, stderr=DEVNULL)
         now = {i: ipt(*rule("-C", i)) == 0 for i in P["ifaces"]}
         out["abRestored"] = now == orig
+        if cut:
+            out["abCutShort"] = True
+        for f in (restore, fired):
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
     return groups
 
 def local_addrs():
-    r = subprocess.run(["ip", "-o", "-4", "addr", "show"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+    r = subprocess.run(["ip", "-o", "-4", "addr", "show"], stdout=subprocess.PIPE, stderr=DEVNULL, universal_newlines=True, errors="replace")
     res = []
     for line in r.stdout.splitlines():
         f = line.split()
         if len(f) >= 4 and f[2] == "inet" and not f[3].startswith("127."):
-            res.append((f[1].split("@")[0], f[3].split("/")[0]))
+            a = f[3].split("/")[0]
+            try:
+                socket.inet_aton(a)
+            except OSError:
+                continue
+            res.append((f[1].split("@")[0], a))
     return res
 
-if "addrs" not in P:
-    found = local_addrs()
-    P["addrs"] = [a for _, a in found]
-    up = [a for i, a in found if i == P["uplink"]]
-    if not up:
-        print("@@FMDIAG " + json.dumps({"v": 1, "error": "no IPv4 address on the uplink " + P["uplink"]}))
-        sys.exit(0)
-    P["uplinkAddr"] = up[0]
-out["uplinkAddr"] = P["uplinkAddr"]
-out["addrs"] = P["addrs"]
-try:
-    server = (socket.gethostbyname(P["server"][0]), int(P["server"][1]))
-except OSError as e:
-    print("@@FMDIAG " + json.dumps({"v": 1, "error": "cannot resolve the STUN server %s: %s" % (P["server"][0], e)}))
-    sys.exit(0)
-if P.get("leak", True):
-    out["leak"] = leak(server)
-if P.get("ab"):
-    out["groups"] = ab(server)
-else:
-    out["attempts"] = run_attempts(server, P["attempts"])
-print("@@FMDIAG " + json.dumps(out))
+def result(extra):
+    print("@@FMDIAG " + json.dumps(dict(out, **extra)))
+
+def main():
+    P.update(json.loads(sys.argv[1]))
+    # The controller validated these; a name that is not an interface name never reaches a command.
+    if not IFACE.match(P["uplink"]) or P["uplink"].endswith("+") or not all(IFACE.match(i) for i in P["ifaces"]):
+        result({"error": "refused: an interface name that is not one"})
+        return
+    if "addrs" not in P:
+        found = local_addrs()
+        P["addrs"] = [a for _, a in found]
+        up = [a for i, a in found if i == P["uplink"]]
+        if not up:
+            result({"error": "no IPv4 address on the uplink " + P["uplink"]})
+            return
+        P["uplinkAddr"] = up[0]
+    out["uplinkAddr"] = P["uplinkAddr"]
+    out["addrs"] = P["addrs"]
+    try:
+        server = (socket.gethostbyname(P["server"][0]), int(P["server"][1]))
+    except (OSError, ValueError) as e:
+        result({"error": "cannot resolve the STUN server %s: %s" % (P["server"][0], e)})
+        return
+    if P.get("leak", True):
+        out["leak"] = leak(server)
+    if P.get("ab"):
+        out["groups"] = ab(server)
+    else:
+        out["attempts"] = run_attempts(server, P["attempts"])
+    result({})
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        main()
+    except Exception as e:
+        # A failure of this program is this robot's failure, said as such (the A/B restore already ran).
+        result({"crash": ("%s: %s" % (type(e).__name__, e))[:300]})
 `;
+
+/**
+ * The A/B restore script, run as `sh SCRIPT PID STATE...` (one `on`/`off` per interface, in order; PID:
+ * the experiment's). Idempotent: it puts each interface's live rule back as it was found, whoever runs it
+ * and however often. It flags that it fired (`<script>.fired`) before it changes anything, and deletes
+ * itself only once the experiment is gone (the experiment cleans up after itself).
+ */
+export function abRestoreSh(ifaces: string[], restoredAudit = ''): string {
+  return `#!/bin/sh
+${ENV_SH}
+: > "\${0%.sh}.fired"
+fm_pid=$1; shift
+fm_r=0
+for fm_i in ${ifaces.map(shQuote).join(' ')}; do
+  [ $# -gt 0 ] || break
+  fm_s=$1; shift
+  if [ "$fm_s" = on ]; then
+    iptables -w -t nat -C POSTROUTING -o "$fm_i" -j MASQUERADE 2>/dev/null || iptables -w -t nat -A POSTROUTING -o "$fm_i" -j MASQUERADE || fm_r=1
+  else
+    while iptables -w -t nat -C POSTROUTING -o "$fm_i" -j MASQUERADE 2>/dev/null; do
+      iptables -w -t nat -D POSTROUTING -o "$fm_i" -j MASQUERADE || { fm_r=1; break; }
+    done
+  fi
+done
+${restoredAudit}
+kill -0 "$fm_pid" 2>/dev/null || rm -f "$0" "\${0%.sh}.fired"
+exit $fm_r
+`;
+}
+
+export interface DiagnoseParams {
+  uplink: string;
+  ifaces: string[];
+  server: [string, string];
+  attempts: number;
+  timeout: number;
+  candidateTimeout: number;
+  settle: number;
+  gap: number;
+  leak: boolean;
+  systemd: boolean;
+  ab?: { groups: number; per: number };
+  /** Seconds until the robot-side timer restores the live rule (--ab). */
+  restoreAfter?: number;
+}
+
+/**
+ * The whole diagnose command: the isolated Python program, from `/`. With --ab it holds the robot's lock
+ * for the whole restore window (until the experiment ends and, should it die, until its timer has put the
+ * rule back: a run that took the robot in between would see its change undone), and the restore script
+ * and the audit fragments travel in the parameters. `expectedS`: how long the experiment should take.
+ */
+export function diagnoseScript(
+  p: DiagnoseParams,
+  o: { expectedS: number; lock?: { runId: string; holder: string }; audit?: { by: string; command: string } },
+): string {
+  const audit = (what: string) => (o.audit ? auditLogSh([what], o.audit.by, o.audit.command) : '');
+  const on = p.ifaces.join(',');
+  const params = {
+    ...p,
+    ...(p.ab
+      ? {
+          restoreSh: abRestoreSh(p.ifaces, audit(`A/B experiment: the live rule on ${on} restored as it was found`)),
+          audit: { off: audit(`A/B experiment: masquerading switched off (${on})`), on: audit(`A/B experiment: masquerading switched on (${on})`) },
+        }
+      : {}),
+  };
+  const held = p.ab && o.lock;
+  const lock = held ? lockSh({ ...o.lock!, ttlS: Math.ceil(Math.max(o.expectedS, p.restoreAfter ?? 0)) + 90 }) : '';
+  const unlock = held ? unlockSh(o.lock!.runId) : '';
+  return `${ENV_SH}
+${lock}
+if ! command -v python3 >/dev/null 2>&1; then echo '@@FMDIAG {"v":1,"nopython":true}'; ${unlock ? `${unlock}; ` : ''}exit 0; fi
+python3 -I - ${shQuote(JSON.stringify(params))} <<'FMPY'
+${DIAGNOSE_PY}
+FMPY
+${unlock}`;
+}

@@ -16,8 +16,11 @@ export function b64(s: string): string {
 const MARK = '@@FM';
 const MARK_LINE = /^@@FM (\w+)(?: (\S+))?$/;
 
-/** A fixed locale and PATH: what the robot's tools print is what the parsers expect. */
-export const ENV_SH = 'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * A fixed locale and PATH: what the robot's tools print is what the parsers expect. And `/` as working
+ * directory: sudo keeps the login user's (their home), where nothing run as root may look for code or files.
+ */
+export const ENV_SH = 'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\ncd /';
 
 /** Shell of a section marker (a newline first: the previous output may not end in one). */
 export const SECTION_FN = `m() { printf '\\n${MARK} %s\\n' "$1"; }`;

@@ -14,6 +14,9 @@ import { diagnose, parseRobotResult, VERDICT_TEXT } from '../diagnose/verdict.js
 import { chooseInterface, ifaceList } from '../modules/rule.js';
 import { auditLogSh } from '../records/audit.js';
 import type { Vars } from '../inventory/inventory.js';
+import { diagnoseScript, type DiagnoseParams } from '../remote/diagnose.js';
+import { MalformedResult, type RobotResult } from '../diagnose/verdict.js';
+import { IFACE_RE } from '../modules/rule.js';
 import { interfaceSpec } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
@@ -398,7 +401,8 @@ export function rebootTask(o: RebootOptions): HostTask {
       ctx.step('rebooting');
       const t0 = Date.now();
       // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
-      const cmd = startRebootSh(before.systemd, own.reboot);
+      // PATH and working directory fixed as for every other root command (see ENV_SH).
+      const cmd = `${ENV_SH}\n${startRebootSh(before.systemd, own.reboot)}`;
       // The lock is held until the robot goes down (it lives in /run, which the boot clears).
       const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
       const r = await conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 });
@@ -519,6 +523,8 @@ export interface DiagnoseOptions extends TaskOptions {
   attempts: number;
   /** --ab: groups alternating masquerading off/on, `per` attempts each. */
   ab?: { groups: number; per: number };
+  /** Seconds until the A/B restore timer fires (tests: FLEETMASQ_AB_RESTORE_AFTER); default twice the experiment's length and a minute. */
+  abRestoreAfterS?: number;
 }
 
 /** A public STUN server, when neither --stun nor masquerade_stun_server names one. */
@@ -538,11 +544,15 @@ export function diagnoseTask(o: DiagnoseOptions): HostTask {
     const choice = chooseInterface(facts, named ? settings.interface : 'auto');
     if ('error' in choice) throw new HostError('config', choice.error);
     const ifaces = settings.interface === 'auto' ? [choice.iface] : ifaceList(settings.interface);
+    // Names reach the robot's shell (the restore script): only those fleetmasq accepts anywhere.
+    const refused = [choice.iface, ...ifaces].find((i) => !IFACE_RE.test(i));
+    if (refused !== undefined) throw new HostError('config', `interface name ${JSON.stringify(refused)} refused: nothing was run`);
     if (o.ab && facts.rulesError) throw new HostError('config', `iptables does not work here (${facts.rulesError}): --ab will not touch a robot it could not restore`);
     const timeout = 1.0;
     const perAttempt = 2 * timeout + 4 * 0.5 + 0.3 + 0.2;
     const total = (o.ab ? o.ab.groups * o.ab.per : o.attempts) * perAttempt + 10;
-    const params = {
+    const restoreAfter = o.ab ? (o.abRestoreAfterS ?? Math.ceil(total * 2 + 60)) : undefined;
+    const params: DiagnoseParams = {
       uplink: choice.iface,
       ifaces,
       server: [host, port],
@@ -553,22 +563,20 @@ export function diagnoseTask(o: DiagnoseOptions): HostTask {
       gap: 0.2,
       leak: true,
       systemd: facts.systemd,
-      ...(o.ab ? { ab: o.ab, restoreAfter: Math.ceil(total * 2 + 60) } : {}),
+      ...(o.ab ? { ab: o.ab, restoreAfter } : {}),
     };
-    const lock = o.ab && o.lock ? lockSh(lockSpec(o.lock, total * 1000)) : '';
-    const unlock = o.ab && o.lock ? unlockSh(o.lock.runId) : '';
-    const script = `${ENV_SH}
-${lock}
-if ! command -v python3 >/dev/null 2>&1; then echo '@@FMDIAG {"v":1,"nopython":true}'; ${unlock ? `${unlock}; ` : ''}exit 0; fi
-python3 - ${shQuote(JSON.stringify(params))} <<'FMPY'
-${DIAGNOSE_PY}
-FMPY
-${unlock}`;
+    const script = diagnoseScript(params, { expectedS: total, ...(o.lock ? { lock: { runId: o.lock.runId, holder: o.lock.holder } } : {}), ...(o.audit ? { audit: o.audit } : {}) });
     ctx.step(o.ab ? `A/B: ${o.ab.groups} groups of ${o.ab.per} attempts` : `${o.attempts} connection attempts`);
     const r = await conn.exec(script, { timeoutMs: Math.max(o.commandTimeoutMs ?? 0, total * 1000 + 30_000) });
     const holder = r.code === 75 ? lockedBy(r.stdout) : undefined;
     if (holder !== undefined) throw new HostError('locked', `locked by ${holder}: another run is changing this robot`);
-    const res = parseRobotResult(r.stdout);
+    let res: RobotResult | undefined;
+    try {
+      res = parseRobotResult(r.stdout);
+    } catch (e) {
+      if (e instanceof MalformedResult) throw new HostError('command', `the diagnose program's result is malformed: ${e.message}`);
+      throw e;
+    }
     if (!res) throw new HostError('command', `the diagnose program gave no result (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`);
     if (res.nopython) {
       out.status = 'skipped';
@@ -576,6 +584,11 @@ ${unlock}`;
       return out;
     }
     if (res.error) throw new HostError('config', res.error);
+    if (res.crash) throw new HostError('command', `the diagnose program failed on the robot: ${res.crash}`);
+    if (res.abCutShort) {
+      out.status = 'failed';
+      out.reasons.push(`the A/B experiment's restore timer fired before it ended: it stopped after ${res.groups?.length ?? 0} group(s) and put the live rule back as it found it`);
+    }
     const c = checkCompliance(facts, settings);
     const d = diagnose(res, c.ruleCount > 0, server);
     out.details = { ...describe(facts, c), diagnosis: d };

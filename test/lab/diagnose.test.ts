@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cli } from '../helpers/cli.js';
-import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
+import { canRunLab, observedSource, specFile, sshOut, useLab } from '../helpers/lab.js';
 import type { LabState } from '../../src/lab/lab.js';
 
 const setup = async (l: LabState) => {
@@ -68,7 +68,7 @@ test('--ab when the controller dies mid-way: the robot finishes, restores its st
   const end = Date.now() + 90_000;
   let left = '';
   while (Date.now() < end) {
-    left = await sshOut(l, 'bare', 'pgrep -f "[p]ython3 - " >/dev/null && echo running || echo done');
+    left = await sshOut(l, 'bare', 'pgrep -f "[p]ython3 -I - " >/dev/null && echo running || echo done');
     if (left.trim() === 'done') break;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -76,4 +76,37 @@ test('--ab when the controller dies mid-way: the robot finishes, restores its st
   assert.deepEqual(await rules('bare'), [], 'masquerading off again, as it was');
   assert.equal((await sshOut(l, 'bare', 'systemctl list-units --all --plain --no-legend "fleetmasq-ab-restore-*" | wc -l')).trim(), '0', 'the restore timer is disarmed');
   assert.equal((await sshOut(l, 'bare', 'ls /run/fleetmasq-ab-restore-*.sh 2>/dev/null | wc -l')).trim(), '0');
+});
+
+test('--ab whose restore timer fires early, with a run queued behind it: toggling stops, the fix stays in effect, the queued run changes nothing in the window, audit lines tell it', opts, async () => {
+  const l = lab();
+  const uplink = l.robots.find((r) => r.name === 'fixed')!.address;
+  assert.equal(await observedSource(l, 'fixed'), uplink, 'masquerading in effect before');
+  // The experiment (3 groups of 5 attempts, ~15 s) with its restore timer at 2 s, in a process of its own.
+  const p = spawn(process.execPath, ['bin/fleetmasq.js', 'diagnose', '-i', inv(), '-l', 'fixed', '--ab', '--ab-groups', '3', '--ab-per', '5', '--json'], {
+    env: { ...process.env, FLEETMASQ_AB_RESTORE_AFTER: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  p.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise<void>((r) => p.on('close', () => r()));
+  // Queued behind it once it holds the robot's lock: an apply that waits for the lock.
+  const until = Date.now() + 30_000;
+  while (Date.now() < until && (await sshOut(l, 'fixed', 'test -e /run/fleetmasq.lock && echo held; true')).trim() !== 'held') await new Promise((r) => setTimeout(r, 200));
+  const queued = await cli(['apply', '-i', inv(), '-l', 'fixed', '--wait-lock', '5m', '--json']);
+  await exited;
+  const h = JSON.parse(stdout).hosts.fixed;
+  assert.equal(h.diagnosis.ab.restored, true, JSON.stringify(h));
+  assert.equal(h.diagnosis.ab.cutShort, true, 'the timer fired mid-experiment: it stopped there');
+  assert.ok(h.diagnosis.ab.groups.length < 3);
+  assert.match(h.reasons.join('\n'), /restore timer fired before it ended: it stopped after \d group\(s\) and put the live rule back as it found it/);
+  assert.equal(queued.json.hosts.fixed.status, 'ok', `the queued run found the robot as it was: ${JSON.stringify(queued.json.hosts.fixed)}`);
+  assert.deepEqual(queued.json.hosts.fixed.changes, []);
+  assert.equal(await observedSource(l, 'fixed'), uplink, 'masquerading in effect after');
+  assert.equal((await rules('fixed')).length, 1);
+  const journal = await sshOut(l, 'fixed', 'journalctl -t fleetmasq --no-pager -o cat');
+  assert.match(journal, /diagnose --ab by \S+: A\/B experiment: masquerading switched off \(/);
+  assert.match(journal, /diagnose --ab by \S+: A\/B experiment: the live rule on \S+ restored as it was found/);
+  assert.equal((await sshOut(l, 'fixed', 'ls /run/fleetmasq-ab-restore-* 2>/dev/null | wc -l')).trim(), '0');
+  assert.equal((await sshOut(l, 'fixed', 'systemctl list-units --all --plain --no-legend "fleetmasq-ab-restore-*" | wc -l')).trim(), '0', 'the timer is disarmed');
 });

@@ -18,6 +18,8 @@ import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
 import { renderScript } from '../../src/remote/script.js';
 import { writeFile } from '../../src/modules/ops.js';
 import { run } from '../../src/util/proc.js';
+import { abRestoreSh } from '../../src/remote/diagnose.js';
+import { chooseInterface } from '../../src/modules/rule.js';
 
 const IPTABLES = `#!/bin/sh
 st="$SANDBOX/rules"; touch "$st"
@@ -157,6 +159,71 @@ for (const c of cases) {
     assert.deepEqual(planRemove(removed, c.settings).ops, [], 'nothing left to remove');
   });
 }
+
+test('fast tier: a default route on an interface whose name carries shell: the facts keep it apart, auto refuses it clearly, nothing is run with it', async () => {
+  const s = await sandbox({ systemd: true });
+  const evil = 'a;touch${IFS}pw';
+  writeFileSync(join(s.dir, 'routes'), `default dev ${evil} scope link metric 1 \ndefault via 10.0.0.1 dev wlan0 proto static metric 100 \n`);
+  writeFileSync(join(s.dir, 'links'), `1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: wlan0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n7: ${evil}: <BROADCAST,MULTICAST,UP> mtu 1500\n`);
+  const f = await s.facts();
+  assert.deepEqual(f.routes.map((r) => r.dev), ['wlan0'], 'only names fleetmasq accepts become routes');
+  assert.deepEqual(f.refusedRoutes?.map((r) => r.dev), [evil]);
+  assert.deepEqual(f.links.map((l) => l.name), ['lo', 'wlan0']);
+  assert.deepEqual(f.refusedLinks, [evil]);
+  const settings: MasqSettings = { interface: 'auto', persistence: 'auto' };
+  const choice = chooseInterface(f, 'auto');
+  assert.ok('error' in choice);
+  assert.match(choice.error, /default route uses interface "a;touch\$\{IFS\}pw", a name fleetmasq refuses .*nothing was run; set masquerade_interface/);
+  assert.match(planApply(f, settings).error ?? '', /a name fleetmasq refuses/);
+  assert.deepEqual(planApply(f, settings).ops, []);
+  assert.deepEqual(checkCompliance(f, settings).reasons.map((r) => r.code), ['no-uplink']);
+  // Named, the robot's other interface is still usable.
+  assert.equal(planApply(f, { interface: 'wlan0', persistence: 'auto' }).error, undefined);
+});
+
+test('fast tier: the A/B restore script quotes every name, flags that it fired, puts each rule back as found, and deletes itself only once the experiment is gone', async () => {
+  const s = await sandbox({ systemd: true, rules: ['POSTROUTING -o a;touch${IFS}pw -j MASQUERADE', 'POSTROUTING -o a;touch${IFS}pw -j MASQUERADE'] });
+  const names = ['a;touch${IFS}pw', 'usb+', "it's", '$(touch pw2)'];
+  const file = join(s.dir, 'fleetmasq-ab-restore-1.sh');
+  const body = abRestoreSh(names, "echo restored >> \"$SANDBOX/audit\"").replace(/PATH=\S+/g, `PATH=${s.dir}/bin:/usr/bin:/bin`);
+  writeFileSync(file, body, { mode: 0o700 });
+  const go = (pid: number) => run('sh', [file, String(pid), 'off', 'on', 'on', 'off'], { nothrow: true, cwd: s.dir, env: { ...process.env, SANDBOX: s.dir } });
+  // The experiment still runs (its pid is alive): the script stays, the flag says it fired.
+  let r = await go(process.pid);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(readFileSync(join(s.dir, 'rules'), 'utf8'), "POSTROUTING -o usb+ -j MASQUERADE\nPOSTROUTING -o it's -j MASQUERADE\n");
+  assert.ok(existsSync(file) && existsSync(join(s.dir, 'fleetmasq-ab-restore-1.fired')));
+  // Again (idempotent), once the experiment is gone: the same state, and it cleans up after itself.
+  r = await go(2 ** 22 + 1);
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(readFileSync(join(s.dir, 'rules'), 'utf8'), "POSTROUTING -o usb+ -j MASQUERADE\nPOSTROUTING -o it's -j MASQUERADE\n");
+  assert.ok(!existsSync(file) && !existsSync(join(s.dir, 'fleetmasq-ab-restore-1.fired')));
+  assert.equal(readFileSync(join(s.dir, 'audit'), 'utf8'), 'restored\nrestored\n');
+  for (const p of [join(s.dir, 'pw'), join(s.dir, 'pw2'), '/pw', '/pw2']) assert.ok(!existsSync(p), `${p}: nothing ran from a name`);
+});
+
+test('fast tier: an rc.local that another user could change (a folder above it writable by others, or owned by another user) is never edited as root', async () => {
+  const { chmodSync, chownSync, symlinkSync } = await import('node:fs');
+  const s = await sandbox({ systemd: true, rcLocal: STOCK_RC_LOCAL });
+  const settings: MasqSettings = { interface: 'auto', persistence: 'rc.local' };
+  assert.equal((await s.facts()).rcLocal?.untrusted, undefined, 'root-owned, as robots ship it');
+  assert.equal(planApply(await s.facts(), settings).error, undefined);
+  chmodSync(join(s.root, 'etc'), 0o777);
+  const f = await s.facts();
+  assert.match(f.rcLocal?.untrusted ?? '', /a folder above .*rc\.local is writable by everyone/);
+  const plan = planApply(f, settings);
+  assert.match(plan.error ?? '', /another user could change what root runs at boot: fleetmasq will not edit it/, 'an error: the task runs nothing');
+  chmodSync(join(s.root, 'etc'), 0o755);
+  if (process.getuid?.() === 0) {
+    // /etc/rc.local -> a file in the login user's home.
+    mkdirSync(join(s.dir, 'home'), { mode: 0o755 });
+    writeFileSync(join(s.dir, 'home/rc.local'), STOCK_RC_LOCAL, { mode: 0o755 });
+    chownSync(join(s.dir, 'home'), 1000, 1000);
+    rmSync(join(s.root, 'etc/rc.local'));
+    symlinkSync(join(s.dir, 'home/rc.local'), join(s.root, 'etc/rc.local'));
+    assert.match((await s.facts()).rcLocal?.untrusted ?? '', /a folder above .*rc\.local is owned by uid 1000/);
+  }
+});
 
 test('fast tier: file writes are atomic and durable (the temp file synced before the rename, the folder after)', async () => {
   const s = await sandbox({ systemd: true });

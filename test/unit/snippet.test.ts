@@ -1,7 +1,7 @@
 /** The entry-point fragment under a real sh, with a stub iptables and ip: idempotent, never failing its entry point. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { entrypointSnippet } from '../../src/modules/snippet.js';
@@ -49,4 +49,30 @@ test('snippet: without NET_ADMIN it says so on stderr and the entry point still 
   assert.equal(r.exitCode, 0);
   assert.match(r.stderr, /fleetmasq: could not add the masquerade rule on wlan0 \(NET_ADMIN\? host network\? iptables\?\)/);
   assert.equal(r.stdout.trim(), 'args: roslaunch robot.launch');
+});
+
+test('snippet: an entry point with a hostile IFS and globbing on still gets its rule; its IFS, options and "$@" are left alone', async () => {
+  const e = await entrypoint('auto');
+  // The route's words would be globbed against these files, and split on ',' and 'e' only.
+  writeFileSync(join(e.dir, 'wlan0'), '');
+  const script = `set -e\nIFS=',e'\ncd ${JSON.stringify(e.dir)}\n${entrypointSnippet('auto')}\nprintf 'ifs=[%s] opts=%s args=%s|%s\\n' "$IFS" "$-" "$1" "$2"\n`;
+  const r = await run('sh', ['-c', script, 'entrypoint', 'ros launch', '*'], { nothrow: true, env: { ...process.env, SANDBOX: e.dir, PATH: `${join(e.dir, 'bin')}:/usr/bin:/bin` } });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.equal(e.rules(), 'POSTROUTING -o wlan0 -j MASQUERADE\n');
+  const m = /^ifs=\[(.*)\] opts=(\S*) args=(.*)$/m.exec(r.stdout)!;
+  assert.equal(m[1], ',e', 'IFS as the entry point set it');
+  assert.ok(!m[2]!.includes('f'), 'globbing not left off');
+  assert.equal(m[3], 'ros launch|*');
+});
+
+test('snippet: a default route whose interface name carries shell is refused, and nothing runs with it', async () => {
+  const e = await entrypoint('auto');
+  writeFileSync(join(e.dir, 'bin/ip'), '#!/bin/sh\nprintf \'default dev a;touch${IFS}pw metric 1\\ndefault via 10.0.0.1 dev wlan0 metric 100\\n\'\n', { mode: 0o755 });
+  const script = `cd ${JSON.stringify(e.dir)}\n${entrypointSnippet('auto')}\n`;
+  const r = await run('sh', ['-c', script], { nothrow: true, env: { ...process.env, SANDBOX: e.dir, PATH: `${join(e.dir, 'bin')}:/usr/bin:/bin` } });
+  assert.equal(r.exitCode, 0);
+  assert.match(r.stderr, /not a name fleetmasq accepts: no rule added/);
+  assert.equal(readFileSync(join(e.dir, 'rules'), { encoding: 'utf8', flag: 'a+' }), '');
+  assert.ok(!existsSync(join(e.dir, 'pw')));
 });
