@@ -134,9 +134,10 @@ export function interfaceSpec(v: unknown): string {
   return Array.isArray(v) ? v.map(String).join(',') : String(v ?? 'auto');
 }
 
+/** Ansible's booleans (module_utils/parsing/convert_bool.py): y, yes, on, 1, true, t in any case, 1, True. */
 export function truthy(v: unknown): boolean {
   if (typeof v === 'boolean') return v;
-  if (typeof v === 'string') return ['yes', 'true', 'on', 'True', '1'].includes(v);
+  if (typeof v === 'string') return ['y', 'yes', 'on', '1', 'true', 't'].includes(v.trim().toLowerCase());
   return v === 1;
 }
 

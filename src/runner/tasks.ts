@@ -17,7 +17,7 @@ import type { Vars } from '../inventory/inventory.js';
 import { diagnoseScript, type DiagnoseParams } from '../remote/diagnose.js';
 import { MalformedResult, type RobotResult } from '../diagnose/verdict.js';
 import { IFACE_RE } from '../modules/rule.js';
-import { interfaceSpec } from '../inventory/vars.js';
+import { interfaceSpec, truthy } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
 import { emptyOutcome, type HostOutcome } from './types.js';
@@ -39,10 +39,6 @@ export interface TaskOptions {
   lock?: { runId: string; holder: string; waitMs?: number };
 }
 
-/** Ansible's booleans: true, yes, on (any case). */
-function truthy(v: unknown): boolean {
-  return v === true || (typeof v === 'string' && ['true', 'yes', 'on'].includes(v.toLowerCase()));
-}
 
 export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
   return {

@@ -116,3 +116,9 @@ test('own vars and unused Ansible vars are allowed; behaviour-changing ones warn
   assert.equal(hostVars(inv, 'r1').my_site, 'x');
   assert.ok(inv.warnings.some((w) => /r1: ansible_connection: local is ignored/.test(w)));
 });
+
+test("one truthy, as Ansible's boolean(): become and allow-absent read the same words", async () => {
+  const { truthy } = await import('../../src/inventory/vars.js');
+  for (const v of [true, 1, 'yes', 'Yes', 'TRUE', 'on', 'y', 't', '1', ' true ']) assert.equal(truthy(v), true, JSON.stringify(v));
+  for (const v of [false, 0, 2, 'no', 'off', 'false', '0', '', 'enabled', null, undefined, {}]) assert.equal(truthy(v), false, JSON.stringify(v));
+});
