@@ -5,9 +5,9 @@
  * marker gone, a new boot id, the boot hook run as systemd or rc-local would) and removes — judged by
  * the facts the real facts script reads back. The lab proves the same on real robots.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts/facts.js';
 import { checkCompliance, type MasqSettings } from '../../src/modules/compliance.js';
 import { planApply, planRemove, type Plan } from '../../src/modules/plan.js';
 import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
-import { renderScript } from '../../src/remote/script.js';
+import { lockInfo, lockMessage, lockSh, renderScript, shQuote, unlockSh, type LockSpec } from '../../src/remote/script.js';
 import { writeFile } from '../../src/modules/ops.js';
 import { run } from '../../src/util/proc.js';
 
@@ -316,4 +316,122 @@ test('fast tier: an interface list puts the rule on every interface even when on
   assert.equal((await s.sh(line)).code, 0);
   assert.equal((await s.sh(line)).code, 0);
   assert.equal(readFileSync(join(s.dir, 'rules'), 'utf8'), 'POSTROUTING -o wlan0 -j MASQUERADE\nPOSTROUTING -o usb+ -j MASQUERADE\n', 'once each, however often it runs');
+});
+
+describe('fast tier: the robot lock on failure paths (issue 24)', () => {
+  // A robot of its own: /run, the boot id and /proc/uptime under a temp dir; `date` may be stubbed.
+  async function lockBox() {
+    const dir = mkdtempSync(join(tmpdir(), 'fmlock-'));
+    for (const d of ['bin', 'root/run', 'root/proc']) mkdirSync(join(dir, d), { recursive: true });
+    const bootId = join(dir, 'root/proc/boot_id');
+    const uptime = join(dir, 'root/proc/uptime');
+    writeFileSync(bootId, `${randomUUID()}\n`);
+    writeFileSync(uptime, '1000.25 1900.10\n');
+    const place = (script: string) =>
+      script
+        .replace(/PATH=\S+/g, `PATH=${dir}/bin:/usr/bin:/bin`)
+        .replaceAll('/proc/sys/kernel/random/boot_id', bootId)
+        .replaceAll('/proc/uptime', uptime)
+        .replace(/(?<![\w/.-])\/run(?=[/ ]|$)/gm, `${dir}/root/run`);
+    const sh = async (script: string) => {
+      const r = await run('sh', ['-c', place(script)], { nothrow: true, env: { ...process.env, PATH: `${dir}/bin:/usr/bin:/bin` } });
+      return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    };
+    const lockFile = join(dir, 'root/run/fleetmasq.lock');
+    const leftovers = () => readdirSync(join(dir, 'root/run')).filter((f) => f !== 'fleetmasq.lock');
+    return { dir, sh, lockFile, leftovers, setUptime: (s: number) => writeFileSync(uptime, `${s}.00 1.00\n`), newBoot: () => writeFileSync(bootId, `${randomUUID()}\n`) };
+  }
+  const spec = (runId: string, until?: 'exit' | 'keep'): LockSpec => ({ runId, ttlS: 600, holder: `${runId}@ctl (apply, since 2026-12-04T03:00:00Z)`, ...(until ? { until } : {}) });
+
+  test('a change that fails mid-way (set -e, exit, TERM, a read-only target) lets go of its lock; the next run is not refused', async () => {
+    const b = await lockBox();
+    const failures: Record<string, string> = {
+      'a failed command under set -e': 'false',
+      'a write that fails (as into a read-only /etc)': `printf x > ${shQuote(join(b.dir, 'no-such-folder', 'f'))}`,
+      'an exit': 'exit 3',
+      'TERM': 'kill -TERM $$; sleep 5',
+      'INT': 'kill -INT $$; sleep 5',
+    };
+    for (const [name, step] of Object.entries(failures)) {
+      const r = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('aaaa', 'exit')) }, { name: 'work', sh: step }, { name: 'unlock', sh: unlockSh('aaaa') }]));
+      assert.notEqual(r.code, 0, name);
+      assert.doesNotMatch(r.stdout, /^@@FM done$/m, name);
+      assert.equal(existsSync(b.lockFile), false, `${name}: the lock is gone`);
+      assert.deepEqual(b.leftovers(), [], `${name}: no temp file or claim left`);
+      const next = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('bbbb', 'exit')) }, { name: 'work', sh: 'echo WORKED' }, { name: 'unlock', sh: unlockSh('bbbb') }]));
+      assert.equal(next.code, 0, `${name}: the next run is not refused: ${next.stdout}`);
+      assert.match(next.stdout, /WORKED/);
+    }
+    // A script killed outright (no trap runs): its lock names a script that is gone, so it is free at once.
+    const killed = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('aaaa', 'exit')) }, { name: 'work', sh: 'kill -KILL $$' }]));
+    assert.notEqual(killed.code, 0);
+    assert.equal(existsSync(b.lockFile), true, 'SIGKILL: the lock stays');
+    assert.equal((await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('bbbb')) }]))).code, 0, 'but its holder is gone: taken over');
+    assert.match(readFileSync(b.lockFile, 'utf8'), /^bbbb /);
+  });
+
+  test('a lock kept on purpose (a reboot) outlives its script, and an exit lock of a live script is refused with the truth', async () => {
+    const b = await lockBox();
+    assert.equal((await b.sh(lockSh(spec('aaaa')))).code, 0);
+    const refused = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('bbbb', 'exit')) }, { name: 'work', sh: 'echo WORKED' }]));
+    assert.equal(refused.code, 75);
+    assert.doesNotMatch(refused.stdout, /WORKED/);
+    const info = lockInfo(refused.stdout)!;
+    assert.equal(info.holder, spec('aaaa').holder);
+    assert.equal(info.leftS, 600);
+    assert.equal(info.alive, false);
+    assert.ok(Math.abs(info.since! - Date.now() / 1000) < 3600);
+    const msg = lockMessage(info);
+    assert.match(msg, /^locked by aaaa@ctl \(apply, since 2026-12-04T03:00:00Z\) since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: held by a run that may have died/);
+    assert.match(msg, /the lock expires in 10 min$/);
+    assert.doesNotMatch(msg, /another run is changing this robot/);
+    // A live holder (its script still running) is named as such.
+    await b.sh(unlockSh('aaaa'));
+    const slow = b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('cccc', 'exit')) }, { name: 'work', sh: `i=0; while [ ! -e ${shQuote(join(b.dir, 'go'))} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done` }]));
+    // Once it holds the lock (its script then waits for 'go'), another run meets it.
+    for (let i = 0; i < 1200 && !(existsSync(b.lockFile) && readFileSync(b.lockFile, 'utf8').startsWith('cccc ')); i++) await new Promise((r) => setTimeout(r, 50));
+    const live = lockInfo((await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('dddd', 'exit')) }]))).stdout);
+    writeFileSync(join(b.dir, 'go'), '');
+    assert.equal((await slow).code, 0);
+    assert.equal(live?.alive, true);
+    assert.match(lockMessage(live!), /^locked by cccc@ctl \(apply, since \S+\): another run is changing this robot \(its script is running there, since \S+\); the lock expires in 10 min$/);
+    assert.equal(existsSync(b.lockFile), false, 'let go at its end');
+  });
+
+  test('expiry is read on the monotonic clock of this boot: a wall-clock step does not free a lock; its expiry on uptime, or a new boot, does', async () => {
+    const b = await lockBox();
+    assert.equal((await b.sh(lockSh(spec('aaaa')))).code, 0);
+    // The wall clock jumps a day ahead (NTP after a robot booted with no RTC).
+    writeFileSync(join(b.dir, 'bin', 'date'), `#!/bin/sh\necho $(( $(/bin/date +%s) + 86400 ))\n`, { mode: 0o755 });
+    assert.equal((await b.sh(lockSh(spec('bbbb')))).code, 75, 'a clock step does not free it');
+    // And back a day: a lock taken now does not last a day longer.
+    writeFileSync(join(b.dir, 'bin', 'date'), `#!/bin/sh\necho $(( $(/bin/date +%s) - 86400 ))\n`, { mode: 0o755 });
+    b.setUptime(1000 + 599);
+    assert.equal((await b.sh(lockSh(spec('bbbb')))).code, 75, 'one second before its expiry');
+    b.setUptime(1000 + 601);
+    assert.equal((await b.sh(lockSh(spec('bbbb')))).code, 0, 'expired on uptime: taken over');
+    assert.equal((await b.sh(lockSh(spec('cccc')))).code, 75);
+    b.newBoot();
+    assert.equal((await b.sh(lockSh(spec('cccc')))).code, 0, 'a lock of an earlier boot is free');
+  });
+
+  test('a stale lock taken over by many runs at once: exactly one wins, every time', async () => {
+    const b = await lockBox();
+    for (let round = 0; round < 10; round++) {
+      if (round % 2) {
+        // An expired lock of this version (taken 100 s of uptime ago, for 1 s, on this boot).
+        b.setUptime(1000);
+        await b.sh(lockSh({ ...spec('dead'), ttlS: 1 }));
+        b.setUptime(1100);
+      } else writeFileSync(b.lockFile, `dead ${Math.floor(Date.now() / 1000) - 1} gone@nowhere (apply)\n`); // an older version's, expired
+      const takers = await Promise.all(Array.from({ length: 10 }, (_, i) => b.sh(lockSh(spec(`t${round}x${i}`)))));
+      const won = takers.filter((t) => t.code === 0);
+      assert.equal(won.length, 1, `round ${round}: ${takers.map((t) => t.code).join(',')} ${takers.map((t) => t.stderr).join('')}`);
+      assert.ok(takers.every((t) => t.code === 0 || t.code === 75));
+      const holder = /^(\S+) /.exec(readFileSync(b.lockFile, 'utf8'))![1]!;
+      assert.equal(takers.findIndex((t) => t.code === 0), Number(holder.split('x')[1]), 'the lock is the winner\'s');
+      assert.deepEqual(b.leftovers(), [], 'no temp file or claim left');
+      rmSync(b.lockFile);
+    }
+  });
 });
