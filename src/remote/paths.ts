@@ -19,6 +19,12 @@ export const BOOT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
  */
 export const LOCK_DIR = '/run';
 export const LOCK = '/run/fleetmasq.lock';
+/**
+ * The audit log: one line per change ("<UTC time> <command> by <who>: <changes>"), appended by root
+ * only (folder 0700, file 0600, both root's): no robot user can write a line in it (see docs/security.md).
+ */
+export const AUDIT_DIR = '/var/log/fleetmasq';
+export const AUDIT_LOG = `${AUDIT_DIR}/audit.log`;
 /** Seconds since boot (a monotonic clock: wall-clock steps do not move it); a lock's expiry is read on it. */
 export const UPTIME_PATH = '/proc/uptime';
 

@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -433,5 +433,48 @@ describe('fast tier: the robot lock on failure paths (issue 24)', () => {
       assert.deepEqual(b.leftovers(), [], 'no temp file or claim left');
       rmSync(b.lockFile);
     }
+  });
+});
+
+describe('fast tier: audit lines a robot user cannot forge (issue 24)', () => {
+  test('a change\'s audit line is appended whole to a root-only log (folder 0700, file 0600), one line per change, and to syslog', async () => {
+    const { auditLogSh } = await import('../../src/records/audit.js');
+    const s = await sandbox({ systemd: true });
+    writeFileSync(join(s.dir, 'bin', 'logger'), '#!/bin/sh\necho "$*" >> "$SANDBOX/logger.log"\n', { mode: 0o755 });
+    mkdirSync(join(s.root, 'var/log'), { recursive: true });
+    const r = await s.sh(renderScript([{ name: 'audit', sh: auditLogSh(['rule on wlan0\nFORGED 2026 apply by root: nothing', "it's done"], 'ops@ctl', 'apply') }]));
+    assert.equal(r.code, 0, r.stderr);
+    const log = join(s.root, 'var/log/fleetmasq/audit.log');
+    assert.equal(statSync(join(s.root, 'var/log/fleetmasq')).mode & 0o7777, 0o700);
+    assert.equal(statSync(log).mode & 0o7777, 0o600);
+    const lines = readFileSync(log, 'utf8').split('\n');
+    assert.equal(lines.length, 2, 'one line and its newline');
+    assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ apply by ops@ctl: rule on wlan0 FORGED 2026 apply by root: nothing; it's done$/);
+    assert.match(readFileSync(log, 'utf8'), /\n$/);
+    assert.match(readFileSync(join(s.dir, 'logger.log'), 'utf8'), /^-t fleetmasq -- apply by ops@ctl: rule on wlan0 FORGED/);
+    assert.ok(readFileSync(join(s.dir, 'sync.log'), 'utf8').includes(log), 'synced');
+    // A second change appends; a log that reached its size is rotated by a rename first.
+    await s.sh(auditLogSh(['second'], 'ops@ctl', 'remove'));
+    assert.equal(readFileSync(log, 'utf8').split('\n').length, 3);
+    writeFileSync(log, 'x'.repeat(1 << 20), { mode: 0o600 });
+    await s.sh(auditLogSh(['third'], 'ops@ctl', 'apply'));
+    assert.equal(readFileSync(`${log}.1`, 'utf8').length, 1 << 20);
+    assert.match(readFileSync(log, 'utf8'), /^\S+ apply by ops@ctl: third\n$/);
+  });
+
+  test('a log folder that is a symbolic link is not written through; no logger, no /var/log: the change still succeeds', async () => {
+    const { auditLogSh } = await import('../../src/records/audit.js');
+    const s = await sandbox({ systemd: true });
+    mkdirSync(join(s.root, 'var/log'), { recursive: true });
+    mkdirSync(join(s.dir, 'elsewhere'));
+    symlinkSync(join(s.dir, 'elsewhere'), join(s.root, 'var/log/fleetmasq'));
+    const r = await s.sh(renderScript([{ name: 'audit', sh: auditLogSh(['x'], 'ops@ctl', 'apply') }]));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^@@FM done$/m);
+    assert.deepEqual(readdirSync(join(s.dir, 'elsewhere')), []);
+    rmSync(join(s.root, 'var'), { recursive: true });
+    const r2 = await s.sh(renderScript([{ name: 'audit', sh: auditLogSh(['x'], 'ops@ctl', 'apply') }]));
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.match(r2.stdout, /^@@FM done$/m);
   });
 });
