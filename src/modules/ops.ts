@@ -6,7 +6,7 @@ import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR } from '../remote/pa
 import { b64, shQuote, type Step } from '../remote/script.js';
 import { unifiedDiff } from '../util/diff.js';
 import type { HookManager, RemoteFile } from '../facts/managers.js';
-import { HOOK_PATH, NEEDS_DAEMON_RELOAD } from './hooks.js';
+import { directArgs, firewalldDirectSh, HOOK_PATH, NEEDS_DAEMON_RELOAD } from './hooks.js';
 import { findBlock, type RcFile } from './rclocal.js';
 import { ensureRuleSh, ruleArgs } from './rule.js';
 import { renderUnit } from './unit.js';
@@ -30,7 +30,9 @@ export type Operation =
   /** fleetmasq's hook beside a firewall manager (see hooks.ts): written, and systemd told when it is a drop-in. */
   | { kind: 'hook'; manager: HookManager; before?: RemoteFile; after: RemoteFile; systemd: boolean }
   /** The hook taken out: the file given back as it was (`after`), or deleted. */
-  | { kind: 'hook-remove'; manager: HookManager; before: RemoteFile; after?: RemoteFile; systemd: boolean };
+  | { kind: 'hook-remove'; manager: HookManager; before: RemoteFile; after?: RemoteFile; systemd: boolean }
+  /** firewalld's permanent direct rules, through firewalld itself (see hooks.ts): fleetmasq's rule added for `add`, taken out for `remove`. */
+  | { kind: 'firewalld-direct'; add: string[]; remove: { iface: string; priority: number }[] };
 
 /** The operations that change the live rule (they run last: a robot cut off half-way keeps its boot hook). */
 export const LIVE_RULE_OPS: ReadonlySet<Operation['kind']> = new Set(['rule', 'dedupe', 'rule-move']);
@@ -91,6 +93,11 @@ export function describe(op: Operation): string[] {
       return [];
     case 'hook':
       return [`${op.before ? 'update' : 'install'} fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}${op.before && op.before.mode !== op.after.mode ? ` (mode ${octal(op.after.mode)})` : ''}`];
+    case 'firewalld-direct':
+      return [
+        ...op.add.map((i) => `add fleetmasq's rule on ${i} to firewalld's permanent direct rules (firewall-cmd)`),
+        ...op.remove.map((r) => `remove the rule on ${r.iface} from firewalld's permanent direct rules (firewall-cmd)`),
+      ];
     case 'hook-remove':
       return [op.after ? `remove fleetmasq's hook from ${HOOK_PATH[op.manager]} (${op.manager})` : `delete fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}`];
   }
@@ -122,6 +129,8 @@ export function diffOf(op: Operation): string | undefined {
       const p = HOOK_PATH[op.manager];
       return unifiedDiff(op.before?.content ?? '', op.after.content, op.before ? p : '/dev/null', p);
     }
+    case 'firewalld-direct':
+      return `firewalld permanent direct rules:\n${[...op.add.map((i) => `+ ipv4 nat POSTROUTING 0 ${directArgs(i)}`), ...op.remove.map((r) => `- ipv4 nat POSTROUTING ${r.priority} ${directArgs(r.iface)}`)].join('\n')}\n`;
     case 'hook-remove': {
       const p = HOOK_PATH[op.manager];
       return unifiedDiff(op.before.content, op.after?.content ?? '', p, op.after ? p : '/dev/null');
@@ -131,7 +140,9 @@ export function diffOf(op: Operation): string | undefined {
 
 /** The operation as one step of the change script. */
 export function stepOf(op: Operation): Step {
-  return { name: op.kind === 'marker-remove' ? 'marker' : op.kind === 'hook' || op.kind === 'hook-remove' ? `${op.kind}-${op.manager}` : op.kind, sh: shellOf(op) };
+  const name =
+    op.kind === 'marker-remove' ? 'marker' : op.kind === 'hook' || op.kind === 'hook-remove' ? `${op.kind}-${op.manager}` : op.kind === 'firewalld-direct' ? (op.add.length ? 'hook-firewalld' : 'hook-remove-firewalld') : op.kind;
+  return { name, sh: shellOf(op) };
 }
 
 function shellOf(op: Operation): string {
@@ -179,6 +190,8 @@ function shellOf(op: Operation): string {
         ...(NEEDS_DAEMON_RELOAD[op.manager] && op.systemd ? ['systemctl daemon-reload'] : []),
       ].join('\n');
     }
+    case 'firewalld-direct':
+      return firewalldDirectSh(op.add, op.remove);
     case 'hook-remove': {
       const p = HOOK_PATH[op.manager];
       const dir = p.slice(0, p.lastIndexOf('/'));

@@ -200,6 +200,21 @@ test('fast tier: the robot lock: a second run is refused with the holder named, 
   assert.match(readFileSync(join(s.root, 'run/fleetmasq.lock'), 'utf8'), /^aaaa \d+ ops@ctl/);
 });
 
+/** firewalld's offline tool on direct rules, as far as fleetmasq uses it (query, add, remove). */
+const FIREWALL_OFFLINE_CMD = `#!/bin/sh
+f="$SANDBOX/root/etc/firewalld/direct.xml"
+[ "$1" = --direct ] || exit 2
+op=$2; shift 2; ipv=$1; table=$2; chain=$3; prio=$4; shift 4
+line="  <rule ipv=\\"$ipv\\" table=\\"$table\\" chain=\\"$chain\\" priority=\\"$prio\\">$*</rule>"
+case $op in
+--query-rule) [ -f "$f" ] && grep -qxF -- "$line" "$f";;
+--add-rule) [ -f "$f" ] || printf '<?xml version="1.0" encoding="utf-8"?>\\n<direct>\\n</direct>\\n' > "$f"
+  grep -qxF -- "$line" "$f" || { { grep -vxF '</direct>' "$f"; echo "$line"; echo '</direct>'; } > "$f.t" && mv "$f.t" "$f"; };;
+--remove-rule) grep -qxF -- "$line" "$f" || exit 1; grep -vxF -- "$line" "$f" > "$f.t"; mv "$f.t" "$f";;
+*) exit 2;;
+esac
+`;
+
 const UFW_TEMPLATE = `#!/bin/sh
 # after.init: if executable, called by ufw-init.
 set -e
@@ -228,6 +243,9 @@ test('fast tier: hooks beside netfilter-persistent, nftables, ufw and firewalld:
   put('etc/default/ufw', 'MANAGE_BUILTINS=yes\n');
   put('etc/ufw/after.init', UFW_TEMPLATE, 0o640);
   put('etc/firewalld/firewalld.conf', 'FirewallBackend=nftables\n');
+  // firewalld stopped: its offline tool changes direct.xml (as firewalld writes it: no comments of anyone's).
+  writeFileSync(join(s.dir, 'bin', 'firewall-cmd'), '#!/bin/sh\necho "not running"; exit 252\n', { mode: 0o755 });
+  writeFileSync(join(s.dir, 'bin', 'firewall-offline-cmd'), FIREWALL_OFFLINE_CMD, { mode: 0o755 });
   const userFiles = ['etc/iptables/rules.v4', 'etc/nftables.conf', 'etc/ufw/after.init', 'etc/ufw/ufw.conf', 'etc/firewalld/firewalld.conf'];
   const snap = () => Object.fromEntries(userFiles.map((f) => [f, existsSync(join(s.root, f)) ? `${(statSync(join(s.root, f)).mode & 0o7777).toString(8)} ${readFileSync(join(s.root, f), 'utf8')}` : 'absent']));
   const original = { ...snap(), 'etc/firewalld/direct.xml': 'absent' };
