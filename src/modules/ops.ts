@@ -2,7 +2,7 @@
  * Typed operations: what a plan will do to a robot. Each operation's words, its diff and its shell are
  * derived from it here, in one place: a planner only decides which operations a robot needs.
  */
-import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR } from '../remote/paths.js';
+import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR, WANTS_LINK } from '../remote/paths.js';
 import { b64, shQuote, type Step } from '../remote/script.js';
 import { unifiedDiff } from '../util/diff.js';
 import type { HookManager, RemoteFile } from '../facts/managers.js';
@@ -151,7 +151,8 @@ function shellOf(op: Operation): string {
       return [
         ...(op.write ? [writeFile(UNIT_PATH, renderUnit(op.iface), 0o644)] : []),
         // Enabling is the [Install] symlink; the next boot is what it is for: no reload here.
-        ...(op.enable ? [`systemctl enable --quiet --no-reload ${UNIT_NAME}`] : []),
+        // The enable symlink is made durable like every write (a power cut must not keep the unit and lose its enable).
+        ...(op.enable ? [`systemctl enable --quiet --no-reload ${UNIT_NAME}`, `fm_sync ${WANTS_LINK.slice(0, WANTS_LINK.lastIndexOf('/'))}`] : []),
         // A manager reload costs ~0.1 s of CPU in the robot's PID 1, so only when systemd's view of the
         // unit is not what is on disk (an old definition, or a unit still active whose file had been
         // deleted); a new unit is simply loaded from disk on demand.
@@ -161,8 +162,8 @@ function shellOf(op: Operation): string {
       return op.systemd
         ? // Stopped first (it has no ExecStop: the rule stays until deleted below), so systemd does not
           // keep a phantom active unit without a file after the reload.
-          `systemctl stop --quiet ${UNIT_NAME} 2>/dev/null || true\nsystemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
-        : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}`;
+          `systemctl stop --quiet ${UNIT_NAME} 2>/dev/null || true\nsystemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nfm_sync ${WANTS_LINK.slice(0, WANTS_LINK.lastIndexOf('/'))}\nfm_sync /etc/systemd/system\nsystemctl daemon-reload`
+        : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}\nfm_sync /etc/systemd/system`;
     case 'rclocal':
       return writeFile(op.path, op.after.content, op.after.mode);
     case 'rclocal-restore':

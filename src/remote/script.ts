@@ -29,12 +29,18 @@ ${ENV_SH}
 # robot unreachable and the next run reads what it finds): no hangup, and output that can no longer be
 # delivered is no error. So a robot is either as it was or fully changed, never half.
 trap '' HUP PIPE
+# Whichever way it ends (a failed step, an exit, INT, TERM), a script leaves no temp file behind (and,
+# holding the lock until its exit, lets go of it: see lockSh).
+fm_tmp=
+trap 'fm_rc=$?; set +e; [ -z "$fm_tmp" ] || rm -f "$fm_tmp"; exit $fm_rc' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 fm_say() { echo "$@" 2>/dev/null || :; }
 fm_step() { fm_say "${MARK} step $1"; }
 fm_sync() { sync "$1" 2>/dev/null || sync; }
 fm_write() {
-  tmp="$1.fleetmasq-tmp.$$"
-  if printf '%s' "$3" | base64 -d > "$tmp" && chmod "$2" "$tmp" && fm_sync "$tmp" && mv -f "$tmp" "$1"; then fm_sync "\${1%/*}"; else rm -f "$tmp"; return 1; fi
+  fm_tmp="$1.fleetmasq-tmp.$$"
+  if printf '%s' "$3" | base64 -d > "$fm_tmp" && chmod "$2" "$fm_tmp" && fm_sync "$fm_tmp" && mv -f "$fm_tmp" "$1"; then fm_tmp=; fm_sync "\${1%/*}"; else rm -f "$fm_tmp"; fm_tmp=; return 1; fi
 }
 `;
 
@@ -182,7 +188,7 @@ if [ -z "$fm_got" ]; then
   rm -f "$fm_lt"; fm_lock_read || :
   printf '\\n${MARK} lockinfo %s %s %s\\n${MARK} locked %s\\n' "\${fm_since:--}" "\${fm_left:--}" "$fm_alive" "\${fm_who:-another run}" || :; exit 75
 fi
-rm -f "$fm_lt"${until === 'exit' ? `\nfm_unlock_mine() { ${unlockFn(id)}; }\ntrap 'fm_rc=$?; set +e; fm_unlock_mine; exit $fm_rc' EXIT\ntrap 'exit 130' INT\ntrap 'exit 143' TERM` : ''}`;
+rm -f "$fm_lt"${until === 'exit' ? `\nfm_unlock_mine() { ${unlockFn(id)}; }\ntrap 'fm_rc=$?; set +e; [ -z "\${fm_tmp-}" ] || rm -f "$fm_tmp"; fm_unlock_mine; exit $fm_rc' EXIT\ntrap 'exit 130' INT\ntrap 'exit 143' TERM` : ''}`;
 }
 
 const unlockFn = (id: string) => `if fm_lock_read && [ "$fm_id" = ${id} ]; then fm_lock_act rm || :; fi`;

@@ -496,3 +496,34 @@ describe('fast tier: audit lines a robot user cannot forge (issue 24)', () => {
     assert.match(r2.stdout, /^@@FM done$/m);
   });
 });
+
+describe('fast tier: nothing left behind by a change that fails or is stopped (issue 24)', () => {
+  test('a write stopped half-way (TERM while its temp file is synced) leaves neither the temp file nor a half target; with the lock, the lock goes too', async () => {
+    const s = await sandbox({ systemd: true });
+    // sync stops the script that called it (as a TERM from an operator or a shutdown would, mid-write).
+    writeFileSync(join(s.dir, 'bin', 'sync'), '#!/bin/sh\nkill -TERM $PPID\n', { mode: 0o755 });
+    for (const lock of [false, true]) {
+      const r = await s.sh(
+        renderScript([
+          ...(lock ? [{ name: 'lock', sh: lockSh({ runId: 'me', ttlS: 600, holder: 'me@here (apply)', until: 'exit' }) }] : []),
+          { name: 'w', sh: writeFile('/etc/target.conf', 'new\n', 0o644) },
+        ]),
+      );
+      assert.equal(r.code, 143, r.stderr);
+      assert.deepEqual(readdirSync(join(s.root, 'etc')).filter((f) => f.includes('fleetmasq-tmp') || f === 'target.conf'), [], `lock=${lock}: no temp file, no target`);
+      assert.equal(existsSync(join(s.root, 'run/fleetmasq.lock')), false);
+    }
+  });
+
+  test('the unit\'s enable and removal are made durable (the folders synced), as every write is', async () => {
+    const s = await sandbox({ systemd: true });
+    const settings: MasqSettings = { interface: 'auto', persistence: 'auto' };
+    const after = await change(s, planApply(await s.facts(), settings));
+    const wants = join(s.root, 'etc/systemd/system/multi-user.target.wants');
+    assert.ok(readFileSync(join(s.dir, 'sync.log'), 'utf8').split('\n').includes(`sync ${wants}`), 'enable synced');
+    writeFileSync(join(s.dir, 'sync.log'), '');
+    await change(s, planRemove(after, settings));
+    const log = readFileSync(join(s.dir, 'sync.log'), 'utf8').split('\n');
+    assert.ok(log.includes(`sync ${join(s.root, 'etc/systemd/system')}`), 'removal synced');
+  });
+});
