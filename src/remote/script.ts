@@ -175,7 +175,7 @@ export function lockSh(l: LockSpec): string {
   return `${LOCK_FNS}
 mkdir -p ${LOCK_DIR}
 fm_lt="${LOCK}.$$"; fm_now=$(date +%s)
-read -r fm_boot < ${BOOT_ID_PATH}; read -r fm_up _ < ${UPTIME_PATH}; fm_up=\${fm_up%%.*}
+read -r fm_boot < ${BOOT_ID_PATH} || fm_boot=; read -r fm_up _ < ${UPTIME_PATH} || fm_up=0; fm_up=\${fm_up%%.*}; fm_num "$fm_up" || fm_up=0
 printf '%s %s %s\\nfm2 %s %s %s %s %s %s\\n' ${id} $((fm_now + ${l.ttlS})) ${shQuote(holderLine(l.holder))} "$fm_boot" $((fm_up + ${l.ttlS})) "$fm_now" $$ "$(fm_pstart $$)" ${until} > "$fm_lt"
 fm_got=
 for fm_try in 1 2 3; do
