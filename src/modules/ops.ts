@@ -95,8 +95,8 @@ export function describe(op: Operation): string[] {
       return [`${op.before ? 'update' : 'install'} fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}${op.before && op.before.mode !== op.after.mode ? ` (mode ${octal(op.after.mode)})` : ''}`];
     case 'firewalld-direct':
       return [
-        ...op.add.map((i) => `add fleetmasq's rule on ${i} to firewalld's permanent direct rules (firewall-cmd)`),
-        ...op.remove.map((r) => `remove the rule on ${r.iface} from firewalld's permanent direct rules (firewall-cmd)`),
+        ...op.add.map((i) => `install fleetmasq's hook beside firewalld: a permanent direct rule on ${i} (firewall-cmd)`),
+        ...op.remove.map((r) => `remove fleetmasq's hook beside firewalld: the permanent direct rule on ${r.iface} (firewall-cmd)`),
       ];
     case 'hook-remove':
       return [op.after ? `remove fleetmasq's hook from ${HOOK_PATH[op.manager]} (${op.manager})` : `delete fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}`];
