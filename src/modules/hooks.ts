@@ -10,9 +10,12 @@
  * - ufw: a managed block in /etc/ufw/after.init, which ufw-init runs after loading its rules (start,
  *   reload, enable, at boot) and after flushing the built-in chains (stop with MANAGE_BUILTINS). The
  *   file is made executable; its mode before is kept in the block and given back by remove.
- * - firewalld: a managed block in its permanent direct rules (/etc/firewalld/direct.xml): firewalld
- *   flushes every iptables table at start and reload, then puts its direct rules back; with its
- *   nftables backend a direct rule on POSTROUTING is exactly fleetmasq's rule.
+ * - firewalld: a permanent direct rule, added and removed through firewalld's own interface
+ *   (`firewall-cmd --permanent --direct …` while it runs, `firewall-offline-cmd --direct …` when it is
+ *   stopped), never by editing direct.xml (firewalld rewrites that file itself, comments and all): it
+ *   flushes every iptables table at start and reload, then puts its direct rules back; with its nftables
+ *   backend a direct rule on POSTROUTING is exactly fleetmasq's rule. Its rules are read from direct.xml
+ *   by content (any attribute order, XML comments skipped), see directRules.
  *
  * Files fleetmasq edits keep every other byte; removing the block gives the file back exactly (bytes
  * and mode), and a file fleetmasq created is deleted.
@@ -21,6 +24,7 @@ import type { HookManager, ManagerFacts, RemoteFile } from '../facts/managers.js
 import { HOOK_MANAGERS } from '../facts/managers.js';
 import { FIREWALLD_DIRECT, NFP_HOOK, NFT_DROPIN, UFW_AFTER_INIT } from '../remote/paths.js';
 import { ensureRuleSh, ifaceList, ruleArgs } from './rule.js';
+import { shQuote } from '../remote/script.js';
 
 export const HOOK_PATH: Record<HookManager, string> = {
   'netfilter-persistent': NFP_HOOK,
@@ -62,7 +66,6 @@ interface Syntax {
   post: string;
 }
 const SH: Syntax = { pre: '# ', post: '' };
-const XML: Syntax = { pre: '  <!-- ', post: ' -->' };
 
 const BEGIN_TEXT = 'BEGIN fleetmasq managed block: NAT masquerade for WebRTC (do not edit; `fleetmasq remove` takes it out)';
 const END_TEXT = 'END fleetmasq managed block';
@@ -89,18 +92,45 @@ interface FoundBlock {
   body: string[];
 }
 
-/** The block in a file, `undefined` when there is none, or why its markers cannot be trusted. */
+/** A line as compared: a CRLF re-save's `\r` and surrounding blanks do not count. */
+const norm = (l: string) => l.replace(/\r$/, '').trim();
+const BEGIN_RE = /^#\s*BEGIN fleetmasq managed block\b/;
+const END_RE = /^#\s*END fleetmasq managed block\b/;
+/** The body of a block whose markers were lost (a rewrite): fleetmasq's own line, found by its shape. */
+const BODY_RE = /^case "\$\{1-\}" in start\|stop\) .*-j MASQUERADE\b.*\|\| true ;; esac$/;
+
+/**
+ * The block in a file, `undefined` when there is none, or why its markers cannot be trusted. Found by
+ * content: its markers whatever the spacing or line ends (CRLF), or, when a rewrite dropped them,
+ * fleetmasq's body line alone.
+ */
 function findBlock(content: string, s: Syntax): FoundBlock | undefined | { damage: string } {
-  const lines = content.split('\n');
-  const begins = lines.flatMap((l, i) => (l === line(s, BEGIN_TEXT) ? [i] : []));
-  const ends = lines.flatMap((l, i) => (l === line(s, END_TEXT) ? [i] : []));
-  if (!begins.length && !ends.length) return undefined;
+  const lines = content.split('\n').map(norm);
+  const begins = lines.flatMap((l, i) => (BEGIN_RE.test(l) ? [i] : []));
+  const ends = lines.flatMap((l, i) => (END_RE.test(l) ? [i] : []));
+  if (!begins.length && !ends.length) {
+    const bodies = lines.flatMap((l, i) => (BODY_RE.test(l) ? [i] : []));
+    if (bodies.length > 1) return { damage: `holds ${bodies.length} copies of fleetmasq's hook line without their markers: edited by hand? Fix it by hand; fleetmasq will not edit it` };
+    return bodies.length ? { start: bodies[0]!, end: bodies[0]!, body: [lines[bodies[0]!]!] } : undefined;
+  }
   if (begins.length !== 1 || ends.length !== 1 || begins[0]! > ends[0]!)
     return { damage: `its fleetmasq markers are damaged (${begins.length} BEGIN, ${ends.length} END): edited by hand? Fix it by hand; fleetmasq will not edit it` };
   const [start, end] = [begins[0]!, ends[0]!];
   const metaLine = lines[start + 1] ?? '';
-  const meta = metaLine.startsWith(s.pre) && metaLine.endsWith(s.post) ? parseMetaText(metaLine.slice(s.pre.length, metaLine.length - s.post.length)) : undefined;
+  const meta = metaLine.startsWith(s.pre.trim()) ? parseMetaText(metaLine.slice(s.pre.trim().length).trim()) : undefined;
   return { start, end, meta, body: lines.slice(start + (meta ? 2 : 1), end) };
+}
+
+const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'ksh', 'mksh', 'zsh', 'busybox', 'yash', 'posh']);
+
+/** Why a file is not one sh may run (its #! names another interpreter), or undefined. */
+function notShell(content: string): string | undefined {
+  const first = norm(content.split('\n')[0] ?? '');
+  const m = /^#!\s*(\S+)(.*)$/.exec(first);
+  if (!m) return undefined;
+  let interp = m[1]!.slice(m[1]!.lastIndexOf('/') + 1);
+  if (interp === 'env') interp = (m[2]!.trim().split(/\s+/).find((a) => a && !a.startsWith('-') && !a.includes('=')) ?? '').replace(/^.*\//, '');
+  return SHELLS.has(interp) ? undefined : `its interpreter is ${JSON.stringify(first)}, not a shell: fleetmasq will not put shell into it (add the hook by hand, in that language)`;
 }
 
 function blockLines(s: Syntax, meta: BlockMeta, body: string[]): string[] {
@@ -112,14 +142,12 @@ function ufwBody(iface: string): string[] {
   return [`case "\${1-}" in start|stop) ${ensureRuleSh(iface)} || true ;; esac`];
 }
 
-function firewalldBody(spec: string): string[] {
-  return ifaceList(spec).map((i) => `  <rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">${ruleArgs(i).replace(/^POSTROUTING /, '')}</rule>`);
-}
-
 const SKELETON = {
   ufw: (block: string[]) => ['#!/bin/sh', ...block, ''].join('\n'),
-  firewalld: (block: string[]) => ['<?xml version="1.0" encoding="utf-8"?>', '<direct>', ...block, '</direct>', ''].join('\n'),
 };
+
+/** firewalld's file is firewalld's: fleetmasq changes its rules through firewall-cmd, never the file. */
+const FIREWALLD_NOT_A_FILE = { error: `${FIREWALLD_DIRECT} is firewalld's own file: fleetmasq changes firewalld's direct rules through firewall-cmd (firewalldDirectSh), never by editing it` };
 
 export type HookState = { ok: true } | { ok: false; why: 'missing' | 'stale' | 'damaged'; detail?: string };
 
@@ -131,38 +159,30 @@ export function desiredHook(manager: HookManager, iface: string, current?: Remot
       return { content: renderNfpHook(iface), mode: 0o755 };
     case 'nftables':
       return { content: renderNftDropIn(iface), mode: 0o644 };
-    case 'ufw':
-    case 'firewalld': {
+    case 'firewalld':
+      return FIREWALLD_NOT_A_FILE;
+    case 'ufw': {
       if (current?.link) return { error: `${path} is a symbolic link: fleetmasq will not replace it by a file (add the hook by hand, or point it at a file)` };
       if (current?.notUtf8) return { error: `${path} holds bytes that are not UTF-8, which an edit could not keep: fleetmasq will not edit it` };
-      const s = manager === 'ufw' ? SH : XML;
-      const body = manager === 'ufw' ? ufwBody(iface) : firewalldBody(iface);
-      const execBit = manager === 'ufw' ? 0o100 : 0;
+      const body = ufwBody(iface);
+      const execBit = 0o100;
       if (!current) {
-        const mode = manager === 'ufw' ? 0o750 : 0o644;
-        return { content: SKELETON[manager](blockLines(s, { created: true, mode }, body)), mode };
+        const mode = 0o750;
+        return { content: SKELETON.ufw(blockLines(SH, { created: true, mode }, body)), mode };
       }
-      const found = findBlock(current.content, s);
+      const why = notShell(current.content);
+      if (why) return { error: `${path} ${why}` };
+      const found = findBlock(current.content, SH);
       if (found && 'damage' in found) return { error: `${path} ${found.damage}` };
       const lines = current.content.split('\n');
       if (found) {
         const meta = found.meta ?? { created: false, mode: current.mode };
-        lines.splice(found.start, found.end - found.start + 1, ...blockLines(s, meta, body));
+        lines.splice(found.start, found.end - found.start + 1, ...blockLines(SH, meta, body));
         return { content: lines.join('\n'), mode: current.mode | execBit };
       }
       const meta = { created: false, mode: current.mode };
-      let at: number;
-      if (manager === 'ufw') at = lines[0]?.startsWith('#!') ? 1 : 0;
-      else {
-        at = lines.map((l) => l.trim()).lastIndexOf('</direct>');
-        if (at < 0)
-          return {
-            error: `${path} has no '</direct>' line, so fleetmasq cannot add its rule there: add it with ${ifaceList(iface)
-              .map((i) => `firewall-cmd --permanent --direct --add-rule ipv4 nat POSTROUTING 0 ${ruleArgs(i).replace(/^POSTROUTING /, '')}`)
-              .join(' and ')}`,
-          };
-      }
-      lines.splice(at, 0, ...blockLines(s, meta, body));
+      const at = lines[0]?.startsWith('#!') ? 1 : 0;
+      lines.splice(at, 0, ...blockLines(SH, meta, body));
       return { content: lines.join('\n'), mode: current.mode | execBit };
     }
   }
@@ -177,7 +197,8 @@ export function withoutHook(manager: HookManager, current: RemoteFile): { file?:
   if ((current.link || current.notUtf8) && /fleetmasq managed block/.test(current.content))
     return { error: `${HOOK_PATH[manager]} is a ${current.link ? 'symbolic link' : 'file with bytes that are not UTF-8'}: fleetmasq will not edit it; take its block out by hand` };
   if (current.link || current.notUtf8) return { present: false, file: current };
-  const s = manager === 'ufw' ? SH : XML;
+  if (manager === 'firewalld') return FIREWALLD_NOT_A_FILE;
+  const s = SH;
   const found = findBlock(current.content, s);
   if (!found) return { present: false, file: current };
   if ('damage' in found) return { error: `${HOOK_PATH[manager]} ${found.damage}` };
@@ -185,20 +206,23 @@ export function withoutHook(manager: HookManager, current: RemoteFile): { file?:
   lines.splice(found.start, found.end - found.start + 1);
   const content = lines.join('\n');
   const meta = found.meta ?? { created: false, mode: current.mode };
-  if (meta.created && content === SKELETON[manager as 'ufw' | 'firewalld']([])) return { present: true };
+  if (meta.created && content === SKELETON.ufw([])) return { present: true };
   // The mode fleetmasq set goes back to what it was; a mode changed by someone since stays theirs.
-  const setByUs = (meta.mode | (manager === 'ufw' ? 0o100 : 0)) === current.mode;
+  const setByUs = (meta.mode | 0o100) === current.mode;
   return { present: true, file: { content, mode: setByUs ? meta.mode : current.mode } };
 }
 
 /** Whether a manager's hook is in place for the interface. */
 export function hookState(manager: HookManager, iface: string, current?: RemoteFile): HookState {
   if (!current) return { ok: false, why: 'missing' };
+  if (manager === 'firewalld') {
+    const missing = firewalldMissing(iface, current);
+    return !missing.length ? { ok: true } : missing.length === ifaceList(iface).length ? { ok: false, why: 'missing' } : { ok: false, why: 'stale' };
+  }
   const want = desiredHook(manager, iface, current);
   if ('error' in want) return { ok: false, why: 'damaged', detail: want.error };
   if (OWN_FILE[manager]) return want.content === current.content && want.mode === current.mode ? { ok: true } : { ok: false, why: 'stale' };
-  const s = manager === 'ufw' ? SH : XML;
-  if (!findBlock(current.content, s)) return { ok: false, why: 'missing' };
+  if (!findBlock(current.content, SH)) return { ok: false, why: 'missing' };
   return want.content === current.content && want.mode === current.mode ? { ok: true } : { ok: false, why: 'stale' };
 }
 
@@ -213,4 +237,73 @@ export function foundHooks(m: ManagerFacts): { manager: HookManager; hook: Remot
     const hook = m[k]?.hook ?? m.hooks?.[k];
     return hook ? [{ manager: k, hook }] : [];
   });
+}
+
+// ---- firewalld: through its own interface (firewall-cmd / firewall-offline-cmd), rules found by content ----
+
+/** A permanent direct rule of firewalld's (ipv4, nat, POSTROUTING), as direct.xml holds it. */
+export interface DirectRule {
+  priority: number;
+  /** The rule's arguments, whitespace collapsed: `-o wlan0 -j MASQUERADE`. */
+  args: string;
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unXml = (t: string) => t.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => XML_ENTITIES[e]!);
+
+/**
+ * firewalld's permanent direct rules on nat POSTROUTING (ipv4) in a direct.xml, by content: whatever
+ * wrote it (firewalld drops comments and reorders attributes; an admin may use CRLF), and never a rule
+ * inside an XML comment.
+ */
+export function directRules(xml: string): DirectRule[] {
+  const text = xml.replace(/<!--[\s\S]*?(-->|$)/g, ' ');
+  const out: DirectRule[] = [];
+  for (const m of text.matchAll(/<rule\b([^>]*)>([^<]*)<\/rule\s*>/g)) {
+    const attrs = new Map([...m[1]!.matchAll(/([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)].map((a) => [a[1]!, unXml(a[2] ?? a[3] ?? '')]));
+    const priority = Number(attrs.get('priority') ?? 'NaN');
+    if (attrs.get('ipv') !== 'ipv4' || attrs.get('table') !== 'nat' || attrs.get('chain') !== 'POSTROUTING' || !Number.isInteger(priority)) continue;
+    out.push({ priority, args: unXml(m[2]!).trim().split(/\s+/).join(' ') });
+  }
+  return out;
+}
+
+/** The arguments of fleetmasq's direct rule for one interface. */
+export const directArgs = (iface: string) => ruleArgs(iface).replace(/^POSTROUTING /, '');
+
+/** The interfaces of the list whose rule firewalld's permanent direct rules lack. */
+export function firewalldMissing(spec: string, current?: RemoteFile): string[] {
+  const have = new Set(current ? directRules(current.content).map((r) => r.args) : []);
+  return ifaceList(spec).filter((i) => !have.has(directArgs(i)));
+}
+
+/** The permanent direct rules to take out for these interfaces (whatever their priority). */
+export function firewalldFound(ifaces: string[], current?: RemoteFile): { iface: string; priority: number }[] {
+  if (!current) return [];
+  const rules = directRules(current.content);
+  return ifaces.flatMap((iface) => rules.filter((r) => r.args === directArgs(iface)).map((r) => ({ iface, priority: r.priority })));
+}
+
+/**
+ * Adds (priority 0) or removes fleetmasq's permanent direct rules through firewalld itself: firewall-cmd
+ * --permanent while firewalld runs (a removal also from its runtime rules), firewall-offline-cmd when it
+ * is stopped. Each add is queried first (a rerun adds nothing). A direct.xml left with no direct rule,
+ * chain or passthrough at all is deleted (to firewalld the same as none; a file fleetmasq's apply made).
+ */
+export function firewalldDirectSh(add: string[], remove: { iface: string; priority: number }[]): string {
+  // ruleArgs validates the name; it is quoted all the same.
+  const rule = (prio: number, iface: string) => (ruleArgs(iface), `ipv4 nat POSTROUTING ${Math.trunc(prio)} -o ${shQuote(iface)} -j MASQUERADE`);
+  return [
+    `if firewall-cmd --state >/dev/null 2>&1; then fm_live=1; else fm_live=; fi`,
+    `fm_fw() { if [ -n "$fm_live" ]; then firewall-cmd --permanent --direct "$@"; else firewall-offline-cmd --direct "$@"; fi; }`,
+    ...add.map((i) => `fm_fw --query-rule ${rule(0, i)} >/dev/null 2>&1 || fm_fw --add-rule ${rule(0, i)} >/dev/null`),
+    ...remove.map(
+      (r) =>
+        `if fm_fw --query-rule ${rule(r.priority, r.iface)} >/dev/null 2>&1; then fm_fw --remove-rule ${rule(r.priority, r.iface)} >/dev/null; fi\n` +
+        `[ -z "$fm_live" ] || firewall-cmd --direct --remove-rule ${rule(r.priority, r.iface)} >/dev/null 2>&1 || :`,
+    ),
+    ...(remove.length
+      ? [`if [ -f ${FIREWALLD_DIRECT} ] && ! grep -qE '<(rule|passthrough|chain)[[:space:]>/]' ${FIREWALLD_DIRECT}; then rm -f ${FIREWALLD_DIRECT}; fm_sync ${FIREWALLD_DIRECT.slice(0, FIREWALLD_DIRECT.lastIndexOf('/'))}; fi`]
+      : []),
+  ].join('\n');
 }

@@ -2,11 +2,11 @@
  * Typed operations: what a plan will do to a robot. Each operation's words, its diff and its shell are
  * derived from it here, in one place: a planner only decides which operations a robot needs.
  */
-import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR } from '../remote/paths.js';
+import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR, WANTS_LINK } from '../remote/paths.js';
 import { b64, shQuote, type Step } from '../remote/script.js';
 import { unifiedDiff } from '../util/diff.js';
 import type { HookManager, RemoteFile } from '../facts/managers.js';
-import { HOOK_PATH, NEEDS_DAEMON_RELOAD } from './hooks.js';
+import { directArgs, firewalldDirectSh, HOOK_PATH, NEEDS_DAEMON_RELOAD } from './hooks.js';
 import { findBlock, type RcFile } from './rclocal.js';
 import { ensureNftSh, ensureRuleSh, NFT_TABLE, nftIface, ruleArgs, type RuleBackend } from './rule.js';
 import { renderUnit } from './unit.js';
@@ -34,7 +34,9 @@ export type Operation =
   /** fleetmasq's hook beside a firewall manager (see hooks.ts): written, and systemd told when it is a drop-in. */
   | { kind: 'hook'; manager: HookManager; before?: RemoteFile; after: RemoteFile; systemd: boolean }
   /** The hook taken out: the file given back as it was (`after`), or deleted. */
-  | { kind: 'hook-remove'; manager: HookManager; before: RemoteFile; after?: RemoteFile; systemd: boolean };
+  | { kind: 'hook-remove'; manager: HookManager; before: RemoteFile; after?: RemoteFile; systemd: boolean }
+  /** firewalld's permanent direct rules, through firewalld itself (see hooks.ts): fleetmasq's rule added for `add`, taken out for `remove`. */
+  | { kind: 'firewalld-direct'; add: string[]; remove: { iface: string; priority: number }[] };
 
 /** The operations that change the live rule (they run last: a robot cut off half-way keeps its boot hook). */
 export const LIVE_RULE_OPS: ReadonlySet<Operation['kind']> = new Set(['rule', 'dedupe', 'rule-move', 'nft-table']);
@@ -101,6 +103,11 @@ export function describe(op: Operation): string[] {
       return [];
     case 'hook':
       return [`${op.before ? 'update' : 'install'} fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}${op.before && op.before.mode !== op.after.mode ? ` (mode ${octal(op.after.mode)})` : ''}`];
+    case 'firewalld-direct':
+      return [
+        ...op.add.map((i) => `install fleetmasq's hook beside firewalld: a permanent direct rule on ${i} (firewall-cmd)`),
+        ...op.remove.map((r) => `remove fleetmasq's hook beside firewalld: the permanent direct rule on ${r.iface} (firewall-cmd)`),
+      ];
     case 'hook-remove':
       return [op.after ? `remove fleetmasq's hook from ${HOOK_PATH[op.manager]} (${op.manager})` : `delete fleetmasq's hook beside ${op.manager}: ${HOOK_PATH[op.manager]}`];
   }
@@ -136,6 +143,8 @@ export function diffOf(op: Operation): string | undefined {
       const p = HOOK_PATH[op.manager];
       return unifiedDiff(op.before?.content ?? '', op.after.content, op.before ? p : '/dev/null', p);
     }
+    case 'firewalld-direct':
+      return `firewalld permanent direct rules:\n${[...op.add.map((i) => `+ ipv4 nat POSTROUTING 0 ${directArgs(i)}`), ...op.remove.map((r) => `- ipv4 nat POSTROUTING ${r.priority} ${directArgs(r.iface)}`)].join('\n')}\n`;
     case 'hook-remove': {
       const p = HOOK_PATH[op.manager];
       return unifiedDiff(op.before.content, op.after?.content ?? '', p, op.after ? p : '/dev/null');
@@ -145,7 +154,9 @@ export function diffOf(op: Operation): string | undefined {
 
 /** The operation as one step of the change script. */
 export function stepOf(op: Operation): Step {
-  return { name: op.kind === 'marker-remove' ? 'marker' : op.kind === 'hook' || op.kind === 'hook-remove' ? `${op.kind}-${op.manager}` : op.kind, sh: shellOf(op) };
+  const name =
+    op.kind === 'marker-remove' ? 'marker' : op.kind === 'hook' || op.kind === 'hook-remove' ? `${op.kind}-${op.manager}` : op.kind === 'firewalld-direct' ? (op.add.length ? 'hook-firewalld' : 'hook-remove-firewalld') : op.kind;
+  return { name, sh: shellOf(op) };
 }
 
 function shellOf(op: Operation): string {
@@ -154,7 +165,8 @@ function shellOf(op: Operation): string {
       return [
         ...(op.write ? [writeFile(UNIT_PATH, renderUnit(op.iface, op.ruleBackend), 0o644)] : []),
         // Enabling is the [Install] symlink; the next boot is what it is for: no reload here.
-        ...(op.enable ? [`systemctl enable --quiet --no-reload ${UNIT_NAME}`] : []),
+        // The enable symlink is made durable like every write (a power cut must not keep the unit and lose its enable).
+        ...(op.enable ? [`systemctl enable --quiet --no-reload ${UNIT_NAME}`, `fm_sync ${WANTS_LINK.slice(0, WANTS_LINK.lastIndexOf('/'))}`] : []),
         // A manager reload costs ~0.1 s of CPU in the robot's PID 1, so only when systemd's view of the
         // unit is not what is on disk (an old definition, or a unit still active whose file had been
         // deleted); a new unit is simply loaded from disk on demand.
@@ -164,8 +176,8 @@ function shellOf(op: Operation): string {
       return op.systemd
         ? // Stopped first (it has no ExecStop: the rule stays until deleted below), so systemd does not
           // keep a phantom active unit without a file after the reload.
-          `systemctl stop --quiet ${UNIT_NAME} 2>/dev/null || true\nsystemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nsystemctl daemon-reload`
-        : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}`;
+          `systemctl stop --quiet ${UNIT_NAME} 2>/dev/null || true\nsystemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nfm_sync ${WANTS_LINK.slice(0, WANTS_LINK.lastIndexOf('/'))}\nfm_sync /etc/systemd/system\nsystemctl daemon-reload`
+        : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}\nfm_sync /etc/systemd/system`;
     case 'rclocal':
       return writeFile(op.path, op.after.content, op.after.mode);
     case 'rclocal-restore':
@@ -197,6 +209,8 @@ function shellOf(op: Operation): string {
         ...(NEEDS_DAEMON_RELOAD[op.manager] && op.systemd ? ['systemctl daemon-reload'] : []),
       ].join('\n');
     }
+    case 'firewalld-direct':
+      return firewalldDirectSh(op.add, op.remove);
     case 'hook-remove': {
       const p = HOOK_PATH[op.manager];
       const dir = p.slice(0, p.lastIndexOf('/'));

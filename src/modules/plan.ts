@@ -11,7 +11,7 @@ import { desiredNftHook, presentNftFlushers } from './nfthooks.js';
 import { describe, diffOf, LIVE_RULE_OPS, stepOf, type Backend, type Operation } from './ops.js';
 import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from './rclocal.js';
 import { chooseInterface, countRule, IFACE_RE, ifaceList, partMatches, specError, type RuleBackend } from './rule.js';
-import { desiredHook, foundHooks, presentManagers, withoutHook } from './hooks.js';
+import { desiredHook, firewalldFound, firewalldMissing, foundHooks, presentManagers, withoutHook } from './hooks.js';
 import { NFP_RULES_V4 } from '../remote/paths.js';
 import { renderUnit, unitInterface } from './unit.js';
 
@@ -82,7 +82,8 @@ function resolveMethod(facts: Facts, wanted: MasqSettings['persistence']): Persi
 function draftExternal(facts: Facts, d: Draft): Draft {
   draftUnitRemove(facts, d, ' (persistence is now external)');
   draftRcRestore(facts, d, ' (persistence is now external)', 'warn');
-  draftHooksRemove(facts, d);
+  // firewalld's direct rules carry no mark of fleetmasq's: with persistence external, one there may be the operator's own.
+  draftHooksRemove(facts, d, []);
   return d;
 }
 
@@ -197,6 +198,12 @@ function draftHooks(facts: Facts, iface: string, d: Draft, be: RuleBackend): voi
     return;
   }
   for (const { manager, hook } of presentManagers(facts.managers)) {
+    if (manager === 'firewalld') {
+      // Through firewalld itself, never by editing its direct.xml (see hooks.ts).
+      const add = firewalldMissing(iface, hook);
+      if (add.length) d.ops.push({ kind: 'firewalld-direct', add, remove: [] });
+      continue;
+    }
     const want = desiredHook(manager, iface, hook);
     if ('error' in want) {
       d.error ??= want.error;
@@ -208,8 +215,13 @@ function draftHooks(facts: Facts, iface: string, d: Draft, be: RuleBackend): voi
 }
 
 /** Takes every hook out; a file whose markers are damaged fails the remove (nothing half-done). */
-function draftHooksRemove(facts: Facts, d: Draft): void {
+function draftHooksRemove(facts: Facts, d: Draft, ifaces: string[]): void {
   for (const { manager, hook } of foundHooks(facts.managers)) {
+    if (manager === 'firewalld') {
+      const remove = firewalldFound(ifaces, hook);
+      if (remove.length) d.ops.push({ kind: 'firewalld-direct', add: [], remove });
+      continue;
+    }
     const w = withoutHook(manager, hook);
     if ('error' in w) {
       d.error ??= w.error;
@@ -284,7 +296,7 @@ export function planRemove(facts: Facts, settings: Pick<MasqSettings, 'interface
   for (const i of fleetmasqInterfaces(facts)) ifaces.add(i);
   draftUnitRemove(facts, d, '');
   draftRcRestore(facts, d, '', 'error');
-  draftHooksRemove(facts, d);
+  draftHooksRemove(facts, d, [...ifaces].filter((i) => IFACE_RE.test(i)));
   for (const iface of [...ifaces].filter((i) => IFACE_RE.test(i))) {
     const count = countRule(facts.rules, iface);
     if (count > 0) d.ops.push({ kind: 'rule-delete', iface, count, backend: facts.backend });

@@ -12,12 +12,21 @@ export const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 /** A well-formed boot id (a random UUID). */
 export const BOOT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /**
- * A change's lock: "<run id> <expires, epoch s> <holder...>". In /run, so a reboot clears it: a reboot
+ * A change's lock (see lockSh in src/remote/script.ts): "<run id> <expires, epoch s> <holder...>", then
+ * "fm2 <boot id> <expires, uptime s> <since, epoch s> <pid> <pid's start time> <exit|keep>". In /run, so a reboot clears it: a reboot
  * holds it from before it starts until the robot goes down, and a run that gave up on a robot (a reboot
  * that timed out) leaves no lock behind once the robot boots.
  */
 export const LOCK_DIR = '/run';
 export const LOCK = '/run/fleetmasq.lock';
+/**
+ * The audit log: one line per change ("<UTC time> <command> by <who>: <changes>"), appended by root
+ * only (folder 0700, file 0600, both root's): no robot user can write a line in it (see docs/security.md).
+ */
+export const AUDIT_DIR = '/var/log/fleetmasq';
+export const AUDIT_LOG = `${AUDIT_DIR}/audit.log`;
+/** Seconds since boot (a monotonic clock: wall-clock steps do not move it); a lock's expiry is read on it. */
+export const UPTIME_PATH = '/proc/uptime';
 
 /**
  * Where fleetmasq hooks into the firewall managers that flush the nat table (see src/modules/hooks.ts):

@@ -7,7 +7,7 @@ import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
 import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
-import { ENV_SH, lockedBy, lockSh, parseRun, renderScript, shQuote, unlockSh, type LockSpec } from '../remote/script.js';
+import { ENV_SH, lockedBy, lockInfo, lockMessage, lockSh, parseRun, renderScript, shQuote, unlockSh, type LockInfo, type LockSpec } from '../remote/script.js';
 import { DIAGNOSE_PY } from '../remote/diagnose.js';
 import { bootIdSh, COMMAND_RULE, commandWords, startRebootSh, wellFormedBootId } from '../remote/reboot.js';
 import { diagnose, parseRobotResult, VERDICT_TEXT } from '../diagnose/verdict.js';
@@ -85,15 +85,19 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
   };
 }
 
-function lockSpec(l: NonNullable<TaskOptions['lock']>, holdMs = 120_000): LockSpec {
-  // A holder that died frees the robot after the longest its command could have run, and a minute more.
-  return { runId: l.runId, holder: l.holder, ttlS: Math.ceil(holdMs / 1000) + 60 };
+function lockSpec(l: NonNullable<TaskOptions['lock']>, holdMs = 120_000, until: LockSpec['until'] = 'keep'): LockSpec {
+  // A holder that died frees the robot after the longest its command could have run, and a minute more
+  // (an `exit` lock at once: its script is gone).
+  return { runId: l.runId, holder: l.holder, ttlS: Math.ceil(holdMs / 1000) + 60, until };
 }
 
 /** A change script met another live run's lock (exit 75 and `@@FM locked <holder>`). */
 class LockHeld extends Error {
-  constructor(readonly holder: string) {
-    super(`locked by ${holder}`);
+  constructor(readonly info: LockInfo) {
+    super(lockMessage(info));
+  }
+  get holder(): string {
+    return this.info.holder;
   }
 }
 
@@ -115,8 +119,8 @@ if [ "\${fm_h%% *}" != ${hash} ]; then ${unlock}; fm_say "@@FM stale"; exit 76; 
 
 /** Throws LockHeld when a command's result says another run holds the robot's lock. */
 function throwIfLocked(r: ExecResult): void {
-  const holder = r.code === 75 ? lockedBy(r.stdout) : undefined;
-  if (holder !== undefined) throw new LockHeld(holder);
+  const info = r.code === 75 ? lockInfo(r.stdout) : undefined;
+  if (info !== undefined) throw new LockHeld(info);
 }
 
 /**
@@ -139,7 +143,7 @@ async function withLockWait<T>(ctx: HostContext, o: TaskOptions, attempt: (again
       }
       if (!(e instanceof LockHeld)) throw e;
       if (Date.now() >= until || ctx.signal.aborted)
-        throw new HostError('locked', `locked by ${e.holder}: another run is changing this robot${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
+        throw new HostError('locked', `${e.message}${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
       ctx.step(`waiting for the lock held by ${e.holder}`);
       await new Promise((res) => setTimeout(res, Math.min(3000, Math.max(0, until - Date.now()))));
     }
@@ -152,7 +156,8 @@ async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: Tas
   ctx.step(`changing: ${plan.steps.map((s) => s.name).join(', ')}`);
   const hash = factsHash.get(from);
   const steps = [
-    ...(o.lock ? [{ name: 'lock', sh: lockSh(lockSpec(o.lock, o.commandTimeoutMs)) }] : []),
+    // Let go however the script ends (a failed step, a signal): a trap in the script (until: 'exit').
+    ...(o.lock ? [{ name: 'lock', sh: lockSh(lockSpec(o.lock, o.commandTimeoutMs, 'exit')) }] : []),
     ...(o.lock && hash ? [{ name: 'fresh', sh: freshFactsSh(hash, unlockSh(o.lock.runId)) }] : []),
     ...plan.steps,
     ...(o.audit ? [{ name: 'audit', sh: auditLogSh(plan.changes, o.audit.by, o.audit.command) }] : []),
@@ -400,8 +405,10 @@ export function rebootTask(o: RebootOptions): HostTask {
       // PATH and working directory fixed as for every other root command (see ENV_SH).
       const cmd = `${ENV_SH}\n${startRebootSh(before.systemd, own.reboot)}`;
       // The lock is held until the robot goes down (it lives in /run, which the boot clears).
+      // A reboot that could not be started lets go of it at once.
       const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
-      const r = await conn.exec(`set -e\n${lock}${cmd}`, { timeoutMs: 30_000 });
+      const run = o.lock ? `{ ${cmd}\n} || { fm_rc=$?; ${unlockSh(o.lock.runId)}\nexit $fm_rc; }` : cmd;
+      const r = await conn.exec(`set -e\n${lock}${run}`, { timeoutMs: 30_000 });
       throwIfLocked(r);
       if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
       return { out, before, pre, t0, oldId };

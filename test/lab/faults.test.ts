@@ -133,3 +133,24 @@ test('two real runs at once on one robot: the second meets the first\'s lock (ho
   assert.equal(await state(l, 'f-01'), 'none');
   await sshOut(l, 'f-01', `printf '#!/bin/sh\\ncase "$1" in enable|disable|stop) sleep 2;; esac\\nexec /usr/bin/systemctl "$@"\\n' > /usr/local/sbin/systemctl`);
 });
+
+test('issue 24: a change that fails mid-way (the robot\'s /etc read-only) lets go of its lock; once /etc is fixed the next run is not refused', opts, async () => {
+  const l = lab();
+  const inv = l.paths.inventory;
+  assert.equal((await cli(['remove', '-i', inv, '-l', 'f-03'])).code, 0);
+  assert.equal(await state(l, 'f-03'), 'none');
+  // /etc read-only, as on a robot whose root went read-only after a file-system error.
+  assert.equal((await sshOut(l, 'f-03', 'mount --bind /etc /etc && mount -o remount,bind,ro /etc && ! touch /etc/fm-rw-probe 2>/dev/null && echo ro')).trim(), 'ro');
+  try {
+    const failed = await cli(['apply', '-i', inv, '-l', 'f-03', '--json']);
+    assert.notEqual(failed.code, 0, failed.stdout);
+    assert.equal(failed.json.hosts['f-03'].error.kind, 'command', JSON.stringify(failed.json.hosts['f-03'].error));
+    assert.equal((await sshOut(l, 'f-03', 'ls -a /run | grep -c "^fleetmasq.lock" || true')).trim(), '0', 'no lock, temp lock or claim left behind');
+    assert.equal((await sshOut(l, 'f-03', 'find /etc/systemd/system -name "*fleetmasq-tmp*" | wc -l')).trim(), '0', 'no temp file left');
+  } finally {
+    await sshOut(l, 'f-03', 'umount /etc');
+  }
+  const next = await cli(['apply', '-i', inv, '-l', 'f-03', '--json']);
+  assert.equal(next.code, 0, JSON.stringify(next.json.hosts['f-03'].error));
+  assert.equal(await state(l, 'f-03'), 'full');
+});

@@ -175,3 +175,33 @@ test('remove: every file byte-identical to before, no masquerading now or after 
   const check = await labSsh(lab(), 'persist', 'iptables -w -t nat -S POSTROUTING');
   assert.match(check.stdout, /SNAT --to-source 172\.31\.99\.1/);
 });
+
+test("issue 24: firewalld rewrites direct.xml for an admin's own direct rules: apply adds one rule, and after reboot, remove and a reload no masquerading is left; the admin's rules intact", opts, async () => {
+  const l = lab();
+  const rules = () => sshOut(l, 'fwd', 'firewall-cmd --permanent --direct --get-all-rules');
+  const masqRules = async () => (await rules()).split('\n').filter((r) => /MASQUERADE/.test(r));
+  assert.equal((await cli(['remove', '-i', inv(), '-l', 'fwd'])).code, 0);
+  // The admin's own direct rule, added with firewall-cmd (firewalld writes direct.xml itself).
+  await sshOut(l, 'fwd', 'firewall-cmd --permanent --direct --add-rule ipv4 filter INPUT 0 -p tcp --dport 9 -j ACCEPT >/dev/null && firewall-cmd --reload >/dev/null');
+  const applied = await cli(['apply', '-i', inv(), '-l', 'fwd', '--json']);
+  assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+  assert.deepEqual(await masqRules(), ['ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE']);
+  assert.equal(await observedSource(l, 'fwd'), addr('fwd'));
+  // Another of the admin's own, after fleetmasq's: firewalld rewrites the file again; apply adds nothing.
+  await sshOut(l, 'fwd', 'firewall-cmd --permanent --direct --add-rule ipv4 filter INPUT 0 -p tcp --dport 10 -j ACCEPT >/dev/null && firewall-cmd --reload >/dev/null');
+  const again = await cli(['apply', '-i', inv(), '-l', 'fwd', '--json']);
+  assert.equal(again.code, 0, again.stdout);
+  assert.deepEqual(again.json.hosts.fwd.changes, [], 'nothing to do: the rule is found by content');
+  assert.deepEqual(await masqRules(), ['ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE'], 'one rule, not two');
+  await reboot(['fwd']);
+  assert.equal(await observedSource(l, 'fwd'), addr('fwd'), 'masquerading after the reboot');
+  const removed = await cli(['remove', '-i', inv(), '-l', 'fwd', '--json']);
+  assert.equal(removed.code, 0, removed.stdout);
+  assert.deepEqual(await masqRules(), []);
+  await sshOut(l, 'fwd', 'firewall-cmd --reload >/dev/null');
+  assert.equal(await observedSource(l, 'fwd'), CANDIDATE_ADDR, 'no masquerading after remove and a reload');
+  await reboot(['fwd']);
+  assert.equal(await observedSource(l, 'fwd'), CANDIDATE_ADDR, 'nor after the next boot');
+  assert.deepEqual((await rules()).trim().split('\n').sort(), ['ipv4 filter INPUT 0 -p tcp --dport 10 -j ACCEPT', 'ipv4 filter INPUT 0 -p tcp --dport 9 -j ACCEPT'], "the admin's rules intact");
+  await sshOut(l, 'fwd', 'firewall-cmd --permanent --direct --remove-rule ipv4 filter INPUT 0 -p tcp --dport 9 -j ACCEPT >/dev/null; firewall-cmd --permanent --direct --remove-rule ipv4 filter INPUT 0 -p tcp --dport 10 -j ACCEPT >/dev/null; firewall-cmd --reload >/dev/null');
+});

@@ -1,9 +1,9 @@
 /** Firewall managers (issue 11): the facts parser, the hooks (pure), the plans and what check says. */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManagers, parseTimestamp, parseUnits, type ManagerFacts } from '../../src/facts/managers.js';
 import type { Facts } from '../../src/facts/facts.js';
-import { desiredHook, hookState, withoutHook } from '../../src/modules/hooks.js';
+import { desiredHook, directRules, firewalldDirectSh, firewalldFound, firewalldMissing, hookState, withoutHook } from '../../src/modules/hooks.js';
 import { planApply, planRemove } from '../../src/modules/plan.js';
 import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
 import { renderUnit } from '../../src/modules/unit.js';
@@ -78,23 +78,20 @@ test('systemd timestamps: unix and the default format', () => {
   assert.equal(parseUnits(['Id=a.service', 'ActiveState=reloading']).get('a.service')?.active, true);
 });
 
-const EDITED: { manager: 'ufw' | 'firewalld'; file?: { mode: number; content: string } }[] = [
+// firewalld is no longer an edited file (issue 24): its rules go through firewall-cmd, tested below.
+const EDITED: { manager: 'ufw'; file?: { mode: number; content: string } }[] = [
   { manager: 'ufw', file: { mode: 0o640, content: UFW_AFTER_INIT } },
   { manager: 'ufw', file: { mode: 0o755, content: 'echo no shebang, no final newline' } },
   { manager: 'ufw' },
-  { manager: 'firewalld', file: { mode: 0o644, content: '<?xml version="1.0" encoding="utf-8"?>\n<direct>\n  <rule ipv="ipv4" table="filter" chain="INPUT" priority="0">-p tcp --dport 9 -j ACCEPT</rule>\n</direct>\n' } },
-  { manager: 'firewalld' },
 ];
 
 for (const c of EDITED) {
   test(`hooks: ${c.manager} ${c.file ? `(mode ${c.file.mode.toString(8)})` : '(no file)'}: added, current, then removed to the byte and mode`, () => {
     const want = desiredHook(c.manager, 'wlan0', c.file);
     assert.ok(!('error' in want));
-    if (c.manager === 'ufw') {
-      assert.ok(want.mode & 0o100, 'ufw runs after.init only when it is executable');
-      assert.match(want.content, /case "\$\{1-\}" in start\|stop\) iptables -w -t nat -C POSTROUTING -o wlan0 -j MASQUERADE/);
-      if (c.file?.content.startsWith('#!')) assert.equal(want.content.split('\n')[0], '#!/bin/sh');
-    } else assert.match(want.content, /<rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">-o wlan0 -j MASQUERADE<\/rule>\n(.*\n)?<\/direct>/);
+    assert.ok(want.mode & 0o100, 'ufw runs after.init only when it is executable');
+    assert.match(want.content, /case "\$\{1-\}" in start\|stop\) iptables -w -t nat -C POSTROUTING -o wlan0 -j MASQUERADE/);
+    if (c.file?.content.startsWith('#!')) assert.equal(want.content.split('\n')[0], '#!/bin/sh');
     for (const l of (c.file?.content ?? '').split('\n')) assert.ok(want.content.split('\n').includes(l), `kept: ${l}`);
     assert.deepEqual(hookState(c.manager, 'wlan0', want), { ok: true });
     assert.deepEqual(hookState(c.manager, 'eth0', want), { ok: false, why: 'stale' });
@@ -116,8 +113,9 @@ test('hooks: damaged markers and a direct.xml without </direct> are refused, wit
   assert.match((desiredHook('ufw', 'wlan0', damaged) as { error: string }).error, /after\.init its fleetmasq markers are damaged/);
   assert.match((withoutHook('ufw', damaged) as { error: string }).error, /damaged/);
   assert.deepEqual(hookState('ufw', 'wlan0', damaged).ok, false);
+  // A self-closed direct.xml is no obstacle any more: firewalld's own tool adds the rule (issue 24).
   const selfClosed = { mode: 0o644, content: '<?xml version="1.0"?>\n<direct/>\n' };
-  assert.match((desiredHook('firewalld', 'wlan0', selfClosed) as { error: string }).error, /no '<\/direct>' line.*firewall-cmd --permanent --direct --add-rule ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE/);
+  assert.match(firewalldDirectSh(firewalldMissing('wlan0', selfClosed), []), /--add-rule ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE/);
   // A file the user changed the mode of since: their mode stays.
   const chmodded = { ...good, mode: 0o700 };
   assert.equal((withoutHook('ufw', chmodded) as { file: { mode: number } }).file.mode, 0o700);
@@ -133,7 +131,9 @@ test('plans: a hook for every manager present, persistence first; remove takes e
   const f = facts(present, { rules: [] });
   const plan = planApply(f, { interface: 'auto', persistence: 'auto' });
   assert.equal(plan.error, undefined);
-  assert.deepEqual(plan.ops.map((o) => (o.kind === 'hook' ? `hook ${o.manager}` : o.kind)), ['hook netfilter-persistent', 'hook nftables', 'hook ufw', 'hook firewalld', 'rule']);
+  assert.deepEqual(plan.ops.map((o) => (o.kind === 'hook' ? `hook ${o.manager}` : o.kind)), ['hook netfilter-persistent', 'hook nftables', 'hook ufw', 'firewalld-direct', 'rule']);
+  assert.match(plan.steps.find((s) => s.name === 'hook-firewalld')!.sh, /firewall-offline-cmd --direct "\$@"[\s\S]*fm_fw --query-rule ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE >\/dev\/null 2>&1 \|\| fm_fw --add-rule ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE/);
+  assert.ok(plan.diffs.includes('firewalld permanent direct rules:\n+ ipv4 nat POSTROUTING 0 -o wlan0 -j MASQUERADE\n'));
   assert.ok(plan.steps.find((s) => s.name === 'hook-nftables')!.sh.includes('systemctl daemon-reload'));
   assert.ok(!plan.steps.find((s) => s.name === 'hook-ufw')!.sh.includes('daemon-reload'));
   assert.ok(plan.diffs.some((d) => d.startsWith('--- /dev/null\n+++ /usr/share/netfilter-persistent/plugins.d/90-fleetmasq')));
@@ -144,6 +144,7 @@ test('plans: a hook for every manager present, persistence first; remove takes e
   // Applied: nothing left; compliant.
   const hooked: Partial<ManagerFacts> = Object.fromEntries(
     Object.entries(present).map(([k, v]) => {
+      if (k === 'firewalld') return [k, { ...v, hook: { mode: 0o644, content: '<?xml version="1.0" encoding="utf-8"?>\n<direct>\n  <rule priority="0" table="nat" ipv="ipv4" chain="POSTROUTING">-o wlan0 -j MASQUERADE</rule>\n</direct>\n' } }];
       const op = plan.ops.find((o) => o.kind === 'hook' && o.manager === k) as { after: { mode: number; content: string } };
       return [k, { ...v, hook: op.after }];
     }),
@@ -156,8 +157,8 @@ test('plans: a hook for every manager present, persistence first; remove takes e
     ['netfilter-persistent', undefined],
     ['nftables', undefined],
     ['ufw', { mode: 0o640, content: UFW_AFTER_INIT }],
-    ['firewalld', undefined],
   ]);
+  assert.deepEqual(rm.ops.filter((o) => o.kind === 'firewalld-direct'), [{ kind: 'firewalld-direct', add: [], remove: [{ iface: 'wlan0', priority: 0 }] }]);
   assert.match(rm.steps.find((s) => s.name === 'hook-remove-nftables')!.sh, /rm -f \/etc\/systemd\/system\/nftables\.service\.d\/fleetmasq\.conf[\s\S]*rmdir[\s\S]*daemon-reload/);
 });
 
@@ -232,7 +233,7 @@ test('review fixes: a hook left by an uninstalled manager is removed; a symlinke
   assert.deepEqual(planRemove(orphan, { interface: 'auto' }).ops.filter((o) => o.kind === 'hook-remove').map((o) => (o as { manager: string }).manager), ['nftables']);
   assert.match((desiredHook('ufw', 'wlan0', { mode: 0o640, content: UFW_AFTER_INIT, link: true }) as { error: string }).error, /symbolic link/);
   assert.match((desiredHook('ufw', 'wlan0', { mode: 0o640, content: UFW_AFTER_INIT, notUtf8: true }) as { error: string }).error, /not UTF-8/);
-  assert.match((desiredHook('firewalld', 'wlan0,usb+', { mode: 0o644, content: '<direct/>\n' }) as { error: string }).error, /-o wlan0 -j MASQUERADE and firewall-cmd .* -o usb\+ -j MASQUERADE/);
+  assert.deepEqual(firewalldMissing('wlan0,usb+', { mode: 0o644, content: '<direct/>\n' }), ['wlan0', 'usb+']);
   // A manager whose hook is in place is blamed only as "reloaded by hand"; a disabled, stopped one not at all.
   const fired = 1764127811;
   const hookedNft = facts(
@@ -242,4 +243,75 @@ test('review fixes: a hook left by an uninstalled manager is removed; a symlinke
   assert.match(checkCompliance(hookedNft, { interface: 'auto', persistence: 'auto' }).reasons.map(reasonText).join('\n'), /likely nftables reloaded by hand, past fleetmasq's hook/);
   const off = facts({ nftables: { flushes: true, unit: { enabled: false, active: false } } }, { rules: [], marker: { bootId: BOOT, method: 'systemd', iface: 'wlan0', at: fired } });
   assert.match(checkCompliance(off, { interface: 'auto', persistence: 'auto' }).reasons.map(reasonText).join('\n'), /removed by hand or by a tool fleetmasq does not know/);
+});
+
+describe('hooks found by content (issue 24)', () => {
+  const ADMIN = '<rule priority="2" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport 9 -j ACCEPT</rule>';
+  test('firewalld: direct rules read by content, any attribute order, never inside an XML comment; remove takes only the rule on our interfaces, at its priority', () => {
+    const xml = [
+      '<?xml version="1.0" encoding="utf-8"?>',
+      '<direct>',
+      `  ${ADMIN}`,
+      '  <!-- <rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">-o eth9 -j MASQUERADE</rule> -->',
+      "  <rule chain='POSTROUTING' priority='3' ipv='ipv4' table='nat'>-o  wlan0   -j MASQUERADE</rule>\r",
+      '  <rule ipv="ipv6" table="nat" chain="POSTROUTING" priority="0">-o wlan0 -j MASQUERADE</rule>',
+      '</direct>',
+    ].join('\r\n');
+    assert.deepEqual(directRules(xml), [{ priority: 3, args: '-o wlan0 -j MASQUERADE' }]);
+    const f = { mode: 0o644, content: xml };
+    assert.deepEqual(firewalldMissing('wlan0,eth9', f), ['eth9'], 'a commented-out rule is no rule');
+    assert.deepEqual(hookState('firewalld', 'wlan0', f), { ok: true });
+    assert.deepEqual(hookState('firewalld', 'wlan0,eth9', f), { ok: false, why: 'stale' });
+    assert.deepEqual(hookState('firewalld', 'eth9', f), { ok: false, why: 'missing' });
+    assert.deepEqual(firewalldFound(['wlan0', 'eth9'], f), [{ iface: 'wlan0', priority: 3 }]);
+    const sh = firewalldDirectSh([], firewalldFound(['wlan0'], f));
+    assert.match(sh, /fm_fw --remove-rule ipv4 nat POSTROUTING 3 -o wlan0 -j MASQUERADE/);
+    assert.doesNotMatch(sh, /dport/, 'the admin\'s rule is not named');
+    // The same rules as firewalld itself rewrites the file (markers of an older fleetmasq gone): one rule, so apply adds nothing.
+    const old = '<?xml version="1.0" encoding="utf-8"?>\n<direct>\n  <!-- BEGIN fleetmasq managed block -->\n  <rule ipv="ipv4" table="nat" chain="POSTROUTING" priority="0">-o wlan0 -j MASQUERADE</rule>\n  <!-- END fleetmasq managed block -->\n</direct>\n';
+    const rewritten = `<?xml version="1.0" encoding="utf-8"?>\n<direct>\n  ${ADMIN}\n  <rule priority="0" table="nat" ipv="ipv4" chain="POSTROUTING">-o wlan0 -j MASQUERADE</rule>\n</direct>\n`;
+    for (const content of [old, rewritten]) {
+      const facts0 = facts({ firewalld: { backend: 'nftables', hook: { mode: 0o644, content } } });
+      assert.deepEqual(planApply(facts0, { interface: 'auto', persistence: 'auto' }).ops.filter((o) => o.kind === 'firewalld-direct'), []);
+      assert.deepEqual(planRemove(facts0, { interface: 'auto' }).ops.filter((o) => o.kind === 'firewalld-direct'), [{ kind: 'firewalld-direct', add: [], remove: [{ iface: 'wlan0', priority: 0 }] }]);
+    }
+    assert.match((desiredHook('firewalld', 'wlan0', { mode: 0o644, content: rewritten }) as { error: string }).error, /firewalld's own file.*never by editing it/);
+  });
+
+  test('ufw after.init: a CRLF re-save, or a rewrite that lost the markers, is found by content: apply replaces it (never a second block), remove takes it out', () => {
+    const good = desiredHook('ufw', 'wlan0', { mode: 0o640, content: UFW_AFTER_INIT }) as { content: string; mode: number };
+    const crlf = { mode: good.mode, content: good.content.replace(/\n/g, '\r\n') };
+    const again = desiredHook('ufw', 'wlan0', crlf) as { content: string; mode: number };
+    assert.equal(again.content.match(/BEGIN fleetmasq managed block/g)?.length, 1, 'one block');
+    assert.equal(again.content.match(/in start\|stop\)/g)?.length, 1);
+    assert.equal(hookState('ufw', 'wlan0', crlf).ok, false);
+    const back = withoutHook('ufw', crlf) as { file?: { content: string }; present: boolean };
+    assert.equal(back.present, true);
+    assert.equal(back.file!.content, UFW_AFTER_INIT.replace(/\n/g, '\r\n'), 'the CRLF file without the block');
+    assert.doesNotMatch(back.file!.content, /fleetmasq/);
+    // Markers lost (a rewrite kept only the line): found by its shape.
+    const bare = { mode: good.mode, content: good.content.split('\n').filter((l) => !/fleetmasq/.test(l)).join('\n') };
+    assert.match(bare.content, /-j MASQUERADE/);
+    const re = desiredHook('ufw', 'wlan0', bare) as { content: string };
+    assert.equal(re.content.match(/in start\|stop\)/g)?.length, 1, 'replaced, not doubled');
+    assert.match(re.content, /BEGIN fleetmasq managed block/);
+    const gone = withoutHook('ufw', bare) as { file?: { content: string }; present: boolean };
+    assert.equal(gone.present, true);
+    assert.doesNotMatch(gone.file!.content, /MASQUERADE/);
+    assert.equal(gone.file!.content, UFW_AFTER_INIT);
+  });
+
+  test('ufw after.init whose interpreter is not a shell is refused (no shell put into python); shells, env and no #! are fine', () => {
+    for (const first of ['#!/usr/bin/python3', '#!/usr/bin/env python3', '#! /usr/bin/perl -w']) {
+      const r = desiredHook('ufw', 'wlan0', { mode: 0o750, content: `${first}\nimport sys\n` });
+      assert.match((r as { error: string }).error, /not a shell: fleetmasq will not put shell into it/, first);
+      assert.equal(hookState('ufw', 'wlan0', { mode: 0o750, content: `${first}\n` }).ok, false);
+    }
+    const planned = planApply(facts({ ufw: { enabled: true, manageBuiltins: true, forwarding: false, beforeNat: false, hook: { mode: 0o750, content: '#!/usr/bin/python3\nprint(1)\n' } } }), { interface: 'auto', persistence: 'auto' });
+    assert.match(planned.error ?? '', /after\.init its interpreter is "#!\/usr\/bin\/python3", not a shell/);
+    for (const first of ['#!/bin/sh', '#!/bin/bash -e', '#!/usr/bin/env bash', '#!/bin/busybox sh', 'echo no shebang']) {
+      const r = desiredHook('ufw', 'wlan0', { mode: 0o750, content: `${first}\ntrue\n` });
+      assert.ok(!('error' in r), first);
+    }
+  });
 });

@@ -5,9 +5,9 @@
  * marker gone, a new boot id, the boot hook run as systemd or rc-local would) and removes — judged by
  * the facts the real facts script reads back. The lab proves the same on real robots.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts/facts.js';
 import { checkCompliance, type MasqSettings } from '../../src/modules/compliance.js';
 import { planApply, planRemove, type Plan } from '../../src/modules/plan.js';
 import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
-import { renderScript } from '../../src/remote/script.js';
+import { lockInfo, lockMessage, lockSh, renderScript, shQuote, unlockSh, type LockSpec } from '../../src/remote/script.js';
 import { writeFile } from '../../src/modules/ops.js';
 import { run } from '../../src/util/proc.js';
 import { abRestoreSh } from '../../src/remote/diagnose.js';
@@ -267,6 +267,21 @@ test('fast tier: the robot lock: a second run is refused with the holder named, 
   assert.match(readFileSync(join(s.root, 'run/fleetmasq.lock'), 'utf8'), /^aaaa \d+ ops@ctl/);
 });
 
+/** firewalld's offline tool on direct rules, as far as fleetmasq uses it (query, add, remove). */
+const FIREWALL_OFFLINE_CMD = `#!/bin/sh
+f="$SANDBOX/root/etc/firewalld/direct.xml"
+[ "$1" = --direct ] || exit 2
+op=$2; shift 2; ipv=$1; table=$2; chain=$3; prio=$4; shift 4
+line="  <rule ipv=\\"$ipv\\" table=\\"$table\\" chain=\\"$chain\\" priority=\\"$prio\\">$*</rule>"
+case $op in
+--query-rule) [ -f "$f" ] && grep -qxF -- "$line" "$f";;
+--add-rule) [ -f "$f" ] || printf '<?xml version="1.0" encoding="utf-8"?>\\n<direct>\\n</direct>\\n' > "$f"
+  grep -qxF -- "$line" "$f" || { { grep -vxF '</direct>' "$f"; echo "$line"; echo '</direct>'; } > "$f.t" && mv "$f.t" "$f"; };;
+--remove-rule) grep -qxF -- "$line" "$f" || exit 1; grep -vxF -- "$line" "$f" > "$f.t"; mv "$f.t" "$f";;
+*) exit 2;;
+esac
+`;
+
 const UFW_TEMPLATE = `#!/bin/sh
 # after.init: if executable, called by ufw-init.
 set -e
@@ -295,6 +310,9 @@ test('fast tier: hooks beside netfilter-persistent, nftables, ufw and firewalld:
   put('etc/default/ufw', 'MANAGE_BUILTINS=yes\n');
   put('etc/ufw/after.init', UFW_TEMPLATE, 0o640);
   put('etc/firewalld/firewalld.conf', 'FirewallBackend=nftables\n');
+  // firewalld stopped: its offline tool changes direct.xml (as firewalld writes it: no comments of anyone's).
+  writeFileSync(join(s.dir, 'bin', 'firewall-cmd'), '#!/bin/sh\necho "not running"; exit 252\n', { mode: 0o755 });
+  writeFileSync(join(s.dir, 'bin', 'firewall-offline-cmd'), FIREWALL_OFFLINE_CMD, { mode: 0o755 });
   const userFiles = ['etc/iptables/rules.v4', 'etc/nftables.conf', 'etc/ufw/after.init', 'etc/ufw/ufw.conf', 'etc/firewalld/firewalld.conf'];
   const snap = () => Object.fromEntries(userFiles.map((f) => [f, existsSync(join(s.root, f)) ? `${(statSync(join(s.root, f)).mode & 0o7777).toString(8)} ${readFileSync(join(s.root, f), 'utf8')}` : 'absent']));
   const original = { ...snap(), 'etc/firewalld/direct.xml': 'absent' };
@@ -383,4 +401,196 @@ test('fast tier: an interface list puts the rule on every interface even when on
   assert.equal((await s.sh(line)).code, 0);
   assert.equal((await s.sh(line)).code, 0);
   assert.equal(readFileSync(join(s.dir, 'rules'), 'utf8'), 'POSTROUTING -o wlan0 -j MASQUERADE\nPOSTROUTING -o usb+ -j MASQUERADE\n', 'once each, however often it runs');
+});
+
+describe('fast tier: the robot lock on failure paths (issue 24)', () => {
+  // A robot of its own: /run, the boot id and /proc/uptime under a temp dir; `date` may be stubbed.
+  async function lockBox() {
+    const dir = mkdtempSync(join(tmpdir(), 'fmlock-'));
+    for (const d of ['bin', 'root/run', 'root/proc']) mkdirSync(join(dir, d), { recursive: true });
+    const bootId = join(dir, 'root/proc/boot_id');
+    const uptime = join(dir, 'root/proc/uptime');
+    writeFileSync(bootId, `${randomUUID()}\n`);
+    writeFileSync(uptime, '1000.25 1900.10\n');
+    const place = (script: string) =>
+      script
+        .replace(/PATH=\S+/g, `PATH=${dir}/bin:/usr/bin:/bin`)
+        .replaceAll('/proc/sys/kernel/random/boot_id', bootId)
+        .replaceAll('/proc/uptime', uptime)
+        .replace(/(?<![\w/.-])\/run(?=[/ ]|$)/gm, `${dir}/root/run`);
+    const sh = async (script: string) => {
+      const r = await run('sh', ['-c', place(script)], { nothrow: true, env: { ...process.env, PATH: `${dir}/bin:/usr/bin:/bin` } });
+      return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    };
+    const lockFile = join(dir, 'root/run/fleetmasq.lock');
+    const leftovers = () => readdirSync(join(dir, 'root/run')).filter((f) => f !== 'fleetmasq.lock');
+    return { dir, sh, lockFile, leftovers, setUptime: (s: number) => writeFileSync(uptime, `${s}.00 1.00\n`), newBoot: () => writeFileSync(bootId, `${randomUUID()}\n`) };
+  }
+  const spec = (runId: string, until?: 'exit' | 'keep'): LockSpec => ({ runId, ttlS: 600, holder: `${runId}@ctl (apply, since 2026-12-04T03:00:00Z)`, ...(until ? { until } : {}) });
+
+  test('a change that fails mid-way (set -e, exit, TERM, a read-only target) lets go of its lock; the next run is not refused', async () => {
+    const b = await lockBox();
+    const failures: Record<string, string> = {
+      'a failed command under set -e': 'false',
+      'a write that fails (as into a read-only /etc)': `printf x > ${shQuote(join(b.dir, 'no-such-folder', 'f'))}`,
+      'an exit': 'exit 3',
+      'TERM': 'kill -TERM $$; sleep 5',
+      'INT': 'kill -INT $$; sleep 5',
+    };
+    for (const [name, step] of Object.entries(failures)) {
+      const r = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('aaaa', 'exit')) }, { name: 'work', sh: step }, { name: 'unlock', sh: unlockSh('aaaa') }]));
+      assert.notEqual(r.code, 0, name);
+      assert.doesNotMatch(r.stdout, /^@@FM done$/m, name);
+      assert.equal(existsSync(b.lockFile), false, `${name}: the lock is gone`);
+      assert.deepEqual(b.leftovers(), [], `${name}: no temp file or claim left`);
+      const next = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('bbbb', 'exit')) }, { name: 'work', sh: 'echo WORKED' }, { name: 'unlock', sh: unlockSh('bbbb') }]));
+      assert.equal(next.code, 0, `${name}: the next run is not refused: ${next.stdout}`);
+      assert.match(next.stdout, /WORKED/);
+    }
+    // A script killed outright (no trap runs): its lock names a script that is gone, so it is free at once.
+    const killed = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('aaaa', 'exit')) }, { name: 'work', sh: 'kill -KILL $$' }]));
+    assert.notEqual(killed.code, 0);
+    assert.equal(existsSync(b.lockFile), true, 'SIGKILL: the lock stays');
+    assert.equal((await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('bbbb')) }]))).code, 0, 'but its holder is gone: taken over');
+    assert.match(readFileSync(b.lockFile, 'utf8'), /^bbbb /);
+  });
+
+  test('a lock kept on purpose (a reboot) outlives its script, and an exit lock of a live script is refused with the truth', async () => {
+    const b = await lockBox();
+    assert.equal((await b.sh(lockSh(spec('aaaa')))).code, 0);
+    const refused = await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('bbbb', 'exit')) }, { name: 'work', sh: 'echo WORKED' }]));
+    assert.equal(refused.code, 75);
+    assert.doesNotMatch(refused.stdout, /WORKED/);
+    const info = lockInfo(refused.stdout)!;
+    assert.equal(info.holder, spec('aaaa').holder);
+    assert.equal(info.leftS, 600);
+    assert.equal(info.alive, false);
+    assert.ok(Math.abs(info.since! - Date.now() / 1000) < 3600);
+    const msg = lockMessage(info);
+    assert.match(msg, /^locked by aaaa@ctl \(apply, since 2026-12-04T03:00:00Z\) since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: held by a run that may have died/);
+    assert.match(msg, /the lock expires in 10 min$/);
+    assert.doesNotMatch(msg, /another run is changing this robot/);
+    // A live holder (its script still running) is named as such.
+    await b.sh(unlockSh('aaaa'));
+    const slow = b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('cccc', 'exit')) }, { name: 'work', sh: `i=0; while [ ! -e ${shQuote(join(b.dir, 'go'))} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done` }]));
+    // Once it holds the lock (its script then waits for 'go'), another run meets it.
+    for (let i = 0; i < 1200 && !(existsSync(b.lockFile) && readFileSync(b.lockFile, 'utf8').startsWith('cccc ')); i++) await new Promise((r) => setTimeout(r, 50));
+    const live = lockInfo((await b.sh(renderScript([{ name: 'lock', sh: lockSh(spec('dddd', 'exit')) }]))).stdout);
+    writeFileSync(join(b.dir, 'go'), '');
+    assert.equal((await slow).code, 0);
+    assert.equal(live?.alive, true);
+    assert.match(lockMessage(live!), /^locked by cccc@ctl \(apply, since \S+\): another run is changing this robot \(its script is running there, since \S+\); the lock expires in 10 min$/);
+    assert.equal(existsSync(b.lockFile), false, 'let go at its end');
+  });
+
+  test('expiry is read on the monotonic clock of this boot: a wall-clock step does not free a lock; its expiry on uptime, or a new boot, does', async () => {
+    const b = await lockBox();
+    assert.equal((await b.sh(lockSh(spec('aaaa')))).code, 0);
+    // The wall clock jumps a day ahead (NTP after a robot booted with no RTC).
+    writeFileSync(join(b.dir, 'bin', 'date'), `#!/bin/sh\necho $(( $(/bin/date +%s) + 86400 ))\n`, { mode: 0o755 });
+    assert.equal((await b.sh(lockSh(spec('bbbb')))).code, 75, 'a clock step does not free it');
+    // And back a day: a lock taken now does not last a day longer.
+    writeFileSync(join(b.dir, 'bin', 'date'), `#!/bin/sh\necho $(( $(/bin/date +%s) - 86400 ))\n`, { mode: 0o755 });
+    b.setUptime(1000 + 599);
+    assert.equal((await b.sh(lockSh(spec('bbbb')))).code, 75, 'one second before its expiry');
+    b.setUptime(1000 + 601);
+    assert.equal((await b.sh(lockSh(spec('bbbb')))).code, 0, 'expired on uptime: taken over');
+    assert.equal((await b.sh(lockSh(spec('cccc')))).code, 75);
+    b.newBoot();
+    assert.equal((await b.sh(lockSh(spec('cccc')))).code, 0, 'a lock of an earlier boot is free');
+  });
+
+  test('a stale lock taken over by many runs at once: exactly one wins, every time', async () => {
+    const b = await lockBox();
+    for (let round = 0; round < 10; round++) {
+      if (round % 2) {
+        // An expired lock of this version (taken 100 s of uptime ago, for 1 s, on this boot).
+        b.setUptime(1000);
+        await b.sh(lockSh({ ...spec('dead'), ttlS: 1 }));
+        b.setUptime(1100);
+      } else writeFileSync(b.lockFile, `dead ${Math.floor(Date.now() / 1000) - 1} gone@nowhere (apply)\n`); // an older version's, expired
+      const takers = await Promise.all(Array.from({ length: 10 }, (_, i) => b.sh(lockSh(spec(`t${round}x${i}`)))));
+      const won = takers.filter((t) => t.code === 0);
+      assert.equal(won.length, 1, `round ${round}: ${takers.map((t) => t.code).join(',')} ${takers.map((t) => t.stderr).join('')}`);
+      assert.ok(takers.every((t) => t.code === 0 || t.code === 75));
+      const holder = /^(\S+) /.exec(readFileSync(b.lockFile, 'utf8'))![1]!;
+      assert.equal(takers.findIndex((t) => t.code === 0), Number(holder.split('x')[1]), 'the lock is the winner\'s');
+      assert.deepEqual(b.leftovers(), [], 'no temp file or claim left');
+      rmSync(b.lockFile);
+    }
+  });
+});
+
+describe('fast tier: audit lines a robot user cannot forge (issue 24)', () => {
+  test('a change\'s audit line is appended whole to a root-only log (folder 0700, file 0600), one line per change, and to syslog', async () => {
+    const { auditLogSh } = await import('../../src/records/audit.js');
+    const s = await sandbox({ systemd: true });
+    writeFileSync(join(s.dir, 'bin', 'logger'), '#!/bin/sh\necho "$*" >> "$SANDBOX/logger.log"\n', { mode: 0o755 });
+    mkdirSync(join(s.root, 'var/log'), { recursive: true });
+    const r = await s.sh(renderScript([{ name: 'audit', sh: auditLogSh(['rule on wlan0\nFORGED 2026 apply by root: nothing', "it's done"], 'ops@ctl', 'apply') }]));
+    assert.equal(r.code, 0, r.stderr);
+    const log = join(s.root, 'var/log/fleetmasq/audit.log');
+    assert.equal(statSync(join(s.root, 'var/log/fleetmasq')).mode & 0o7777, 0o700);
+    assert.equal(statSync(log).mode & 0o7777, 0o600);
+    const lines = readFileSync(log, 'utf8').split('\n');
+    assert.equal(lines.length, 2, 'one line and its newline');
+    assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ apply by ops@ctl: rule on wlan0 FORGED 2026 apply by root: nothing; it's done$/);
+    assert.match(readFileSync(log, 'utf8'), /\n$/);
+    assert.match(readFileSync(join(s.dir, 'logger.log'), 'utf8'), /^-t fleetmasq -- apply by ops@ctl: rule on wlan0 FORGED/);
+    assert.ok(readFileSync(join(s.dir, 'sync.log'), 'utf8').includes(log), 'synced');
+    // A second change appends; a log that reached its size is rotated by a rename first.
+    await s.sh(auditLogSh(['second'], 'ops@ctl', 'remove'));
+    assert.equal(readFileSync(log, 'utf8').split('\n').length, 3);
+    writeFileSync(log, 'x'.repeat(1 << 20), { mode: 0o600 });
+    await s.sh(auditLogSh(['third'], 'ops@ctl', 'apply'));
+    assert.equal(readFileSync(`${log}.1`, 'utf8').length, 1 << 20);
+    assert.match(readFileSync(log, 'utf8'), /^\S+ apply by ops@ctl: third\n$/);
+  });
+
+  test('a log folder that is a symbolic link is not written through; no logger, no /var/log: the change still succeeds', async () => {
+    const { auditLogSh } = await import('../../src/records/audit.js');
+    const s = await sandbox({ systemd: true });
+    mkdirSync(join(s.root, 'var/log'), { recursive: true });
+    mkdirSync(join(s.dir, 'elsewhere'));
+    symlinkSync(join(s.dir, 'elsewhere'), join(s.root, 'var/log/fleetmasq'));
+    const r = await s.sh(renderScript([{ name: 'audit', sh: auditLogSh(['x'], 'ops@ctl', 'apply') }]));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^@@FM done$/m);
+    assert.deepEqual(readdirSync(join(s.dir, 'elsewhere')), []);
+    rmSync(join(s.root, 'var'), { recursive: true });
+    const r2 = await s.sh(renderScript([{ name: 'audit', sh: auditLogSh(['x'], 'ops@ctl', 'apply') }]));
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.match(r2.stdout, /^@@FM done$/m);
+  });
+});
+
+describe('fast tier: nothing left behind by a change that fails or is stopped (issue 24)', () => {
+  test('a write stopped half-way (TERM while its temp file is synced) leaves neither the temp file nor a half target; with the lock, the lock goes too', async () => {
+    const s = await sandbox({ systemd: true });
+    // sync stops the script that called it (as a TERM from an operator or a shutdown would, mid-write).
+    writeFileSync(join(s.dir, 'bin', 'sync'), '#!/bin/sh\nkill -TERM $PPID\n', { mode: 0o755 });
+    for (const lock of [false, true]) {
+      const r = await s.sh(
+        renderScript([
+          ...(lock ? [{ name: 'lock', sh: lockSh({ runId: 'me', ttlS: 600, holder: 'me@here (apply)', until: 'exit' }) }] : []),
+          { name: 'w', sh: writeFile('/etc/target.conf', 'new\n', 0o644) },
+        ]),
+      );
+      assert.equal(r.code, 143, r.stderr);
+      assert.deepEqual(readdirSync(join(s.root, 'etc')).filter((f) => f.includes('fleetmasq-tmp') || f === 'target.conf'), [], `lock=${lock}: no temp file, no target`);
+      assert.equal(existsSync(join(s.root, 'run/fleetmasq.lock')), false);
+    }
+  });
+
+  test('the unit\'s enable and removal are made durable (the folders synced), as every write is', async () => {
+    const s = await sandbox({ systemd: true });
+    const settings: MasqSettings = { interface: 'auto', persistence: 'auto' };
+    const after = await change(s, planApply(await s.facts(), settings));
+    const wants = join(s.root, 'etc/systemd/system/multi-user.target.wants');
+    assert.ok(readFileSync(join(s.dir, 'sync.log'), 'utf8').split('\n').includes(`sync ${wants}`), 'enable synced');
+    writeFileSync(join(s.dir, 'sync.log'), '');
+    await change(s, planRemove(after, settings));
+    const log = readFileSync(join(s.dir, 'sync.log'), 'utf8').split('\n');
+    assert.ok(log.includes(`sync ${join(s.root, 'etc/systemd/system')}`), 'removal synced');
+  });
 });
