@@ -5,16 +5,10 @@ export interface Out {
   isTTY: boolean;
 }
 
-/**
- * Text on its way to a terminal, made harmless: control characters (escape sequences that could
- * retitle the terminal, recolour or rewrite what is shown; carriage returns that overwrite a line) are
- * shown as \u00NN. Only newlines and tabs pass. Robots' interface names, error output, file lines and
- * diffs all reach the operator through here. The same form is a JSON escape, so a --json document stays
- * valid JSON (JSON.stringify leaves DEL and C1 characters raw).
- */
-export function visible(s: string): string {
-  return s.replace(/[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+import { visible } from '../util/sanitize.js';
+
+/** Text on its way to a terminal, made harmless (the one sanitiser, src/util/sanitize.ts). */
+export { visible };
 
 export const stdio: Out = {
   out: (s) => process.stdout.write(visible(s.endsWith('\n') ? s : `${s}\n`)),

@@ -17,7 +17,7 @@ import type { Vars } from '../inventory/inventory.js';
 import { interfaceSpec } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
-import { emptyOutcome, type HostOutcome } from './types.js';
+import { emptyOutcome, type HostOutcome, type HostRaw } from './types.js';
 
 export interface TaskOptions {
   /** Overrides of the inventory's masquerade_interface / masquerade_persistence. */
@@ -51,6 +51,10 @@ export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
 
 /** What a plan was made from: the facts' bytes (less the clock line), so a change can check they still hold. */
 const factsHash = new WeakMap<Facts, string>();
+/** The facts' output as the robot sent it: kept in the result of a robot found not compliant (`raw.facts`). */
+const factsText = new WeakMap<Facts, string>();
+/** The change script's own output, for facts gathered at its end. */
+const changeOutput = new WeakMap<Facts, HostRaw>();
 
 export function hashOfFacts(stdout: string): string {
   return createHash('sha256').update(stdout.split('\n').filter((l) => !l.startsWith('@now=')).join('\n')).digest('hex');
@@ -61,9 +65,14 @@ export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Prom
   try {
     const facts = parseFacts(r.stdout);
     factsHash.set(facts, hashOfFacts(r.stdout));
+    factsText.set(facts, r.stdout);
     return facts;
   } catch (e) {
-    throw new HostError('command', `gathering facts failed: ${(e as Error).message}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`);
+    throw new HostError('command', `gathering facts failed: ${(e as Error).message}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`, {
+      exitCode: r.code,
+      stderr: r.stderr,
+      facts: r.stdout,
+    });
   }
 }
 
@@ -168,7 +177,15 @@ async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: Tas
       stderr: r.stderr,
     });
   }
-  return parseFacts(run.after);
+  const after = parseFacts(run.after);
+  factsText.set(after, run.after);
+  changeOutput.set(after, { stdout: r.stdout, stderr: r.stderr, exitCode: r.code });
+  return after;
+}
+
+/** A change that ran but left the robot other than expected: what its script said, and the facts after it. */
+function rawAfterChange(after: Facts): HostRaw {
+  return { ...changeOutput.get(after), facts: factsText.get(after) };
 }
 
 function planned(plan: Plan, out: HostOutcome): void {
@@ -234,6 +251,7 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
       const persistOk = c.persistenceInstalled && c.method === plan.method;
       if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
         out.status = 'failed';
+        out.raw = rawAfterChange(after);
         out.reasons.push(...c.reasons.map(reasonText));
         if (!out.reasons.length) out.reasons.push('the robot is not in the expected state after the change');
       }
@@ -284,6 +302,7 @@ function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFi
   }
   out.compliant = compliant;
   if (!compliant) out.status = 'failed';
+  if (!compliant && factsText.has(facts)) out.raw = { ...out.raw, facts: factsText.get(facts) };
   return out;
 }
 
@@ -304,6 +323,7 @@ export function removeTask(o: TaskOptions): HostTask {
       out.details = describe(after);
       if (left.changes.length) {
         out.status = 'failed';
+        out.raw = rawAfterChange(after);
         out.reasons.push(`still present after remove: ${left.changes.join('; ')}`);
       }
       return out;

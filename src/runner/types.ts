@@ -46,6 +46,21 @@ export interface HostOutcome {
   diffs: string[];
   /** Facts worth reporting. */
   details: HostDetails;
+  /** What the robot said, kept for a failed or surprising robot (see HostRaw). */
+  raw?: HostRaw;
+}
+
+/**
+ * What a failed or surprising robot said, kept in the run record so it can be read later without
+ * contacting the robot: the failing command's stdout and stderr and the raw facts output, each
+ * sanitised and bounded to its last 64 KiB (src/util/sanitize.ts keptOutput).
+ */
+export interface HostRaw {
+  stdout?: string;
+  stderr?: string;
+  /** The facts command's output as the robot sent it (a facts parse failure, a non-compliant robot). */
+  facts?: string;
+  exitCode?: number | null;
 }
 
 export interface HostResult extends Omit<HostOutcome, 'status'> {
@@ -58,9 +73,13 @@ export interface HostResult extends Omit<HostOutcome, 'status'> {
 }
 
 export type RunEvent =
-  | { type: 'batch'; index: number; total: number; hosts: string[] }
+  /** round: --until-converged's round (2 on: the same run trying its unreachable robots again). */
+  | { type: 'batch'; index: number; total: number; hosts: string[]; round?: number }
   | { type: 'start'; host: string }
-  | { type: 'step'; host: string; step: string }
+  /** elapsedMs: since the robot's start; tookMs: how long its previous step took. */
+  | { type: 'step'; host: string; step: string; elapsedMs?: number; tookMs?: number; previous?: string }
+  /** Verbose output (-v…-vvv), secrets already redacted. */
+  | { type: 'debug'; host?: string; level: 1 | 2 | 3; text: string }
   | { type: 'warn'; host?: string; message: string }
   | { type: 'done'; result: HostResult }
   | { type: 'abort'; reason: string }

@@ -142,3 +142,64 @@ test('--quiet: no progress lines on stderr (warnings and the recap only)', async
   assert.doesNotMatch(quiet.stderr, /\[r1\] connecting|== batch/);
   assert.match(quiet.stdout, /check recap: 1 robots/);
 });
+
+test('-v, -vv, -vvv: steps and exit statuses, then scripts and raw output, then the SSH handshake; never a secret; the record keeps the raw output', async () => {
+  const { startShellRobot } = await import('../helpers/shellrobot.js');
+  const { execFileSync } = await import('node:child_process');
+  const password = 'sudo-secret-Pw1';
+  const passphrase = 'key-secret-Pp2';
+  // A robot whose sudo reads the password and then echoes it back (a hostile or broken robot), with an
+  // escape sequence that would retitle the terminal.
+  const robot = await startShellRobot({
+    sudo: 'printf "%s" "$4" >&2; read -r pw; echo "robot echoes: $pw"; printf "\\033]0;owned\\007sudo says: %s is wrong for iptables\\n" "$pw" >&2; exit 3',
+  });
+  const d = mkdtempSync(join(tmpdir(), 'fmverbose-'));
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-f', join(d, 'id')]);
+    writeFileSync(
+      join(d, 'hosts.yml'),
+      `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${robot.port}\n      ansible_user: pilot\n      ansible_become: true\n` +
+        `      ansible_ssh_private_key_file: ${join(d, 'id')}\n      ansible_ssh_private_key_passphrase: ${passphrase}\n`,
+    );
+    const env = { FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_RUNS_DIR: join(d, 'runs'), SSH_AUTH_SOCK: undefined };
+    const base = ['check', '-i', join(d, 'hosts.yml'), '--known-hosts', robot.knownHosts, '--connect-retries', '0'];
+    const quiet = await cli(base, env);
+    assert.doesNotMatch(quiet.stderr, /-v |script sent|ssh2:/, 'nothing verbose without -v');
+    const v1 = await cli([...base, '-v'], env);
+    assert.match(v1.stderr, /\[r1\] -v 'connecting' took \d+\.\d\d s; now: gathering facts/);
+    assert.match(v1.stderr, /\[r1\] -v command exited 3 after \d+ ms/);
+    assert.doesNotMatch(v1.stderr, /script sent|ssh2:/, '-v shows neither scripts nor the handshake');
+    // The real binary (its stdio is where the sanitiser stands), run asynchronously: the robot is in this process.
+    const { spawn } = await import('node:child_process');
+    const v3 = await new Promise<{ code: number; stdout: string; stderr: string; json: any }>((resolve) => {
+      const { SSH_AUTH_SOCK: _a, ...rest } = process.env;
+      const c = spawn(process.execPath, ['bin/fleetmasq.js', ...base, '-vvv', '--json'], { env: { ...rest, FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_RUNS_DIR: join(d, 'runs') } });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (x) => (stdout += x));
+      c.stderr.on('data', (x) => (stderr += x));
+      c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: JSON.parse(stdout) }));
+    });
+    assert.equal(v3.code, 2);
+    // -vv: the script sent, and what the robot said, exactly (made harmless).
+    assert.match(v3.stderr, /\[r1\] -vv script sent \(\d+ bytes\):/);
+    assert.match(v3.stderr, /robot echoes: \*\*\*\*\*\*\*\*/);
+    assert.match(v3.stderr, /\\u001b\]0;owned\\u0007sudo says: \*\*\*\*\*\*\*\* is wrong for iptables/);
+    // -vvv: the handshake.
+    assert.match(v3.stderr, /\[r1\] -vvv connecting to pilot@127\.0\.0\.1:\d+/);
+    assert.match(v3.stderr, /-vvv ssh2: .*(KEX|kex)/);
+    assert.match(v3.stderr, /-vvv ssh2: Outbound: Sending USERAUTH_REQUEST \(publickey\)/);
+    const all = v3.stdout + v3.stderr;
+    assert.ok(!all.includes(password) && !all.includes(passphrase), 'no secret on the terminal');
+    assert.doesNotMatch(all, /\x1b/, 'no raw escape sequence');
+    // The record keeps what the robot said (sanitised, without the secret) for later.
+    const record = readFileSync(v3.json.record, 'utf8');
+    assert.ok(!record.includes(password) && !record.includes(passphrase), 'no secret in the record');
+    const line = record.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.host === 'r1');
+    assert.equal(line.raw.exitCode, 3);
+    assert.match(line.raw.facts, /robot echoes: \*{8}/);
+    assert.match(line.raw.stderr, /\\u001b\]0;owned\\u0007sudo says: \*{8} is wrong for iptables/);
+  } finally {
+    await robot.close();
+  }
+});
