@@ -32,7 +32,7 @@ export const FLAGS = {
   'max-fail-percent': { type: 'string', arg: 'P', help: 'stop when more than P% of a batch failed (replaces the canary rule)' },
   interface: { type: 'string', arg: 'NAME[,NAME]|auto', help: 'override masquerade_interface (usb+ matches usb0, usb1…)' },
   'allow-absent-interface': { type: 'boolean', help: 'apply even where the named interface does not exist (yet)' },
-  persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local or auto' },
+  persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local, external (the robot\'s own stack keeps the rule; check verifies it live) or auto' },
   check: { short: 'C', type: 'boolean', help: 'dry run: change nothing, report what would change' },
   diff: { short: 'D', type: 'boolean', help: 'show diffs of files and rules' },
   force: { type: 'boolean', help: 'reboot robots that are not compliant before the reboot too' },
@@ -238,7 +238,7 @@ export const LAB_COMMANDS: Record<string, CommandSpec> = {
   status: { usage: 'fleetmasq lab status [--name NAME] [--json]', summary: 'power and an SSH login per robot (exit 4 if any is unreachable)', flags: ['name', 'json'] },
   inventory: { usage: 'fleetmasq lab inventory [--name NAME]', summary: "print the lab inventory's path", flags: ['name'] },
   link: {
-    usage: 'fleetmasq lab link ROBOT [--rtt MS] [--stall|--resume] [--drop]',
+    usage: 'fleetmasq lab link ROBOT [--name N] [--rtt MS] [--stall|--resume|--drop]',
     summary: "change a robot's link: latency, stall, resume, cut",
     flags: ['name', 'rtt', 'stall', 'resume', 'drop'],
     positionals: { min: 1, max: 1 },

@@ -18,13 +18,14 @@ import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '
 import { retryHosts, type HostResult } from '../runner/types.js';
 import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
-import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
+import { exitCode, robotsText as robots, runDocument, summarize, type RunInfo } from '../report/summary.js';
 import { intFlag } from './args.js';
 import { parseDuration } from '../util/duration.js';
 import { randomBytes } from 'node:crypto';
 import { runHeader, type RunHeader } from '../records/audit.js';
 import { version } from './version.js';
 import { verbosity, type FlagValues } from './commands.js';
+export { robots };
 import { plainProgress, type Progress } from './progress.js';
 import { askSecret } from './prompt.js';
 import type { Out } from './output.js';
@@ -203,11 +204,6 @@ async function writeReports(values: FlagValues, results: HostResult[], info: Run
     }
   }
   return ok;
-}
-
-/** "1 robot", "2 robots". */
-export function robots(n: number): string {
-  return `${n} robot${n === 1 ? '' : 's'}`;
 }
 
 export const RETRY_FILE = join('.fleetmasq', 'last.retry');

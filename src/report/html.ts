@@ -4,7 +4,7 @@
  * boot_id and when it was checked. Data is embedded as JSON; the page stays usable at thousands of robots.
  */
 import type { HostResult } from '../runner/types.js';
-import { DRY_RUN_BANNER, managersText, summarize, type RunInfo } from './summary.js';
+import { DRY_RUN_BANNER, managersText, robotsText, summarize, type RunInfo } from './summary.js';
 
 export type TileState = 'compliant' | 'changed' | 'noncompliant' | 'failed' | 'unreachable' | 'skipped' | 'ok';
 
@@ -58,7 +58,7 @@ export function htmlReport(results: HostResult[], info: RunInfo): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>fleetmasq ${esc(command)} — ${s.total} robots</title>
+<title>fleetmasq ${esc(command)} — ${robotsText(s.total)}</title>
 <style>
 :root{--compliant:#2e9d4f;--ok:#2e9d4f;--changed:#2f6fd6;--noncompliant:#d93b3b;--failed:#a01818;--unreachable:#e68a00;--skipped:#8a8f98}
 *{box-sizing:border-box}body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1c1f24;background:#f6f7f9}
@@ -89,7 +89,7 @@ var D=JSON.parse(document.getElementById('data').textContent);
 var LABEL={compliant:'compliant',ok:'ok',changed:'changed',noncompliant:'non-compliant',failed:'failed',unreachable:'unreachable',skipped:'skipped'};
 var ORDER=['compliant','ok','changed','noncompliant','failed','unreachable','skipped'];
 var active={};ORDER.forEach(function(s){active[s]=true;});
-var S=D.summary;document.getElementById('title-summary').textContent=D.summary.total+' robots'+(S.compliant!==undefined?' — '+S.compliant+' of '+S.total+' compliant'+(S.unknown?', '+S.unknown+' unknown':''):'');
+var S=D.summary;document.getElementById('title-summary').textContent=D.summary.total+(D.summary.total===1?' robot':' robots')+(S.compliant!==undefined?' — '+S.compliant+' of '+S.total+' compliant'+(S.unknown?', '+S.unknown+' unknown':''):'');
 document.getElementById('source').textContent='inventory '+D.inventory+(D.limit!==null?' · limit '+D.limit:'')+(D.playbook!==null?' · playbook '+D.playbook:'');
 document.getElementById('when').textContent='run started '+D.startedAt;
 var counts=document.getElementById('counts');

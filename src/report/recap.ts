@@ -1,6 +1,6 @@
 /** The recap printed after a run (pure: returns text). */
 import type { HostResult } from '../runner/types.js';
-import { DRY_RUN_BANNER, managersText, summarize, type RunInfo } from './summary.js';
+import { DRY_RUN_BANNER, managersText, robotsText, summarize, type RunInfo } from './summary.js';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -44,10 +44,10 @@ export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: b
     for (const warn of r.warnings) lines.push(`${pad('', w)}  ! ${warn}`);
     if (opts.diff) for (const diff of r.diffs) lines.push(diff.replace(/^/gm, `${pad('', w)}  | `).trimEnd());
   }
-  if (shown.length < results.length) lines.push(`(${results.length - shown.length} robots ok, not listed)`);
+  if (shown.length < results.length) lines.push(`(${robotsText(results.length - shown.length)} ok, not listed)`);
   const parts = [`ok=${s.ok}`, `${info.checkMode ? 'would_change' : 'changed'}=${s.changed}`, `unreachable=${s.unreachable}`, `failed=${s.failed}`, `skipped=${s.skipped}`];
   if (s.compliant !== undefined) parts.push(`compliant=${s.compliant}/${s.total}${s.unknown ? ` (${s.unknown} unknown)` : ''}`);
-  lines.push('', `${command}${info.checkMode ? ' (dry run)' : ''} recap: ${s.total} robots  ${parts.join('  ')}`);
+  lines.push('', `${command}${info.checkMode ? ' (dry run)' : ''} recap: ${robotsText(s.total)}  ${parts.join('  ')}`);
   if (info.stopped) lines.push(`stopped: ${info.stopped}`);
   if (info.record) lines.push(`run record: ${info.record}`);
   if (info.retry)

@@ -114,6 +114,11 @@ export function runDocument(results: HostResult[], info: RunInfo): RunDocument {
   };
 }
 
+/** "1 robot", "2 robots". */
+export function robotsText(n: number): string {
+  return `${n} robot${n === 1 ? '' : 's'}`;
+}
+
 /** The line a dry run puts at the top of every output. */
 export const DRY_RUN_BANNER = 'DRY RUN (--check): nothing was changed; "changed" means "would change"';
 

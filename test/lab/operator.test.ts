@@ -61,7 +61,7 @@ test('a second Ctrl-C abandons a robot waiting for its reboot: recap, exit 130, 
   assert.equal(res.killed, false, `it hung:\n${res.output}`);
   assert.equal(res.code, 130, res.output);
   assert.match(res.output, /gone +failed .*interrupted: abandoned/);
-  assert.match(res.output, /reboot recap: 1 robots/);
+  assert.match(res.output, /reboot recap: 1 robot {2}/);
 });
 
 test('a typo in the interface fails that robot and changes nothing; switching interface moves the rule', opts, async () => {
@@ -85,7 +85,7 @@ test('a typo in the interface fails that robot and changes nothing; switching in
   // A dry run says so everywhere.
   const dry = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--check']);
   assert.match(dry.stdout.split('\n')[0]!, /^DRY RUN \(--check\): nothing was changed/);
-  assert.match(dry.stdout, /apply \(dry run\) recap: 1 robots {2}ok=0 {2}would_change=1/);
+  assert.match(dry.stdout, /apply \(dry run\) recap: 1 robot {2}ok=0 {2}would_change=1/);
   const dryJson = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--check', '--json']);
   assert.equal(dryJson.json.checkMode, true);
   assert.deepEqual(await natRules('multi'), [], 'the dry run changed nothing');

@@ -140,7 +140,7 @@ test('--quiet: no progress lines on stderr (warnings and the recap only)', async
   assert.match(loud.stderr, /\[r1\] connecting/);
   const quiet = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0', '--quiet']);
   assert.doesNotMatch(quiet.stderr, /\[r1\] connecting|== batch/);
-  assert.match(quiet.stdout, /check recap: 1 robots/);
+  assert.match(quiet.stdout, /check recap: 1 robot {2}ok=/);
 });
 
 test('-v, -vv, -vvv: steps and exit statuses, then scripts and raw output, then the SSH handshake; never a secret; the record keeps the raw output', async () => {
@@ -202,4 +202,42 @@ test('-v, -vv, -vvv: steps and exit statuses, then scripts and raw output, then 
   } finally {
     await robot.close();
   }
+});
+
+test("help says every persistence mode (check --help names external) and every lab subcommand's usage names each of its flags", async () => {
+  const { PERSISTENCE_MODES } = await import('../../src/inventory/vars.js');
+  const help = await cli(['check', '--help']);
+  const line = help.stdout.split('--persistence')[1]!.split('\n  -')[0]!;
+  for (const m of PERSISTENCE_MODES) assert.ok(line.includes(m), `--persistence's help names ${m}: ${line}`);
+  for (const [name, spec] of Object.entries(LAB_COMMANDS)) for (const f of spec.flags) assert.ok(spec.usage.includes(`--${f}`), `lab ${name}'s usage names --${f}: ${spec.usage}`);
+  const lab = await cli(['lab', '--help']);
+  assert.match(lab.stdout, /lab link ROBOT \[--name N\]/);
+});
+
+test('fleetmasq config | head: a reader that goes away early ends the output quietly, no EPIPE stack trace', async () => {
+  const { spawn } = await import('node:child_process');
+  for (let i = 0; i < 3; i++) {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, ['bin/fleetmasq.js', 'config'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // The reader is gone before the command writes a byte (head -3 after its lines, at once).
+      c.stdout.destroy();
+      let stderr = '';
+      c.stderr.on('data', (x) => (stderr += x));
+      c.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.doesNotMatch(r.stderr, /EPIPE|Error|\n\s+at /, r.stderr);
+    assert.equal(r.code, 0);
+  }
+});
+
+test("-l '@RETRY:legacy' with an empty retry file runs on legacy; alone (or only narrowing) it is still an error", async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
+  writeFileSync(join(d, 'hosts.yml'), 'all:\n  hosts:\n    r1:\n    legacy:\n');
+  writeFileSync(join(d, 'retry'), '');
+  const sel = await cli(['inventory', '-i', join(d, 'hosts.yml'), '-l', `@${join(d, 'retry')}:legacy`]);
+  assert.equal(sel.code, 0, sel.stderr);
+  assert.deepEqual(sel.stdout.trim().split('\n'), ['legacy']);
+  const only = await cli(['inventory', '-i', join(d, 'hosts.yml'), '-l', `@${join(d, 'retry')}:!legacy`]);
+  assert.equal(only.code, 5, 'an empty list never widens to every robot');
+  assert.match(only.stderr, /lists no robot/);
 });

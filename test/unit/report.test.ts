@@ -65,7 +65,7 @@ test('a dry run says so at the top of the recap, in the JSON, the JUnit and the 
   const text = recapText(r, i);
   assert.match(text.split('\n')[0]!, /^DRY RUN \(--check\): nothing was changed/);
   assert.match(text, /a +would-change /);
-  assert.match(text, /apply \(dry run\) recap: 1 robots {2}ok=0 {2}would_change=1/);
+  assert.match(text, /apply \(dry run\) recap: 1 robot {2}ok=0 {2}would_change=1/);
   assert.equal(runDocument(r, i).checkMode, true);
   assert.match(junitXml(r, i), /<property name="checkMode" value="true"\/>/);
   const html = htmlReport(r, i);
@@ -149,4 +149,32 @@ test('the live view: a robot that finished before its line existed shows how it 
   assert.doesNotMatch(out, /not run/);
   assert.match(out, /✔ a: ok\n/, 'its final line');
   assert.match(out, /check on 2 robot\(s\): 2\/2 done.*interrupted: letting robots in flight/);
+});
+
+test("progress lines say what the recap says: a dry run's robot would-change, an unreachable one is not 'unreachable (unreachable…)', one robot is '1 robot'", async () => {
+  const { plainProgress } = await import('../../src/cli/progress.js');
+  const lines: string[] = [];
+  const p = plainProgress({ out: () => {}, err: (s) => lines.push(s), isTTY: false }, { checkMode: true });
+  const base = { changes: [], reasons: [], warnings: [], diffs: [], details: {}, error: null };
+  p.onEvent({ type: 'done', result: { host: 'cam-01', status: 'changed', ...base, changes: ['add the rule'] } });
+  p.onEvent({ type: 'done', result: { host: 'cam-02', status: 'unreachable', ...base, error: { kind: 'unreachable', message: 'no SSH answer within 10 s' } } });
+  p.onEvent({ type: 'done', result: { host: 'cam-03', status: 'failed', ...base, error: { kind: 'command', message: "step 'rule' failed" } } });
+  assert.deepEqual(lines, ['[cam-01] would-change', '[cam-02] unreachable (no SSH answer within 10 s)', "[cam-03] failed (command: step 'rule' failed)"]);
+  const r: HostResult = { host: 'cam-01', status: 'changed', ...base, changes: ['add the rule'] };
+  assert.match(recapText([r], info('apply', { checkMode: true })), /cam-01 +would-change/);
+  assert.match(recapText([r], info('apply')), /apply recap: 1 robot {2}ok=0/);
+});
+
+test("the diagnose page's title counts every robot, the failed and unreachable ones included", async () => {
+  const { diagnoseHtml } = await import('../../src/report/diagnose.js');
+  const base = { changes: [], reasons: [], warnings: [], diffs: [], details: {} };
+  const results: HostResult[] = [
+    { host: 'a', status: 'failed', ...base, error: { kind: 'command', message: 'the diagnose program gave no result' } },
+    { host: 'b', status: 'unreachable', ...base, error: { kind: 'unreachable', message: 'no answer' } },
+  ];
+  const page = diagnoseHtml(results, { inventory: 'inv.yml', startedAt: new Date() });
+  const h1 = /<h1[^>]*>([^<]*)<\/h1>/.exec(page)![1]!;
+  assert.match(h1, /1 unreachable/);
+  assert.match(h1, /1 failed/);
+  assert.match(h1, /of 2 robots$/);
 });
