@@ -1,6 +1,7 @@
 /** The terminal view (listr2): a line per robot with its current step; a compact summary for large fleets. */
 import { Listr, type ListrTaskWrapper } from 'listr2';
-import type { HostResult } from '../runner/types.js';
+import { reason, type HostResult } from '../runner/types.js';
+import { whyLines } from '../report/fields.js';
 import { statusWord } from '../report/recap.js';
 import { visible } from './output.js';
 import { verboseLines, type Progress } from './progress.js';
@@ -88,7 +89,7 @@ export function ttyProgress(hosts: string[], title: string, opts: TtyOptions | n
               line.task = task;
               line.settle = () => {
                 const r = line.result!;
-                if (r.status === 'failed' || r.status === 'unreachable') reject(new Error(visible(`${r.host}: ${r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; ')}`)));
+                if (r.status === 'failed' || r.status === 'unreachable') reject(new Error(visible(`${r.host}: ${whyLines(r).join('; ')}`)));
                 else resolve();
               };
               show(line);
@@ -138,7 +139,7 @@ export function ttyProgress(hosts: string[], title: string, opts: TtyOptions | n
         if (bad && e.result.compliant === false && e.result.status === 'failed') counts.noncompliant++;
         else if (bad) counts.failed++;
         if (e.result.status === 'skipped') counts.skipped++;
-        if (compact && summaryTask && bad) summaryTask.output = visible(`${e.result.host}: ${e.result.error?.message ?? e.result.reasons.join('; ')}`);
+        if (compact && summaryTask && bad) summaryTask.output = visible(`${e.result.host}: ${whyLines(e.result).join('; ')}`);
       }
       update();
       if (compact) return;
@@ -164,7 +165,7 @@ export function ttyProgress(hosts: string[], title: string, opts: TtyOptions | n
       update();
       finishSummary();
       for (const [h, line] of lines) {
-        if (!line.result) line.result = { host: h, status: 'skipped', changes: [], reasons: ['not run'], warnings: [], diffs: [], details: {}, error: null };
+        if (!line.result) line.result = { host: h, status: 'skipped', changes: [], reasons: [reason('not-run', 'not run')], warnings: [], diffs: [], details: {}, error: null };
         if (line.title.endsWith(': waiting')) line.title = `${h}: not run`;
         show(line);
       }

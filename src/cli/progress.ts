@@ -31,7 +31,7 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 export function doneText(r: HostResult, checkMode: boolean): string {
   const word = statusWord(r, checkMode);
   if (r.error) return `${word} (${r.error.kind === r.status ? '' : `${r.error.kind}: `}${r.error.message})`;
-  return `${word}${r.reasons.length ? ` (${r.reasons.join('; ')})` : ''}`;
+  return `${word}${r.reasons.length ? ` (${r.reasons.map((x) => x.text).join('; ')})` : ''}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** diagnose's outputs (pure): the terminal table, the fleet summary, and the HTML with the attempt grid. */
 import type { HostResult } from '../runner/types.js';
 import { robotsText } from './summary.js';
+import { whyLines } from './fields.js';
 import type { Attempt, Diagnosis, Verdict } from '../diagnose/verdict.js';
 
 export interface DiagnoseSummary {
@@ -58,7 +59,7 @@ export function diagnoseText(results: HostResult[]): string {
   for (const r of results) {
     const d = r.details.diagnosis;
     if (!d) {
-      const why = r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; ');
+      const why = whyLines(r).join('; ');
       lines.push(`${r.host.padEnd(w)}  ${(r.status === 'skipped' ? 'cannot-diagnose' : r.status).padEnd(28)}  ${'-'.padEnd(8)}  ${'-'.padEnd(16)}  ${why}`);
       continue;
     }
@@ -88,7 +89,7 @@ export function diagnoseHtml(results: HostResult[], info: { inventory: string; s
     `<td class="${!a.before || !a.after ? 'na' : a.changed ? 'chg' : 'same'}" title="${esc(`${a.before ?? '?'} → ${a.after ?? '?'}`)}">${!a.before || !a.after ? '·' : a.changed ? '✕' : '○'}</td>`;
   const robot = (r: HostResult) => {
     const d = r.details.diagnosis;
-    if (!d) return `<section><h2>${esc(r.host)} <span class="v other">${esc(r.status === 'skipped' ? 'cannot diagnose' : r.status)}</span></h2><p>${esc(r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; '))}</p></section>`;
+    if (!d) return `<section><h2>${esc(r.host)} <span class="v other">${esc(r.status === 'skipped' ? 'cannot diagnose' : r.status)}</span></h2><p>${esc(whyLines(r).join('; '))}</p></section>`;
     const rows = d.ab
       ? d.ab.groups.map((g, i) => `<tr><th>group ${i + 1}: ${g.masquerade ? 'with' : 'without'}</th>${g.attempts.map(cell).join('')}</tr>`).join('')
       : `<tr><th>attempts</th>${d.attempts.map(cell).join('')}</tr>`;

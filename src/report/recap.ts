@@ -1,23 +1,16 @@
 /** The recap printed after a run (pure: returns text). */
 import type { HostResult } from '../runner/types.js';
 import { DRY_RUN_BANNER, managersText, robotsText, summarize, type RunInfo } from './summary.js';
+import { fieldText, ROBOT_FIELDS, statusWord, whyLines } from './fields.js';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/** A robot's state in one word: a robot found not compliant says so, not "failed". */
-export function statusWord(r: HostResult, checkMode: boolean): string {
-  if (r.compliant === false && r.status !== 'unreachable') return r.status === 'skipped' ? 'skipped' : 'noncompliant';
-  if (checkMode && r.status === 'changed') return 'would-change';
-  return r.status;
-}
+export { statusWord };
 
-/** The PERSIST column: the mechanism only when it is in place. */
-function persistWord(d: HostResult['details']): string {
-  if (d.persistence === undefined) return '-';
-  return d.persistenceInstalled === false ? 'missing' : String(d.persistence);
-}
+/** The table's columns between STATUS and DETAILS: the declared fields that have one. */
+const COLUMNS = ROBOT_FIELDS.filter((f) => f.table);
 
 export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: boolean; maxRows?: number } = {}): string {
   const lines: string[] = [];
@@ -27,25 +20,25 @@ export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: b
   const maxRows = opts.maxRows ?? 200;
   const shown = results.length > maxRows ? results.filter((r) => r.status !== 'ok') : results;
   const w = Math.max(5, ...shown.map((r) => r.host.length));
-  lines.push(`${pad('ROBOT', w)}  ${pad('STATUS', 12)}  ${pad('IFACE', 8)}  ${pad('BACKEND', 7)}  ${pad('PERSIST', 8)}  DETAILS`);
+  lines.push(`${pad('ROBOT', w)}  ${pad('STATUS', 12)}  ${COLUMNS.map((f) => `${pad(f.table!.header, f.table!.width)}  `).join('')}DETAILS`);
   for (const r of shown) {
     const d = r.details;
-    const detail = r.error
-      ? `${r.error.kind}: ${r.error.message}`
-      : r.reasons.length
-        ? r.reasons.join('; ')
-        : r.changes.length
+    const detail = r.error || r.reasons.length
+      ? whyLines(r).join('; ')
+      : r.changes.length
           ? r.changes.join('; ')
           : command === 'check' || command === 'verify'
             ? `compliant${d.firedThisBoot ? ', fired at this boot' : ', not yet proven by a reboot'}`
             : 'nothing to change';
-    lines.push(`${pad(r.host, w)}  ${pad(statusWord(r, info.checkMode), 12)}  ${pad(String(d.interface ?? '-'), 8)}  ${pad(String(d.backend ?? '-'), 7)}  ${pad(persistWord(d), 8)}  ${detail}`);
+    const cols = COLUMNS.map((f) => `${pad(fieldText(f, r) || '-', f.table!.width)}  `).join('');
+    lines.push(`${pad(r.host, w)}  ${pad(statusWord(r, info.checkMode), 12)}  ${cols}${detail}`);
     if (d.managers?.length) lines.push(`${pad('', w)}  firewall: ${managersText(d.managers)}`);
     for (const warn of r.warnings) lines.push(`${pad('', w)}  ! ${warn}`);
     if (opts.diff) for (const diff of r.diffs) lines.push(diff.replace(/^/gm, `${pad('', w)}  | `).trimEnd());
   }
   if (shown.length < results.length) lines.push(`(${robotsText(results.length - shown.length)} ok, not listed)`);
-  const parts = [`ok=${s.ok}`, `${info.checkMode ? 'would_change' : 'changed'}=${s.changed}`, `unreachable=${s.unreachable}`, `failed=${s.failed}`, `skipped=${s.skipped}`];
+  // A robot found not compliant is counted as that, not as failed.
+  const parts = [`ok=${s.ok}`, `${info.checkMode ? 'would_change' : 'changed'}=${s.changed}`, `unreachable=${s.unreachable}`, `failed=${s.failed}`, ...(s.noncompliant ? [`noncompliant=${s.noncompliant}`] : []), `skipped=${s.skipped}`];
   if (s.compliant !== undefined) parts.push(`compliant=${s.compliant}/${s.total}${s.unknown ? ` (${s.unknown} unknown)` : ''}`);
   lines.push('', `${command}${info.checkMode ? ' (dry run)' : ''} recap: ${robotsText(s.total)}  ${parts.join('  ')}`);
   if (info.stopped) lines.push(`stopped: ${info.stopped}`);

@@ -14,7 +14,7 @@ import { hostVars } from '../inventory/inventory.js';
 import { SshConnection, type Trace } from '../transport/ssh.js';
 import { targetFor, type SshTarget, type TransportOptions } from '../transport/target.js';
 import { planBatches, stopAfterBatch, stopMessage, stopRules, type BatchCounts, type SerialItem, type Stop } from './batches.js';
-import { notStartedResult, skippedResult, type HostOutcome, type HostRaw, type HostResult, type RunEvent } from './types.js';
+import { notStartedResult, reason, skippedResult, type HostOutcome, type HostRaw, type HostResult, type RunEvent } from './types.js';
 import { keptOutput } from '../util/sanitize.js';
 
 export interface HostContext {
@@ -284,7 +284,7 @@ async function runHost(task: HostTask, host: string, opts: RunOptions, finish: (
     if (result.raw) for (const k of ['stdout', 'stderr', 'facts'] as const) if (result.raw[k]) result.raw[k] = redact(result.raw[k]!, secrets);
     // An error's message quotes the robot's error output.
     if (result.error) result.error = { ...result.error, message: redact(result.error.message, secrets) };
-    result.reasons = result.reasons.map((r) => redact(r, secrets));
+    result.reasons = result.reasons.map((r) => ({ ...r, text: redact(r.text, secrets) }));
   }
   finish(result);
   if ((opts.release?.(host) ?? true) || result.status === 'failed' || result.status === 'unreachable') opts.pool.drop(host);
@@ -311,7 +311,7 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
   };
   const hosts: string[] = [];
   for (const h of opts.hosts) {
-    if (opts.skip?.has(h)) finish(skippedResult(h, 'failed earlier in this run'));
+    if (opts.skip?.has(h)) finish(skippedResult(h, reason('failed-earlier', 'failed earlier in this run')));
     else hosts.push(h);
   }
   const batches = planBatches(hosts, opts.serial);

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
-import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
+import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings, type Reason } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
 import { BOOT_ID_PATH, BOOT_ID_RE } from '../remote/paths.js';
 import { ENV_SH, lockedBy, lockSh, parseRun, renderScript, shQuote, unlockSh, type LockSpec } from '../remote/script.js';
@@ -17,7 +17,7 @@ import type { Vars } from '../inventory/inventory.js';
 import { interfaceSpec } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
-import { emptyOutcome, type HostOutcome, type HostRaw } from './types.js';
+import { emptyOutcome, reason, type HostOutcome, type HostRaw, type ReasonItem } from './types.js';
 
 export interface TaskOptions {
   /** Overrides of the inventory's masquerade_interface / masquerade_persistence. */
@@ -91,6 +91,11 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
     managers: c?.managers ?? managerReports(facts),
     checkedAt: new Date().toISOString(),
   };
+}
+
+/** A compliance reason as every output carries it: its code and data, and its words. */
+function typed(r: Reason): ReasonItem {
+  return { ...r, text: reasonText(r) };
 }
 
 function lockSpec(l: NonNullable<TaskOptions['lock']>, holdMs = 120_000): LockSpec {
@@ -252,8 +257,8 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
       if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
         out.status = 'failed';
         out.raw = rawAfterChange(after);
-        out.reasons.push(...c.reasons.map(reasonText));
-        if (!out.reasons.length) out.reasons.push('the robot is not in the expected state after the change');
+        out.reasons.push(...c.reasons.map(typed));
+        if (!out.reasons.length) out.reasons.push(reason('not-as-expected', 'the robot is not in the expected state after the change'));
       }
       return out;
     });
@@ -284,20 +289,26 @@ function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFi
   // After a reboot, a rule that was live before and is gone now "did not survive"; said in its place.
   out.reasons.push(
     ...c.reasons.map((r) =>
-      r.code === 'rule-missing' && !survived ? `the rule did not survive the reboot: it is not live on ${r.iface} after boot ${facts.bootId}` : reasonText(r),
+      r.code === 'rule-missing' && !survived
+        ? reason('rule-lost-at-reboot', `the rule did not survive the reboot: it is not live on ${r.iface} after boot ${facts.bootId}`, { iface: r.iface, bootId: facts.bootId })
+        : typed(r),
     ),
   );
   out.warnings.push(...c.notes);
   // Forced reboot of a robot that was not compliant: nothing "did not survive".
-  if (before && !c.compliant && !before.compliant) out.reasons.unshift(`not compliant before the reboot (forced) and still not after boot ${facts.bootId}`);
+  if (before && !c.compliant && !before.compliant) out.reasons.unshift(reason('still-noncompliant-after-forced-reboot', `not compliant before the reboot (forced) and still not after boot ${facts.bootId}`, { bootId: facts.bootId }));
   let compliant = c.compliant;
   // Persistence managed elsewhere writes no boot marker: after a reboot, the live rule is the proof.
   if (requireFired && !c.firedThisBoot && c.method !== 'external') {
     compliant = false;
     out.reasons.push(
-      facts.marker
-        ? `persistence did not fire at this boot (its last marker is from boot ${facts.marker.bootId})`
-        : 'persistence did not fire at this boot (no boot marker)',
+      reason(
+        'not-fired',
+        facts.marker
+          ? `persistence did not fire at this boot (its last marker is from boot ${facts.marker.bootId})`
+          : 'persistence did not fire at this boot (no boot marker)',
+        facts.marker ? { markerBootId: facts.marker.bootId } : {},
+      ),
     );
   }
   out.compliant = compliant;
@@ -324,7 +335,7 @@ export function removeTask(o: TaskOptions): HostTask {
       if (left.changes.length) {
         out.status = 'failed';
         out.raw = rawAfterChange(after);
-        out.reasons.push(`still present after remove: ${left.changes.join('; ')}`);
+        out.reasons.push(reason('still-present', `still present after remove: ${left.changes.join('; ')}`, { left: left.changes }));
       }
       return out;
     });
@@ -361,7 +372,7 @@ export function rebootTask(o: RebootOptions): HostTask {
         // Rebooting proves nothing here and may lose the robot's live rule: apply first.
         out.status = 'skipped';
         out.compliant = false;
-        out.reasons.push('not compliant before the reboot: run apply first (or --force)', ...pre.reasons.map(reasonText));
+        out.reasons.push(reason('noncompliant-before-reboot', 'not compliant before the reboot: run apply first (or --force)'), ...pre.reasons.map(typed));
         out.warnings.push(...pre.notes);
         return { done: out };
       }
@@ -546,7 +557,7 @@ ${unlock}`;
     if (!res) throw new HostError('command', `the diagnose program gave no result (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`);
     if (res.nopython) {
       out.status = 'skipped';
-      out.reasons.push('cannot diagnose: needs python3');
+      out.reasons.push(reason('needs-python3', 'cannot diagnose: needs python3'));
       return out;
     }
     if (res.error) throw new HostError('config', res.error);
@@ -555,9 +566,9 @@ ${unlock}`;
     out.details = { ...describe(facts, c), diagnosis: d };
     if (d.ab && !d.ab.restored) {
       out.status = 'failed';
-      out.reasons.push('the A/B experiment did not leave the live rule as it found it: its restore timer puts it back');
+      out.reasons.push(reason('ab-not-restored', 'the A/B experiment did not leave the live rule as it found it: its restore timer puts it back'));
     }
-    if (d.verdict === 'affected-unprotected') out.reasons.push(VERDICT_TEXT[d.verdict]);
+    if (d.verdict === 'affected-unprotected') out.reasons.push(reason('affected-unprotected', VERDICT_TEXT[d.verdict]));
     return out;
   };
 }

@@ -41,7 +41,8 @@ export interface HostOutcome {
   status: 'ok' | 'changed' | 'failed' | 'skipped';
   compliant?: boolean;
   changes: string[];
-  reasons: string[];
+  /** Why the robot is not as it should be (or was skipped): typed, with its words. */
+  reasons: ReasonItem[];
   warnings: string[];
   diffs: string[];
   /** Facts worth reporting. */
@@ -86,18 +87,38 @@ export type RunEvent =
   /** --until-converged: robots still unreachable, and when the next attempt is. */
   | { type: 'waiting'; done: number; waiting: number; nextInMs: number; deadlineInMs: number };
 
+/**
+ * A reason as it crosses modules and reaches every output: a stable code (scripts match on it, never on
+ * the words), the text shown to people, and the code's data (an interface, a count, a manager…).
+ */
+export interface ReasonItem {
+  code: string;
+  text: string;
+  [data: string]: unknown;
+}
+
+/** A reason from its code and words (and its data). */
+export function reason(code: string, text: string, data: Record<string, unknown> = {}): ReasonItem {
+  return { ...data, code, text };
+}
+
+/** The words of a robot's reasons. */
+export function reasonTexts(reasons: readonly ReasonItem[]): string[] {
+  return reasons.map((r) => r.text);
+}
+
 export function emptyOutcome(): HostOutcome {
   return { status: 'ok', changes: [], reasons: [], warnings: [], diffs: [], details: {} };
 }
 
 /** A robot that was not acted on, and why. */
-export function skippedResult(host: string, why: string, details: HostDetails = {}): HostResult {
+export function skippedResult(host: string, why: ReasonItem, details: HostDetails = {}): HostResult {
   return { host, status: 'skipped', changes: [], reasons: [why], warnings: [], diffs: [], details, error: null };
 }
 
 /** A robot the run never got to (it stopped, or was interrupted, first). */
 export function notStartedResult(host: string, why: string): HostResult {
-  return skippedResult(host, `not started: ${why}`, { notStarted: true });
+  return skippedResult(host, reason('not-started', `not started: ${why}`), { notStarted: true });
 }
 
 /** The robots worth running again: failed, unreachable, or never started. */

@@ -108,13 +108,13 @@ test('re-running the rollout playbook does not reboot robots that are already pr
   const first = await cli(['play', 'playbooks/rollout.yml', '-i', l.paths.inventory, '-l', 'multi', '--json']);
   assert.equal(first.code, 0, first.stdout + first.stderr);
   assert.equal(first.json.hosts.multi.compliant, true);
-  assert.notEqual(first.json.hosts.multi.previousBootId, undefined, 'the interface moved back to wlan0: a change, so a reboot proves it');
+  assert.notEqual(first.json.hosts.multi.details.previousBootId, undefined, 'the interface moved back to wlan0: a change, so a reboot proves it');
   const boot = await bootId(l, 'multi');
   const again = await cli(['play', 'playbooks/rollout.yml', '-i', l.paths.inventory, '-l', 'multi', '--json']);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal(again.json.hosts.multi.status, 'ok');
   assert.equal(again.json.hosts.multi.compliant, true);
-  assert.match(again.json.hosts.multi.rebootSkipped, /not needed/);
+  assert.match(again.json.hosts.multi.details.rebootSkipped, /not needed/);
   assert.equal(await bootId(l, 'multi'), boot, 'not rebooted again');
 });
 
@@ -140,7 +140,7 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   assert.match(text.stdout, /compliant=2\/6 \(2 unknown\)/);
   const html = readFileSync(join(d, 'r.html'), 'utf8');
   const data = JSON.parse(/<script id="data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
-  assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').checkedAt, null, 'an unreachable robot was not checked');
+  assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').fields.checkedAt, null, 'an unreachable robot was not checked');
   assert.equal(data.inventory, l.paths.inventory);
   // status answers from the run records alone, with every link stalled: nothing is contacted.
   const runs = { FLEETMASQ_RUNS_DIR: join(d, 'runs') };

@@ -94,7 +94,7 @@ test('the diagnose HTML renders in headless Chromium: one grid row per A/B group
   const base = { changes: [], reasons: [], warnings: [], diffs: [], error: null };
   const results = [
     { ...base, host: 'cam-01', status: 'ok' as const, details: { diagnosis: d } },
-    { ...base, host: 'nopy', status: 'skipped' as const, reasons: ['cannot diagnose: needs python3'], details: {} },
+    { ...base, host: 'nopy', status: 'skipped' as const, reasons: [{ code: 'needs-python3', text: 'cannot diagnose: needs python3' }], details: {} },
   ];
   const file = join(mkdtempSync(join(tmpdir(), 'fmdh-')), 'diagnose.html');
   writeFileSync(file, diagnoseHtml(results, { inventory: 'hosts.yml', startedAt: new Date() }));
