@@ -225,7 +225,8 @@ export async function finishOutput(io: Out, values: FlagValues, results: HostRes
   const retry = writeRetryFile(results);
   const info: RunInfo = { ...runInfoIn, retry };
   if (values.json) io.out(JSON.stringify(runDocument(results, info), null, 2));
-  else io.out(recapText(results, info, { diff: values.diff }));
+  // In a terminal, long DETAILS are broken between words (the terminal would break them mid-word).
+  else io.out(recapText(results, info, { diff: values.diff, width: io.isTTY ? process.stdout.columns : undefined }));
   const reportsOk = await writeReports(values, results, info, io, inventory);
   const code = exitCode(summarize(results), { interrupted, stopped: Boolean(info.stopped) && !interrupted });
   return code === 0 && !reportsOk ? 1 : code;

@@ -42,7 +42,7 @@ export function doneText(r: HostResult, checkMode: boolean): string {
 export function verboseLines(e: RunEvent, verbosity: number): string[] {
   if (verbosity < 1) return [];
   if (e.type === 'debug') return e.level <= verbosity ? e.text.split('\n') : [];
-  if (e.type === 'step' && e.tookMs !== undefined && e.previous) return [`'${e.previous}' took ${secs(e.tookMs)}; now: ${e.step}`];
+  if (e.type === 'step' && e.tookMs !== undefined && e.previous) return [e.previous === 'starting' ? `started: ${e.step}` : `'${e.previous}' took ${secs(e.tookMs)}; now: ${e.step}`];
   if (e.type === 'done' && e.result.durationMs !== undefined) return [`done in ${secs(e.result.durationMs)}`];
   return [];
 }

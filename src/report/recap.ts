@@ -12,7 +12,32 @@ export { statusWord };
 /** The table's columns between STATUS and DETAILS: the declared fields that have one. */
 const COLUMNS = ROBOT_FIELDS.filter((f) => f.table);
 
-export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: boolean; maxRows?: number } = {}): string {
+/**
+ * A row whose DETAILS run past `width` columns, broken between words (a word longer than a whole line
+ * is cut, nothing else), each further line indented to the DETAILS column.
+ */
+export function wrapDetails(head: string, detail: string, width: number | undefined): string {
+  if (!width || head.length + detail.length <= width) return head + detail;
+  const indent = head.length <= width - 20 ? head.length : 4;
+  const room = width - indent;
+  const lines: string[] = [];
+  let cur = '';
+  for (let word of detail.split(' ')) {
+    // A first word that does not fit beside the row starts on the next line.
+    if (!lines.length && !cur && word.length > width - head.length && word.length <= room) lines.push('');
+    while (word.length > room) {
+      if (cur) (lines.push(cur), (cur = ''));
+      lines.push(word.slice(0, room));
+      word = word.slice(room);
+    }
+    if (cur && cur.length + 1 + word.length > (lines.length ? room : width - head.length)) (lines.push(cur), (cur = word));
+    else cur = cur ? `${cur} ${word}` : word;
+  }
+  if (cur) lines.push(cur);
+  return [head + lines[0], ...lines.slice(1).map((l) => ' '.repeat(indent) + l)].join('\n');
+}
+
+export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: boolean; maxRows?: number; width?: number } = {}): string {
   const lines: string[] = [];
   const command = info.command;
   if (info.checkMode) lines.push(DRY_RUN_BANNER, '');
@@ -31,7 +56,7 @@ export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: b
             ? `compliant${d.firedThisBoot ? ', fired at this boot' : ', not yet proven by a reboot'}`
             : 'nothing to change';
     const cols = COLUMNS.map((f) => `${pad(fieldText(f, r) || '-', f.table!.width)}  `).join('');
-    lines.push(`${pad(r.host, w)}  ${pad(statusWord(r, info.checkMode), 12)}  ${cols}${detail}`);
+    lines.push(wrapDetails(`${pad(r.host, w)}  ${pad(statusWord(r, info.checkMode), 12)}  ${cols}`, detail, opts.width));
     if (d.managers?.length) lines.push(`${pad('', w)}  firewall: ${managersText(d.managers)}`);
     for (const warn of r.warnings) lines.push(`${pad('', w)}  ! ${warn}`);
     if (opts.diff) for (const diff of r.diffs) lines.push(diff.replace(/^/gm, `${pad('', w)}  | `).trimEnd());

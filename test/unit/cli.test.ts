@@ -241,3 +241,26 @@ test("-l '@RETRY:legacy' with an empty retry file runs on legacy; alone (or only
   assert.equal(only.code, 5, 'an empty list never widens to every robot');
   assert.match(only.stderr, /lists no robot/);
 });
+
+test('the terminal view after one Ctrl-C during a play: the run line says robots were skipped and is not a green tick, and the Ctrl-C hint is gone once the run ended', async () => {
+  const { runInPty, CTRL_C } = await import('../helpers/pty.js');
+  const d = mkdtempSync(join(tmpdir(), 'fmpty-'));
+  // Six robots; each in flight takes two seconds to fail to connect. Two at a time (--forks 2).
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  vars:\n    ansible_ssh_common_args: "-o ProxyCommand='sleep 2; exit 1'"\n  hosts:\n${[1, 2, 3, 4, 5, 6].map((i) => `    cam-0${i}:\n`).join('')}`);
+  writeFileSync(join(d, 'play.yml'), '- name: sweep\n  hosts: all\n  tasks:\n    - name: compliance\n      check: {}\n');
+  const { CI: _ci, ...env } = process.env;
+  const r = runInPty(
+    [process.execPath, 'bin/fleetmasq.js', 'play', join(d, 'play.yml'), '-i', join(d, 'hosts.yml'), '--forks', '2', '--connect-retries', '0'],
+    [{ after: 'cam-01: compliance: connecting', send: CTRL_C }],
+    { ...env, TERM: 'xterm', FLEETMASQ_RUNS_DIR: join(d, 'runs') },
+    60,
+  );
+  assert.equal(r.untriggered, 0, r.output);
+  assert.equal(r.code, 130, r.output);
+  const heads = r.output.split('\n').filter((l) => /sweep: \d\/6 done/.test(l));
+  const last = heads[heads.length - 1]!;
+  assert.match(last, /6\/6 done, 2 failed, 4 skipped — interrupted/, last);
+  assert.doesNotMatch(last, /✔/, 'not a green tick for an interrupted run');
+  assert.doesNotMatch(last, /Ctrl-C again/, 'the hint is gone once the run ended');
+  assert.match(r.output, /play recap: 6 robots .*unreachable=2 .*skipped=4/);
+});

@@ -217,3 +217,17 @@ test('one declaration of the robot fields: the table, the HTML, JUnit and Promet
   // The recap counts it as what it is.
   assert.match(text, /failed=0 {2}noncompliant=1/);
 });
+
+test('long DETAILS are broken between words at the terminal width, each further line under the DETAILS column', () => {
+  const long = 'step rule failed (exit 4): iptables v1.8.9 (nf_tables): Could not process rule: No such file or directory; Perhaps iptables or your kernel needs to be upgraded.';
+  const r: HostResult = { host: 'cam-01', status: 'failed', changes: [], reasons: [], warnings: [], diffs: [], details: {}, error: { kind: 'command', message: long } };
+  const text = recapText([r], info('apply'), { width: 80 });
+  const rows = text.split('\n').slice(1, text.split('\n').findIndex((l) => l === ''));
+  assert.ok(rows.length > 1, 'wrapped');
+  const col = text.split('\n')[0]!.indexOf('DETAILS');
+  for (const l of rows) assert.ok(l.length <= 80, `within 80 columns: ${l}`);
+  for (const l of rows.slice(1)) assert.equal(l.slice(0, col).trim(), '', `under the DETAILS column: ${l}`);
+  const words = rows.map((l, i) => (i ? l.slice(col) : l.slice(col))).join(' ');
+  assert.equal(words, `command: ${long}`, 'every word whole, none broken');
+  assert.equal(recapText([r], info('apply')).split('\n')[1]!.endsWith(long), true, 'not wrapped without a width (a pipe)');
+});
