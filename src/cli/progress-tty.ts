@@ -105,8 +105,11 @@ export function ttyProgress(hosts: string[], title: string, opts: TtyOptions | n
   const update = () => {
     const skipped = `${counts.noncompliant ? `, ${counts.noncompliant} noncompliant` : ''}${counts.skipped ? `, ${counts.skipped} skipped` : ''}`;
     const flight = stopped ? '' : `, ${counts.running} in flight`;
-    const why = note ? ` — ${note}${hint && !stopped ? ` (${hint})` : ''}` : '';
-    if (summaryTask) summaryTask.title = visible(`${title}: ${counts.done}/${hosts.length} done${flight}, ${counts.failed} failed${skipped}${why}`);
+    const why = note ? ` — ${note}` : '';
+    if (!summaryTask) return;
+    summaryTask.title = visible(`${title}: ${counts.done}/${hosts.length} done${flight}, ${counts.failed} failed${skipped}${why}`);
+    // The hint (what the operator can do now) on a line of its own, whole, and only while the run goes on.
+    if (hint) summaryTask.output = stopped ? '' : visible(hint);
   };
   const verbose = (host: string | undefined, text: string[]) => {
     if (!text.length) return;

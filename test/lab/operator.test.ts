@@ -8,6 +8,7 @@ import { labLink } from '../../src/lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
 import { CTRL_C, runInPty } from '../helpers/pty.js';
+import { assertRunDocument } from '../helpers/schema.js';
 
 const { lab } = canRunLab ? useLab(specFile('test/fixtures/operator-fleet.yml', 'toper')) : { lab: () => undefined as never };
 const opts = { skip: !canRunLab && 'needs root', timeout: 240_000 };
@@ -123,12 +124,14 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   assert.equal((await cli(['apply', '-i', l.paths.inventory, '-l', 'dead'])).code, 0);
   const r = await cli(['play', 'playbooks/reboot-verify.yml', '-i', l.paths.inventory, '-l', 'dead', '--reboot-timeout', '4', '--json']);
   assert.equal(r.code, 2);
+  assertRunDocument(r.json, 'play with a reboot timeout');
   assert.equal(r.json.hosts.dead.error.kind, 'reboot-timeout');
   assert.match(r.json.hosts.dead.error.message, /within 4 s/);
 
   // dead is powered off now: a check cannot know its compliance, and it does not count as compliant.
   const d = mkdtempSync(join(tmpdir(), 'fmo-'));
   const c = await cli(['check', '-i', l.paths.inventory, '--json', '--html', join(d, 'r.html')]);
+  assertRunDocument(c.json, 'check of a mixed fleet');
   const s = c.json.summary;
   assert.equal(s.total, 6);
   assert.equal(s.unreachable, 2, 'dead and gone are powered off');
@@ -184,4 +187,29 @@ test('two runs at once: a change meeting another run\'s lock fails (locked, the 
   const rb = await cli(['reboot', '-i', l.paths.inventory, '-l', 'o-01', '--json']);
   assert.equal(rb.json.hosts['o-01'].compliant, true, JSON.stringify(rb.json.hosts['o-01']));
   assert.equal((await sshOut(l, 'o-01', `test -e ${LOCKF} && echo held || echo free`)).trim(), 'free');
+});
+
+test('a robot whose iptables prints an error: the operator reads the exact message with -vv during the run, and from the run record afterwards', opts, async () => {
+  const l = lab();
+  const MSG = 'iptables v1.8.9 (nf_tables): RULE_APPEND failed (No such file or directory): rule in chain POSTROUTING';
+  // The robot's iptables refuses to add a rule (everything else passes through to the real one).
+  await sshOut(l, 'o-03', `printf '%s\\n' '#!/bin/sh' 'for a in "$@"; do case "$a" in -A|-I) echo "${MSG}" >&2; exit 4;; esac; done' 'exec /usr/sbin/iptables "$@"' > /usr/local/sbin/iptables && chmod 755 /usr/local/sbin/iptables`);
+  try {
+    const d = mkdtempSync(join(tmpdir(), 'fmo-'));
+    const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'o-03', '-vv', '--json'], { FLEETMASQ_RUNS_DIR: join(d, 'runs') });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assertRunDocument(r.json, 'apply on a robot whose iptables fails');
+    assert.equal(r.json.hosts['o-03'].error.kind, 'command');
+    // During the run, -vv shows the robot's own words.
+    assert.ok(r.stderr.split('\n').some((x) => x.startsWith('[o-03]') && x.includes(MSG)), r.stderr.slice(-3000));
+    assert.match(r.stderr, /\[o-03\] -vv script sent \(\d+ bytes\):/);
+    assert.match(r.stderr, /\[o-03\] -v command exited [1-9]\d* after \d+ ms/);
+    // Afterwards, the run record has them, without contacting the robot.
+    const line = readFileSync(r.json.record, 'utf8').trim().split('\n').map((x) => JSON.parse(x)).find((x) => x.host === 'o-03');
+    assert.ok(line.raw.stderr.includes(MSG), JSON.stringify(line.raw));
+    assert.notEqual(line.raw.exitCode, 0);
+    assert.equal(r.json.hosts['o-03'].raw.stderr, line.raw.stderr, 'the --json document carries the same');
+  } finally {
+    await sshOut(l, 'o-03', 'rm -f /usr/local/sbin/iptables');
+  }
 });
