@@ -32,7 +32,7 @@ export const FLAGS = {
   'max-fail-percent': { type: 'string', arg: 'P', help: 'stop when more than P% of a batch failed (replaces the canary rule)' },
   interface: { type: 'string', arg: 'NAME[,NAME]|auto', help: 'override masquerade_interface (usb+ matches usb0, usb1…)' },
   'allow-absent-interface': { type: 'boolean', help: 'apply even where the named interface does not exist (yet)' },
-  persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local, external (the robot\'s own stack keeps the rule; check verifies it live) or auto' },
+  persistence: { type: 'string', arg: 'MODE', help: 'override masquerade_persistence: systemd, rc.local, external or auto' },
   check: { short: 'C', type: 'boolean', help: 'dry run: change nothing, report what would change' },
   diff: { short: 'D', type: 'boolean', help: 'show diffs of files and rules' },
   force: { type: 'boolean', help: 'reboot robots that are not compliant before the reboot too' },
@@ -64,6 +64,10 @@ export const FLAGS = {
   'until-converged': { type: 'boolean', help: 'keep trying unreachable robots, with backoff, until --deadline' },
   deadline: { type: 'string', arg: 'D', help: 'how long --until-converged keeps trying (90s, 30m, 72h)' },
   stale: { type: 'string', arg: 'D', help: 'a robot not seen for longer (90s, 30m, 72h, 2d) is stale' },
+  shard: { type: 'string', arg: 'I/N', help: 'only share I of N (1..N) of the selected robots, stable by name: split a fleet over runners' },
+  keep: { type: 'string', arg: 'D', help: 'drop run records older than D from the store (default 400d, or FLEETMASQ_KEEP)' },
+  run: { type: 'string', arg: 'RUN', help: "with --host: that robot's stored result of run RUN, raw output included" },
+  jsonl: { type: 'boolean', help: 'every stored result of the selected robots as JSON lines (an export for scripts)' },
   // inventory
   list: { type: 'boolean', help: 'the inventory as ansible-inventory --list prints it' },
   graph: { type: 'boolean', help: 'the group tree (from GROUP, default all)' },
@@ -100,7 +104,7 @@ export function verbosity(values: FlagValues): number {
 // Every command that contacts robots takes these (and -v).
 const CONNECT: FlagName[] = ['ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass', 'verbose'];
 const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
-const SELECT: FlagName[] = ['inventory', 'limit', 'forks'];
+const SELECT: FlagName[] = ['inventory', 'limit', 'forks', 'shard', 'keep'];
 const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];
 const CONVERGE: FlagName[] = ['until-converged', 'deadline'];
 
@@ -160,14 +164,17 @@ export const COMMANDS = {
     positionals: { min: 1, max: 1 },
   },
   status: {
-    usage: 'fleetmasq status -i INVENTORY [--stale D] [options]',
-    summary: 'the fleet from the run records, contacting no robot',
+    usage: 'fleetmasq status -i INVENTORY [--stale D] | --host ROBOT [--run RUN]',
+    summary: 'the fleet from the store, contacting no robot',
     about:
-      'Answers from the run records alone (.fleetmasq/runs, or FLEETMASQ_RUNS_DIR): per robot, when it last ' +
-      'answered, its last result, its compliance as of when, its boot id; robots never seen; robots not seen ' +
-      'for longer than --stale. --html adds the fleet\'s compliance over time. Exit 0 when every robot was last ' +
-      'found compliant and none is stale, 2 when one was last found not compliant, 4 otherwise.',
-    flags: ['inventory', 'limit', 'stale', 'json', 'html'],
+      'Answers from the store alone (.fleetmasq/fleetmasq.db, or FLEETMASQ_STORE: a path or postgres://…):\n' +
+      "per robot its newest evidence from any command (check, verify, apply, remove, reboot, diagnose)\n" +
+      'and its age, when it last answered, its last result, its boot id; robots never seen; robots not\n' +
+      "seen for longer than --stale. --html adds the fleet's compliance over time, --prom writes it as\n" +
+      "metrics, --host ROBOT prints that robot's history (--run RUN: one stored result, raw output\n" +
+      'included), --jsonl exports every stored result. Exit 0 when every robot was last found compliant\n' +
+      'and none is stale, 2 when one was last found not compliant (or removed), 4 otherwise.',
+    flags: ['inventory', 'limit', 'stale', 'host', 'run', 'jsonl', 'keep', 'json', 'html', 'prom'],
   },
   inventory: {
     usage: 'fleetmasq inventory -i FILE (--list | --graph [GROUP] | --host NAME)',
@@ -224,6 +231,13 @@ export const COMMANDS = {
     usage: 'fleetmasq lab up|status|inventory|link|down [options]',
     summary: 'real test robots on this machine (see lab --help)',
     flags: [],
+  },
+  help: {
+    usage: 'fleetmasq help [TOPIC]',
+    summary: 'the guides (docs/*.md): help alone lists the topics',
+    about: 'Prints a user guide, the same text as docs/TOPIC.md: guide, reference, inventory,\nsecurity, robots, output, monitoring. Alone, lists the topics.',
+    flags: [],
+    positionals: { min: 0, max: 1 },
   },
 } as const satisfies Record<string, CommandSpec>;
 
@@ -291,8 +305,8 @@ export function topHelp(version: string): string {
     'Commands:',
     ...rows,
     '',
-    "Run 'fleetmasq <command> --help' for a command's options; --version for the",
-    'version.',
+    "Run 'fleetmasq <command> --help' for a command's options, 'fleetmasq help' for",
+    'the guides; --version for the version.',
     '',
     EXIT_CODES,
     '',

@@ -1,6 +1,8 @@
 /** `fleetmasq config`: the Ansible settings fleetmasq uses, their values and where each came from. */
 import { EXIT } from '../errors.js';
 import { loadAnsibleSettings } from '../inventory/ansiblecfg.js';
+import { redactUrl } from '../store/db.js';
+import { controllerName, storeConfig } from '../store/store.js';
 import type { FlagValues } from './commands.js';
 import type { Out } from './output.js';
 
@@ -24,6 +26,12 @@ export function configCommand(values: FlagValues, io: Out): number {
       note: s.hostKeyChecking.value ? 'known_hosts checked (strict unless ~/.ssh/config says otherwise)' : 'OFF: host keys are not checked (--host-key-checking overrides)',
     },
   ];
+  // Where the fleet's memory lives (a team shares one PostgreSQL store); a password is never shown.
+  const st = storeConfig();
+  rows.push(
+    { setting: 'store', value: st.kind === 'postgres' ? redactUrl(st.target) : `sqlite:${st.target}`, origin: st.from, note: st.kind === 'postgres' ? 'shared PostgreSQL' : 'embedded SQLite' },
+    { setting: 'controller', value: controllerName(), origin: process.env.FLEETMASQ_CONTROLLER?.trim() ? 'FLEETMASQ_CONTROLLER' : 'host name', note: 'named in every run record' },
+  );
   const file = s.file ?? null;
   if (values.json) {
     io.out(JSON.stringify({ configFile: file, searched: searched(), warnings: s.warnings, settings: rows }, null, 2));

@@ -9,6 +9,7 @@ import { intFlag } from './args.js';
 import type { FlagValues } from './commands.js';
 import { announceLocalCommands, announceRun, fleetSetup, interruptSignal, lockFor, makeProgress, robots, runInfo, traceTo } from './fleet.js';
 import type { Out } from './output.js';
+import { openRunRecord } from './record.js';
 
 export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const setup = fleetSetup(values);
@@ -22,6 +23,7 @@ export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[
   const lock = lockFor(header, 'diagnose', values);
   const task = diagnoseTask({ ...setup.taskOptions, lock, stun: values.stun, attempts, ...(values.ab ? { ab: { groups: groups ?? 4, per: per ?? 5 } } : {}) });
   const startedAt = new Date();
+  const record = await openRunRecord('diagnose', header, false);
   let notify = (m: string, hint?: string) => io.err(hint ? `${m} (${hint})` : m);
   const { signal, abandon, dispose } = interruptSignal((m, h) => notify(m, h));
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
@@ -30,10 +32,12 @@ export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[
     const progress = await makeProgress(io, setup.hosts, `diagnose on ${robots(setup.hosts.length)}`, values);
     traceTo(pool, values, () => progress);
     notify = (m, h) => progress.notice(m, h);
-    const run = await runFleet(task, { command: 'diagnose', hosts: setup.hosts, inventory: setup.inventory, pool, forks: setup.forks, serial: [], signal, abandon, onEvent: progress.onEvent, header });
+    const run = await runFleet(task, { command: 'diagnose', hosts: setup.hosts, inventory: setup.inventory, pool, forks: setup.forks, serial: [], signal, abandon, onEvent: progress.onEvent, record: record.rec });
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
-    const info = runInfo('diagnose', values, startedAt, { inventory: setup.sources.label, record: run.recordFile });
+    const stored = await record.close();
+    if (stored.error) io.err(`error: ${stored.error}`);
+    const info = runInfo('diagnose', values, startedAt, { inventory: setup.sources.label, record: stored.where });
     const s = diagnoseSummary(results);
     if (values.json) io.out(JSON.stringify({ ...runDocument(results, info), diagnose: s }, null, 2));
     else io.out(diagnoseText(results));
@@ -44,6 +48,7 @@ export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[
     return EXIT.OK;
   } finally {
     dispose();
+    await record.close();
     await pool.closeAll();
   }
 }

@@ -10,6 +10,7 @@ import type { Inventory } from '../inventory/inventory.js';
 import { loadSources } from '../inventory/sources.js';
 import { runSources, type RunSources } from './sources.js';
 import { selectHosts } from '../inventory/patterns.js';
+import { inShard, parseShard } from '../inventory/shard.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { specError } from '../modules/rule.js';
 import { parseSerial } from '../runner/batches.js';
@@ -22,6 +23,7 @@ import { exitCode, robotsText as robots, runDocument, summarize, type RunInfo } 
 import { intFlag } from './args.js';
 import { parseDuration } from '../util/duration.js';
 import { randomBytes } from 'node:crypto';
+import { openRunRecord } from './record.js';
 import { runHeader, type RunHeader } from '../records/audit.js';
 import { version } from './version.js';
 import { verbosity, type FlagValues } from './commands.js';
@@ -70,7 +72,9 @@ export function fleetSetup(values: FlagValues, hostsPattern = 'all'): FleetSetup
   const convergeMs = values.deadline === undefined ? undefined : parseDuration(values.deadline, '--deadline');
   for (const [flag, file] of [['junit', values.junit], ['html', values.html], ['prom', values.prom]] as const) if (file !== undefined) checkWritable(flag, file);
   const inventory = loadSources(sources.sources);
-  const hosts = selectHosts(inventory, hostsPattern, values.limit);
+  const selected = selectHosts(inventory, hostsPattern, values.limit);
+  // --shard: this runner's share; an empty share is no error (a small fleet over many runners).
+  const hosts = values.shard === undefined ? selected : inShard(selected, parseShard(values.shard));
   let becomePassword = process.env.FLEETMASQ_BECOME_PASSWORD;
   if (values['ask-become-pass']) becomePassword = askSecret('BECOME password: ');
   return {
@@ -257,6 +261,7 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
   setup.taskOptions.lock = lockFor(header, command, values);
   const startedAt = new Date();
   let notify = (m: string, hint?: string) => io.err(hint ? `${m} (${hint})` : m);
+  const record = await openRunRecord(command, header, Boolean(values.check), values.keep);
   const { signal, abandon, dispose } = interruptSignal((m, h) => notify(m, h));
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
   try {
@@ -276,14 +281,18 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
       signal,
       abandon,
       onEvent: progress.onEvent,
-      header,
+      record: record.rec,
     };
     const run = setup.convergeMs === undefined ? await runFleet(task, runOpts) : await runUntilConverged(task, runOpts, Date.now() + setup.convergeMs);
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
-    return finishOutput(io, values, results, runInfo(command, values, startedAt, { inventory: setup.sources.label, stopped: run.aborted, record: run.recordFile }), signal.aborted, setup.inventory);
+    const stored = await record.close();
+    if (stored.error) io.err(`error: ${stored.error}`);
+    const code = await finishOutput(io, values, results, runInfo(command, values, startedAt, { inventory: setup.sources.label, stopped: run.aborted, record: stored.where }), signal.aborted, setup.inventory);
+    return code === 0 && stored.error ? 1 : code;
   } finally {
     dispose();
+    await record.close();
     await pool.closeAll();
   }
 }

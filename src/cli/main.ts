@@ -9,7 +9,7 @@ import { version } from './version.js';
 export async function main(argv: string[], io: Out = stdio): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
-    if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    if (cmd === undefined || cmd === '-h' || cmd === '--help') {
       io.out(topHelp(version()));
       return EXIT.OK;
     }
@@ -59,6 +59,8 @@ async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, pos
       return (await import('./diagnose.js')).diagnoseCommand(values, io, argv);
     case 'config':
       return (await import('./config.js')).configCommand(values, io);
+    case 'help':
+      return (await import('./help.js')).helpCommand(positionals[0], io);
     case 'snippet':
       return (await import('./snippet.js')).snippetCommand(positionals[0]!, values, io);
     default:

@@ -5,6 +5,7 @@ import { ConnectionPool } from '../runner/runner.js';
 import type { FlagValues } from './commands.js';
 import { announceLocalCommands, announceRun, finishOutput, fleetSetup, interruptSignal, lockFor, makeProgress, robots, runInfo, traceTo } from './fleet.js';
 import type { Out } from './output.js';
+import { openRunRecord } from './record.js';
 
 export async function playCommand(playbook: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const plays = loadPlaybook(playbook);
@@ -13,6 +14,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out,
   setup.taskOptions.audit = { by: header.who, command: 'play' };
   setup.taskOptions.lock = lockFor(header, 'play', values);
   const startedAt = new Date();
+  const record = await openRunRecord('play', header, Boolean(values.check), values.keep);
   let progress = await makeProgress(io, [], '', { ...values, quiet: true });
   const { signal, abandon, dispose } = interruptSignal((m, h) => progress.notice(m, h));
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
@@ -29,7 +31,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out,
       signal,
       abandon,
       serial: setup.serialSpec ? parseSerial(setup.serialSpec) : undefined,
-      header,
+      record: record.rec,
       maxFailPercent: setup.maxFailPercent,
       onPlay: async (play, hosts) => {
         await progress.stop();
@@ -40,10 +42,14 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out,
     });
     await progress.stop();
     const combined = combineResults(results.plays);
-    const info = runInfo('play', values, startedAt, { inventory: setup.sources.label, playbook, stopped: results.stopped, record: results.plays.map((r) => r.record).join(', ') });
-    return finishOutput(io, values, combined, info, signal.aborted);
+    const stored = await record.close();
+    if (stored.error) io.err(`error: ${stored.error}`);
+    const info = runInfo('play', values, startedAt, { inventory: setup.sources.label, playbook, stopped: results.stopped, record: stored.where });
+    const code = await finishOutput(io, values, combined, info, signal.aborted);
+    return code === 0 && stored.error ? 1 : code;
   } finally {
     dispose();
+    await record.close();
     await pool.closeAll();
   }
 }

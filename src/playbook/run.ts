@@ -2,7 +2,7 @@
 import { ConfigError, HostError } from '../errors.js';
 import { hostVars, type Inventory, type Vars } from '../inventory/inventory.js';
 import { selectHosts } from '../inventory/patterns.js';
-import type { RunHeader } from '../records/audit.js';
+import type { RunRecorder } from '../store/store.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { specError } from '../modules/rule.js';
 import { interfaceSpec } from '../inventory/vars.js';
@@ -164,8 +164,8 @@ export async function runPlaybook(
     /** Overrides every play's serial / max fail (flags). */
     serial?: Play['serial'];
     maxFailPercent?: number;
-    /** Each play's run record starts with it (who ran what). */
-    header?: RunHeader;
+    /** The run's record in the store (one for every play). */
+    record?: RunRecorder;
   },
 ): Promise<PlaybookRun> {
   // Everything is resolved before any robot is contacted: every play's hosts (a pattern that matches
@@ -203,11 +203,11 @@ export async function runPlaybook(
       onEvent: (e) => opts.onEvent(e, play),
       skip: failed,
       release: (h) => lastPlay.get(h) === i,
-      header: opts.header,
+      record: opts.record,
     });
     const results = targets[i]!.map((h) => run.results.get(h)!).filter(Boolean);
     for (const r of results) if (r.status === 'failed' || r.status === 'unreachable') failed.add(r.host);
-    out.push({ name: play.name, hosts: targets[i]!, aborted: run.aborted, results, record: run.recordFile });
+    out.push({ name: play.name, hosts: targets[i]!, aborted: run.aborted, results, record: run.record });
     if (run.aborted) stopped = `play '${play.name}': ${run.aborted}`;
   }
   return { plays: out, stopped };

@@ -9,7 +9,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import type { HostResult } from '../runner/types.js';
-import { summarize, type RunInfo } from './summary.js';
+import type { RunInfo } from './summary.js';
 import { fieldText, ROBOT_FIELDS } from './fields.js';
 
 /** Direct groups of each robot (sorted, comma-joined, at most 200 characters). */
@@ -25,7 +25,7 @@ export async function promText(results: HostResult[], info: RunInfo, groupsOf: G
   const gauges = ROBOT_FIELDS.flatMap((f) => (f.prom && 'gauge' in f.prom ? [{ value: f.prom.value, gauge: g(f.prom.gauge, f.prom.help, ['robot']) }] : []));
   const labels = ROBOT_FIELDS.flatMap((f) => (f.prom && 'label' in f.prom ? [{ f, label: f.prom.label }] : []));
   const robotInfo = g('fleetmasq_robot_info', `The robot's inventory groups, ${labels.map((l) => l.label).join(', ')} (always 1).`, ['robot', 'groups', ...labels.map((l) => l.label)]);
-  const fleet = g('fleetmasq_fleet_robots', 'Robots of this check, by state.', ['state']);
+  const fleet = g('fleetmasq_check_robots', "Robots of this check by state, each robot in exactly one state (sum() is the check's robots).", ['state']);
   const runAt = g('fleetmasq_check_timestamp_seconds', 'When this check ran (Unix time).', ['command']);
   const runFor = g('fleetmasq_check_duration_seconds', 'How long this check took.', ['command']);
   for (const r of results) {
@@ -38,12 +38,12 @@ export async function promText(results: HostResult[], info: RunInfo, groupsOf: G
     }
     robotInfo.set({ robot: r.host, groups: groupsOf(r.host).sort().join(',').slice(0, 200), ...Object.fromEntries(labels.map(({ f, label }) => [label, fieldText(f, r)])) }, 1);
   }
-  const s = summarize(results, info.command);
-  fleet.set({ state: 'total' }, s.total);
-  fleet.set({ state: 'compliant' }, s.compliant ?? 0);
-  fleet.set({ state: 'noncompliant' }, results.filter((r) => r.compliant === false).length);
-  fleet.set({ state: 'unknown' }, s.unknown ?? 0);
-  fleet.set({ state: 'unreachable' }, s.unreachable);
+  // One state per robot, so sum() over the states is the check's robots (no `total` beside them):
+  // compliant, noncompliant, or unknown (not judged: unreachable, failed before its facts, skipped).
+  // Reachability is its own per-robot series (fleetmasq_robot_reachable), not a state.
+  const judged = { compliant: 0, noncompliant: 0, unknown: 0 };
+  for (const r of results) judged[r.compliant === true ? 'compliant' : r.compliant === false ? 'noncompliant' : 'unknown']++;
+  for (const [state, n] of Object.entries(judged)) fleet.set({ state }, n);
   runAt.set({ command: info.command }, Math.floor(now.getTime() / 1000));
   runFor.set({ command: info.command }, Math.max(0, (now.getTime() - info.startedAt.getTime()) / 1000));
   return reg.metrics();

@@ -89,6 +89,7 @@ export interface RobotDocument {
   /** The status as the recap words it: noncompliant, would-change… */
   state: string;
   compliant?: boolean;
+  removed?: boolean;
   changes: string[];
   reasons: HostResult['reasons'];
   warnings: string[];
@@ -125,6 +126,7 @@ export function runDocument(results: HostResult[], info: RunInfo): RunDocument {
       status: r.status,
       state: statusWord(r, info.checkMode),
       ...(r.compliant !== undefined ? { compliant: r.compliant } : {}),
+      ...(r.removed !== undefined ? { removed: r.removed } : {}),
       changes: r.changes,
       reasons: r.reasons,
       warnings: r.warnings,

@@ -1,14 +1,12 @@
 /**
  * Runs a task over a fleet: batches one after another, up to `forks` robots at once inside a batch,
  * allSettled semantics (one robot's failure never stops the others), max-fail threshold between
- * batches, Ctrl-C stops scheduling while robots in flight finish their step. Every result is appended
- * to the run record (JSON lines) as soon as it is known.
+ * batches, Ctrl-C stops scheduling while robots in flight finish their step. Every result goes to the
+ * run's record in the store (src/store) as soon as it is known.
  */
-import { appendFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { HostError } from '../errors.js';
-import { newRecordFile, runsDir } from '../records/records.js';
-import type { RunHeader } from '../records/audit.js';
+import type { RunRecorder } from '../store/store.js';
 import type { Inventory, Vars } from '../inventory/inventory.js';
 import { hostVars } from '../inventory/inventory.js';
 import { SshConnection, type Trace } from '../transport/ssh.js';
@@ -176,12 +174,8 @@ export interface RunOptions {
   /** A second Ctrl-C: robots still in flight are abandoned (reported as interrupted) and the run ends. */
   abandon?: AbortSignal;
   onEvent: (e: RunEvent) => void;
-  /** Directory for run records (default .fleetmasq/runs). */
-  recordDir?: string;
-  /** The run record's first line: who ran what (audit). */
-  header?: RunHeader;
-  /** Append to this record file (a later round of the same run) instead of starting one. */
-  recordFile?: string;
+  /** The run's record in the store: every result is written to it as soon as it is known. */
+  record?: RunRecorder;
   /** --until-converged: which round this is (1 the first). */
   round?: number;
   /** Hosts already failed earlier in a playbook: skipped here. */
@@ -200,7 +194,8 @@ export interface RunSummary {
   stopped?: Stop;
   /** The stop in words. */
   aborted?: string;
-  recordFile?: string;
+  /** Where the run is recorded ("<store> run <id>"). */
+  record?: string;
 }
 
 /** A robot's output as the run record keeps it: each stream sanitised and bounded; undefined when there is none. */
@@ -302,11 +297,9 @@ function batchCounts(batch: string[], results: Map<string, HostResult>): BatchCo
 
 export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
-  const recordFile = opts.recordFile ?? newRecordFile(opts.recordDir ?? runsDir(), opts.command);
-  if (opts.header && !opts.recordFile) appendFileSync(recordFile, JSON.stringify({ run: { command: opts.command, ...opts.header } }) + '\n', { mode: 0o600 });
   const finish = (r: HostResult) => {
     results.set(r.host, r);
-    appendFileSync(recordFile, JSON.stringify({ command: opts.command, ...r }) + '\n', { mode: 0o600 });
+    opts.record?.add(r);
     opts.onEvent({ type: 'done', result: r });
   };
   const hosts: string[] = [];
@@ -332,7 +325,7 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
     if (stopped) opts.onEvent({ type: 'abort', reason: stopMessage(stopped) });
   }
   if (opts.signal.aborted && !stopped) stopped = { kind: 'interrupted' };
-  return { results, stopped, aborted: stopped && stopMessage(stopped), recordFile };
+  return { results, stopped, aborted: stopped && stopMessage(stopped), record: opts.record?.where };
 }
 
 /** Sleeps, waking early on an abort. */
@@ -351,25 +344,23 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * --until-converged: robots that answer are done at once; robots that were unreachable are tried again
  * in later rounds, with capped backoff, until they answer or the deadline passes. Between rounds no
- * robot holds a fork slot. One run record; each robot's result is its last attempt's. Ctrl-C ends the wait.
+ * robot holds a fork slot. One run record (every attempt in it); each robot's result is its last attempt's. Ctrl-C ends the wait.
  */
 export async function runUntilConverged(task: HostTask, opts: RunOptions, deadlineAt: number): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
   let pending = opts.hosts;
-  let recordFile: string | undefined;
   let delay = 5000;
   for (let n = 1; ; n++) {
-    const round = await runFleet(task, { ...opts, hosts: pending, recordFile, round: n });
-    recordFile = round.recordFile;
+    const round = await runFleet(task, { ...opts, hosts: pending, round: n });
     for (const [h, r] of round.results) results.set(h, r);
     // Only robots that did not answer wait: a refused login or host key will not change by waiting.
     pending = pending.filter((h) => results.get(h)?.error?.kind === 'unreachable');
     const left = deadlineAt - Date.now();
-    if (!pending.length || round.stopped || left <= 0 || opts.signal.aborted) return { ...round, results, recordFile };
+    if (!pending.length || round.stopped || left <= 0 || opts.signal.aborted) return { ...round, results };
     const wait = Math.min(delay, left);
     opts.onEvent({ type: 'waiting', done: opts.hosts.length - pending.length, waiting: pending.length, nextInMs: wait, deadlineInMs: left });
     await pause(wait, opts.signal);
-    if (opts.signal.aborted) return { results, recordFile, stopped: { kind: 'interrupted' }, aborted: stopMessage({ kind: 'interrupted' }) };
+    if (opts.signal.aborted) return { results, record: opts.record?.where, stopped: { kind: 'interrupted' }, aborted: stopMessage({ kind: 'interrupted' }) };
     delay = Math.min(delay * 2, 60_000);
   }
 }

@@ -241,16 +241,22 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
       if (!plan.changes.length) {
         const c = checkCompliance(facts, settings);
         out.details = describe(facts, c);
+        if (kind === 'apply') out.compliant = c.compliant;
         return out;
       }
       out.status = 'changed';
       if (o.checkMode) {
-        out.details = { ...describe(facts, checkCompliance(facts, settings)), checkMode: true };
+        const c = checkCompliance(facts, settings);
+        out.details = { ...describe(facts, c), checkMode: true };
+        // What the robot is now (a dry run changes nothing): evidence for the fleet view.
+        out.compliant = c.compliant;
         return out;
       }
       const after = (await execute(ctx, conn, plan, o, facts))!;
       const c = checkCompliance(after, settings);
       out.details = describe(after, c);
+      // Verified in the same round trip as the change: the robot's state for the fleet view.
+      if (kind === 'apply') out.compliant = c.compliant;
       // Verify what this task is responsible for.
       const ruleOk = c.rulesOk;
       const persistOk = c.persistenceInstalled && c.method === plan.method;
@@ -326,17 +332,25 @@ export function removeTask(o: TaskOptions): HostTask {
       if (plan.error) throw new HostError('config', `${plan.error}; nothing removed`);
       planned(plan, out);
       out.details = describe(facts);
-      if (!plan.changes.length) return out;
+      if (!plan.changes.length) {
+        out.removed = true;
+        return out;
+      }
       out.status = 'changed';
-      if (o.checkMode) return out;
+      if (o.checkMode) {
+        out.details.checkMode = true;
+        out.compliant = checkCompliance(facts, settings).compliant;
+        return out;
+      }
       const after = (await execute(ctx, conn, plan, o, facts))!;
       const left = planRemove(after, settings);
       out.details = describe(after);
       if (left.changes.length) {
         out.status = 'failed';
         out.raw = rawAfterChange(after);
+        out.compliant = checkCompliance(after, settings).compliant;
         out.reasons.push(reason('still-present', `still present after remove: ${left.changes.join('; ')}`, { left: left.changes }));
-      }
+      } else out.removed = true;
       return out;
     });
 }
@@ -564,6 +578,8 @@ ${unlock}`;
     const c = checkCompliance(facts, settings);
     const d = diagnose(res, c.ruleCount > 0, server);
     out.details = { ...describe(facts, c), diagnosis: d };
+    // Unprotected as measured, or not compliant by its facts: never compliant in the fleet view.
+    out.compliant = c.compliant && d.verdict !== 'affected-unprotected' && d.verdict !== 'changes-despite-masquerading';
     if (d.ab && !d.ab.restored) {
       out.status = 'failed';
       out.reasons.push(reason('ab-not-restored', 'the A/B experiment did not leave the live rule as it found it: its restore timer puts it back'));

@@ -40,6 +40,8 @@ export interface HostOutcome {
   /** skipped: the task decided not to act on this robot (its reasons say why). */
   status: 'ok' | 'changed' | 'failed' | 'skipped';
   compliant?: boolean;
+  /** remove: verified in the same round trip that nothing of fleetmasq's is left on the robot. */
+  removed?: boolean;
   changes: string[];
   /** Why the robot is not as it should be (or was skipped): typed, with its words. */
   reasons: ReasonItem[];

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labLink } from '../../src/lab/lab.js';
+import { recordedResults, recordOf } from '../helpers/store.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
 import { CTRL_C, runInPty } from '../helpers/pty.js';
@@ -33,9 +34,9 @@ test('Ctrl-C in a real terminal mid-apply: the robot in flight finishes its step
   assert.match(res.output, /o-01 +changed /, 'the robot in flight finished its step (not cut: its link survived the Ctrl-C)');
   assert.match(res.output, /o-02 +skipped .*not started: interrupted/);
   assert.match(res.output, /apply recap: 3 robots {2}ok=0 {2}changed=1 {2}unreachable=0 {2}failed=0 {2}skipped=2/);
-  const record = /run record: (\S+)/.exec(res.output)?.[1];
-  assert.ok(record && existsSync(record), `run record named in the recap: ${record}`);
-  const lines = readFileSync(record, 'utf8').trim().split('\n').map((x) => JSON.parse(x)).filter((x) => x.host); // the first line says who ran what
+  const record = /run record: (\S+ run \S+)/.exec(res.output)?.[1];
+  assert.ok(record && existsSync(recordOf(record).location), `run record named in the recap: ${record}`);
+  const lines = await recordedResults(record, env);
   assert.deepEqual(lines.map((x) => [x.host, x.status]).sort(), [['o-01', 'changed'], ['o-02', 'skipped'], ['o-03', 'skipped']]);
   // Every robot whole: o-01 fully changed, the others untouched.
   assert.deepEqual(await natRules('o-01'), ['-A POSTROUTING -o wlan0 -j MASQUERADE']);
@@ -146,7 +147,7 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').fields.checkedAt, null, 'an unreachable robot was not checked');
   assert.equal(data.inventory, l.paths.inventory);
   // status answers from the run records alone, with every link stalled: nothing is contacted.
-  const runs = { FLEETMASQ_RUNS_DIR: join(d, 'runs') };
+  const runs = { FLEETMASQ_STORE: join(d, 'fm.db') };
   assert.equal((await cli(['check', '-i', l.paths.inventory, '--json'], runs)).json.summary.total, 6);
   for (const r of l.robots) await labLink(l, r.name, { stall: true });
   try {
@@ -196,7 +197,7 @@ test('a robot whose iptables prints an error: the operator reads the exact messa
   await sshOut(l, 'o-03', `printf '%s\\n' '#!/bin/sh' 'for a in "$@"; do case "$a" in -A|-I) echo "${MSG}" >&2; exit 4;; esac; done' 'exec /usr/sbin/iptables "$@"' > /usr/local/sbin/iptables && chmod 755 /usr/local/sbin/iptables`);
   try {
     const d = mkdtempSync(join(tmpdir(), 'fmo-'));
-    const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'o-03', '-vv', '--json'], { FLEETMASQ_RUNS_DIR: join(d, 'runs') });
+    const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'o-03', '-vv', '--json'], { FLEETMASQ_STORE: join(d, 'fm.db') });
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assertRunDocument(r.json, 'apply on a robot whose iptables fails');
     assert.equal(r.json.hosts['o-03'].error.kind, 'command');
@@ -205,7 +206,8 @@ test('a robot whose iptables prints an error: the operator reads the exact messa
     assert.match(r.stderr, /\[o-03\] -vv script sent \(\d+ bytes\):/);
     assert.match(r.stderr, /\[o-03\] -v command exited [1-9]\d* after \d+ ms/);
     // Afterwards, the run record has them, without contacting the robot.
-    const line = readFileSync(r.json.record, 'utf8').trim().split('\n').map((x) => JSON.parse(x)).find((x) => x.host === 'o-03');
+    const { recordedResults } = await import('../helpers/store.js');
+    const line = (await recordedResults(r.json.record, { ...process.env, FLEETMASQ_STORE: join(d, 'fm.db') })).find((x) => x.host === 'o-03') as any;
     assert.ok(line.raw.stderr.includes(MSG), JSON.stringify(line.raw));
     assert.notEqual(line.raw.exitCode, 0);
     assert.equal(r.json.hosts['o-03'].raw.stderr, line.raw.stderr, 'the --json document carries the same');

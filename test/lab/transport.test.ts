@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { labLink, labSsh, type LabState } from '../../src/lab/lab.js';
+import { recordedResults, recordOf } from '../helpers/store.js';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
 
@@ -286,7 +287,7 @@ test('Ctrl-C: stops scheduling, the robot in flight finishes its step, records k
   assert.match(doc.hosts.plain.details.bootId, /^[0-9a-f-]{36}$/);
   assert.notEqual(doc.hosts.plain.details.bootId, doc.hosts.plain.details.previousBootId);
   assert.equal(doc.hosts.sudoer.status, 'skipped');
-  const record = readFileSync(doc.record, 'utf8').trim().split('\n').map((x) => JSON.parse(x)).filter((x) => x.host); // the first line says who ran what
+  const record = await recordedResults(doc.record);
   assert.deepEqual(record.map((r) => [r.host, r.status]).sort(), [['plain', doc.hosts.plain.status], ['sudoer', 'skipped']]);
 });
 
@@ -330,7 +331,7 @@ test('connections are released as robots finish: never more open than --forks', 
       most = Math.max(most, pool.size);
       return out;
     },
-    { command: 'check', hosts: ['plain', 'sudoer', 'sudopw', 'jump', 'behind'], inventory: inv, pool, forks: 2, serial: [], signal: new AbortController().signal, onEvent: () => {}, recordDir: tmp() },
+    { command: 'check', hosts: ['plain', 'sudoer', 'sudopw', 'jump', 'behind'], inventory: inv, pool, forks: 2, serial: [], signal: new AbortController().signal, onEvent: () => {} },
   );
   assert.equal([...run.results.values()].filter((r) => r.error).length, 0);
   assert.ok(most <= 2, `at most 2 connections open at once (saw ${most})`);
@@ -410,7 +411,7 @@ test('host keys: @revoked refused even with checking off; accept-new makes a 070
   const strictAgain = await cli(['check', '-i', join(d, 'hosts.yml'), '-l', 'a1', '--ssh-config', join(d, 'cfg'), '--known-hosts', join(d, 'h2'), '--json'], { HOME: d, SSH_AUTH_SOCK: undefined });
   assert.equal(strictAgain.json.hosts.a1.error, null);
   // Run records are the operator's only.
-  const rec = statSync(r.json.record);
+  const rec = statSync(recordOf(r.json.record).location);
   assert.equal(rec.mode & 0o777, 0o600);
-  assert.equal(statSync(join(r.json.record, '..')).mode & 0o777, 0o700);
+  assert.equal(statSync(join(recordOf(r.json.record).location, '..')).mode & 0o777, 0o700);
 });

@@ -161,7 +161,7 @@ test('-v, -vv, -vvv: steps and exit statuses, then scripts and raw output, then 
       `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${robot.port}\n      ansible_user: pilot\n      ansible_become: true\n` +
         `      ansible_ssh_private_key_file: ${join(d, 'id')}\n      ansible_ssh_private_key_passphrase: ${passphrase}\n`,
     );
-    const env = { FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_RUNS_DIR: join(d, 'runs'), SSH_AUTH_SOCK: undefined };
+    const env = { FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_STORE: join(d, 'fm.db'), SSH_AUTH_SOCK: undefined };
     const base = ['check', '-i', join(d, 'hosts.yml'), '--known-hosts', robot.knownHosts, '--connect-retries', '0'];
     const quiet = await cli(base, env);
     assert.doesNotMatch(quiet.stderr, /-v |script sent|ssh2:/, 'nothing verbose without -v');
@@ -173,7 +173,7 @@ test('-v, -vv, -vvv: steps and exit statuses, then scripts and raw output, then 
     const { spawn } = await import('node:child_process');
     const v3 = await new Promise<{ code: number; stdout: string; stderr: string; json: any }>((resolve) => {
       const { SSH_AUTH_SOCK: _a, ...rest } = process.env;
-      const c = spawn(process.execPath, ['bin/fleetmasq.js', ...base, '-vvv', '--json'], { env: { ...rest, FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_RUNS_DIR: join(d, 'runs') } });
+      const c = spawn(process.execPath, ['bin/fleetmasq.js', ...base, '-vvv', '--json'], { env: { ...rest, FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_STORE: join(d, 'fm.db') } });
       let stdout = '';
       let stderr = '';
       c.stdout.on('data', (x) => (stdout += x));
@@ -193,9 +193,11 @@ test('-v, -vv, -vvv: steps and exit statuses, then scripts and raw output, then 
     assert.ok(!all.includes(password) && !all.includes(passphrase), 'no secret on the terminal');
     assert.doesNotMatch(all, /\x1b/, 'no raw escape sequence');
     // The record keeps what the robot said (sanitised, without the secret) for later.
-    const record = readFileSync(v3.json.record, 'utf8');
-    assert.ok(!record.includes(password) && !record.includes(passphrase), 'no secret in the record');
-    const line = record.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.host === 'r1');
+    const { recordedResults } = await import('../helpers/store.js');
+    const stored = await recordedResults(v3.json.record, { ...process.env, FLEETMASQ_STORE: join(d, 'fm.db') });
+    const dbBytes = readFileSync(join(d, 'fm.db')).toString('latin1');
+    assert.ok(!dbBytes.includes(password) && !dbBytes.includes(passphrase), 'no secret in the record');
+    const line = stored.find((l) => l.host === 'r1') as any;
     assert.equal(line.raw.exitCode, 3);
     assert.match(line.raw.facts, /robot echoes: \*{8}/);
     assert.match(line.raw.stderr, /\\u001b\]0;owned\\u0007sudo says: \*{8} is wrong for iptables/);
@@ -252,7 +254,7 @@ test('the terminal view after one Ctrl-C during a play: the run line says robots
   const r = runInPty(
     [process.execPath, 'bin/fleetmasq.js', 'play', join(d, 'play.yml'), '-i', join(d, 'hosts.yml'), '--forks', '2', '--connect-retries', '0'],
     [{ after: 'cam-01: compliance: connecting', send: CTRL_C }],
-    { ...env, TERM: 'xterm', FLEETMASQ_RUNS_DIR: join(d, 'runs') },
+    { ...env, TERM: 'xterm', FLEETMASQ_STORE: join(d, 'fm.db') },
     60,
   );
   assert.equal(r.untriggered, 0, r.output);

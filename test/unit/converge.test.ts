@@ -32,7 +32,6 @@ test('Ctrl-C while waiting for unreachable robots: the wait ends at once, robots
       forks: 5,
       serial: [],
       signal: ctl.signal,
-      recordDir: mkdtempSync(join(tmpdir(), 'fmconv-')),
       onEvent: (e) => {
         events.push(e.type);
         // The first wait (5 s) is interrupted half a second in.
@@ -62,14 +61,13 @@ test('each --until-converged round after the first says it is the same run tryin
   const progress = plainProgress({ out: () => {}, err: (s) => lines.push(s), isTTY: false });
   await runUntilConverged(
     task,
-    { command: 'check', hosts: ['up', 'down'], inventory: inv, pool, forks: 5, serial: [], signal: new AbortController().signal, recordDir: mkdtempSync(join(tmpdir(), 'fmconv-')), onEvent: progress.onEvent },
+    { command: 'check', hosts: ['up', 'down'], inventory: inv, pool, forks: 5, serial: [], signal: new AbortController().signal, onEvent: progress.onEvent },
     Date.now() + 300,
   );
   assert.deepEqual(lines.filter((l) => l.startsWith('== ') && !l.includes('waiting')), ['== batch 1/1: 2 robot(s)', '== round 2: trying 1 unreachable robot(s) again']);
 });
 
 test("a failed robot's result keeps what it said (raw: stdout, stderr, facts, exit code), sanitised and bounded to 64 KiB each; the record has it too", async () => {
-  const { readFileSync } = await import('node:fs');
   const { runFleet } = await import('../../src/runner/runner.js');
   const inv = hostListInventory('cmd,facts,fine,', [{ name: 'cmd' }, { name: 'facts' }, { name: 'fine' }]);
   const pool = { drop: () => {} } as unknown as ConnectionPool;
@@ -79,7 +77,11 @@ test("a failed robot's result keeps what it said (raw: stdout, stderr, facts, ex
     if (ctx.host === 'facts') throw new HostError('command', 'gathering facts failed', { facts: '@v=1\n\x07garbage', stderr: '' });
     return { status: 'ok', changes: [], reasons: [], warnings: [], diffs: [], details: {} };
   };
-  const run = await runFleet(task, { command: 'apply', hosts: ['cmd', 'facts', 'fine'], inventory: inv, pool, forks: 5, serial: [], signal: new AbortController().signal, recordDir: mkdtempSync(join(tmpdir(), 'fmraw-')), onEvent: () => {} });
+  const { Store } = await import('../../src/store/store.js');
+  const store = await Store.open({ ...process.env, FLEETMASQ_STORE: join(mkdtempSync(join(tmpdir(), 'fmraw-')), 'fm.db') });
+  const rec = await store.startRun({ command: 'apply', header: { who: 'test@here', argv: [], startedAt: new Date().toISOString(), inventory: 'inv.yml', version: 'test' }, dryRun: false });
+  const run = await runFleet(task, { command: 'apply', hosts: ['cmd', 'facts', 'fine'], inventory: inv, pool, forks: 5, serial: [], signal: new AbortController().signal, record: rec, onEvent: () => {} });
+  await rec.finish();
   const cmd = run.results.get('cmd')!;
   assert.equal(cmd.raw?.exitCode, 4);
   assert.equal(cmd.raw?.stderr, 'iptables v1.8.9: \\u001b[31mno chain\\u001b[0m\n');
@@ -88,6 +90,8 @@ test("a failed robot's result keeps what it said (raw: stdout, stderr, facts, ex
   assert.match(cmd.raw!.stdout!, /LAST LINE$/, 'the end, where a failure says why, is kept');
   assert.deepEqual(run.results.get('facts')!.raw, { facts: '@v=1\n\\u0007garbage' });
   assert.equal(run.results.get('fine')!.raw, undefined, 'nothing kept for a robot that went well');
-  const rec = readFileSync(run.recordFile!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(rec.find((l) => l.host === 'cmd').raw, cmd.raw);
+  // The record (the store) keeps it as the runner emitted it.
+  const stored = await store.runResults(rec.id);
+  await store.close();
+  assert.deepEqual(stored.find((l) => l.host === 'cmd')!.raw, cmd.raw);
 });

@@ -36,7 +36,7 @@ test("every fleet command's real --json output is a valid run document: unreacha
   );
   writeFileSync(join(d, 'play.yml'), '- name: rollout\n  hosts: all\n  tasks:\n    - name: apply\n      masquerade: {}\n    - name: persist\n      persist: {}\n    - name: verify\n      verify: {}\n');
   const base = ['-i', join(d, 'hosts.yml'), '--known-hosts', robot.knownHosts, '--connect-retries', '0', '--json'];
-  const env = { FLEETMASQ_RUNS_DIR: join(d, 'runs'), FLEETMASQ_BECOME_PASSWORD: 'pw', SSH_AUTH_SOCK: undefined };
+  const env = { FLEETMASQ_STORE: join(d, 'fm.db'), FLEETMASQ_BECOME_PASSWORD: 'pw', SSH_AUTH_SOCK: undefined };
   const runs: [string, string[]][] = [
     ['check', ['check']],
     ['verify', ['verify']],

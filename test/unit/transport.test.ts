@@ -437,12 +437,13 @@ test('--until-converged: a robot that is offline when the run starts is done onc
   const online = setTimeout(() => server.listen(port, '127.0.0.1'), 2000);
   try {
     const base = ['check', '-i', join(d, 'hosts.yml'), '--known-hosts', join(d, 'kh'), '--connect-retries', '0', '--json'];
-    const r = await cli([...base, '--until-converged', '--deadline', '60s'], { SSH_AUTH_SOCK: undefined, FLEETMASQ_RUNS_DIR: join(d, 'runs') });
+    const env = { SSH_AUTH_SOCK: undefined, FLEETMASQ_STORE: join(d, 'fm.db') };
+    const r = await cli([...base, '--until-converged', '--deadline', '60s'], env);
     assert.equal(r.json.hosts.r1.error?.kind, 'command', `answered in a later round (then its facts failed): ${JSON.stringify(r.json.hosts.r1.error)}`);
     assert.match(r.stderr, /== 0 robot\(s\) done, 1 waiting \(unreachable\): next attempt in 5 s/);
-    const { readFileSync } = await import('node:fs');
-    const lines = readFileSync(r.json.record, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.filter((l) => l.host).map((l) => l.status), ['unreachable', 'failed'], 'one record, every attempt in it');
+    const { recordedResults } = await import('../helpers/store.js');
+    const lines = await recordedResults(r.json.record, env);
+    assert.deepEqual(lines.map((l) => l.status), ['unreachable', 'failed'], 'one record, every attempt in it');
   } finally {
     clearTimeout(online);
     server.close();
