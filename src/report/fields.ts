@@ -83,8 +83,9 @@ export const ROBOT_FIELDS: readonly RobotField[] = [
 
 /** A robot's state in one word: a robot found not compliant says so, not "failed"; a dry run's change would-change. */
 export function statusWord(r: HostResult, checkMode: boolean): string {
-  if (r.compliant === false && r.status !== 'unreachable') return r.status === 'skipped' ? 'skipped' : 'noncompliant';
+  // A dry run's robot that would change is not compliant yet: the change is what it would get.
   if (checkMode && r.status === 'changed') return 'would-change';
+  if (r.compliant === false && r.status !== 'unreachable') return r.status === 'skipped' ? 'skipped' : 'noncompliant';
   return r.status;
 }
 

@@ -37,7 +37,9 @@ export function summarize(results: Iterable<HostResult>, command?: string): Summ
     if (r.status === 'failed' && r.compliant === false) s.noncompliant++;
     else s[r.status]++;
     if (r.error?.kind === 'hostkey') s.hostKeyRefused++;
-    if (r.compliant !== undefined) {
+    // A robot that would change (a dry run) is not compliant yet, by definition: that is no failure of
+    // the run (its compliance is kept in the record as evidence, not counted here).
+    if (r.compliant !== undefined && !(r.status === 'changed' && r.compliant === false)) {
       withCompliance = true;
       if (r.compliant) compliant++;
       else non++;

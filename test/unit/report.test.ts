@@ -231,3 +231,12 @@ test('long DETAILS are broken between words at the terminal width, each further 
   assert.equal(words, `command: ${long}`, 'every word whole, none broken');
   assert.equal(recapText([r], info('apply')).split('\n')[1]!.endsWith(long), true, 'not wrapped without a width (a pipe)');
 });
+
+test("a dry run's robot that would change (not compliant yet) is would-change, not noncompliant, and does not fail the run", () => {
+  const r: HostResult = { host: 'multi', status: 'changed', compliant: false, changes: ['add the live rule'], reasons: [], warnings: [], diffs: [], details: { checkMode: true }, error: null };
+  const i = info('apply', { checkMode: true });
+  assert.match(recapText([r], i), /multi +would-change /);
+  const s = summarize([r], 'apply');
+  assert.equal(exitCode(s, { interrupted: false }), 0);
+  assert.equal(runDocument([r], i).hosts.multi!.state, 'would-change');
+});
