@@ -266,9 +266,9 @@ async function main(): Promise<void> {
               // Name the robots that were not ok, and why.
               try {
                 const doc = JSON.parse(readFileSync(join(outDir, 'fleetmasq-last.json'), 'utf8'));
-                s.note = Object.entries(doc.hosts as Record<string, { status: string; reasons: string[]; error: { message: string } | null }>)
+                s.note = Object.entries(doc.hosts as Record<string, { status: string; reasons: { text: string }[]; error: { message: string } | null }>)
                   .filter(([, h]) => !['ok', 'changed'].includes(h.status))
-                  .map(([n, h]) => `${n}: ${h.error?.message ?? h.reasons.join('; ')}`)
+                  .map(([n, h]) => `${n}: ${h.error?.message ?? h.reasons.map((x) => x.text).join('; ')}`)
                   .join(' | ')
                   .slice(0, 300);
               } catch {}

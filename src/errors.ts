@@ -58,8 +58,12 @@ export class HostError extends Error {
   constructor(
     public readonly kind: HostErrorKind,
     message: string,
-    /** silent: the robot gave no answer at all within the connect timeout (not worth another attempt in this run). */
-    public readonly detail?: { exitCode?: number | null; stdout?: string; stderr?: string; silent?: boolean },
+    /**
+     * silent: the robot gave no answer at all within the connect timeout (not worth another attempt in
+     * this run). stdout/stderr/exitCode: the failing command's output; facts: the raw facts output. The
+     * runner keeps these (bounded, sanitised) in the robot's result as `raw`.
+     */
+    public readonly detail?: { exitCode?: number | null; stdout?: string; stderr?: string; silent?: boolean; facts?: string },
   ) {
     super(message);
     this.name = 'HostError';

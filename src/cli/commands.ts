@@ -50,6 +50,12 @@ export const FLAGS = {
   'ab-per': { type: 'string', arg: 'N', help: 'attempts per A/B group (default 5)' },
   prom: { type: 'string', arg: 'FILE', help: "write Prometheus metrics (node_exporter textfile format), atomically" },
   quiet: { short: 'q', type: 'boolean', help: 'no progress lines (warnings and the recap only)' },
+  verbose: {
+    short: 'v',
+    type: 'boolean',
+    multiple: true,
+    help: 'more detail on stderr, secrets never shown: -v each step, its time and each command\'s exit status; -vv also the scripts sent and the robots\' raw output; -vvv also the SSH handshake (algorithms, keys, proxies)',
+  },
   'ssh-config': { type: 'string', arg: 'FILE', help: 'OpenSSH client config (default ~/.ssh/config)' },
   'known-hosts': { type: 'string', arg: 'FILE', help: 'known_hosts to verify host keys against' },
   'host-key-checking': { type: 'string', arg: 'MODE', help: 'strict (default), accept-new, or off' },
@@ -83,9 +89,23 @@ export const FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagName = keyof typeof FLAGS;
-export type FlagValues = { [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true } ? string[] : (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+export type FlagValues = {
+  [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true }
+    ? (typeof FLAGS)[K]['type'] extends 'boolean'
+      ? boolean[]
+      : string[]
+    : (typeof FLAGS)[K]['type'] extends 'boolean'
+      ? boolean
+      : string;
+};
 
-const CONNECT: FlagName[] = ['user', 'private-key', 'ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass'];
+/** -v, -vv, -vvv: how many (0 without). */
+export function verbosity(values: FlagValues): number {
+  return Math.min(3, values.verbose?.length ?? 0);
+}
+
+// Every command that contacts robots takes these (and -v).
+const CONNECT: FlagName[] = ['user', 'private-key', 'ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass', 'verbose'];
 const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
 const SELECT: FlagName[] = ['inventory', 'limit', 'forks', 'shard', 'keep', 'strict-vars'];
 const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];
@@ -235,7 +255,7 @@ export const LAB_COMMANDS: Record<string, CommandSpec> = {
   status: { usage: 'fleetmasq lab status [--name NAME] [--json]', summary: 'power and an SSH login per robot (exit 4 if any is unreachable)', flags: ['name', 'json'] },
   inventory: { usage: 'fleetmasq lab inventory [--name NAME]', summary: "print the lab inventory's path", flags: ['name'] },
   link: {
-    usage: 'fleetmasq lab link ROBOT [--rtt MS] [--stall|--resume] [--drop]',
+    usage: 'fleetmasq lab link ROBOT [--name N] [--rtt MS] [--stall|--resume|--drop]',
     summary: "change a robot's link: latency, stall, resume, cut",
     flags: ['name', 'rtt', 'stall', 'resume', 'drop'],
     positionals: { min: 1, max: 1 },

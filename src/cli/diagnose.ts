@@ -7,7 +7,7 @@ import { diagnoseHtml, diagnoseSummary, diagnoseText } from '../report/diagnose.
 import { runDocument } from '../report/summary.js';
 import { intFlag } from './args.js';
 import type { FlagValues } from './commands.js';
-import { announceLocalCommands, announceRun, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
+import { announceLocalCommands, announceRun, fleetSetup, interruptSignal, lockFor, makeProgress, robots, runInfo, traceTo } from './fleet.js';
 import type { Out } from './output.js';
 import { openRunRecord } from './record.js';
 
@@ -27,13 +27,14 @@ export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[
   const task = diagnoseTask({ ...setup.taskOptions, lock, stun: values.stun, attempts, ...(values.ab ? { ab: { groups: groups ?? 4, per: per ?? 5 }, abRestoreAfterS, audit: { by: header.who, command: 'diagnose --ab' } } : {}) });
   const startedAt = new Date();
   const record = await openRunRecord('diagnose', header, false);
-  let notify = (m: string) => io.err(m);
-  const { signal, abandon, dispose } = interruptSignal((m) => notify(m));
+  let notify = (m: string, hint?: string) => io.err(hint ? `${m} (${hint})` : m);
+  const { signal, abandon, dispose } = interruptSignal((m, h) => notify(m, h));
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
   try {
     announceLocalCommands(io, pool.prepare(setup.hosts), values);
-    const progress = await makeProgress(io, setup.hosts, `diagnose on ${setup.hosts.length} robot(s)`, values);
-    notify = (m) => progress.notice(m);
+    const progress = await makeProgress(io, setup.hosts, `diagnose on ${robots(setup.hosts.length)}`, values);
+    traceTo(pool, values, () => progress);
+    notify = (m, h) => progress.notice(m, h);
     const run = await runFleet(task, { command: 'diagnose', hosts: setup.hosts, inventory: setup.inventory, pool, forks: setup.forks, serial: [], signal, abandon, onEvent: progress.onEvent, record: record.rec });
     await progress.stop();
     const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);

@@ -19,7 +19,7 @@ import { applyTask, checkTask, rebootTask, removeTask, type TaskOptions } from '
 import { retryHosts, type HostResult } from '../runner/types.js';
 import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
-import { exitCode, runDocument, summarize, type RunInfo } from '../report/summary.js';
+import { exitCode, robotsText as robots, runDocument, summarize, type RunInfo } from '../report/summary.js';
 import { intFlag } from './args.js';
 import { parseDuration } from '../util/duration.js';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +27,8 @@ import { openRunRecord } from './record.js';
 import { ensurePrivateDir } from '../store/localdir.js';
 import { runHeader, type RunHeader } from '../records/audit.js';
 import { version } from './version.js';
-import type { FlagValues } from './commands.js';
+import { verbosity, type FlagValues } from './commands.js';
+export { robots };
 import { plainProgress, type Progress } from './progress.js';
 import { askSecret } from './prompt.js';
 import type { Out } from './output.js';
@@ -145,10 +146,23 @@ export function announceLocalCommands(io: Out, targets: SshTarget[], values: Fla
 }
 
 export async function makeProgress(io: Out, hosts: string[], title: string, values: FlagValues): Promise<Progress> {
+  const opts = { verbosity: verbosity(values), checkMode: Boolean(values.check) };
   // listr2 is loaded only when a terminal will show it.
   if (io.isTTY && !values.json && !values.quiet && process.env.CI !== 'true' && process.env.TERM !== 'dumb')
-    return (await import('./progress-tty.js')).ttyProgress(hosts, title);
-  return plainProgress(io, Boolean(values.quiet));
+    return (await import('./progress-tty.js')).ttyProgress(hosts, title, { ...opts, err: io.err });
+  return plainProgress(io, { ...opts, quiet: Boolean(values.quiet) });
+}
+
+/**
+ * -v…-vvv: the pool's verbose output (connections and commands, secrets already redacted) goes to the
+ * progress view in use (`current`: a playbook has one per play).
+ */
+export function traceTo(pool: ConnectionPool, values: FlagValues, current: () => Progress): void {
+  const v = verbosity(values);
+  if (!v) return;
+  pool.trace = (host, level, text) => {
+    if (level <= v) current().onEvent({ type: 'debug', host, level, text });
+  };
 }
 
 /**
@@ -156,7 +170,7 @@ export async function makeProgress(io: Out, hosts: string[], title: string, valu
  * abandons the robots still in flight (they are reported as interrupted), and the run still ends with
  * its recap, its run record and exit 130.
  */
-export function interruptSignal(notify: (text: string) => void): { signal: AbortSignal; abandon: AbortSignal; dispose: () => void } {
+export function interruptSignal(notify: (text: string, hint?: string) => void): { signal: AbortSignal; abandon: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
   const hard = new AbortController();
   const onInt = () => {
@@ -166,7 +180,7 @@ export function interruptSignal(notify: (text: string) => void): { signal: Abort
       return;
     }
     ac.abort();
-    notify('interrupted: letting robots in flight finish their step (Ctrl-C again to abandon them)');
+    notify('interrupted: letting robots in flight finish their step', 'Ctrl-C again to abandon them');
   };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onInt);
@@ -219,7 +233,8 @@ export async function finishOutput(io: Out, values: FlagValues, results: HostRes
   const retry = writeRetryFile(results);
   const info: RunInfo = { ...runInfoIn, retry };
   if (values.json) io.out(JSON.stringify(runDocument(results, info), null, 2));
-  else io.out(recapText(results, info, { diff: values.diff }));
+  // In a terminal, long DETAILS are broken between words (the terminal would break them mid-word).
+  else io.out(recapText(results, info, { diff: values.diff, width: io.isTTY ? process.stdout.columns : undefined }));
   const reportsOk = await writeReports(values, results, info, io, inventory);
   const code = exitCode(summarize(results), { interrupted, stopped: Boolean(info.stopped) && !interrupted });
   return code === 0 && !reportsOk ? 1 : code;
@@ -249,14 +264,15 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
   setup.taskOptions.audit = { by: header.who, command };
   setup.taskOptions.lock = lockFor(header, command, values);
   const startedAt = new Date();
-  let notify = (m: string) => io.err(m);
+  let notify = (m: string, hint?: string) => io.err(hint ? `${m} (${hint})` : m);
   const record = await openRunRecord(command, header, Boolean(values.check), values.keep);
-  const { signal, abandon, dispose } = interruptSignal((m) => notify(m));
+  const { signal, abandon, dispose } = interruptSignal((m, h) => notify(m, h));
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
   try {
     announceLocalCommands(io, pool.prepare(setup.hosts), values);
-    const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${setup.hosts.length} robot(s)`, values);
-    notify = (m) => progress.notice(m);
+    const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${robots(setup.hosts.length)}`, values);
+    traceTo(pool, values, () => progress);
+    notify = (m, h) => progress.notice(m, h);
     const task = TASKS[command]!(setup);
     const runOpts = {
       command,

@@ -5,19 +5,31 @@ export interface Out {
   isTTY: boolean;
 }
 
+import { visible } from '../util/sanitize.js';
+
+/** Text on its way to a terminal, made harmless (the one sanitiser, src/util/sanitize.ts). */
+export { visible };
+
 /**
- * Text on its way to a terminal, made harmless: control characters (escape sequences that could
- * retitle the terminal, recolour or rewrite what is shown; carriage returns that overwrite a line) are
- * shown as \u00NN. Only newlines and tabs pass. Robots' interface names, error output, file lines and
- * diffs all reach the operator through here. The same form is a JSON escape, so a --json document stays
- * valid JSON (JSON.stringify leaves DEL and C1 characters raw).
+ * stdout read by a pipe that closes early (`fleetmasq config | head -3`): the rest of the output is
+ * dropped quietly (no EPIPE stack trace), and the command still finishes what it was doing (a fleet run
+ * piped to head must not stop halfway through a rollout).
  */
-export function visible(s: string): string {
-  return s.replace(/[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+let stdoutGone = false;
+let guarded = false;
+function writeOut(s: string): void {
+  if (!guarded) {
+    guarded = true;
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      stdoutGone = true;
+      if (e.code !== 'EPIPE') process.stderr.write(`error: cannot write to standard output: ${e.code ?? e.message}\n`);
+    });
+  }
+  if (!stdoutGone) process.stdout.write(s);
 }
 
 export const stdio: Out = {
-  out: (s) => process.stdout.write(visible(s.endsWith('\n') ? s : `${s}\n`)),
+  out: (s) => writeOut(visible(s.endsWith('\n') ? s : `${s}\n`)),
   err: (s) => process.stderr.write(visible(s.endsWith('\n') ? s : `${s}\n`)),
   isTTY: Boolean(process.stdout.isTTY),
 };

@@ -3,7 +3,7 @@ import { combineResults, runPlaybook } from '../playbook/run.js';
 import { parseSerial } from '../runner/batches.js';
 import { ConnectionPool } from '../runner/runner.js';
 import type { FlagValues } from './commands.js';
-import { announceLocalCommands, announceRun, finishOutput, fleetSetup, interruptSignal, lockFor, makeProgress, runInfo } from './fleet.js';
+import { announceLocalCommands, announceRun, finishOutput, fleetSetup, interruptSignal, lockFor, makeProgress, robots, runInfo, traceTo } from './fleet.js';
 import type { Out } from './output.js';
 import { openRunRecord } from './record.js';
 
@@ -16,8 +16,9 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out,
   const startedAt = new Date();
   const record = await openRunRecord('play', header, Boolean(values.check), values.keep);
   let progress = await makeProgress(io, [], '', { ...values, quiet: true });
-  const { signal, abandon, dispose } = interruptSignal((m) => progress.notice(m));
+  const { signal, abandon, dispose } = interruptSignal((m, h) => progress.notice(m, h));
   const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
+  traceTo(pool, values, () => progress);
   try {
     announceLocalCommands(io, pool.prepare(setup.hosts), values);
     const results = await runPlaybook(plays, {
@@ -34,7 +35,7 @@ export async function playCommand(playbook: string, values: FlagValues, io: Out,
       maxFailPercent: setup.maxFailPercent,
       onPlay: async (play, hosts) => {
         await progress.stop();
-        if (!values.quiet && !values.json) io.err(`PLAY [${play.name}] on ${hosts.length} robot(s): ${play.tasks.map((t) => t.name).join(' → ')}`);
+        if (!values.quiet && !values.json) io.err(`PLAY [${play.name}] on ${robots(hosts.length)}: ${play.tasks.map((t) => t.name).join(' → ')}`);
         progress = await makeProgress(io, hosts, play.name, values);
       },
       onEvent: (e) => progress.onEvent(e),

@@ -128,7 +128,7 @@ async function hostView(store: Store, values: FlagValues, io: Out, now: Date): P
 function storedResultText(r: HostResult): string {
   const lines = [`${r.host}: ${r.status}${r.compliant === undefined ? '' : r.compliant ? ' (compliant)' : ' (not compliant)'} at ${r.finishedAt ?? '?'}`];
   if (r.error) lines.push(`error (${r.error.kind}): ${r.error.message}`);
-  for (const x of r.reasons ?? []) lines.push(`reason: ${typeof x === 'string' ? x : JSON.stringify(x)}`);
+  for (const x of r.reasons ?? []) lines.push(`reason: ${typeof x === 'string' ? x : x.text} (${typeof x === 'string' ? 'recorded' : x.code})`);
   for (const x of r.changes ?? []) lines.push(`change: ${x}`);
   for (const x of r.warnings ?? []) lines.push(`warning: ${x}`);
   const raw = (r as HostResult & { raw?: Record<string, unknown> }).raw;

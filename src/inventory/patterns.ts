@@ -60,8 +60,9 @@ function fileTerm(inv: Inventory, file: string): Set<string> {
     throw new ConfigError(`cannot read the host list @${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  if (!lines.length) throw new ConfigError(`@${file} lists no robot (nothing left to retry?)`);
   const out = new Set<string>();
+  // An empty list adds nothing (`@last.retry:legacy` runs on legacy); alone, it is an error (matchHosts).
+  if (!lines.length) return out;
   for (const l of lines) for (const h of matchHosts(inv, l)) out.add(h);
   return out;
 }
@@ -106,6 +107,12 @@ export function matchHosts(inv: Inventory, pattern: string): string[] {
     const kind = t[0] === '!' ? '!' : t[0] === '&' ? '&' : '';
     const body = kind ? t.slice(1) : t;
     const hosts = resolveTerm(inv, body);
+    if (!hosts.size && kind === '' && body.startsWith('@')) {
+      const others = terms.filter((x) => x !== t && x[0] !== '!' && x[0] !== '&');
+      if (!others.length) throw new ConfigError(`${body} lists no robot (nothing left to retry?)`);
+      union ??= new Set();
+      continue;
+    }
     // An exclusion that matches nothing is as likely a typo as any other term, and a typo there
     // silently widens the run (reboot included): an error too, unless it names an existing, empty group.
     if (!hosts.size && !(kind === '!' && inv.groups.has(body))) {

@@ -8,7 +8,7 @@ import { specError } from '../modules/rule.js';
 import { interfaceSpec } from '../inventory/vars.js';
 import { runFleet, type ConnectionPool, type HostContext, type HostTask } from '../runner/runner.js';
 import { checkTask, masqueradeTask, persistTask, rebootTask, removeTask, type TaskOptions } from '../runner/tasks.js';
-import { emptyOutcome, notStartedResult, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
+import { emptyOutcome, notStartedResult, reason, type HostOutcome, type HostResult, type RunEvent } from '../runner/types.js';
 import { templateArgs, type Play, type Task } from './playbook.js';
 import { COMMAND_RULE, commandWords } from '../remote/reboot.js';
 
@@ -91,6 +91,7 @@ function resolveTasks(play: Play, host: string, vars: Vars, base: TaskOptions, o
 function merge(acc: HostOutcome, out: HostOutcome, task: Task): void {
   acc.changes.push(...out.changes.map((c) => `${task.name}: ${c}`));
   acc.reasons.push(...out.reasons);
+  if (out.raw) acc.raw = out.raw;
   acc.warnings.push(...out.warnings);
   acc.diffs.push(...out.diffs);
   acc.details = { ...acc.details, ...out.details };
@@ -117,7 +118,7 @@ function playTask(play: Play, resolved: Map<string, ResolvedTask[]>, checkMode: 
     const vars = playVars(play, ctx.vars);
     for (const { task, run, onlyIfNeeded } of resolved.get(ctx.host)!) {
       if (ctx.signal.aborted) {
-        acc.reasons.push(`interrupted before task '${task.name}'`);
+        acc.reasons.push(reason('interrupted', `interrupted before task '${task.name}'`, { task: task.name }));
         break;
       }
       if (checkMode && acc.status === 'changed' && AFTER_CHANGE_IN_DRY_RUN.has(task.module)) {
@@ -141,7 +142,7 @@ function playTask(play: Play, resolved: Map<string, ResolvedTask[]>, checkMode: 
         throw e;
       }
       if (acc.status === 'failed') {
-        acc.reasons.unshift(`task '${task.name}' failed`);
+        acc.reasons.unshift(reason('task-failed', `task '${task.name}' failed`, { task: task.name }));
         break;
       }
       if (acc.status === 'skipped') break;

@@ -1,5 +1,7 @@
 /** diagnose's outputs (pure): the terminal table, the fleet summary, and the HTML with the attempt grid. */
 import type { HostResult } from '../runner/types.js';
+import { robotsText } from './summary.js';
+import { whyLines } from './fields.js';
 import type { Attempt, Diagnosis, Verdict } from '../diagnose/verdict.js';
 
 export interface DiagnoseSummary {
@@ -29,6 +31,21 @@ export function diagnoseSummary(results: HostResult[]): DiagnoseSummary {
   };
 }
 
+/** The page's title line: every kind of robot the run met, the failed and unreachable ones included. */
+export function diagnoseHeadline(s: DiagnoseSummary): string {
+  const parts = [
+    `${s.affected} affected and unprotected`,
+    `${s.protected} protected`,
+    `${s.notAffected} not affected`,
+    ...(s.changesDespite ? [`${s.changesDespite} changing despite masquerading`] : []),
+    ...(s.inconclusive ? [`${s.inconclusive} inconclusive`] : []),
+    ...(s.cannotDiagnose ? [`${s.cannotDiagnose} could not be diagnosed`] : []),
+    ...(s.unreachable ? [`${s.unreachable} unreachable`] : []),
+    ...(s.failed ? [`${s.failed} failed`] : []),
+  ];
+  return `${parts.join(', ')} of ${robotsText(s.robots)}`;
+}
+
 const mark = (a: Attempt) => (!a.before || !a.after ? '·' : a.changed ? 'X' : 'o');
 
 function abLine(d: Diagnosis): string {
@@ -42,7 +59,7 @@ export function diagnoseText(results: HostResult[]): string {
   for (const r of results) {
     const d = r.details.diagnosis;
     if (!d) {
-      const why = r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; ');
+      const why = whyLines(r).join('; ');
       lines.push(`${r.host.padEnd(w)}  ${(r.status === 'skipped' ? 'cannot-diagnose' : r.status).padEnd(28)}  ${'-'.padEnd(8)}  ${'-'.padEnd(16)}  ${why}`);
       continue;
     }
@@ -55,7 +72,7 @@ export function diagnoseText(results: HostResult[]): string {
   const s = diagnoseSummary(results);
   lines.push(
     '',
-    `diagnose recap: ${s.robots} robots  affected=${s.affected}  protected=${s.protected}  not-affected=${s.notAffected}  inconclusive=${s.inconclusive}  changes-despite-masquerading=${s.changesDespite}  cannot-diagnose=${s.cannotDiagnose}  unreachable=${s.unreachable}  failed=${s.failed}`,
+    `diagnose recap: ${robotsText(s.robots)}  affected=${s.affected}  protected=${s.protected}  not-affected=${s.notAffected}  inconclusive=${s.inconclusive}  changes-despite-masquerading=${s.changesDespite}  cannot-diagnose=${s.cannotDiagnose}  unreachable=${s.unreachable}  failed=${s.failed}`,
     'grid: X the public IP changed right after the attempt, o it did not, · no STUN answer',
   );
   return lines.join('\n');
@@ -72,19 +89,19 @@ export function diagnoseHtml(results: HostResult[], info: { inventory: string; s
     `<td class="${!a.before || !a.after ? 'na' : a.changed ? 'chg' : 'same'}" title="${esc(`${a.before ?? '?'} → ${a.after ?? '?'}`)}">${!a.before || !a.after ? '·' : a.changed ? '✕' : '○'}</td>`;
   const robot = (r: HostResult) => {
     const d = r.details.diagnosis;
-    if (!d) return `<section><h2>${esc(r.host)} <span class="v other">${esc(r.status === 'skipped' ? 'cannot diagnose' : r.status)}</span></h2><p>${esc(r.error ? `${r.error.kind}: ${r.error.message}` : r.reasons.join('; '))}</p></section>`;
+    if (!d) return `<section><h2>${esc(r.host)} <span class="v other">${esc(r.status === 'skipped' ? 'cannot diagnose' : r.status)}</span></h2><p>${esc(whyLines(r).join('; '))}</p></section>`;
     const rows = d.ab
       ? d.ab.groups.map((g, i) => `<tr><th>group ${i + 1}: ${g.masquerade ? 'with' : 'without'}</th>${g.attempts.map(cell).join('')}</tr>`).join('')
       : `<tr><th>attempts</th>${d.attempts.map(cell).join('')}</tr>`;
     const totals = d.ab ? `<p class="tot">changed ${d.ab.without.changes}/${d.ab.without.answered} without, ${d.ab.with.changes}/${d.ab.with.answered} with${d.ab.restored ? '' : ' — NOT restored'}</p>` : '';
     return `<section><h2>${esc(r.host)} <span class="v ${d.verdict}">${esc(d.verdict)}</span></h2><table class="grid">${rows}</table>${totals}<p class="muted">STUN ${esc(d.server)} · leak test: ${esc(d.leak?.result ?? 'not run')} · masquerading ${d.masquerading ? 'in effect' : 'not in effect'} (${d.masqueradingFrom})</p></section>`;
   };
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>fleetmasq diagnose — ${s.robots} robots</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>fleetmasq diagnose — ${robotsText(s.robots)}</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c1f24}header{background:#1c1f24;color:#fff;padding:14px 20px}main{padding:16px 20px}
 section{background:#fff;border:1px solid #e3e6ea;border-radius:6px;padding:10px 14px;margin-bottom:10px}h2{font-size:15px;margin:0 0 6px}.grid td{width:22px;height:22px;text-align:center;border:1px solid #e3e6ea}
 .grid th{text-align:left;font-weight:500;padding-right:10px}.chg{background:#d93b3b;color:#fff}.same{background:#e6f4ea}.na{background:#eee;color:#888}.v{font-size:12px;padding:1px 6px;border-radius:4px;color:#fff;background:#8a8f98}
 .v.affected-unprotected{background:#d93b3b}.v.protected{background:#2e9d4f}.v.not-affected{background:#2f6fd6}.v.changes-despite-masquerading{background:#a01818}.tot{font-weight:600}.muted{color:#6b717b;font-size:12px}</style></head>
-<body><header><h1 style="margin:0;font-size:18px">fleetmasq diagnose: ${s.affected} affected and unprotected, ${s.protected} protected, ${s.notAffected} not affected of ${s.robots} robots</h1>
+<body><header><h1 style="margin:0;font-size:18px">fleetmasq diagnose: ${esc(diagnoseHeadline(s))}</h1>
 <p style="margin:4px 0 0;color:#b8bdc6">inventory ${esc(info.inventory)} · ${esc(info.startedAt.toISOString())} · ✕ the public IP changed right after the attempt, ○ it did not, · no STUN answer</p></header>
 <main id="fleet" data-summary="${esc(JSON.stringify(s))}">${results.map(robot).join('\n')}</main></body></html>
 `;

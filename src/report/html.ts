@@ -4,7 +4,11 @@
  * boot_id and when it was checked. Data is embedded as JSON; the page stays usable at thousands of robots.
  */
 import type { HostResult } from '../runner/types.js';
-import { DRY_RUN_BANNER, managersText, summarize, type RunInfo } from './summary.js';
+import { DRY_RUN_BANNER, robotsText, summarize, type RunInfo } from './summary.js';
+import { fieldText, ROBOT_FIELDS, whyLines } from './fields.js';
+
+/** The page's columns after Robot, State and Reasons: the declared fields that have one. */
+const COLUMNS = ROBOT_FIELDS.filter((f) => f.html);
 
 export type TileState = 'compliant' | 'changed' | 'noncompliant' | 'failed' | 'unreachable' | 'skipped' | 'ok';
 
@@ -29,19 +33,12 @@ export function htmlReport(results: HostResult[], info: RunInfo): string {
     state: tileState(r),
     status: r.status,
     compliant: r.compliant ?? null,
-    reasons: r.error ? [`${r.error.kind}: ${r.error.message}`, ...r.reasons] : r.reasons,
+    reasons: whyLines(r),
     changes: r.changes,
     warnings: r.warnings,
-    interface: r.details.interface ?? null,
-    backend: r.details.backend ?? null,
-    persistence: r.details.persistence ?? null,
-    managers: r.details.managers?.length ? managersText(r.details.managers) : null,
-    bootId: r.details.bootId ?? null,
     firedThisBoot: r.details.firedThisBoot ?? null,
-    // Only a robot whose facts were read was checked: an unreachable one has no such time.
-    checkedAt: r.details.checkedAt ?? null,
-    downMs: r.details.downMs ?? null,
-    upMs: r.details.upMs ?? null,
+    // Every declared field's words, as the recap shows them (PERSIST `missing` included).
+    fields: Object.fromEntries(ROBOT_FIELDS.filter((f) => f.text).map((f) => [f.key, fieldText(f, r) || null])),
   }));
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
@@ -54,11 +51,12 @@ export function htmlReport(results: HostResult[], info: RunInfo): string {
     stopped: info.stopped ?? null,
     banner: info.checkMode ? DRY_RUN_BANNER : null,
   };
-  const data = JSON.stringify({ ...run, startedAt: info.startedAt.toISOString(), summary: s, counts, robots: rows }).replace(/</g, '\\u003c');
+  const columns = COLUMNS.map((f) => ({ key: f.key, header: f.html!.header, code: Boolean(f.html!.code) }));
+  const data = JSON.stringify({ ...run, startedAt: info.startedAt.toISOString(), summary: s, counts, columns, robots: rows }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>fleetmasq ${esc(command)} — ${s.total} robots</title>
+<title>fleetmasq ${esc(command)} — ${robotsText(s.total)}</title>
 <style>
 :root{--compliant:#2e9d4f;--ok:#2e9d4f;--changed:#2f6fd6;--noncompliant:#d93b3b;--failed:#a01818;--unreachable:#e68a00;--skipped:#8a8f98}
 *{box-sizing:border-box}body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1c1f24;background:#f6f7f9}
@@ -71,7 +69,7 @@ main{padding:16px 20px}.counts{display:flex;gap:8px;flex-wrap:wrap;margin-bottom
 .tile{height:22px;border-radius:3px;cursor:pointer;border:0;padding:0}.tile:focus{outline:2px solid #1c1f24}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
 th{background:#eef0f3;position:sticky;top:0}td.reasons{max-width:520px}.badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
-code{font-size:12px}.banner{padding:10px 20px;background:#fff3c4;font-weight:600}.banner.stopped{background:#fde2e2}.muted{color:#6b717b}td:first-child,td:nth-child(9){white-space:nowrap}
+code{font-size:12px}.banner{padding:10px 20px;background:#fff3c4;font-weight:600}.banner.stopped{background:#fde2e2}.muted{color:#6b717b}td:first-child,td[data-field=checkedAt]{white-space:nowrap}
 </style></head>
 <body>
 <header><h1>fleetmasq ${esc(command)}${info.checkMode ? ' (dry run)' : ''}: <span id="title-summary"></span></h1><p id="when"></p><p id="source"></p></header>
@@ -80,7 +78,7 @@ ${info.checkMode ? `<div class="banner" id="dry-run">${esc(DRY_RUN_BANNER)}</div
 <div class="counts" id="counts" role="toolbar" aria-label="filter by state"></div>
 <div class="controls"><input type="search" id="q" placeholder="filter robots by name…" aria-label="filter by name"><span id="shown" class="muted"></span></div>
 <div id="tiles" aria-label="robots"></div>
-<table><thead><tr><th>Robot</th><th>State</th><th>Reasons / changes</th><th>Interface</th><th>Backend</th><th>Persistence</th><th>Firewall managers</th><th>Boot id</th><th>Checked at</th></tr></thead><tbody id="rows"></tbody></table>
+<table><thead><tr><th>Robot</th><th>State</th><th>Reasons / changes</th>${COLUMNS.map((f) => `<th>${esc(f.html!.header)}</th>`).join('')}</tr></thead><tbody id="rows"></tbody></table>
 </main>
 <script id="data" type="application/json">${data}</script>
 <script>
@@ -89,7 +87,7 @@ var D=JSON.parse(document.getElementById('data').textContent);
 var LABEL={compliant:'compliant',ok:'ok',changed:'changed',noncompliant:'non-compliant',failed:'failed',unreachable:'unreachable',skipped:'skipped'};
 var ORDER=['compliant','ok','changed','noncompliant','failed','unreachable','skipped'];
 var active={};ORDER.forEach(function(s){active[s]=true;});
-var S=D.summary;document.getElementById('title-summary').textContent=D.summary.total+' robots'+(S.compliant!==undefined?' — '+S.compliant+' of '+S.total+' compliant'+(S.unknown?', '+S.unknown+' unknown':''):'');
+var S=D.summary;document.getElementById('title-summary').textContent=D.summary.total+(D.summary.total===1?' robot':' robots')+(S.compliant!==undefined?' — '+S.compliant+' of '+S.total+' compliant'+(S.unknown?', '+S.unknown+' unknown':''):'');
 document.getElementById('source').textContent='inventory '+D.inventory+(D.limit!==null?' · limit '+D.limit:'')+(D.playbook!==null?' · playbook '+D.playbook:'');
 document.getElementById('when').textContent='run started '+D.startedAt;
 var counts=document.getElementById('counts');
@@ -109,12 +107,12 @@ function render(){
     t.onclick=function(){var row=document.getElementById('row-'+r.name);if(row){row.scrollIntoView({block:'center'});row.style.background='#fff7d6';}};
     fragT.appendChild(t);
     var tr=document.createElement('tr');tr.id='row-'+r.name;tr.dataset.state=r.state;
-    var cells=[r.name,null,(r.reasons.concat(r.changes.map(function(c){return 'change: '+c;})).concat(r.warnings.map(function(w){return 'warning: '+w;}))).join('\\n'),
-      r.interface,r.backend,r.persistence,r.managers,r.bootId,r.checkedAt];
-    cells.forEach(function(c,i){var td=document.createElement('td');
+    var cells=[r.name,null,(r.reasons.concat(r.changes.map(function(c){return 'change: '+c;})).concat(r.warnings.map(function(w){return 'warning: '+w;}))).join('\\n')]
+      .concat(D.columns.map(function(c){return r.fields[c.key];}));
+    cells.forEach(function(c,i){var td=document.createElement('td');var col=D.columns[i-3];td.dataset.field=col?col.key:['robot','state','reasons'][i];
       if(i===1){var b=document.createElement('span');b.className='badge';b.style.background='var(--'+r.state+')';b.textContent=LABEL[r.state]+(r.firedThisBoot?' · fired at this boot':'');td.appendChild(b);}
       else if(i===2){td.className='reasons';td.style.whiteSpace='pre-wrap';td.textContent=txt(c);}
-      else if(i===7){var code=document.createElement('code');code.textContent=txt(c);td.appendChild(code);}
+      else if(col&&col.code){var code=document.createElement('code');code.textContent=txt(c);td.appendChild(code);}
       else td.textContent=txt(c);
       tr.appendChild(td);});
     fragR.appendChild(tr);

@@ -1,6 +1,7 @@
 /** JUnit XML: a testcase per robot; non-compliant/failed robots are failures, unreachable ones errors. */
 import type { HostResult } from '../runner/types.js';
 import { summarize, type RunInfo } from './summary.js';
+import { fieldText, ROBOT_FIELDS, whyLines } from './fields.js';
 
 export function xmlEscape(s: string): string {
   return s
@@ -18,18 +19,16 @@ export function junitXml(results: HostResult[], info: RunInfo): string {
   const time = (r: HostResult) => ((r.durationMs ?? 0) / 1000).toFixed(3);
   const total = results.reduce((a, r) => a + (r.durationMs ?? 0), 0) / 1000;
   const cases = results.map((r) => {
-    const d = r.details;
-    const props = (['interface', 'backend', 'persistence', 'bootId', 'firedThisBoot', 'checkedAt', 'downMs', 'upMs'] as const)
-      .filter((k) => d[k] !== undefined && d[k] !== null)
-      .map((k) => `${k}=${String(d[k])}`)
+    const props = ROBOT_FIELDS.filter((f) => f.junit && fieldText(f, r))
+      .map((f) => `${f.key}=${fieldText(f, r)}`)
       .join('\n');
     let body = '';
     if (r.status === 'unreachable' || (r.status === 'failed' && r.error)) {
       body = `\n      <error type="${xmlEscape(r.error?.kind ?? 'error')}" message="${xmlEscape(r.error?.message ?? '')}">${xmlEscape(r.error?.message ?? '')}</error>`;
     } else if (r.status === 'failed') {
-      const msg = r.reasons.join('; ') || 'failed';
-      body = `\n      <failure type="${r.compliant === false ? 'non-compliant' : 'failed'}" message="${xmlEscape(msg)}">${xmlEscape(r.reasons.join('\n'))}</failure>`;
-    } else if (r.status === 'skipped') body = `\n      <skipped message="${xmlEscape(r.reasons.join('; '))}"/>`;
+      const msg = whyLines(r).join('; ') || 'failed';
+      body = `\n      <failure type="${r.compliant === false ? 'non-compliant' : 'failed'}" message="${xmlEscape(msg)}">${xmlEscape(whyLines(r).join('\n'))}</failure>`;
+    } else if (r.status === 'skipped') body = `\n      <skipped message="${xmlEscape(whyLines(r).join('; '))}"/>`;
     const out = [props, ...r.changes.map((c) => `change: ${c}`), ...r.warnings.map((w) => `warning: ${w}`)].filter(Boolean).join('\n');
     return `    <testcase classname="fleetmasq.${xmlEscape(command)}" name="${xmlEscape(r.host)}" time="${time(r)}">${body}${out ? `\n      <system-out>${xmlEscape(out)}</system-out>` : ''}\n    </testcase>`;
   });

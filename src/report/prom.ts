@@ -10,6 +10,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import type { HostResult } from '../runner/types.js';
 import type { RunInfo } from './summary.js';
+import { fieldText, ROBOT_FIELDS } from './fields.js';
 
 /** Direct groups of each robot (sorted, comma-joined, at most 200 characters). */
 export type GroupsOf = (robot: string) => string[];
@@ -19,11 +20,11 @@ export async function promText(results: HostResult[], info: RunInfo, groupsOf: G
   const reg = new Registry();
   const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [reg] });
   const compliant = g('fleetmasq_robot_compliant', 'The robot was found compliant (1) or not (0) by this check; absent when it could not be judged.', ['robot']);
-  const fired = g('fleetmasq_robot_fired_this_boot', 'The boot hook put the rule in place at the current boot (1) or not (0).', ['robot']);
   const reachable = g('fleetmasq_robot_reachable', 'The robot answered this check (1) or not (0).', ['robot']);
-  const dupes = g('fleetmasq_robot_rule_duplicates', 'Copies of the masquerade rule beyond the first.', ['robot']);
-  const checked = g('fleetmasq_robot_last_check_timestamp_seconds', "When the robot's facts were read (Unix time).", ['robot']);
-  const robotInfo = g('fleetmasq_robot_info', "The robot's inventory groups, interface and persistence (always 1).", ['robot', 'groups', 'interface', 'persistence']);
+  // The declared fields: each gauge of its own, and the labels of the info series.
+  const gauges = ROBOT_FIELDS.flatMap((f) => (f.prom && 'gauge' in f.prom ? [{ value: f.prom.value, gauge: g(f.prom.gauge, f.prom.help, ['robot']) }] : []));
+  const labels = ROBOT_FIELDS.flatMap((f) => (f.prom && 'label' in f.prom ? [{ f, label: f.prom.label }] : []));
+  const robotInfo = g('fleetmasq_robot_info', `The robot's inventory groups, ${labels.map((l) => l.label).join(', ')} (always 1).`, ['robot', 'groups', ...labels.map((l) => l.label)]);
   const fleet = g('fleetmasq_check_robots', "Robots of this check by state, each robot in exactly one state (sum() is the check's robots).", ['state']);
   const runAt = g('fleetmasq_check_timestamp_seconds', 'When this check ran (Unix time).', ['command']);
   const runFor = g('fleetmasq_check_duration_seconds', 'How long this check took.', ['command']);
@@ -31,13 +32,11 @@ export async function promText(results: HostResult[], info: RunInfo, groupsOf: G
     const up = r.status !== 'unreachable' && r.details.checkedAt !== undefined;
     reachable.set({ robot: r.host }, up ? 1 : 0);
     if (r.compliant !== undefined) compliant.set({ robot: r.host }, r.compliant ? 1 : 0);
-    if (r.details.firedThisBoot !== undefined) fired.set({ robot: r.host }, r.details.firedThisBoot ? 1 : 0);
-    if (r.details.duplicates !== undefined) dupes.set({ robot: r.host }, r.details.duplicates);
-    if (r.details.checkedAt) checked.set({ robot: r.host }, Math.floor(Date.parse(r.details.checkedAt) / 1000));
-    robotInfo.set(
-      { robot: r.host, groups: groupsOf(r.host).sort().join(',').slice(0, 200), interface: r.details.interface ?? '', persistence: r.details.persistence ?? '' },
-      1,
-    );
+    for (const { value, gauge } of gauges) {
+      const v = value(r.details);
+      if (v !== undefined) gauge.set({ robot: r.host }, v);
+    }
+    robotInfo.set({ robot: r.host, groups: groupsOf(r.host).sort().join(',').slice(0, 200), ...Object.fromEntries(labels.map(({ f, label }) => [label, fieldText(f, r)])) }, 1);
   }
   // One state per robot, so sum() over the states is the check's robots (no `total` beside them):
   // compliant, noncompliant, or unknown (not judged: unreachable, failed before its facts, skipped).

@@ -1,25 +1,43 @@
 /** The recap printed after a run (pure: returns text). */
 import type { HostResult } from '../runner/types.js';
-import { DRY_RUN_BANNER, managersText, summarize, type RunInfo } from './summary.js';
+import { DRY_RUN_BANNER, managersText, robotsText, summarize, type RunInfo } from './summary.js';
+import { fieldText, ROBOT_FIELDS, statusWord, whyLines } from './fields.js';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-/** A robot's state in one word: a robot found not compliant says so, not "failed". */
-export function statusWord(r: HostResult, checkMode: boolean): string {
-  if (r.compliant === false && r.status !== 'unreachable') return r.status === 'skipped' ? 'skipped' : 'noncompliant';
-  if (checkMode && r.status === 'changed') return 'would-change';
-  return r.status;
+export { statusWord };
+
+/** The table's columns between STATUS and DETAILS: the declared fields that have one. */
+const COLUMNS = ROBOT_FIELDS.filter((f) => f.table);
+
+/**
+ * A row whose DETAILS run past `width` columns, broken between words (a word longer than a whole line
+ * is cut, nothing else), each further line indented to the DETAILS column.
+ */
+export function wrapDetails(head: string, detail: string, width: number | undefined): string {
+  if (!width || head.length + detail.length <= width) return head + detail;
+  const indent = head.length <= width - 20 ? head.length : 4;
+  const room = width - indent;
+  const lines: string[] = [];
+  let cur = '';
+  for (let word of detail.split(' ')) {
+    // A first word that does not fit beside the row starts on the next line.
+    if (!lines.length && !cur && word.length > width - head.length && word.length <= room) lines.push('');
+    while (word.length > room) {
+      if (cur) (lines.push(cur), (cur = ''));
+      lines.push(word.slice(0, room));
+      word = word.slice(room);
+    }
+    if (cur && cur.length + 1 + word.length > (lines.length ? room : width - head.length)) (lines.push(cur), (cur = word));
+    else cur = cur ? `${cur} ${word}` : word;
+  }
+  if (cur) lines.push(cur);
+  return [head + lines[0], ...lines.slice(1).map((l) => ' '.repeat(indent) + l)].join('\n');
 }
 
-/** The PERSIST column: the mechanism only when it is in place. */
-function persistWord(d: HostResult['details']): string {
-  if (d.persistence === undefined) return '-';
-  return d.persistenceInstalled === false ? 'missing' : String(d.persistence);
-}
-
-export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: boolean; maxRows?: number } = {}): string {
+export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: boolean; maxRows?: number; width?: number } = {}): string {
   const lines: string[] = [];
   const command = info.command;
   if (info.checkMode) lines.push(DRY_RUN_BANNER, '');
@@ -27,27 +45,27 @@ export function recapText(results: HostResult[], info: RunInfo, opts: { diff?: b
   const maxRows = opts.maxRows ?? 200;
   const shown = results.length > maxRows ? results.filter((r) => r.status !== 'ok') : results;
   const w = Math.max(5, ...shown.map((r) => r.host.length));
-  lines.push(`${pad('ROBOT', w)}  ${pad('STATUS', 12)}  ${pad('IFACE', 8)}  ${pad('BACKEND', 7)}  ${pad('PERSIST', 8)}  DETAILS`);
+  lines.push(`${pad('ROBOT', w)}  ${pad('STATUS', 12)}  ${COLUMNS.map((f) => `${pad(f.table!.header, f.table!.width)}  `).join('')}DETAILS`);
   for (const r of shown) {
     const d = r.details;
-    const detail = r.error
-      ? `${r.error.kind}: ${r.error.message}`
-      : r.reasons.length
-        ? r.reasons.join('; ')
-        : r.changes.length
+    const detail = r.error || r.reasons.length
+      ? whyLines(r).join('; ')
+      : r.changes.length
           ? r.changes.join('; ')
           : command === 'check' || command === 'verify'
             ? `compliant${d.firedThisBoot ? ', fired at this boot' : ', not yet proven by a reboot'}`
             : 'nothing to change';
-    lines.push(`${pad(r.host, w)}  ${pad(statusWord(r, info.checkMode), 12)}  ${pad(String(d.interface ?? '-'), 8)}  ${pad(String(d.backend ?? '-'), 7)}  ${pad(persistWord(d), 8)}  ${detail}`);
+    const cols = COLUMNS.map((f) => `${pad(fieldText(f, r) || '-', f.table!.width)}  `).join('');
+    lines.push(wrapDetails(`${pad(r.host, w)}  ${pad(statusWord(r, info.checkMode), 12)}  ${cols}`, detail, opts.width));
     if (d.managers?.length) lines.push(`${pad('', w)}  firewall: ${managersText(d.managers)}`);
     for (const warn of r.warnings) lines.push(`${pad('', w)}  ! ${warn}`);
     if (opts.diff) for (const diff of r.diffs) lines.push(diff.replace(/^/gm, `${pad('', w)}  | `).trimEnd());
   }
-  if (shown.length < results.length) lines.push(`(${results.length - shown.length} robots ok, not listed)`);
-  const parts = [`ok=${s.ok}`, `${info.checkMode ? 'would_change' : 'changed'}=${s.changed}`, `unreachable=${s.unreachable}`, `failed=${s.failed}`, `skipped=${s.skipped}`];
+  if (shown.length < results.length) lines.push(`(${robotsText(results.length - shown.length)} ok, not listed)`);
+  // A robot found not compliant is counted as that, not as failed.
+  const parts = [`ok=${s.ok}`, `${info.checkMode ? 'would_change' : 'changed'}=${s.changed}`, `unreachable=${s.unreachable}`, `failed=${s.failed}`, ...(s.noncompliant ? [`noncompliant=${s.noncompliant}`] : []), `skipped=${s.skipped}`];
   if (s.compliant !== undefined) parts.push(`compliant=${s.compliant}/${s.total}${s.unknown ? ` (${s.unknown} unknown)` : ''}`);
-  lines.push('', `${command}${info.checkMode ? ' (dry run)' : ''} recap: ${s.total} robots  ${parts.join('  ')}`);
+  lines.push('', `${command}${info.checkMode ? ' (dry run)' : ''} recap: ${robotsText(s.total)}  ${parts.join('  ')}`);
   if (info.stopped) lines.push(`stopped: ${info.stopped}`);
   if (info.record) lines.push(`run record: ${info.record}`);
   if (info.retry)

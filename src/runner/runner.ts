@@ -9,10 +9,11 @@ import { HostError } from '../errors.js';
 import type { RunRecorder } from '../store/store.js';
 import type { Inventory, Vars } from '../inventory/inventory.js';
 import { hostVars } from '../inventory/inventory.js';
-import { SshConnection } from '../transport/ssh.js';
+import { SshConnection, type Trace } from '../transport/ssh.js';
 import { targetFor, type SshTarget, type TransportOptions } from '../transport/target.js';
 import { planBatches, stopAfterBatch, stopMessage, stopRules, type BatchCounts, type SerialItem, type Stop } from './batches.js';
-import { notStartedResult, skippedResult, type HostOutcome, type HostResult, type RunEvent } from './types.js';
+import { notStartedResult, reason, skippedResult, type HostOutcome, type HostRaw, type HostResult, type RunEvent } from './types.js';
+import { keptOutput } from '../util/sanitize.js';
 
 export interface HostContext {
   host: string;
@@ -52,6 +53,28 @@ export class ConnectionPool {
 
   private readonly targets = new Map<string, SshTarget>();
   private closed = false;
+
+  /** Verbose output (-v…-vvv) about each robot's connection and commands; absent: none is produced. */
+  trace?: (host: string, level: 1 | 2 | 3, text: string) => void;
+
+  /** A robot's secrets (its sudo password, its key's passphrase): never shown, never kept. */
+  secrets(host: string): string[] {
+    let t: SshTarget | undefined;
+    try {
+      t = this.target(host);
+    } catch {
+      // A robot whose connection plan is invalid never connected: it has no secret in play.
+    }
+    return [t?.becomePassword, t?.keyPassphrase, this.transport.becomePassword].filter((x): x is string => Boolean(x));
+  }
+
+  /** A robot's trace, with its secrets (sudo password, key passphrase) blotted out of every line. */
+  private traceFor(host: string): Trace | undefined {
+    const sink = this.trace;
+    if (!sink) return undefined;
+    const secrets = this.secrets(host);
+    return (level, text) => sink(host, level, redact(text, secrets));
+  }
 
   /** A robot's connection plan (resolved once, cached). Throws ConfigError for a setting that cannot work. */
   target(host: string): SshTarget {
@@ -96,7 +119,7 @@ export class ConnectionPool {
     for (let attempt = 0; ; attempt++) {
       try {
         // An attempt under way is not cut by Ctrl-C (the robot's step finishes); no new attempt after it.
-        return await SshConnection.open(t, (m) => this.warn(host, m));
+        return await SshConnection.open(t, (m) => this.warn(host, m), undefined, this.traceFor(host));
       } catch (e) {
         if (!(e instanceof HostError) || e.kind !== 'unreachable' || e.detail?.silent || attempt >= t.connectRetries || this.signal?.aborted) throw e;
         const backoff = Math.min(8000, 500 * 2 ** attempt) * (0.5 + Math.random());
@@ -108,7 +131,7 @@ export class ConnectionPool {
   async probe(host: string, timeoutMs: number, signal?: AbortSignal): Promise<SshConnection> {
     const t = this.target(host);
     t.connectTimeoutMs = timeoutMs;
-    return SshConnection.open(t, (m) => this.warn(host, m), signal);
+    return SshConnection.open(t, (m) => this.warn(host, m), signal, this.traceFor(host));
   }
 
   adopt(host: string, conn: SshConnection): void {
@@ -132,6 +155,13 @@ export class ConnectionPool {
   }
 }
 
+/** Every occurrence of a secret replaced (a secret never reaches the terminal, even inside a robot's output). */
+export function redact(text: string, secrets: string[]): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join('********');
+  return out;
+}
+
 export interface RunOptions {
   command: string;
   hosts: string[];
@@ -146,6 +176,8 @@ export interface RunOptions {
   onEvent: (e: RunEvent) => void;
   /** The run's record in the store: every result is written to it as soon as it is known. */
   record?: RunRecorder;
+  /** --until-converged: which round this is (1 the first). */
+  round?: number;
   /** Hosts already failed earlier in a playbook: skipped here. */
   skip?: Set<string>;
   /**
@@ -166,8 +198,18 @@ export interface RunSummary {
   record?: string;
 }
 
+/** A robot's output as the run record keeps it: each stream sanitised and bounded; undefined when there is none. */
+export function keptRaw(raw: HostRaw | undefined): HostRaw | undefined {
+  if (!raw) return undefined;
+  const out: HostRaw = {};
+  for (const k of ['stdout', 'stderr', 'facts'] as const) if (raw[k]) out[k] = keptOutput(raw[k]!);
+  if (raw.exitCode !== undefined) out.exitCode = raw.exitCode;
+  return Object.keys(out).length ? out : undefined;
+}
+
 export function toHostResult(host: string, e: unknown, startedAt: number): HostResult {
   const err = e instanceof HostError ? e : new HostError('command', (e as Error)?.message ?? String(e));
+  const raw = keptRaw(err.detail && { stdout: err.detail.stdout, stderr: err.detail.stderr, facts: err.detail.facts, exitCode: err.detail.exitCode });
   return {
     host,
     status: err.kind === 'unreachable' || err.kind === 'hostkey' || err.kind === 'auth' ? 'unreachable' : 'failed',
@@ -177,6 +219,7 @@ export function toHostResult(host: string, e: unknown, startedAt: number): HostR
     diffs: [],
     details: {},
     error: { kind: err.kind, message: err.message },
+    ...(raw ? { raw } : {}),
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date().toISOString(),
     durationMs: Date.now() - startedAt,
@@ -202,6 +245,7 @@ async function runHost(task: HostTask, host: string, opts: RunOptions, finish: (
   if (opts.signal.aborted) return finish(notStartedResult(host, 'interrupted'));
   const t0 = Date.now();
   let lastStep = 'starting';
+  let stepAt = t0;
   opts.onEvent({ type: 'start', host });
   const ctx: HostContext = {
     host,
@@ -211,8 +255,10 @@ async function runHost(task: HostTask, host: string, opts: RunOptions, finish: (
     probe: (ms, signal) => opts.pool.probe(host, ms, signal),
     adopt: (c) => opts.pool.adopt(host, c),
     step: (step) => {
+      const now = Date.now();
+      opts.onEvent({ type: 'step', host, step, elapsedMs: now - t0, tookMs: now - stepAt, previous: lastStep });
       lastStep = step;
-      opts.onEvent({ type: 'step', host, step });
+      stepAt = now;
     },
     warn: (message) => opts.onEvent({ type: 'warn', host, message }),
     signal: opts.signal,
@@ -220,11 +266,20 @@ async function runHost(task: HostTask, host: string, opts: RunOptions, finish: (
   };
   let result: HostResult;
   try {
-    const out = await untilAbandoned(task(ctx), opts.abandon, () => lastStep);
-    result = { host, ...out, error: null, startedAt: new Date(t0).toISOString(), finishedAt: new Date().toISOString(), durationMs: Date.now() - t0 };
+    const { raw: rawOut, ...out } = await untilAbandoned(task(ctx), opts.abandon, () => lastStep);
+    const raw = keptRaw(rawOut);
+    result = { host, ...out, ...(raw ? { raw } : {}), error: null, startedAt: new Date(t0).toISOString(), finishedAt: new Date().toISOString(), durationMs: Date.now() - t0 };
   } catch (e) {
     // The one catch boundary for a robot: whatever went wrong is this robot's typed failure.
     result = toHostResult(host, e, t0);
+  }
+  // What the robot said is kept in the record: never with a secret in it (a robot may echo its input).
+  const secrets = opts.pool.secrets?.(host) ?? [];
+  if (secrets.length) {
+    if (result.raw) for (const k of ['stdout', 'stderr', 'facts'] as const) if (result.raw[k]) result.raw[k] = redact(result.raw[k]!, secrets);
+    // An error's message quotes the robot's error output.
+    if (result.error) result.error = { ...result.error, message: redact(result.error.message, secrets) };
+    result.reasons = result.reasons.map((r) => ({ ...r, text: redact(r.text, secrets) }));
   }
   finish(result);
   if ((opts.release?.(host) ?? true) || result.status === 'failed' || result.status === 'unreachable') opts.pool.drop(host);
@@ -249,7 +304,7 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
   };
   const hosts: string[] = [];
   for (const h of opts.hosts) {
-    if (opts.skip?.has(h)) finish(skippedResult(h, 'failed earlier in this run'));
+    if (opts.skip?.has(h)) finish(skippedResult(h, reason('failed-earlier', 'failed earlier in this run')));
     else hosts.push(h);
   }
   const batches = planBatches(hosts, opts.serial);
@@ -263,7 +318,7 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
       for (const h of batch) finish(notStartedResult(h, stopMessage(stopped)));
       continue;
     }
-    opts.onEvent({ type: 'batch', index: b + 1, total: batches.length, hosts: batch });
+    opts.onEvent({ type: 'batch', index: b + 1, total: batches.length, hosts: batch, ...(opts.round ? { round: opts.round } : {}) });
     await Promise.allSettled(batch.map((host) => limit(() => runHost(task, host, opts, finish))));
     if (b === batches.length - 1 || opts.signal.aborted) continue;
     stopped = stopAfterBatch(b, batchCounts(batch, results), rules);
@@ -295,8 +350,8 @@ export async function runUntilConverged(task: HostTask, opts: RunOptions, deadli
   const results = new Map<string, HostResult>();
   let pending = opts.hosts;
   let delay = 5000;
-  for (;;) {
-    const round = await runFleet(task, { ...opts, hosts: pending });
+  for (let n = 1; ; n++) {
+    const round = await runFleet(task, { ...opts, hosts: pending, round: n });
     for (const [h, r] of round.results) results.set(h, r);
     // Only robots that did not answer wait: a refused login or host key will not change by waiting.
     pending = pending.filter((h) => results.get(h)?.error?.kind === 'unreachable');

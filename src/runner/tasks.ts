@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
-import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings } from '../modules/compliance.js';
+import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings, type Reason } from '../modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule, type Plan } from '../modules/plan.js';
 import { ENV_SH, lockedBy, lockInfo, lockMessage, lockSh, parseRun, renderScript, shQuote, unlockSh, type LockInfo, type LockSpec } from '../remote/script.js';
 import { DIAGNOSE_PY } from '../remote/diagnose.js';
@@ -20,7 +20,7 @@ import { IFACE_RE } from '../modules/rule.js';
 import { interfaceSpec, truthy } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from './runner.js';
-import { emptyOutcome, type HostOutcome } from './types.js';
+import { emptyOutcome, reason, type HostOutcome, type HostRaw, type ReasonItem } from './types.js';
 
 export interface TaskOptions {
   /** Overrides of the inventory's masquerade_interface / masquerade_persistence. */
@@ -51,6 +51,10 @@ export function settingsFor(vars: Vars, o: TaskOptions): MasqSettings {
 
 /** What a plan was made from: the facts' bytes (less the clock line), so a change can check they still hold. */
 const factsHash = new WeakMap<Facts, string>();
+/** The facts' output as the robot sent it: kept in the result of a robot found not compliant (`raw.facts`). */
+const factsText = new WeakMap<Facts, string>();
+/** The change script's own output, for facts gathered at its end. */
+const changeOutput = new WeakMap<Facts, HostRaw>();
 
 export function hashOfFacts(stdout: string): string {
   return createHash('sha256').update(stdout.split('\n').filter((l) => !l.startsWith('@now=')).join('\n')).digest('hex');
@@ -61,9 +65,14 @@ export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Prom
   try {
     const facts = parseFacts(r.stdout);
     factsHash.set(facts, hashOfFacts(r.stdout));
+    factsText.set(facts, r.stdout);
     return facts;
   } catch (e) {
-    throw new HostError('command', `gathering facts failed: ${(e as Error).message}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`);
+    throw new HostError('command', `gathering facts failed: ${(e as Error).message}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`, {
+      exitCode: r.code,
+      stderr: r.stderr,
+      facts: r.stdout,
+    });
   }
 }
 
@@ -83,6 +92,11 @@ function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
     managers: c?.managers ?? managerReports(facts),
     checkedAt: new Date().toISOString(),
   };
+}
+
+/** A compliance reason as every output carries it: its code and data, and its words. */
+function typed(r: Reason): ReasonItem {
+  return { ...r, text: reasonText(r) };
 }
 
 function lockSpec(l: NonNullable<TaskOptions['lock']>, holdMs = 120_000, until: LockSpec['until'] = 'keep'): LockSpec {
@@ -174,7 +188,15 @@ async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: Tas
       stderr: r.stderr,
     });
   }
-  return parseFacts(run.after);
+  const after = parseFacts(run.after);
+  factsText.set(after, run.after);
+  changeOutput.set(after, { stdout: r.stdout, stderr: r.stderr, exitCode: r.code });
+  return after;
+}
+
+/** A change that ran but left the robot other than expected: what its script said, and the facts after it. */
+function rawAfterChange(after: Facts): HostRaw {
+  return { ...changeOutput.get(after), facts: factsText.get(after) };
 }
 
 function planned(plan: Plan, out: HostOutcome): void {
@@ -246,8 +268,9 @@ function changeTask(kind: 'apply' | 'masquerade' | 'persist', o: TaskOptions): H
       const persistOk = c.persistenceInstalled && c.method === plan.method;
       if ((kind !== 'persist' && !ruleOk) || (kind !== 'masquerade' && !persistOk)) {
         out.status = 'failed';
-        out.reasons.push(...c.reasons.map(reasonText));
-        if (!out.reasons.length) out.reasons.push('the robot is not in the expected state after the change');
+        out.raw = rawAfterChange(after);
+        out.reasons.push(...c.reasons.map(typed));
+        if (!out.reasons.length) out.reasons.push(reason('not-as-expected', 'the robot is not in the expected state after the change'));
       }
       return out;
     });
@@ -278,24 +301,31 @@ function judge(facts: Facts, settings: MasqSettings, out: HostOutcome, requireFi
   // After a reboot, a rule that was live before and is gone now "did not survive"; said in its place.
   out.reasons.push(
     ...c.reasons.map((r) =>
-      r.code === 'rule-missing' && !survived ? `the rule did not survive the reboot: it is not live on ${r.iface} after boot ${facts.bootId}` : reasonText(r),
+      r.code === 'rule-missing' && !survived
+        ? reason('rule-lost-at-reboot', `the rule did not survive the reboot: it is not live on ${r.iface} after boot ${facts.bootId}`, { iface: r.iface, bootId: facts.bootId })
+        : typed(r),
     ),
   );
   out.warnings.push(...c.notes);
   // Forced reboot of a robot that was not compliant: nothing "did not survive".
-  if (before && !c.compliant && !before.compliant) out.reasons.unshift(`not compliant before the reboot (forced) and still not after boot ${facts.bootId}`);
+  if (before && !c.compliant && !before.compliant) out.reasons.unshift(reason('still-noncompliant-after-forced-reboot', `not compliant before the reboot (forced) and still not after boot ${facts.bootId}`, { bootId: facts.bootId }));
   let compliant = c.compliant;
   // Persistence managed elsewhere writes no boot marker: after a reboot, the live rule is the proof.
   if (requireFired && !c.firedThisBoot && c.method !== 'external') {
     compliant = false;
     out.reasons.push(
-      facts.marker
-        ? `persistence did not fire at this boot (its last marker is from boot ${facts.marker.bootId})`
-        : 'persistence did not fire at this boot (no boot marker)',
+      reason(
+        'not-fired',
+        facts.marker
+          ? `persistence did not fire at this boot (its last marker is from boot ${facts.marker.bootId})`
+          : 'persistence did not fire at this boot (no boot marker)',
+        facts.marker ? { markerBootId: facts.marker.bootId } : {},
+      ),
     );
   }
   out.compliant = compliant;
   if (!compliant) out.status = 'failed';
+  if (!compliant && factsText.has(facts)) out.raw = { ...out.raw, facts: factsText.get(facts) };
   return out;
 }
 
@@ -323,8 +353,9 @@ export function removeTask(o: TaskOptions): HostTask {
       out.details = describe(after);
       if (left.changes.length) {
         out.status = 'failed';
+        out.raw = rawAfterChange(after);
         out.compliant = checkCompliance(after, settings).compliant;
-        out.reasons.push(`still present after remove: ${left.changes.join('; ')}`);
+        out.reasons.push(reason('still-present', `still present after remove: ${left.changes.join('; ')}`, { left: left.changes }));
       } else out.removed = true;
       return out;
     });
@@ -388,7 +419,7 @@ export function rebootTask(o: RebootOptions): HostTask {
         // Rebooting proves nothing here and may lose the robot's live rule: apply first.
         out.status = 'skipped';
         out.compliant = false;
-        out.reasons.push('not compliant before the reboot: run apply first (or --force)', ...pre.reasons.map(reasonText));
+        out.reasons.push(reason('noncompliant-before-reboot', 'not compliant before the reboot: run apply first (or --force)'), ...pre.reasons.map(typed));
         out.warnings.push(...pre.notes);
         return { done: out };
       }
@@ -583,14 +614,14 @@ export function diagnoseTask(o: DiagnoseOptions): HostTask {
     if (!res) throw new HostError('command', `the diagnose program gave no result (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || 'no error output'}`);
     if (res.nopython) {
       out.status = 'skipped';
-      out.reasons.push('cannot diagnose: needs python3');
+      out.reasons.push(reason('needs-python3', 'cannot diagnose: needs python3'));
       return out;
     }
     if (res.error) throw new HostError('config', res.error);
     if (res.crash) throw new HostError('command', `the diagnose program failed on the robot: ${res.crash}`);
     if (res.abCutShort) {
       out.status = 'failed';
-      out.reasons.push(`the A/B experiment's restore timer fired before it ended: it stopped after ${res.groups?.length ?? 0} group(s) and put the live rule back as it found it`);
+      out.reasons.push(reason('ab-cut-short', `the A/B experiment's restore timer fired before it ended: it stopped after ${res.groups?.length ?? 0} group(s) and put the live rule back as it found it`, { groups: res.groups?.length ?? 0 }));
     }
     const c = checkCompliance(facts, settings);
     const d = diagnose(res, c.ruleCount > 0, server);
@@ -599,9 +630,9 @@ export function diagnoseTask(o: DiagnoseOptions): HostTask {
     out.compliant = c.compliant && d.verdict !== 'affected-unprotected' && d.verdict !== 'changes-despite-masquerading';
     if (d.ab && !d.ab.restored) {
       out.status = 'failed';
-      out.reasons.push('the A/B experiment did not leave the live rule as it found it: its restore timer puts it back');
+      out.reasons.push(reason('ab-not-restored', 'the A/B experiment did not leave the live rule as it found it: its restore timer puts it back'));
     }
-    if (d.verdict === 'affected-unprotected') out.reasons.push(VERDICT_TEXT[d.verdict]);
+    if (d.verdict === 'affected-unprotected') out.reasons.push(reason('affected-unprotected', VERDICT_TEXT[d.verdict]));
     return out;
   };
 }

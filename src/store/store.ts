@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, EXIT, ExitError } from '../errors.js';
 import type { RunHeader } from '../records/audit.js';
-import type { HostResult, HostStatus } from '../runner/types.js';
+import { reason, type HostResult, type HostStatus } from '../runner/types.js';
 import { openPostgres, openSqlite, type Db, type Row } from './db.js';
 import { evidenceOf, isoTime } from './evidence.js';
 import { checkOwnFile, createPrivateFile, ensurePrivateDir, identity } from './localdir.js';
@@ -430,14 +430,15 @@ export class Store {
       if (o.run && typeof o.run === 'object' && !Array.isArray(o.run)) header = o.run as Record<string, unknown>;
       else if (typeof o.host === 'string' && typeof o.status === 'string' && HOST_STATUSES.has(o.status)) {
         const details = o.details && typeof o.details === 'object' && !Array.isArray(o.details) ? (o.details as HostResult['details']) : {};
-        const list = (x: unknown) => (Array.isArray(x) ? x.filter((y) => typeof y === 'string') : []);
+        const list = (x: unknown) => (Array.isArray(x) ? x.filter((y): y is string => typeof y === 'string') : []);
         const err = o.error && typeof o.error === 'object' && typeof (o.error as { kind?: unknown }).kind === 'string' ? (o.error as HostResult['error']) : null;
         results.push({
           host: o.host,
           status: o.status as HostStatus,
           ...(typeof o.compliant === 'boolean' ? { compliant: o.compliant } : {}),
           changes: list(o.changes),
-          reasons: list(o.reasons),
+          // Reasons of the JSONL era were words only.
+          reasons: list(o.reasons).map((text) => reason('recorded', text)),
           warnings: list(o.warnings),
           diffs: list(o.diffs),
           details,

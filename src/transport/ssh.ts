@@ -135,6 +135,12 @@ function knownHostsFor(files: string[], name: string): KnownHostEntry[] {
 }
 
 export type Warn = (msg: string) => void;
+/**
+ * Verbose output (-v, -vv, -vvv): 1 each command's exit status and time, 2 the scripts sent and the
+ * robot's raw output, 3 the SSH handshake (algorithms, keys, proxies). Its receiver redacts secrets and
+ * neutralises control characters before anything is shown.
+ */
+export type Trace = (level: 1 | 2 | 3, text: string) => void;
 
 /** An ssh2 error as what it means for the robot (exported for tests). */
 export function classify(err: Error & { level?: string; code?: string }, target: SshTarget, timeoutMs: number): HostError {
@@ -161,6 +167,9 @@ export class SshConnection {
   /** Resolves when the connection is gone (dropped by the robot, keepalive timeout, or disposed). */
   readonly closedPromise: Promise<void> = new Promise((r) => this.onClosed.push(r));
   private readonly pending = new Set<(e: HostError) => void>();
+
+  /** Verbose output about this connection's commands (set by whoever opened it). */
+  trace?: Trace;
 
   private constructor(
     public readonly target: SshTarget,
@@ -190,7 +199,7 @@ export class SshConnection {
   }
 
   /** Opens the connection (through its proxy or jumps); `signal` aborts an attempt still under way. */
-  static async open(target: SshTarget, warn: Warn = () => {}, signal?: AbortSignal): Promise<SshConnection> {
+  static async open(target: SshTarget, warn: Warn = () => {}, signal?: AbortSignal, trace?: Trace): Promise<SshConnection> {
     const hops: NodeSSH[] = [];
     const proxies: ChildProcess[] = [];
     const connecting = new Set<NodeSSH>();
@@ -226,17 +235,21 @@ export class SshConnection {
             if (code && sock) sock.destroy(new HostError('unreachable', `ProxyCommand for ${hop.host} exited with ${code}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
           });
           proxies.push(child);
+          trace?.(3, `ProxyCommand for ${hop.host}: ${hop.proxyCommand}`);
           sock = new ProcessSocket(child);
         } else if (i > 0) {
+          trace?.(3, `through jump host ${chain[i - 1]!.host} to ${hop.host}:${hop.port}`);
           sock = await forwardOut(last!, hop, target);
         }
-        last = await connectOne(hop, sock, warn, connecting);
+        last = await connectOne(hop, sock, warn, connecting, trace);
         hops.push(last);
         if (signal?.aborted) throw new HostError('unreachable', 'connection attempt cancelled');
       }
       const main = hops.pop()!;
       signal?.removeEventListener('abort', onAbort);
-      return new SshConnection(target, main, hops, proxies);
+      const conn = new SshConnection(target, main, hops, proxies);
+      conn.trace = trace;
+      return conn;
     } catch (e) {
       signal?.removeEventListener('abort', onAbort);
       for (const h of hops) h.dispose();
@@ -250,6 +263,25 @@ export class SshConnection {
    * pair; the script travels as the command, stdin only ever carries the sudo password.
    */
   exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const trace = this.trace;
+    if (!trace) return this.execOnce(script, opts);
+    const t0 = Date.now();
+    trace(2, `script sent (${script.length} bytes):\n${script}`);
+    return this.execOnce(script, opts).then(
+      (r) => {
+        trace(1, `command exited ${r.code ?? `on signal ${r.signal}`} after ${Date.now() - t0} ms (stdout ${r.stdout.length} B, stderr ${r.stderr.length} B)`);
+        if (r.stdout) trace(2, `stdout:\n${r.stdout.trimEnd()}`);
+        if (r.stderr) trace(2, `stderr:\n${r.stderr.trimEnd()}`);
+        return r;
+      },
+      (e: HostError) => {
+        trace(1, `command failed after ${Date.now() - t0} ms: ${e.kind}: ${e.message}`);
+        throw e;
+      },
+    );
+  }
+
+  private execOnce(script: string, opts: ExecOptions): Promise<ExecResult> {
     if (this.closed) return Promise.reject(this.closeReason ?? new HostError('unreachable', 'connection closed'));
     const t = this.target;
     const become = (opts.become ?? true) && t.become && !(t.user === t.becomeUser);
@@ -369,7 +401,7 @@ function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Du
   });
 }
 
-async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, connecting: Set<NodeSSH>): Promise<NodeSSH> {
+async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, connecting: Set<NodeSSH>, trace?: Trace): Promise<NodeSSH> {
   const khName = knownHostsName(t.hostKeyAlias ?? t.host, t.port);
   const entries = knownHostsFor(t.knownHostsFiles, khName);
   let verdictError: HostError | undefined;
@@ -407,6 +439,11 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     return false;
   };
   const { keys, problems } = readIdentities(t);
+  if (trace) {
+    trace(3, `connecting to ${t.user}@${t.host}:${t.port}${sock ? ' over a proxy or jump' : ''} (connect timeout ${Math.round(t.connectTimeoutMs / 1000)} s)`);
+    trace(3, `host key: checking ${t.hostKeyChecking}, known_hosts ${t.knownHostsFiles.join(', ') || 'none'} as ${khName}`);
+    trace(3, `auth: key files ${t.identityFiles.join(', ') || 'none'} (${keys.length} usable${problems.length ? `; ${problems.join('; ')}` : ''})${t.agentSocket && (!t.identitiesOnly || !keys.length) ? ', then the agent' : ''}`);
+  }
   const preferred = knownKeyTypes(entries, khName);
   const allTypes = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
   const order = (types: string[]) => types.flatMap((k) => (k === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k]));
@@ -428,7 +465,16 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     algorithms: { serverHostKey: serverHostKey as never, kex: { remove: ['curve25519-sha256'], prepend: ['curve25519-sha256'] } as never },
     authHandler: (methods.length ? [...methods] : ['none']) as never,
     ...(sock ? { sock: sock as never } : { host: t.host, port: t.port }),
-    ...(process.env.FLEETMASQ_SSH_DEBUG ? { debug: (m: string) => process.stderr.write(`[ssh ${t.name} ${Date.now() % 100000}] ${m}\n`) } : {}),
+    // -vvv: ssh2's own account of the handshake (algorithms offered and chosen, host key, auth methods).
+    // FLEETMASQ_SSH_DEBUG (the raw form, straight to stderr with a clock) is kept for transport tests.
+    ...(trace || process.env.FLEETMASQ_SSH_DEBUG
+      ? {
+          debug: (m: string) => {
+            if (process.env.FLEETMASQ_SSH_DEBUG) process.stderr.write(`[ssh ${t.name} ${Date.now() % 100000}] ${m}\n`);
+            trace?.(3, `ssh2: ${m}`);
+          },
+        }
+      : {}),
   };
   // The socket is opened here (ssh2 takes a socket that is still connecting), so that what it heard is
   // known: a robot that never sent a byte in the whole timeout is silent (not worth another attempt in

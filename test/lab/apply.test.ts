@@ -68,9 +68,9 @@ test('apply: every robot gets the rule exactly once on its interface, and persis
     const rules = await sshOut(l, robot.name, 'iptables -w -t nat -S POSTROUTING');
     const count = rules.split('\n').filter((x) => x === RULE(IFACE[robot.name]!)).length;
     assert.equal(count, 1, `${robot.name}: ${rules}`);
-    assert.equal(r.json.hosts[robot.name].interface, IFACE[robot.name]);
+    assert.equal(r.json.hosts[robot.name].details.interface, IFACE[robot.name]);
     if (robot.name === 'rclocal') {
-      assert.equal(r.json.hosts.rclocal.persistence, 'rc.local');
+      assert.equal(r.json.hosts.rclocal.details.persistence, 'rc.local');
       const rc = await sshOut(l, 'rclocal', 'cat /etc/rc.local');
       // The original lines, in order, and the block before the final exit 0.
       const orig = STOCK_RC_LOCAL.split('\n').filter(Boolean);
@@ -94,7 +94,7 @@ test('after a reboot started outside fleetmasq, check: all compliant and fired a
   assert.equal(r.code, 0, r.stdout + r.stderr);
   for (const robot of l.robots) {
     const h = r.json.hosts[robot.name];
-    assert.equal(h.compliant, true, `${robot.name}: ${h.reasons}`);
+    assert.equal(h.compliant, true, `${robot.name}: ${JSON.stringify(h.reasons)}`);
     assert.equal(h.firedThisBoot, true, robot.name);
     assert.notEqual(h.bootId, old[robot.name]);
   }
@@ -162,7 +162,7 @@ test('the facts read the unit\'s and rc-local\'s systemd state as systemctl does
   await same('disabled');
   let r = await cli(['check', '-i', inv(), '-l', 'wired', '--json'], env);
   assert.equal(r.code, 2);
-  assert.ok(r.json.hosts.wired.reasons.some((x: string) => /not enabled \(disabled\)/.test(x)), r.stdout);
+  assert.ok(r.json.hosts.wired.reasons.some((x: { code: string; text: string }) => x.code === 'unit-not-enabled' && /not enabled \(disabled\)/.test(x.text)), r.stdout);
   r = await cli(['apply', '-i', inv(), '-l', 'wired', '--json'], env);
   assert.equal(r.json.hosts.wired.status, 'changed', r.stdout);
   await same('enabled');

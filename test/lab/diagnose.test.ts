@@ -24,17 +24,17 @@ test('diagnose: affected and unprotected, protected, not affected, and a robot w
   const r = await cli(['diagnose', '-i', inv(), '--attempts', '8', '--json']);
   assert.equal(r.code, 2, r.stdout + r.stderr);
   const h = r.json.hosts;
-  assert.equal(h.bare.diagnosis.verdict, 'affected-unprotected', JSON.stringify(h.bare.diagnosis));
-  assert.ok(h.bare.diagnosis.tally.changes >= 2, JSON.stringify(h.bare.diagnosis.tally));
-  assert.equal(h.bare.diagnosis.leak.result, 'leaks');
-  assert.equal(h.bare.diagnosis.leak.seen, '172.17.0.1');
-  assert.equal(h.fixed.diagnosis.verdict, 'protected', JSON.stringify(h.fixed.diagnosis));
-  assert.equal(h.fixed.diagnosis.tally.changes, 0);
-  assert.equal(h.fixed.diagnosis.leak.result, 'masqueraded');
-  assert.equal(h.healthy.diagnosis.verdict, 'not-affected', JSON.stringify(h.healthy.diagnosis));
-  assert.equal(h.healthy.diagnosis.leak.result, 'leaks');
+  assert.equal(h.bare.details.diagnosis.verdict, 'affected-unprotected', JSON.stringify(h.bare.details.diagnosis));
+  assert.ok(h.bare.details.diagnosis.tally.changes >= 2, JSON.stringify(h.bare.details.diagnosis.tally));
+  assert.equal(h.bare.details.diagnosis.leak.result, 'leaks');
+  assert.equal(h.bare.details.diagnosis.leak.seen, '172.17.0.1');
+  assert.equal(h.fixed.details.diagnosis.verdict, 'protected', JSON.stringify(h.fixed.details.diagnosis));
+  assert.equal(h.fixed.details.diagnosis.tally.changes, 0);
+  assert.equal(h.fixed.details.diagnosis.leak.result, 'masqueraded');
+  assert.equal(h.healthy.details.diagnosis.verdict, 'not-affected', JSON.stringify(h.healthy.details.diagnosis));
+  assert.equal(h.healthy.details.diagnosis.leak.result, 'leaks');
   assert.equal(h.nopy.status, 'skipped');
-  assert.deepEqual(h.nopy.reasons, ['cannot diagnose: needs python3']);
+  assert.deepEqual(h.nopy.reasons, [{ code: 'needs-python3', text: 'cannot diagnose: needs python3' }]);
   assert.deepEqual(r.json.diagnose, { robots: 4, affected: 1, protected: 1, notAffected: 1, changesDespite: 0, inconclusive: 0, cannotDiagnose: 1, unreachable: 0, failed: 0 });
   assert.deepEqual(await rules('bare'), [], 'diagnose changed nothing');
 });
@@ -44,7 +44,7 @@ test("--ab: the field note's experiment on each robot, its original state given 
   const r = await cli(['diagnose', '-i', inv(), '-l', 'bare:fixed', '--ab', '--json', '--html', '/tmp/fleetmasq-diagnose-test.html']);
   const h = r.json.hosts;
   for (const robot of ['bare', 'fixed']) {
-    const ab = h[robot].diagnosis.ab;
+    const ab = h[robot].details.diagnosis.ab;
     assert.ok(ab.without.changes >= 3, `${robot}: ${JSON.stringify(ab.without)}`);
     assert.equal(ab.with.changes, 0, `${robot}: ${JSON.stringify(ab.with)}`);
     assert.equal(ab.without.answered, 10);

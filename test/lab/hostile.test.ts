@@ -57,7 +57,7 @@ test('a symlinked rc.local: the target gets the block, the link stays a link, it
   assert.match(await sshOut(l, 'linked', 'cat /etc/rc.d/rc.local'), /# BEGIN fleetmasq managed block/);
   assert.match(await state(l, 'linked', '/etc/rc.d/rc.local'), /^regular file 700\n/);
   const c = await cli(['check', '-i', l.paths.inventory, '-l', 'linked', '--persistence', 'rc.local', '--json']);
-  assert.equal(c.json.hosts.linked.compliant, true, c.json.hosts.linked.reasons.join('; '));
+  assert.equal(c.json.hosts.linked.compliant, true, c.json.hosts.linked.reasons.map((x: { text: string }) => x.text).join('; '));
   const rm = await cli(['remove', '-i', l.paths.inventory, '-l', 'linked']);
   assert.equal(rm.code, 0, rm.stdout + rm.stderr);
   assert.equal(await state(l, 'linked', '/etc/rc.d/rc.local'), before, 'bytes and mode as before');
@@ -71,7 +71,7 @@ test('a 0700 rc.local stays 0700, runs at boot, and comes back byte-identical', 
   assert.match(await state(l, 'oddmode', '/etc/rc.local'), /^regular file 700\n/);
   const rb = await cli(['reboot', '-i', l.paths.inventory, '-l', 'oddmode', '--persistence', 'rc.local', '--json']);
   assert.equal(rb.json.hosts.oddmode.compliant, true, JSON.stringify(rb.json.hosts.oddmode.reasons));
-  assert.equal(rb.json.hosts.oddmode.firedThisBoot, true);
+  assert.equal(rb.json.hosts.oddmode.details.firedThisBoot, true);
   assert.equal((await cli(['remove', '-i', l.paths.inventory, '-l', 'oddmode'])).code, 0);
   assert.equal(await state(l, 'oddmode', '/etc/rc.local'), before);
 });

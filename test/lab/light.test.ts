@@ -32,11 +32,11 @@ test('light robots: apply masquerades every uplink as the network sees it; check
   assert.equal(a.code, 0, a.stdout + a.stderr);
   for (const r of NAMES) {
     assert.equal(a.json.hosts[r].status, 'changed');
-    assert.equal(a.json.hosts[r].persistence, 'external', 'a light robot has no boots: persistence is not modelled');
+    assert.equal(a.json.hosts[r].details.persistence, 'external', 'a light robot has no boots: persistence is not modelled');
     assert.equal(await observedSource(lab(), r), addr(r), `${r} is masqueraded after apply`);
   }
-  assert.equal(a.json.hosts.legacy.backend, 'legacy');
-  assert.equal(a.json.hosts.legacy.interface, 'eth0');
+  assert.equal(a.json.hosts.legacy.details.backend, 'legacy');
+  assert.equal(a.json.hosts.legacy.details.interface, 'eth0');
   const c = await cli(['check', '-i', lab().paths.inventory, '--json']);
   assert.equal(c.code, 0, c.stdout);
   const rm = await cli(['remove', '-i', lab().paths.inventory, '--json']);
@@ -53,7 +53,8 @@ test('light robots: each has its own namespace, root and host key; reached direc
   const r = await run('nsenter', [`--net=/run/netns/${lab().paths.netns}`, process.execPath, 'bin/fleetmasq.js', 'check', '-i', lab().paths.inventoryDirect, '--json'], { nothrow: true });
   assert.equal(r.exitCode, 2, r.stderr);
   const doc = JSON.parse(r.stdout);
-  for (const n of NAMES) assert.deepEqual([n, doc.hosts[n].reasons], [n, ['the rule is not live on ' + (n === 'legacy' ? 'eth0' : 'wlan0')]]);
+  for (const n of NAMES)
+    assert.deepEqual([n, doc.hosts[n].reasons.map((x: { code: string; text: string }) => ({ code: x.code, text: x.text }))], [n, [{ code: 'rule-missing', text: 'the rule is not live on ' + (n === 'legacy' ? 'eth0' : 'wlan0') }]]);
   const st = await labStatus(lab());
   assert.deepEqual(st.map((s) => [s.name, s.power, s.reachable]), NAMES.map((n) => [n, 'running', true]));
 });

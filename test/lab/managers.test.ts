@@ -49,18 +49,18 @@ test('without fleetmasq: every robot leaks its local address; check names each m
   assert.deepEqual(await seen(), leaking());
   const r = await cli(['check', '-i', inv(), '--json']);
   assert.equal(r.code, 2, r.stdout + r.stderr);
-  const names = (h: string) => (r.json.hosts[h].managers as { name: string }[]).map((m) => m.name);
+  const names = (h: string) => (r.json.hosts[h].details.managers as { name: string }[]).map((m) => m.name);
   assert.deepEqual(names('persist'), ['netfilter-persistent']);
   assert.deepEqual(names('nft'), ['nftables']);
   assert.deepEqual(names('ufw'), ['ufw']);
   assert.deepEqual(names('fwd'), ['firewalld']);
   assert.deepEqual(names('plain'), []);
-  const fwd = r.json.hosts.fwd.managers[0];
+  const fwd = r.json.hosts.fwd.details.managers[0];
   assert.equal(fwd.running, true);
   assert.match(fwd.notes.join(' '), /backend nftables, version 1\.3/);
-  assert.match(r.json.hosts.ufw.managers[0].flushes, /MANAGE_BUILTINS=yes/);
-  assert.match(r.json.hosts.nft.managers[0].flushes, /flushes the ruleset/);
-  assert.match(r.json.hosts.persist.managers[0].flushes, /rules\.v4 restores a nat table/);
+  assert.match(r.json.hosts.ufw.details.managers[0].flushes, /MANAGE_BUILTINS=yes/);
+  assert.match(r.json.hosts.nft.details.managers[0].flushes, /flushes the ruleset/);
+  assert.match(r.json.hosts.persist.details.managers[0].flushes, /rules\.v4 restores a nat table/);
 });
 
 test('apply: masquerading is in effect on every robot, with a hook beside each manager', opts, async () => {
@@ -71,7 +71,7 @@ test('apply: masquerading is in effect on every robot, with a hook beside each m
   assert.deepEqual(await seen(), masqueraded());
   const c = await cli(['check', '-i', inv(), '--json']);
   assert.equal(c.code, 0, c.stdout);
-  for (const h of ['persist', 'nft', 'ufw', 'fwd']) assert.equal(c.json.hosts[h].managers[0].hook, 'ok', h);
+  for (const h of ['persist', 'nft', 'ufw', 'fwd']) assert.equal(c.json.hosts[h].details.managers[0].hook, 'ok', h);
 });
 
 test('two reboots: masquerading is in effect after each, and verify proves the boot hook fired', opts, async () => {
@@ -148,7 +148,7 @@ test('without its hook each manager takes masquerading with it, and check names 
     assert.equal(await observedSource(l, u.robot), CANDIDATE_ADDR, `${u.robot}: '${u.action}' without the hook should take masquerading`);
     const r = await cli(['check', '-i', inv(), '-l', u.robot, '--json']);
     assert.equal(r.code, 2);
-    const reasons = r.json.hosts[u.robot].reasons.join('\n');
+    const reasons = r.json.hosts[u.robot].reasons.map((x: { text: string }) => x.text).join('\n');
     assert.match(reasons, /the rule is not live on (wlan0|eth0): fired at this boot \(\d\d:\d\d:\d\d UTC\), gone since: /, reasons);
     assert.match(reasons, u.culprit, reasons);
     assert.match(reasons, u.hook, reasons);

@@ -9,6 +9,7 @@ import { recordedResults, recordOf } from '../helpers/store.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
 import { CTRL_C, runInPty } from '../helpers/pty.js';
+import { assertRunDocument } from '../helpers/schema.js';
 
 const { lab } = canRunLab ? useLab(specFile('test/fixtures/operator-fleet.yml', 'toper')) : { lab: () => undefined as never };
 const opts = { skip: !canRunLab && 'needs root', timeout: 240_000 };
@@ -62,7 +63,7 @@ test('a second Ctrl-C abandons a robot waiting for its reboot: recap, exit 130, 
   assert.equal(res.killed, false, `it hung:\n${res.output}`);
   assert.equal(res.code, 130, res.output);
   assert.match(res.output, /gone +failed .*interrupted: abandoned/);
-  assert.match(res.output, /reboot recap: 1 robots/);
+  assert.match(res.output, /reboot recap: 1 robot {2}/);
 });
 
 test('a typo in the interface fails that robot and changes nothing; switching interface moves the rule', opts, async () => {
@@ -86,7 +87,7 @@ test('a typo in the interface fails that robot and changes nothing; switching in
   // A dry run says so everywhere.
   const dry = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--check']);
   assert.match(dry.stdout.split('\n')[0]!, /^DRY RUN \(--check\): nothing was changed/);
-  assert.match(dry.stdout, /apply \(dry run\) recap: 1 robots {2}ok=0 {2}would_change=1/);
+  assert.match(dry.stdout, /apply \(dry run\) recap: 1 robot {2}ok=0 {2}would_change=1/);
   const dryJson = await cli(['apply', '-i', l.paths.inventory, '-l', 'multi', '--check', '--json']);
   assert.equal(dryJson.json.checkMode, true);
   assert.deepEqual(await natRules('multi'), [], 'the dry run changed nothing');
@@ -109,13 +110,13 @@ test('re-running the rollout playbook does not reboot robots that are already pr
   const first = await cli(['play', 'playbooks/rollout.yml', '-i', l.paths.inventory, '-l', 'multi', '--json']);
   assert.equal(first.code, 0, first.stdout + first.stderr);
   assert.equal(first.json.hosts.multi.compliant, true);
-  assert.notEqual(first.json.hosts.multi.previousBootId, undefined, 'the interface moved back to wlan0: a change, so a reboot proves it');
+  assert.notEqual(first.json.hosts.multi.details.previousBootId, undefined, 'the interface moved back to wlan0: a change, so a reboot proves it');
   const boot = await bootId(l, 'multi');
   const again = await cli(['play', 'playbooks/rollout.yml', '-i', l.paths.inventory, '-l', 'multi', '--json']);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal(again.json.hosts.multi.status, 'ok');
   assert.equal(again.json.hosts.multi.compliant, true);
-  assert.match(again.json.hosts.multi.rebootSkipped, /not needed/);
+  assert.match(again.json.hosts.multi.details.rebootSkipped, /not needed/);
   assert.equal(await bootId(l, 'multi'), boot, 'not rebooted again');
 });
 
@@ -124,12 +125,14 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   assert.equal((await cli(['apply', '-i', l.paths.inventory, '-l', 'dead'])).code, 0);
   const r = await cli(['play', 'playbooks/reboot-verify.yml', '-i', l.paths.inventory, '-l', 'dead', '--reboot-timeout', '4', '--json']);
   assert.equal(r.code, 2);
+  assertRunDocument(r.json, 'play with a reboot timeout');
   assert.equal(r.json.hosts.dead.error.kind, 'reboot-timeout');
   assert.match(r.json.hosts.dead.error.message, /within 4 s/);
 
   // dead is powered off now: a check cannot know its compliance, and it does not count as compliant.
   const d = mkdtempSync(join(tmpdir(), 'fmo-'));
   const c = await cli(['check', '-i', l.paths.inventory, '--json', '--html', join(d, 'r.html')]);
+  assertRunDocument(c.json, 'check of a mixed fleet');
   const s = c.json.summary;
   assert.equal(s.total, 6);
   assert.equal(s.unreachable, 2, 'dead and gone are powered off');
@@ -141,7 +144,7 @@ test('play honours --reboot-timeout over the playbook\'s; compliance counts ever
   assert.match(text.stdout, /compliant=2\/6 \(2 unknown\)/);
   const html = readFileSync(join(d, 'r.html'), 'utf8');
   const data = JSON.parse(/<script id="data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
-  assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').checkedAt, null, 'an unreachable robot was not checked');
+  assert.equal(data.robots.find((x: { name: string }) => x.name === 'dead').fields.checkedAt, null, 'an unreachable robot was not checked');
   assert.equal(data.inventory, l.paths.inventory);
   // status answers from the run records alone, with every link stalled: nothing is contacted.
   const runs = { FLEETMASQ_STORE: join(d, 'fm.db') };
@@ -185,4 +188,30 @@ test('two runs at once: a change meeting another run\'s lock fails (locked, the 
   const rb = await cli(['reboot', '-i', l.paths.inventory, '-l', 'o-01', '--json']);
   assert.equal(rb.json.hosts['o-01'].compliant, true, JSON.stringify(rb.json.hosts['o-01']));
   assert.equal((await sshOut(l, 'o-01', `test -e ${LOCKF} && echo held || echo free`)).trim(), 'free');
+});
+
+test('a robot whose iptables prints an error: the operator reads the exact message with -vv during the run, and from the run record afterwards', opts, async () => {
+  const l = lab();
+  const MSG = 'iptables v1.8.9 (nf_tables): RULE_APPEND failed (No such file or directory): rule in chain POSTROUTING';
+  // The robot's iptables refuses to add a rule (everything else passes through to the real one).
+  await sshOut(l, 'o-03', `printf '%s\\n' '#!/bin/sh' 'for a in "$@"; do case "$a" in -A|-I) echo "${MSG}" >&2; exit 4;; esac; done' 'exec /usr/sbin/iptables "$@"' > /usr/local/sbin/iptables && chmod 755 /usr/local/sbin/iptables`);
+  try {
+    const d = mkdtempSync(join(tmpdir(), 'fmo-'));
+    const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'o-03', '-vv', '--json'], { FLEETMASQ_STORE: join(d, 'fm.db') });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assertRunDocument(r.json, 'apply on a robot whose iptables fails');
+    assert.equal(r.json.hosts['o-03'].error.kind, 'command');
+    // During the run, -vv shows the robot's own words.
+    assert.ok(r.stderr.split('\n').some((x) => x.startsWith('[o-03]') && x.includes(MSG)), r.stderr.slice(-3000));
+    assert.match(r.stderr, /\[o-03\] -vv script sent \(\d+ bytes\):/);
+    assert.match(r.stderr, /\[o-03\] -v command exited [1-9]\d* after \d+ ms/);
+    // Afterwards, the run record has them, without contacting the robot.
+    const { recordedResults } = await import('../helpers/store.js');
+    const line = (await recordedResults(r.json.record, { ...process.env, FLEETMASQ_STORE: join(d, 'fm.db') })).find((x) => x.host === 'o-03') as any;
+    assert.ok(line.raw.stderr.includes(MSG), JSON.stringify(line.raw));
+    assert.notEqual(line.raw.exitCode, 0);
+    assert.equal(r.json.hosts['o-03'].raw.stderr, line.raw.stderr, 'the --json document carries the same');
+  } finally {
+    await sshOut(l, 'o-03', 'rm -f /usr/local/sbin/iptables');
+  }
 });

@@ -30,13 +30,13 @@ test('10 robots with --serial 1,50%: canary first, new boot_ids, compliance afte
   assert.equal(Object.keys(hosts).length, 10);
   const canary = hosts['r-01'];
   for (const [name, h] of Object.entries(hosts)) {
-    assert.equal(h.compliant, true, `${name}: ${h.reasons}`);
-    assert.equal(h.firedThisBoot, true, name);
-    assert.equal(h.previousBootId, before[name]);
-    assert.notEqual(h.bootId, before[name]);
-    assert.equal(h.bootId, await bootId(l, name));
-    assert.equal(typeof h.downMs, 'number');
-    assert.equal(typeof h.upMs, 'number');
+    assert.equal(h.compliant, true, `${name}: ${JSON.stringify(h.reasons)}`);
+    assert.equal(h.details.firedThisBoot, true, name);
+    assert.equal(h.details.previousBootId, before[name]);
+    assert.notEqual(h.details.bootId, before[name]);
+    assert.equal(h.details.bootId, await bootId(l, name));
+    assert.equal(typeof h.details.downMs, 'number');
+    assert.equal(typeof h.details.upMs, 'number');
     if (name !== 'r-01') assert.ok(Date.parse(h.startedAt) >= Date.parse(canary.finishedAt), `${name} started before the canary finished`);
   }
   // JUnit: well-formed XML with the right counts.
@@ -61,7 +61,7 @@ test('a robot that powers off fails with reboot-timeout; the rest succeed; max-f
   assert.equal(stopped.json.hosts['r-04'].status, 'skipped');
   assert.equal(stopped.json.hosts['r-05'].status, 'skipped');
   assert.match(stopped.json.stopped, /every robot failed \(1 of 1\)/, 'a batch in which every robot failed stops it first');
-  assert.match(stopped.json.hosts['r-04'].reasons[0], /^not started: batch 1: every robot failed/);
+  assert.match(stopped.json.hosts['r-04'].reasons[0].text, /^not started: batch 1: every robot failed/);
 });
 
 const bootIds = async (l: LabState, names: string[]) => Object.fromEntries(await Promise.all(names.map(async (n) => [n, await bootId(l, n)] as const)));
@@ -76,12 +76,12 @@ test('a fleet never applied: reboot --serial 1,50% reboots nobody; with --force 
   assert.equal(r.code, 2, 'not compliant robots: exit 2');
   assert.equal(r.json.hosts['r-08'].status, 'skipped');
   assert.equal(r.json.hosts['r-08'].compliant, false);
-  assert.equal(r.json.hosts['r-08'].reasons[0], 'not compliant before the reboot: run apply first (or --force)');
+  assert.deepEqual(r.json.hosts['r-08'].reasons[0], { code: 'noncompliant-before-reboot', text: 'not compliant before the reboot: run apply first (or --force)' });
   // A canary that was skipped proves nothing: the rest are not started.
   assert.match(r.json.stopped, /the canary batch proved nothing/);
   for (const n of ['r-09', 'r-10']) {
     assert.equal(r.json.hosts[n].status, 'skipped', n);
-    assert.match(r.json.hosts[n].reasons[0], /^not started: the canary batch proved nothing/, n);
+    assert.match(r.json.hosts[n].reasons[0].text, /^not started: the canary batch proved nothing/, n);
   }
   assert.deepEqual(await bootIds(l, names), before, 'nobody rebooted');
 
@@ -89,9 +89,9 @@ test('a fleet never applied: reboot --serial 1,50% reboots nobody; with --force 
   assert.equal(forced.code, 2);
   const canary = forced.json.hosts['r-08'];
   assert.equal(canary.status, 'failed');
-  assert.notEqual(canary.bootId, before['r-08'], 'the canary did reboot');
-  assert.match(canary.reasons[0], /^not compliant before the reboot \(forced\) and still not after boot /);
-  assert.ok(!canary.reasons.some((x: string) => /did not survive/.test(x)), `the wrong story: ${canary.reasons.join('; ')}`);
+  assert.notEqual(canary.details.bootId, before['r-08'], 'the canary did reboot');
+  assert.match(canary.reasons[0].text, /^not compliant before the reboot \(forced\) and still not after boot /);
+  assert.ok(!canary.reasons.some((x: { text: string }) => /did not survive/.test(x.text)), `the wrong story: ${canary.reasons.map((x: { text: string }) => x.text).join('; ')}`);
   assert.match(forced.json.stopped, /the canary batch failed \(1 of 1 robot\)|every robot failed \(1 of 1\)/);
   for (const n of ['r-09', 'r-10']) assert.equal(forced.json.hosts[n].status, 'skipped', n);
   const after = await bootIds(l, names);
@@ -109,8 +109,8 @@ test('persistence broken behind fleetmasq\'s back on the canary: it did not surv
   assert.equal(r.code, 2);
   const h = r.json.hosts['r-06'];
   assert.equal(h.status, 'failed');
-  assert.notEqual(h.bootId, before['r-06']);
-  assert.ok(h.reasons.some((x: string) => /the rule did not survive the reboot/.test(x)), h.reasons.join('; '));
+  assert.notEqual(h.details.bootId, before['r-06']);
+  assert.ok(h.reasons.some((x: { code: string; text: string }) => x.code === 'rule-lost-at-reboot' && /the rule did not survive the reboot/.test(x.text)), h.reasons.map((x: { text: string }) => x.text).join('; '));
   assert.match(r.json.stopped, /every robot failed \(1 of 1\)/);
   assert.equal(r.json.hosts['r-07'].status, 'skipped');
   assert.equal(await bootId(l, 'r-07'), before['r-07'], 'the rest keep their boot ids');
@@ -132,6 +132,6 @@ test('a batch in which every robot failed stops a playbook; robots of later play
   assert.equal(r.json.hosts['r-08'].status, 'failed');
   for (const n of ['r-09', 'r-10', 'r-01', 'r-05']) {
     assert.equal(r.json.hosts[n].status, 'skipped', n);
-    assert.match(r.json.hosts[n].reasons[0], /^not started: /, n);
+    assert.match(r.json.hosts[n].reasons[0].text, /^not started: /, n);
   }
 });

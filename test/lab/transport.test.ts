@@ -20,7 +20,7 @@ test('robots through ProxyCommand, a ProxyJump bastion, sudo with and without a 
   const r = await cli(['check', '-i', l.paths.inventory, '-l', 'all:!quiet', '--json'], { FLEETMASQ_BECOME_PASSWORD: pw(l) });
   for (const h of ['plain', 'sudoer', 'sudopw', 'jump', 'behind']) {
     assert.equal(r.json.hosts[h].error, null, `${h}: ${JSON.stringify(r.json.hosts[h].error)}`);
-    assert.match(r.json.hosts[h].bootId, /^[0-9a-f-]{36}$/);
+    assert.match(r.json.hosts[h].details.bootId, /^[0-9a-f-]{36}$/);
   }
   // The bastion-only robot really is only reachable through the bastion.
   assert.match(readFileSync(l.paths.inventory, 'utf8'), /-J root@10\.77\.0\.13/);
@@ -284,8 +284,8 @@ test('Ctrl-C: stops scheduling, the robot in flight finishes its step, records k
   // The robot in flight finished its reboot step (proved by a new boot id); it is non-compliant, as
   // nothing was applied to it in this file (hence --force), so its verification fails.
   assert.notEqual(doc.hosts.plain.status, 'skipped');
-  assert.match(doc.hosts.plain.bootId, /^[0-9a-f-]{36}$/);
-  assert.notEqual(doc.hosts.plain.bootId, doc.hosts.plain.previousBootId);
+  assert.match(doc.hosts.plain.details.bootId, /^[0-9a-f-]{36}$/);
+  assert.notEqual(doc.hosts.plain.details.bootId, doc.hosts.plain.details.previousBootId);
   assert.equal(doc.hosts.sudoer.status, 'skipped');
   const record = await recordedResults(doc.record);
   assert.deepEqual(record.map((r) => [r.host, r.status]).sort(), [['plain', doc.hosts.plain.status], ['sudoer', 'skipped']]);
@@ -358,7 +358,7 @@ test('-K asks for the sudo password once on the terminal (a real pty), never ech
   assert.doesNotMatch(r.stdout, new RegExp(pw(l)), 'the password is not echoed');
   const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')).replace(/\r/g, ''));
   assert.equal(doc.hosts.sudopw.error, null, JSON.stringify(doc.hosts.sudopw.error));
-  assert.match(doc.hosts.sudopw.bootId, /^[0-9a-f-]{36}$/);
+  assert.match(doc.hosts.sudopw.details.bootId, /^[0-9a-f-]{36}$/);
 });
 
 test('an encrypted key: a clear reason without its passphrase, with a wrong one; ansible_ssh_private_key_passphrase works', opts, async () => {

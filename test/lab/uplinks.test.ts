@@ -28,8 +28,8 @@ test('a list with a wildcard: one rule each, the absent name only warned about; 
   assert.equal(await observedSource(lab(), 'tether'), addr('tether'));
   const c = await cli(['check', '-i', inv(), '-l', 'tether', ...LIST, '--json']);
   assert.equal(c.code, 0, c.stdout);
-  assert.deepEqual(c.json.hosts.tether.matched, ['usb0']);
-  assert.equal(c.json.hosts.tether.interface, 'wlan0,usb+');
+  assert.deepEqual(c.json.hosts.tether.details.matched, ['usb0']);
+  assert.equal(c.json.hosts.tether.details.interface, 'wlan0,usb+');
 });
 
 test('the hotspot re-enumerates as usb1: still masqueraded with no run in between; and after a reboot', opts, async () => {
@@ -38,7 +38,7 @@ test('the hotspot re-enumerates as usb1: still masqueraded with no run in betwee
   assert.equal(await observedSource(lab(), 'tether'), a);
   const c = await cli(['check', '-i', inv(), '-l', 'tether', ...LIST, '--json']);
   assert.equal(c.code, 0, c.stdout);
-  assert.deepEqual(c.json.hosts.tether.matched, ['usb1']);
+  assert.deepEqual(c.json.hosts.tether.details.matched, ['usb1']);
   await reboot('tether');
   assert.equal(await observedSource(lab(), 'tether'), a);
   assert.equal((await cli(['verify', '-i', inv(), '-l', 'tether', ...LIST])).code, 0);
@@ -51,13 +51,13 @@ test('external persistence: check judges the live rule only; the printed entry-p
   assert.equal(await sshOut(lab(), 'container', 'test -e /etc/systemd/system/fleetmasq-masquerade.service && echo unit || echo none'), 'none\n');
   const c = await cli(['check', '-i', inv(), ...ext, '--json']);
   assert.equal(c.code, 0, c.stdout);
-  assert.equal(c.json.hosts.container.persistence, 'external');
+  assert.equal(c.json.hosts.container.details.persistence, 'external');
   assert.match(c.json.hosts.container.warnings.join('\n'), /persistence is managed elsewhere/);
   await reboot('container');
   assert.equal(await observedSource(lab(), 'container'), CANDIDATE_ADDR, 'nothing of fleetmasq\'s brings it back');
   const gone = await cli(['check', '-i', inv(), ...ext, '--json']);
   assert.equal(gone.code, 2);
-  assert.match(gone.json.hosts.container.reasons.join('\n'), /the rule is not live on wlan0/);
+  assert.match(gone.json.hosts.container.reasons.map((x: { text: string }) => x.text).join('\n'), /the rule is not live on wlan0/);
   // The container starts: its entry point runs the fragment (twice: a restart), then its stack.
   const snippet = await cli(['snippet', 'entrypoint']);
   assert.equal(snippet.code, 0);

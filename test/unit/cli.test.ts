@@ -141,5 +141,129 @@ test('--quiet: no progress lines on stderr (warnings and the recap only)', async
   assert.match(loud.stderr, /\[r1\] connecting/);
   const quiet = await cli(['check', '-i', join(d, 'hosts.yml'), '--connect-retries', '0', '--quiet']);
   assert.doesNotMatch(quiet.stderr, /\[r1\] connecting|== batch/);
-  assert.match(quiet.stdout, /check recap: 1 robots/);
+  assert.match(quiet.stdout, /check recap: 1 robot {2}ok=/);
+});
+
+test('-v, -vv, -vvv: steps and exit statuses, then scripts and raw output, then the SSH handshake; never a secret; the record keeps the raw output', async () => {
+  const { startShellRobot } = await import('../helpers/shellrobot.js');
+  const { execFileSync } = await import('node:child_process');
+  const password = 'sudo-secret-Pw1';
+  const passphrase = 'key-secret-Pp2';
+  // A robot whose sudo reads the password and then echoes it back (a hostile or broken robot), with an
+  // escape sequence that would retitle the terminal.
+  const robot = await startShellRobot({
+    sudo: 'printf "%s" "$4" >&2; read -r pw; echo "robot echoes: $pw"; printf "\\033]0;owned\\007sudo says: %s is wrong for iptables\\n" "$pw" >&2; exit 3',
+  });
+  const d = mkdtempSync(join(tmpdir(), 'fmverbose-'));
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-f', join(d, 'id')]);
+    writeFileSync(
+      join(d, 'hosts.yml'),
+      `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${robot.port}\n      ansible_user: pilot\n      ansible_become: true\n` +
+        `      ansible_ssh_private_key_file: ${join(d, 'id')}\n      ansible_ssh_private_key_passphrase: ${passphrase}\n`,
+    );
+    const env = { FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_STORE: join(d, 'fm.db'), SSH_AUTH_SOCK: undefined };
+    const base = ['check', '-i', join(d, 'hosts.yml'), '--known-hosts', robot.knownHosts, '--connect-retries', '0'];
+    const quiet = await cli(base, env);
+    assert.doesNotMatch(quiet.stderr, /-v |script sent|ssh2:/, 'nothing verbose without -v');
+    const v1 = await cli([...base, '-v'], env);
+    assert.match(v1.stderr, /\[r1\] -v 'connecting' took \d+\.\d\d s; now: gathering facts/);
+    assert.match(v1.stderr, /\[r1\] -v command exited 3 after \d+ ms/);
+    assert.doesNotMatch(v1.stderr, /script sent|ssh2:/, '-v shows neither scripts nor the handshake');
+    // The real binary (its stdio is where the sanitiser stands), run asynchronously: the robot is in this process.
+    const { spawn } = await import('node:child_process');
+    const v3 = await new Promise<{ code: number; stdout: string; stderr: string; json: any }>((resolve) => {
+      const { SSH_AUTH_SOCK: _a, ...rest } = process.env;
+      const c = spawn(process.execPath, ['bin/fleetmasq.js', ...base, '-vvv', '--json'], { env: { ...rest, FLEETMASQ_BECOME_PASSWORD: password, FLEETMASQ_STORE: join(d, 'fm.db') } });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (x) => (stdout += x));
+      c.stderr.on('data', (x) => (stderr += x));
+      c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: JSON.parse(stdout) }));
+    });
+    assert.equal(v3.code, 2);
+    // -vv: the script sent, and what the robot said, exactly (made harmless).
+    assert.match(v3.stderr, /\[r1\] -vv script sent \(\d+ bytes\):/);
+    assert.match(v3.stderr, /robot echoes: \*\*\*\*\*\*\*\*/);
+    assert.match(v3.stderr, /\\u001b\]0;owned\\u0007sudo says: \*\*\*\*\*\*\*\* is wrong for iptables/);
+    // -vvv: the handshake.
+    assert.match(v3.stderr, /\[r1\] -vvv connecting to pilot@127\.0\.0\.1:\d+/);
+    assert.match(v3.stderr, /-vvv ssh2: .*(KEX|kex)/);
+    assert.match(v3.stderr, /-vvv ssh2: Outbound: Sending USERAUTH_REQUEST \(publickey\)/);
+    const all = v3.stdout + v3.stderr;
+    assert.ok(!all.includes(password) && !all.includes(passphrase), 'no secret on the terminal');
+    assert.doesNotMatch(all, /\x1b/, 'no raw escape sequence');
+    // The record keeps what the robot said (sanitised, without the secret) for later.
+    const { recordedResults } = await import('../helpers/store.js');
+    const stored = await recordedResults(v3.json.record, { ...process.env, FLEETMASQ_STORE: join(d, 'fm.db') });
+    const dbBytes = readFileSync(join(d, 'fm.db')).toString('latin1');
+    assert.ok(!dbBytes.includes(password) && !dbBytes.includes(passphrase), 'no secret in the record');
+    const line = stored.find((l) => l.host === 'r1') as any;
+    assert.equal(line.raw.exitCode, 3);
+    assert.match(line.raw.facts, /robot echoes: \*{8}/);
+    assert.match(line.raw.stderr, /\\u001b\]0;owned\\u0007sudo says: \*{8} is wrong for iptables/);
+  } finally {
+    await robot.close();
+  }
+});
+
+test("help says every persistence mode (check --help names external) and every lab subcommand's usage names each of its flags", async () => {
+  const { PERSISTENCE_MODES } = await import('../../src/inventory/vars.js');
+  const help = await cli(['check', '--help']);
+  const line = help.stdout.split('--persistence')[1]!.split('\n  -')[0]!;
+  for (const m of PERSISTENCE_MODES) assert.ok(line.includes(m), `--persistence's help names ${m}: ${line}`);
+  for (const [name, spec] of Object.entries(LAB_COMMANDS)) for (const f of spec.flags) assert.ok(spec.usage.includes(`--${f}`), `lab ${name}'s usage names --${f}: ${spec.usage}`);
+  const lab = await cli(['lab', '--help']);
+  assert.match(lab.stdout, /lab link ROBOT \[--name N\]/);
+});
+
+test('fleetmasq config | head: a reader that goes away early ends the output quietly, no EPIPE stack trace', async () => {
+  const { spawn } = await import('node:child_process');
+  for (let i = 0; i < 3; i++) {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, ['bin/fleetmasq.js', 'config'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // The reader is gone before the command writes a byte (head -3 after its lines, at once).
+      c.stdout.destroy();
+      let stderr = '';
+      c.stderr.on('data', (x) => (stderr += x));
+      c.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.doesNotMatch(r.stderr, /EPIPE|Error|\n\s+at /, r.stderr);
+    assert.equal(r.code, 0);
+  }
+});
+
+test("-l '@RETRY:legacy' with an empty retry file runs on legacy; alone (or only narrowing) it is still an error", async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fmcli-'));
+  writeFileSync(join(d, 'hosts.yml'), 'all:\n  hosts:\n    r1:\n    legacy:\n');
+  writeFileSync(join(d, 'retry'), '');
+  const sel = await cli(['inventory', '-i', join(d, 'hosts.yml'), '-l', `@${join(d, 'retry')}:legacy`]);
+  assert.equal(sel.code, 0, sel.stderr);
+  assert.deepEqual(sel.stdout.trim().split('\n'), ['legacy']);
+  const only = await cli(['inventory', '-i', join(d, 'hosts.yml'), '-l', `@${join(d, 'retry')}:!legacy`]);
+  assert.equal(only.code, 5, 'an empty list never widens to every robot');
+  assert.match(only.stderr, /lists no robot/);
+});
+
+test('the terminal view after one Ctrl-C during a play: the run line says robots were skipped and is not a green tick, and the Ctrl-C hint is gone once the run ended', async () => {
+  const { runInPty, CTRL_C } = await import('../helpers/pty.js');
+  const d = mkdtempSync(join(tmpdir(), 'fmpty-'));
+  // Six robots; each in flight takes two seconds to fail to connect. Two at a time (--forks 2).
+  writeFileSync(join(d, 'hosts.yml'), `all:\n  vars:\n    ansible_ssh_common_args: "-o ProxyCommand='sleep 2; exit 1'"\n  hosts:\n${[1, 2, 3, 4, 5, 6].map((i) => `    cam-0${i}:\n`).join('')}`);
+  writeFileSync(join(d, 'play.yml'), '- name: sweep\n  hosts: all\n  tasks:\n    - name: compliance\n      check: {}\n');
+  const { CI: _ci, ...env } = process.env;
+  const r = runInPty(
+    [process.execPath, 'bin/fleetmasq.js', 'play', join(d, 'play.yml'), '-i', join(d, 'hosts.yml'), '--forks', '2', '--connect-retries', '0'],
+    [{ after: 'cam-01: compliance: connecting', send: CTRL_C }],
+    { ...env, TERM: 'xterm', FLEETMASQ_STORE: join(d, 'fm.db') },
+    60,
+  );
+  assert.equal(r.untriggered, 0, r.output);
+  assert.equal(r.code, 130, r.output);
+  const heads = r.output.split('\n').filter((l) => /sweep: \d\/6 done/.test(l));
+  const last = heads[heads.length - 1]!;
+  assert.match(last, /6\/6 done, 2 failed, 4 skipped — interrupted/, last);
+  assert.doesNotMatch(last, /✔/, 'not a green tick for an interrupted run');
+  assert.doesNotMatch(last, /Ctrl-C again/, 'the hint is gone once the run ended');
+  assert.match(r.output, /play recap: 6 robots .*unreachable=2 .*skipped=4/);
 });

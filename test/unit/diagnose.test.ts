@@ -94,7 +94,7 @@ test('the diagnose HTML renders in headless Chromium: one grid row per A/B group
   const base = { changes: [], reasons: [], warnings: [], diffs: [], error: null };
   const results = [
     { ...base, host: 'cam-01', status: 'ok' as const, details: { diagnosis: d } },
-    { ...base, host: 'nopy', status: 'skipped' as const, reasons: ['cannot diagnose: needs python3'], details: {} },
+    { ...base, host: 'nopy', status: 'skipped' as const, reasons: [{ code: 'needs-python3', text: 'cannot diagnose: needs python3' }], details: {} },
   ];
   const file = join(mkdtempSync(join(tmpdir(), 'fmdh-')), 'diagnose.html');
   writeFileSync(file, diagnoseHtml(results, { inventory: 'hosts.yml', startedAt: new Date() }));
@@ -106,7 +106,7 @@ test('the diagnose HTML renders in headless Chromium: one grid row per A/B group
     assert.equal(await page.locator('td.chg').count(), 8);
     assert.equal(await page.locator('td.same').count(), 12);
     assert.match(await page.locator('p.tot').innerText(), /changed 8\/10 without, 0\/10 with/);
-    assert.match(await page.locator('header h1').innerText(), /1 affected and unprotected, 0 protected, 0 not affected of 2 robots/);
+    assert.match(await page.locator('header h1').innerText(), /1 affected and unprotected, 0 protected, 0 not affected, 1 could not be diagnosed of 2 robots/);
     assert.match(await page.locator('main').innerText(), /cannot diagnose[\s\S]*needs python3/);
   } finally {
     await browser.close();

@@ -17,12 +17,12 @@ function fleet(n: number): HostResult[] {
   const out: HostResult[] = [];
   for (let i = 0; i < n; i++) {
     const k = i % 10;
-    const base = { host: `robot-${String(i).padStart(4, '0')}`, changes: [], warnings: [], diffs: [], reasons: [] as string[], error: null as HostResult['error'], durationMs: 120 };
+    const base = { host: `robot-${String(i).padStart(4, '0')}`, changes: [], warnings: [], diffs: [], reasons: [] as HostResult['reasons'], error: null as HostResult['error'], durationMs: 120 };
     const details = { interface: k === 3 ? 'eth0' : 'wlan0', backend: k === 4 ? 'legacy' : 'nft', persistence: 'systemd' as const, bootId: '4f1c2a3b-1111-2222-3333-444455556666', checkedAt: '2026-11-25T03:00:00.000Z', firedThisBoot: k < 6 };
     if (k < 7) out.push({ ...base, status: 'ok', compliant: true, details });
-    else if (k === 7) out.push({ ...base, status: 'failed', compliant: false, reasons: ['the rule is not live on wlan0', 'persistence missing: <no unit> & "quotes"'], details });
+    else if (k === 7) out.push({ ...base, status: 'failed', compliant: false, reasons: [{ code: 'rule-missing', text: 'the rule is not live on wlan0', iface: 'wlan0' }, { code: 'unit-missing', text: 'persistence missing: <no unit> & "quotes"' }], details });
     else if (k === 8) out.push({ ...base, status: 'unreachable', details: {}, error: { kind: 'unreachable', message: 'no SSH answer within 10 s' } });
-    else out.push({ ...base, status: 'skipped', reasons: ['interrupted'], details: {} });
+    else out.push({ ...base, status: 'skipped', reasons: [{ code: 'not-started', text: 'interrupted' }], details: {} });
   }
   return out;
 }
@@ -30,24 +30,26 @@ function fleet(n: number): HostResult[] {
 test('summary, exit codes and the recap', () => {
   const r = fleet(20);
   const s = summarize(r, 'check');
-  assert.deepEqual(s, { total: 20, ok: 14, changed: 0, failed: 2, unreachable: 2, skipped: 2, hostKeyRefused: 0, compliant: 14, nonCompliant: 2, unknown: 4 });
+  // The non-compliant robots are counted as that, not as failed.
+  assert.deepEqual(s, { total: 20, ok: 14, changed: 0, failed: 0, noncompliant: 2, unreachable: 2, skipped: 2, hostKeyRefused: 0, compliant: 14, nonCompliant: 2, unknown: 4 });
   assert.equal(exitCode(s, { interrupted: false }), 2);
   assert.equal(exitCode({ ...s, failed: 0 }, { interrupted: false }), 2, 'non-compliant robots alone make it 2');
-  assert.equal(exitCode({ ...s, failed: 0, nonCompliant: 0 }, { interrupted: false }), 4);
-  assert.equal(exitCode({ ...s, failed: 0, nonCompliant: 0, unreachable: 0 }, { interrupted: false }), 0);
-  assert.equal(exitCode({ ...s, failed: 0, nonCompliant: 0 }, { interrupted: false, stopped: true }), 2, 'a stopped rollout is not "unreachable"');
+  assert.equal(exitCode({ ...s, failed: 0, noncompliant: 0 }, { interrupted: false }), 2, 'non-compliant robots (by compliance) alone make it 2');
+  assert.equal(exitCode({ ...s, failed: 0, noncompliant: 0, nonCompliant: 0 }, { interrupted: false }), 4);
+  assert.equal(exitCode({ ...s, failed: 0, noncompliant: 0, nonCompliant: 0, unreachable: 0 }, { interrupted: false }), 0);
+  assert.equal(exitCode({ ...s, failed: 0, noncompliant: 0, nonCompliant: 0 }, { interrupted: false, stopped: true }), 2, 'a stopped rollout is not "unreachable"');
   assert.equal(exitCode({ ...s, hostKeyRefused: 1 }, { interrupted: false }), 6, 'a refused host key has its own code');
   assert.equal(exitCode(s, { interrupted: true }), 130);
   // The denominator is every robot asked about: unknown is not compliant.
   const text = recapText(r, info('check'));
-  assert.match(text, /check recap: 20 robots {2}ok=14 {2}changed=0 {2}unreachable=2 {2}failed=2 {2}skipped=2 {2}compliant=14\/20 \(4 unknown\)/);
+  assert.match(text, /check recap: 20 robots {2}ok=14 {2}changed=0 {2}unreachable=2 {2}failed=0 {2}noncompliant=2 {2}skipped=2 {2}compliant=14\/20 \(4 unknown\)/);
   assert.match(text, /robot-0007 +noncompliant /, 'a non-compliant robot says so, not failed*');
   const doc = runDocument(r, info('check', { limit: 'robot-*' }));
   assert.equal(doc.inventory, 'inv.yml');
   assert.equal(doc.limit, 'robot-*');
   assert.equal(doc.checkMode, false);
   assert.equal(doc.hosts['robot-0007']!.status, 'failed');
-  assert.equal(doc.hosts['robot-0007']!.interface, 'wlan0');
+  assert.equal(doc.hosts['robot-0007']!.details.interface, 'wlan0');
   assert.deepEqual(doc.hosts['robot-0008']!.error, { kind: 'unreachable', message: 'no SSH answer within 10 s' });
 });
 
@@ -65,7 +67,7 @@ test('a dry run says so at the top of the recap, in the JSON, the JUnit and the 
   const text = recapText(r, i);
   assert.match(text.split('\n')[0]!, /^DRY RUN \(--check\): nothing was changed/);
   assert.match(text, /a +would-change /);
-  assert.match(text, /apply \(dry run\) recap: 1 robots {2}ok=0 {2}would_change=1/);
+  assert.match(text, /apply \(dry run\) recap: 1 robot {2}ok=0 {2}would_change=1/);
   assert.equal(runDocument(r, i).checkMode, true);
   assert.match(junitXml(r, i), /<property name="checkMode" value="true"\/>/);
   const html = htmlReport(r, i);
@@ -149,4 +151,92 @@ test('the live view: a robot that finished before its line existed shows how it 
   assert.doesNotMatch(out, /not run/);
   assert.match(out, /✔ a: ok\n/, 'its final line');
   assert.match(out, /check on 2 robot\(s\): 2\/2 done.*interrupted: letting robots in flight/);
+});
+
+test("progress lines say what the recap says: a dry run's robot would-change, an unreachable one is not 'unreachable (unreachable…)', one robot is '1 robot'", async () => {
+  const { plainProgress } = await import('../../src/cli/progress.js');
+  const lines: string[] = [];
+  const p = plainProgress({ out: () => {}, err: (s) => lines.push(s), isTTY: false }, { checkMode: true });
+  const base = { changes: [], reasons: [], warnings: [], diffs: [], details: {}, error: null };
+  p.onEvent({ type: 'done', result: { host: 'cam-01', status: 'changed', ...base, changes: ['add the rule'] } });
+  p.onEvent({ type: 'done', result: { host: 'cam-02', status: 'unreachable', ...base, error: { kind: 'unreachable', message: 'no SSH answer within 10 s' } } });
+  p.onEvent({ type: 'done', result: { host: 'cam-03', status: 'failed', ...base, error: { kind: 'command', message: "step 'rule' failed" } } });
+  assert.deepEqual(lines, ['[cam-01] would-change', '[cam-02] unreachable (no SSH answer within 10 s)', "[cam-03] failed (command: step 'rule' failed)"]);
+  const r: HostResult = { host: 'cam-01', status: 'changed', ...base, changes: ['add the rule'] };
+  assert.match(recapText([r], info('apply', { checkMode: true })), /cam-01 +would-change/);
+  assert.match(recapText([r], info('apply')), /apply recap: 1 robot {2}ok=0/);
+});
+
+test("the diagnose page's title counts every robot, the failed and unreachable ones included", async () => {
+  const { diagnoseHtml } = await import('../../src/report/diagnose.js');
+  const base = { changes: [], reasons: [], warnings: [], diffs: [], details: {} };
+  const results: HostResult[] = [
+    { host: 'a', status: 'failed', ...base, error: { kind: 'command', message: 'the diagnose program gave no result' } },
+    { host: 'b', status: 'unreachable', ...base, error: { kind: 'unreachable', message: 'no answer' } },
+  ];
+  const page = diagnoseHtml(results, { inventory: 'inv.yml', startedAt: new Date() });
+  const h1 = /<h1[^>]*>([^<]*)<\/h1>/.exec(page)![1]!;
+  assert.match(h1, /1 unreachable/);
+  assert.match(h1, /1 failed/);
+  assert.match(h1, /of 2 robots$/);
+});
+
+test('one declaration of the robot fields: the table, the HTML, JUnit and Prometheus show each declared field in the same words (PERSIST missing is missing everywhere)', async () => {
+  const { ROBOT_FIELDS, fieldText } = await import('../../src/report/fields.js');
+  const { promText } = await import('../../src/report/prom.js');
+  const r: HostResult = {
+    host: 'cam-01',
+    status: 'failed',
+    compliant: false,
+    changes: [],
+    reasons: [{ code: 'unit-missing', text: 'persistence missing: no fleetmasq-masquerade.service' }],
+    warnings: [],
+    diffs: [],
+    error: null,
+    details: { interface: 'wlan0', backend: 'nft', persistence: 'systemd', persistenceInstalled: false, bootId: '4f1c2a3b-1111-2222-3333-444455556666', ruleCount: 1, duplicates: 0, firedThisBoot: false, checkedAt: '2026-11-25T03:00:00.000Z' },
+  };
+  const i = info('check');
+  const text = recapText([r], i);
+  assert.match(text, /cam-01 +noncompliant +wlan0 +nft +missing /);
+  const html = htmlReport([r], i);
+  const data = JSON.parse(/<script id="data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
+  const junit = junitXml([r], i);
+  const prom = await promText([r], i, () => []);
+  for (const f of ROBOT_FIELDS) {
+    const words = fieldText(f, r);
+    if (f.table) assert.ok(text.split('\n')[0]!.includes(f.table.header), `${f.key}: a column of the table`);
+    if (f.html) {
+      assert.ok(html.includes(`<th>${f.html.header}</th>`), `${f.key}: a column of the page`);
+      assert.equal(data.robots[0].fields[f.key], words || null, `${f.key}: the page says what the table says`);
+    }
+    if (f.junit && words) assert.ok(junit.includes(`${f.key}=${words}`), `${f.key}: a JUnit property`);
+    if (f.prom && 'label' in f.prom) assert.match(prom, new RegExp(`${f.prom.label}="${words}"`), `${f.key}: a Prometheus label`);
+    if (f.prom && 'gauge' in f.prom && f.prom.value(r.details) !== undefined) assert.match(prom, new RegExp(`^${f.prom.gauge}\\{robot="cam-01"\\} ${f.prom.value(r.details)}$`, 'm'), `${f.key}: a gauge`);
+  }
+  assert.equal(data.robots[0].fields.persistence, 'missing', 'the page does not say systemd for a robot whose table says missing');
+  // The recap counts it as what it is.
+  assert.match(text, /failed=0 {2}noncompliant=1/);
+});
+
+test('long DETAILS are broken between words at the terminal width, each further line under the DETAILS column', () => {
+  const long = 'step rule failed (exit 4): iptables v1.8.9 (nf_tables): Could not process rule: No such file or directory; Perhaps iptables or your kernel needs to be upgraded.';
+  const r: HostResult = { host: 'cam-01', status: 'failed', changes: [], reasons: [], warnings: [], diffs: [], details: {}, error: { kind: 'command', message: long } };
+  const text = recapText([r], info('apply'), { width: 80 });
+  const rows = text.split('\n').slice(1, text.split('\n').findIndex((l) => l === ''));
+  assert.ok(rows.length > 1, 'wrapped');
+  const col = text.split('\n')[0]!.indexOf('DETAILS');
+  for (const l of rows) assert.ok(l.length <= 80, `within 80 columns: ${l}`);
+  for (const l of rows.slice(1)) assert.equal(l.slice(0, col).trim(), '', `under the DETAILS column: ${l}`);
+  const words = rows.map((l, i) => (i ? l.slice(col) : l.slice(col))).join(' ');
+  assert.equal(words, `command: ${long}`, 'every word whole, none broken');
+  assert.equal(recapText([r], info('apply')).split('\n')[1]!.endsWith(long), true, 'not wrapped without a width (a pipe)');
+});
+
+test("a dry run's robot that would change (not compliant yet) is would-change, not noncompliant, and does not fail the run", () => {
+  const r: HostResult = { host: 'multi', status: 'changed', compliant: false, changes: ['add the live rule'], reasons: [], warnings: [], diffs: [], details: { checkMode: true }, error: null };
+  const i = info('apply', { checkMode: true });
+  assert.match(recapText([r], i), /multi +would-change /);
+  const s = summarize([r], 'apply');
+  assert.equal(exitCode(s, { interrupted: false }), 0);
+  assert.equal(runDocument([r], i).hosts.multi!.state, 'would-change');
 });
