@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { ConfigError, EXIT } from '../errors.js';
 import { ConnectionPool, runFleet } from '../runner/runner.js';
-import { diagnoseTask } from '../runner/tasks.js';
+import { diagnoseTask } from '../tasks/diagnose.js';
 import { diagnoseHtml, diagnoseSummary, diagnoseText } from '../report/diagnose.js';
 import { runDocument } from '../report/summary.js';
 import { intFlag } from './args.js';

@@ -320,7 +320,7 @@ test('connections are released as robots finish: never more open than --forks', 
   const l = lab();
   const { loadInventory } = await import('../../src/inventory/inventory.js');
   const { ConnectionPool, runFleet } = await import('../../src/runner/runner.js');
-  const { checkTask } = await import('../../src/runner/tasks.js');
+  const { checkTask } = await import('../../src/tasks/check.js');
   const inv = loadInventory(l.paths.inventory);
   const pool = new ConnectionPool(inv, { becomePassword: pw(l) }, () => {});
   let most = 0;

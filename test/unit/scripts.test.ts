@@ -365,7 +365,7 @@ test('fast tier: hooks beside netfilter-persistent, nftables, ufw and firewalld:
 
 test('fast tier: a change that holds the lock checks the facts it was planned from still hold; if another run changed the robot, it does nothing and lets go', async () => {
   const { lockSh, unlockSh } = await import('../../src/remote/script.js');
-  const { freshFactsSh, hashOfFacts } = await import('../../src/runner/tasks.js');
+  const { freshFactsSh, hashOfFacts } = await import('../../src/tasks/session.js');
   const s = await sandbox({ systemd: true });
   const hash = hashOfFacts((await s.sh(FACTS_SCRIPT)).stdout);
   const script = renderScript([

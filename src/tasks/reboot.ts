@@ -1,0 +1,204 @@
+/**
+ * reboot: read the boot id, start the reboot, wait for the link to drop, poll until a new well-formed
+ * boot id answers, then verify that persistence fired at this boot.
+ */
+import { HostError } from '../errors.js';
+import { type Facts } from '../facts/facts.js';
+import { checkCompliance, type Compliance } from '../modules/compliance.js';
+import { ENV_SH, lockSh, unlockSh } from '../remote/script.js';
+import { bootIdSh, COMMAND_RULE, commandWords, startRebootSh, wellFormedBootId } from '../remote/reboot.js';
+import type { Vars } from '../inventory/inventory.js';
+import type { SshConnection } from '../transport/ssh.js';
+import type { HostContext, HostTask } from '../runner/runner.js';
+import { emptyOutcome, reason, type HostOutcome } from '../runner/types.js';
+import { type TaskOptions, describe, gatherFacts, judge, lockSpec, settingsFor, throwIfLocked, typed, withLockWait } from './session.js';
+
+export interface RebootOptions extends TaskOptions {
+  rebootTimeoutMs: number;
+  /** Reboot robots that are not compliant before the reboot too (default: they are skipped). */
+  force?: boolean;
+  /** Verify compliance (and that persistence fired at the new boot) once the robot is back. Default true. */
+  verify?: boolean;
+  /** The robot's own reboot command and boot id command (over masquerade_reboot_command / masquerade_boot_id_command). */
+  rebootCommand?: string;
+  bootIdCommand?: string;
+}
+
+/** A robot's own reboot and boot id commands (options over vars), as words; a value that is not a plain command line is a config error. */
+function rebootCommands(vars: Vars, o: RebootOptions): { reboot?: string[]; bootId?: string[] } {
+  const words = (v: unknown, name: string) => {
+    if (v === undefined) return undefined;
+    const w = commandWords(v);
+    if (!w) throw new HostError('config', `${name} must be ${COMMAND_RULE}`);
+    return w;
+  };
+  return {
+    reboot: words(o.rebootCommand ?? vars.masquerade_reboot_command, 'masquerade_reboot_command'),
+    bootId: words(o.bootIdCommand ?? vars.masquerade_boot_id_command, 'masquerade_boot_id_command'),
+  };
+}
+
+/** The robot's boot id by the operator's command (one line), or why it is not one. */
+async function customBootId(conn: SshConnection, words: string[], timeoutMs = 30_000): Promise<string> {
+  const r = await conn.exec(bootIdSh(words), { timeoutMs });
+  const id = r.stdout.trim();
+  if (r.code !== 0 || !wellFormedBootId(id, true))
+    throw new HostError('command', `masquerade_boot_id_command did not print a boot id (exit ${r.code}): ${JSON.stringify(id.slice(0, 60))}${r.stderr.trim() ? ` ${r.stderr.trim().split('\n').slice(-1)[0]}` : ''}`);
+  return id;
+}
+
+
+/**
+ * reboot: read boot_id, start the reboot so the command returns cleanly, wait for the connection to
+ * drop, reconnect with backoff (host key verified each time) until a different, well-formed boot_id
+ * answers, then verify compliance including that persistence fired at this boot.
+ */
+export function rebootTask(o: RebootOptions): HostTask {
+  return async (ctx) => {
+    ctx.step('connecting');
+    const conn = await ctx.conn();
+    const settings = settingsFor(ctx.vars, o);
+    const own = rebootCommands(ctx.vars, o);
+    // The boot id and compliance are read again after waiting for another run's lock: it changed the robot.
+    type Started = { done: HostOutcome } | { out: HostOutcome; before: Facts; pre: Compliance; t0: number; oldId: string };
+    const started = await withLockWait(ctx, o, async (): Promise<Started> => {
+      const out = emptyOutcome();
+      ctx.step('reading boot_id and compliance');
+      const before = await gatherFacts(conn, o.commandTimeoutMs);
+      const pre = checkCompliance(before, settings);
+      out.details = describe(before, pre);
+      if (!pre.compliant && !o.force) {
+        // Rebooting proves nothing here and may lose the robot's live rule: apply first.
+        out.status = 'skipped';
+        out.compliant = false;
+        out.reasons.push(reason('noncompliant-before-reboot', 'not compliant before the reboot: run apply first (or --force)'), ...pre.reasons.map(typed));
+        out.warnings.push(...pre.notes);
+        return { done: out };
+      }
+      if (o.checkMode) {
+        out.status = 'changed';
+        out.changes.push('reboot (check mode: not done)');
+        return { done: judge(before, settings, out, false) };
+      }
+      // The operator's boot id command tells the boots apart instead of the kernel's boot_id.
+      const oldId = own.bootId ? await customBootId(conn, own.bootId, o.commandTimeoutMs) : before.bootId;
+      ctx.step('rebooting');
+      const t0 = Date.now();
+      // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
+      // PATH and working directory fixed as for every other root command (see ENV_SH).
+      const cmd = `${ENV_SH}\n${startRebootSh(before.systemd, own.reboot)}`;
+      // The lock is held until the robot goes down (it lives in /run, which the boot clears).
+      // A reboot that could not be started lets go of it at once.
+      const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
+      const run = o.lock ? `{ ${cmd}\n} || { fm_rc=$?; ${unlockSh(o.lock.runId)}\nexit $fm_rc; }` : cmd;
+      const r = await conn.exec(`set -e\n${lock}${run}`, { timeoutMs: 30_000 });
+      throwIfLocked(r);
+      if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
+      return { out, before, pre, t0, oldId };
+    });
+    if ('done' in started) return started.done;
+    const { out, before, pre, t0, oldId } = started;
+    out.status = 'changed';
+    out.changes.push(`rebooted (boot ${oldId})`);
+    const deadline = t0 + o.rebootTimeoutMs;
+    ctx.step('waiting for the robot to go down');
+    let downAt: number | undefined;
+    // The link drops when sshd goes away (or keepalives fail); poll anyway after 15 s.
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([
+      conn.closedPromise.then(() => (downAt = Date.now())),
+      new Promise<void>((r) => (giveUp = setTimeout(r, Math.min(15_000, Math.max(0, deadline - Date.now()))))),
+    ]);
+    clearTimeout(giveUp);
+    ctx.reconnect();
+    ctx.step('waiting for the new boot');
+    const { bootId: after, lastError } = await pollNewBoot(ctx, oldId, t0, deadline, () => (downAt ??= Date.now()), own.bootId);
+    if (!after) {
+      throw new HostError('reboot-timeout', `did not come back with a new boot_id within ${Math.round(o.rebootTimeoutMs / 1000)} s (last: ${lastError || 'no answer'})`);
+    }
+    const upAt = Date.now();
+    out.details.previousBootId = oldId;
+    out.details.downMs = downAt ? downAt - t0 : null;
+    out.details.upMs = downAt ? upAt - downAt : null;
+    out.details.rebootMs = upAt - t0;
+    out.changes[out.changes.length - 1] = `rebooted: boot ${oldId.slice(0, 8)}… -> ${after.slice(0, 8)}…, back after ${((upAt - t0) / 1000).toFixed(1)} s`;
+    if (o.verify === false) {
+      out.details.bootId = after;
+      return out;
+    }
+    ctx.step('verifying');
+    const facts = await gatherFacts(await ctx.conn(), o.commandTimeoutMs);
+    return judge(facts, settings, out, true, { compliant: pre.compliant, ruleCount: pre.ruleCount });
+  };
+}
+
+/**
+ * Polls for the new boot: a probe every second during the first minute (then backing off to 10 s), up
+ * to 3 in flight, so a probe stuck on a robot that is still down never delays the next one. A probe must
+ * pass host-key verification (a changed key ends the wait at once) and answer with a well-formed boot_id
+ * different from the old one; the first that does becomes the robot's connection.
+ */
+async function pollNewBoot(
+  ctx: HostContext,
+  oldBootId: string,
+  t0: number,
+  deadline: number,
+  sawDown: () => void,
+  /** The operator's boot id command (default: the kernel's boot_id). */
+  bootIdCommand?: string[],
+): Promise<{ bootId?: string; lastError: string }> {
+  let lastError = '';
+  let inFlight = 0;
+  let delay = 1000;
+  // Probes still connecting when the wait ends are cancelled, so nothing lingers.
+  const cancel = new AbortController();
+  let fatal: HostError | undefined;
+  let winner: string | undefined;
+  let wake = () => {};
+  const nap = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => (clearTimeout(t), r());
+    });
+  const probe = async () => {
+    inFlight++;
+    let c: SshConnection | undefined;
+    try {
+      c = await ctx.probe(Math.min(10_000, Math.max(1000, deadline - Date.now())), cancel.signal);
+      // The operator's command runs as its robot's commands do (with sudo when it becomes); the kernel's boot_id needs no root.
+      const res = await c.exec(bootIdSh(bootIdCommand), { timeoutMs: 10_000, ...(bootIdCommand ? {} : { become: false }) });
+      const id = res.stdout.trim();
+      if (res.code === 0 && wellFormedBootId(id, !!bootIdCommand) && id !== oldBootId) {
+        if (!winner) {
+          winner = id;
+          ctx.adopt(c);
+          c = undefined;
+          wake();
+        }
+      } else lastError = id === oldBootId ? 'still the old boot' : `unexpected boot_id output '${id.slice(0, 60)}'`;
+    } catch (e) {
+      if (cancel.signal.aborted) return;
+      if (e instanceof HostError && (e.kind === 'hostkey' || e.kind === 'auth')) {
+        fatal = e;
+        wake();
+      }
+      sawDown();
+      lastError = (e as Error).message;
+    } finally {
+      c?.dispose();
+      inFlight--;
+    }
+  };
+  const onAbandon = () => wake();
+  ctx.abandon.addEventListener('abort', onAbandon);
+  while (!winner && !fatal && !ctx.abandon.aborted && Date.now() < deadline) {
+    if (inFlight < 3) void probe();
+    await nap(Math.min(delay, Math.max(0, deadline - Date.now())));
+    if (Date.now() - t0 > 60_000) delay = Math.min(delay * 1.5, 10_000);
+  }
+  ctx.abandon.removeEventListener('abort', onAbandon);
+  cancel.abort();
+  if (fatal) throw fatal;
+  if (ctx.abandon.aborted && !winner) throw new HostError('interrupted', 'abandoned while waiting for the robot to come back');
+  return { bootId: winner, lastError };
+}
