@@ -95,8 +95,8 @@ test('after a reboot started outside fleetmasq, check: all compliant and fired a
   for (const robot of l.robots) {
     const h = r.json.hosts[robot.name];
     assert.equal(h.compliant, true, `${robot.name}: ${JSON.stringify(h.reasons)}`);
-    assert.equal(h.firedThisBoot, true, robot.name);
-    assert.notEqual(h.bootId, old[robot.name]);
+    assert.equal(h.details.firedThisBoot, true, robot.name);
+    assert.notEqual(h.details.bootId, old[robot.name]);
   }
   // rc.local's original lines still run at boot.
   assert.equal((await sshOut(l, 'rclocal', 'cat /run/vendor-startup.ran')).trim(), await bootId(l, 'rclocal'));

@@ -96,10 +96,10 @@ test('--ab whose restore timer fires early, with a run queued behind it: togglin
   const queued = await cli(['apply', '-i', inv(), '-l', 'fixed', '--wait-lock', '5m', '--json']);
   await exited;
   const h = JSON.parse(stdout).hosts.fixed;
-  assert.equal(h.diagnosis.ab.restored, true, JSON.stringify(h));
-  assert.equal(h.diagnosis.ab.cutShort, true, 'the timer fired mid-experiment: it stopped there');
-  assert.ok(h.diagnosis.ab.groups.length < 3);
-  assert.match(h.reasons.join('\n'), /restore timer fired before it ended: it stopped after \d group\(s\) and put the live rule back as it found it/);
+  assert.equal(h.details.diagnosis.ab.restored, true, JSON.stringify(h));
+  assert.equal(h.details.diagnosis.ab.cutShort, true, 'the timer fired mid-experiment: it stopped there');
+  assert.ok(h.details.diagnosis.ab.groups.length < 3);
+  assert.match(h.reasons.map((x: { text: string }) => x.text).join('\n'), /restore timer fired before it ended: it stopped after \d group\(s\) and put the live rule back as it found it/);
   assert.equal(queued.json.hosts.fixed.status, 'ok', `the queued run found the robot as it was: ${JSON.stringify(queued.json.hosts.fixed)}`);
   assert.deepEqual(queued.json.hosts.fixed.changes, []);
   assert.equal(await observedSource(l, 'fixed'), uplink, 'masquerading in effect after');

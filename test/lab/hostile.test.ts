@@ -104,7 +104,7 @@ test('root never runs what the login user planted in their home: diagnose import
   assert.match(await sshOut(l, 'planted', 'ls /home/robot'), /json\.py/, 'planted');
   const d = await cli(['diagnose', '-i', l.paths.inventory, '-l', 'planted', '--attempts', '2', '--json'], env);
   assert.equal(d.json.hosts.planted.error, null, JSON.stringify(d.json.hosts.planted));
-  assert.equal(d.json.hosts.planted.diagnosis.verdict, 'not-affected', JSON.stringify(d.json.hosts.planted.diagnosis));
+  assert.equal(d.json.hosts.planted.details.diagnosis.verdict, 'not-affected', JSON.stringify(d.json.hosts.planted.details.diagnosis));
   for (const c of ['apply', 'check', 'remove']) {
     const r = await cli([c, '-i', l.paths.inventory, '-l', 'planted', '--json'], env);
     assert.equal(r.json.hosts.planted.error, null, `${c}: ${JSON.stringify(r.json.hosts.planted)}`);
@@ -123,7 +123,7 @@ test("a robot whose default route's interface name carries shell: apply, check a
   }
   const c = await cli(['check', '-i', l.paths.inventory, '-l', 'evilroute', '--json']);
   assert.equal(c.json.hosts.evilroute.compliant, false);
-  assert.match(c.json.hosts.evilroute.reasons.join('\n'), said);
+  assert.match(c.json.hosts.evilroute.reasons.map((x: { text: string }) => x.text).join('\n'), said);
   assert.equal(await sshOut(l, 'evilroute', 'ls -d /pw /root/pw /tmp/pw /run/pw 2>/dev/null; iptables -w -t nat -S POSTROUTING | grep -c MASQUERADE; ls /etc/systemd/system/fleetmasq-masquerade* /run/fleetmasq-ab* 2>/dev/null; true'), '0\n', 'nothing ran with the name, nothing changed');
 });
 

@@ -54,8 +54,8 @@ test('volatile root: check and apply --check say so, apply refuses boot persiste
   assert.equal(check.code, 2, check.stdout + check.stderr);
   const h = check.json.hosts.vol;
   assert.equal(h.compliant, false);
-  assert.equal(h.root, 'volatile');
-  assert.match(h.reasons.join('\n'), /systemd-nspawn's volatile overlay .*lost at boot: fleetmasq's boot persistence would not survive a reboot; ways out: disable the overlay.*persistent partition.*masquerade_persistence: external/);
+  assert.equal(h.details.root, 'volatile');
+  assert.match(h.reasons.map((x: { text: string }) => x.text).join('\n'), /systemd-nspawn's volatile overlay .*lost at boot: fleetmasq's boot persistence would not survive a reboot; ways out: disable the overlay.*persistent partition.*masquerade_persistence: external/);
   for (const extra of [['--check'], []]) {
     const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'vol', '--json', ...extra]);
     assert.notEqual(r.code, 0, `apply ${extra.join(' ')}: ${r.stdout}`);
@@ -77,8 +77,8 @@ test('volatile root: check and apply --check say so, apply refuses boot persiste
   const before = await bootId(l, 'vol');
   const rb = await cli(['reboot', '-i', inv, '-l', 'vol', '--json']);
   assert.equal(rb.code, 2, rb.stdout + rb.stderr);
-  assert.notEqual(rb.json.hosts.vol.bootId, before);
-  assert.match(rb.json.hosts.vol.reasons.join('\n'), /did not survive the reboot/);
+  assert.notEqual(rb.json.hosts.vol.details.bootId, before);
+  assert.match(rb.json.hosts.vol.reasons.map((x: { text: string }) => x.text).join('\n'), /did not survive the reboot/);
   assert.equal(await exists('vol', '/etc/fleetmasq-lab-probe'), false);
   assert.equal(await observedSource(l, 'vol'), CANDIDATE_ADDR);
 });
@@ -104,22 +104,22 @@ for (const robot of ['bb', 'd13', 'd11'] as const) {
     assert.equal(ap.code, 0, ap.stdout + ap.stderr);
     // A lab robot's root is an overlay whose upper layer is on the lab machine's disk, out of the robot's
     // sight: not judged (not refused), unlike the volatile robot's.
-    assert.equal(ap.json.hosts[robot].root, 'unknown');
+    assert.equal(ap.json.hosts[robot].details.root, 'unknown');
     assert.equal(await observedSource(l, robot), addr(robot));
     const before = await bootId(l, robot);
     const rb = await cli(['reboot', '-i', l.paths.inventory, '-l', robot, '--json']);
     assert.equal(rb.code, 0, rb.stdout + rb.stderr);
     const h = rb.json.hosts[robot];
-    assert.equal(h.compliant, true, h.reasons?.join('; '));
-    assert.equal(h.firedThisBoot, true);
-    assert.notEqual(h.bootId, before);
-    assert.equal(h.bootId, await bootId(l, robot));
+    assert.equal(h.compliant, true, h.reasons?.map((x: { text: string }) => x.text).join('; '));
+    assert.equal(h.details.firedThisBoot, true);
+    assert.notEqual(h.details.bootId, before);
+    assert.equal(h.details.bootId, await bootId(l, robot));
     assert.equal(await observedSource(l, robot), addr(robot), 'masquerading back after the reboot');
     const verify = await cli(['verify', '-i', l.paths.inventory, '-l', robot]);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     if (robot === 'bb') {
       const dg = await cli(['diagnose', '-i', l.paths.inventory, '-l', robot, '--attempts', '6', '--json']);
-      const d = dg.json.hosts[robot].diagnosis;
+      const d = dg.json.hosts[robot].details.diagnosis;
       assert.equal(d.verdict, 'protected', JSON.stringify(d));
       assert.equal(d.leak.result, 'masqueraded');
     }
@@ -141,9 +141,9 @@ test("a robot rebooted by its own commands (masquerade_reboot_command, masquerad
   const rb = await cli(['reboot', '-i', inv, '-l', 'vendor', '--json']);
   assert.equal(rb.code, 0, rb.stdout + rb.stderr);
   const h = rb.json.hosts.vendor;
-  assert.equal(h.previousBootId, `vendor-${kernelBefore}`, 'boots told apart by the vendor command');
-  assert.equal(h.compliant, true, h.reasons?.join('; '));
-  assert.equal(h.firedThisBoot, true);
+  assert.equal(h.details.previousBootId, `vendor-${kernelBefore}`, 'boots told apart by the vendor command');
+  assert.equal(h.compliant, true, h.reasons?.map((x: { text: string }) => x.text).join('; '));
+  assert.equal(h.details.firedThisBoot, true);
   assert.notEqual(await bootId(l, 'vendor'), kernelBefore);
   assert.match(await sshOut(l, 'vendor', 'cat /var/log/vendor-reboot.log'), /^\d+ --reason=fleetmasq,rollout$/m);
   assert.equal(await observedSource(l, 'vendor'), addr('vendor'));
@@ -154,7 +154,7 @@ test("a robot rebooted by its own commands (masquerade_reboot_command, masquerad
   const k2 = await bootId(l, 'vendor');
   const play = await cli(['play', pb, '-i', l.paths.inventory, '--json']);
   assert.equal(play.code, 0, play.stdout + play.stderr);
-  assert.equal(play.json.hosts.vendor.previousBootId, `vendor-${k2}`);
+  assert.equal(play.json.hosts.vendor.details.previousBootId, `vendor-${k2}`);
   assert.notEqual(await bootId(l, 'vendor'), k2);
   assert.equal((await sshOut(l, 'vendor', 'wc -l < /var/log/vendor-reboot.log')).trim(), '1', 'the playbook used its own reboot_command');
   assert.equal(await observedSource(l, 'vendor'), addr('vendor'));
@@ -169,11 +169,11 @@ test("an nftables-only robot (no iptables binary, nftables.service flushing the 
   assert.equal(await observedSource(l, 'nfto'), CANDIDATE_ADDR);
   const check0 = await cli(['check', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
   assert.equal(check0.code, 2);
-  assert.equal(check0.json.hosts.nfto.backend, 'nftables');
+  assert.equal(check0.json.hosts.nfto.details.backend, 'nftables');
 
   const ap = await cli(['apply', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
   assert.equal(ap.code, 0, ap.stdout + ap.stderr);
-  assert.equal(ap.json.hosts.nfto.backend, 'nftables');
+  assert.equal(ap.json.hosts.nfto.details.backend, 'nftables');
   assert.match((await table()).stdout, /oifname "wlan0" masquerade/);
   assert.equal(await observedSource(l, 'nfto'), addr('nfto'));
   // nftables.service's conf flushes the whole ruleset: fleetmasq's drop-in makes the table again.
@@ -183,14 +183,14 @@ test("an nftables-only robot (no iptables binary, nftables.service flushing the 
   const before = await bootId(l, 'nfto');
   const rb = await cli(['reboot', '-i', l.paths.inventory, '-l', 'nfto', '--json']);
   assert.equal(rb.code, 0, rb.stdout + rb.stderr);
-  assert.equal(rb.json.hosts.nfto.compliant, true, rb.json.hosts.nfto.reasons?.join('; '));
-  assert.equal(rb.json.hosts.nfto.firedThisBoot, true);
-  assert.notEqual(rb.json.hosts.nfto.bootId, before);
+  assert.equal(rb.json.hosts.nfto.compliant, true, rb.json.hosts.nfto.reasons?.map((x: { text: string }) => x.text).join('; '));
+  assert.equal(rb.json.hosts.nfto.details.firedThisBoot, true);
+  assert.notEqual(rb.json.hosts.nfto.details.bootId, before);
   assert.equal(await observedSource(l, 'nfto'), addr('nfto'), 'masquerading back after the reboot');
   const verify = await cli(['verify', '-i', l.paths.inventory, '-l', 'nfto']);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   const dg = await cli(['diagnose', '-i', l.paths.inventory, '-l', 'nfto', '--attempts', '6', '--json']);
-  const d = dg.json.hosts.nfto.diagnosis;
+  const d = dg.json.hosts.nfto.details.diagnosis;
   assert.equal(d.verdict, 'protected', JSON.stringify(d));
   assert.equal(d.leak.result, 'masqueraded');
 
