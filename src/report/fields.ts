@@ -78,6 +78,7 @@ export const ROBOT_FIELDS: readonly RobotField[] = [
   { key: 'rebootMs', type: 'number', about: 'reboot: ms from the reboot command to the new boot answering', text: (d) => str(d.rebootMs), junit: true },
   { key: 'rebootSkipped', type: 'string', about: "a playbook's `when: needed` reboot that was not needed, and why", text: (d) => d.rebootSkipped, junit: true },
   { key: 'diagnosis', type: 'object', about: 'diagnose: the verdict, the attempts and (with --ab) the experiment' },
+  { key: 'root', type: 'string', about: "whether the robot's root file system keeps changes across a boot: persistent, volatile, read-only or unknown", text: (d) => d.root, junit: true },
   { key: 'notStarted', type: 'boolean', about: 'skipped because the run stopped (or was interrupted) before this robot: never touched' },
 ];
 
