@@ -1,6 +1,6 @@
 /** diagnose: the robot program (src/remote/diagnose.ts) runs the attempts, the leak test and --ab, in one command. */
 import { HostError } from '../errors.js';
-import { checkCompliance } from '../modules/compliance.js';
+import { checkCompliance, chooseBackend } from '../modules/compliance.js';
 import { lockedBy } from '../remote/script.js';
 import { diagnose, parseRobotResult, VERDICT_TEXT } from '../diagnose/verdict.js';
 import { chooseInterface, ifaceList } from '../modules/rule.js';
@@ -41,6 +41,10 @@ export function diagnoseTask(o: DiagnoseOptions): HostTask {
     // Names reach the robot's shell (the restore script): only those fleetmasq accepts anywhere.
     const refused = [choice.iface, ...ifaces].find((i) => !IFACE_RE.test(i));
     if (refused !== undefined) throw new HostError('config', `interface name ${JSON.stringify(refused)} refused: nothing was run`);
+    // --ab switches the live rule with iptables; a robot whose masquerading is fleetmasq's nftables table
+    // would stay masqueraded through its "off" groups (a wrong measurement): refused, nothing changed.
+    if (o.ab && chooseBackend(facts, settings.backend) === 'nft')
+      throw new HostError('config', "--ab switches masquerading with iptables rules, and this robot's is in fleetmasq's nftables table (masquerade_backend nft): --ab does not switch it, nothing was changed; plain diagnose and its leak test work here");
     if (o.ab && facts.rulesError) throw new HostError('config', `iptables does not work here (${facts.rulesError}): --ab will not touch a robot it could not restore`);
     const timeout = 1.0;
     const perAttempt = 2 * timeout + 4 * 0.5 + 0.3 + 0.2;

@@ -154,6 +154,17 @@ test('issue 24: a change that fails mid-way (its last step, the live rule, fails
   } finally {
     await sshOut(l, 'f-03', `rm -f ${FAIL}`);
   }
+  // /etc read-only (a root gone read-only after a file-system error): refused before any change, no lock.
+  assert.equal((await sshOut(l, 'f-03', 'mount --bind /etc /etc && mount -o remount,bind,ro /etc && ! touch /etc/fm-rw-probe 2>/dev/null && echo ro')).trim(), 'ro');
+  try {
+    const ro = await cli(['apply', '-i', inv, '-l', 'f-03', '--json']);
+    assert.notEqual(ro.code, 0, ro.stdout);
+    assert.equal(ro.json.hosts['f-03'].error?.kind, 'config', JSON.stringify(ro.json.hosts['f-03']));
+    assert.match(ro.json.hosts['f-03'].error.message, /read-only/);
+    assert.equal((await sshOut(l, 'f-03', 'ls -a /run | grep -c "^fleetmasq.lock" || true')).trim(), '0', 'no lock taken');
+  } finally {
+    await sshOut(l, 'f-03', 'umount /etc');
+  }
   const next = await cli(['apply', '-i', inv, '-l', 'f-03', '--json']);
   assert.equal(next.code, 0, JSON.stringify(next.json.hosts['f-03'].error));
   assert.equal(await state(l, 'f-03'), 'full');

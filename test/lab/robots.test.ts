@@ -189,6 +189,10 @@ test("an nftables-only robot (no iptables binary, nftables.service flushing the 
   assert.equal(await observedSource(l, 'nfto'), addr('nfto'), 'masquerading back after the reboot');
   const verify = await cli(['verify', '-i', l.paths.inventory, '-l', 'nfto']);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  // --ab switches iptables rules only: refused here, before anything changes.
+  const abr = await cli(['diagnose', '-i', l.paths.inventory, '-l', 'nfto', '--ab', '--ab-groups', '2', '--ab-per', '1', '--json']);
+  assert.equal(abr.json.hosts.nfto.error?.kind, 'config', JSON.stringify(abr.json.hosts.nfto));
+  assert.match(abr.json.hosts.nfto.error.message, /fleetmasq's nftables table .*nothing was changed/);
   const dg = await cli(['diagnose', '-i', l.paths.inventory, '-l', 'nfto', '--attempts', '6', '--json']);
   const d = dg.json.hosts.nfto.details.diagnosis;
   assert.equal(d.verdict, 'protected', JSON.stringify(d));
