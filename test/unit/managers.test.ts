@@ -8,8 +8,8 @@ import { planApply, planRemove } from '../../src/modules/plan.js';
 import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
 import { renderUnit } from '../../src/modules/unit.js';
 import { managersText } from '../../src/report/summary.js';
+import { BOOT, factsWith } from '../helpers/facts.js';
 
-const BOOT = '4f1c2a3b-1111-2222-3333-444455556666';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const UFW_AFTER_INIT = `#!/bin/sh
@@ -24,13 +24,9 @@ start)
 esac
 `;
 
+/** A compliant systemd robot (the shared fixture, with the rule live and the unit installed) beside `managers`. */
 function facts(managers: Partial<ManagerFacts>, over: Partial<Facts> = {}): Facts {
-  return {
-    bootId: BOOT,
-    systemd: true,
-    uid: 0,
-    backend: 'nft',
-    iptablesVersion: 'iptables v1.8.9 (nf_tables)',
+  return factsWith({
     rules: ['-A POSTROUTING -o wlan0 -j MASQUERADE'],
     routes: [{ dev: 'wlan0', metric: 100 }],
     links: [{ name: 'wlan0', up: true, lowerUp: true }],
@@ -38,7 +34,7 @@ function facts(managers: Partial<ManagerFacts>, over: Partial<Facts> = {}): Fact
     unitEnabled: 'enabled',
     managers: { others: [], ...managers },
     ...over,
-  };
+  });
 }
 
 test('the managers section: every manager, its settings, its hook file and its unit', () => {

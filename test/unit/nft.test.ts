@@ -4,6 +4,7 @@
  * stub `nft` that keeps fleetmasq's table in a file): apply, nothing left to do, a reboot (the unit's
  * or rc.local's boot hook run as systemd or rc-local would), remove.
  */
+import { SYSTEMCTL } from '../helpers/stubs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -87,17 +88,6 @@ esac
 `;
 const IP = `#!/bin/sh
 case "$*" in *route*) echo 'default via 10.0.0.1 dev wlan0 proto static metric 100 ';; *link*) printf '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\\n2: wlan0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\\n';; esac
-`;
-const SYSTEMCTL = `#!/bin/sh
-for a; do last=$a; done
-w="$SANDBOX/root/etc/systemd/system/multi-user.target.wants"
-case "$1" in
-  enable) mkdir -p "$w"; ln -sf "../$last" "$w/$last";;
-  disable) rm -f "$w/$last";;
-  is-enabled) if [ -L "$w/$last" ]; then echo enabled; else echo disabled; exit 1; fi;;
-  show) printf 'LoadState=loaded\\nNeedDaemonReload=no\\n';;
-esac
-exit 0
 `;
 
 for (const systemd of [true, false]) {

@@ -5,6 +5,7 @@
  * marker gone, a new boot id, the boot hook run as systemd or rc-local would) and removes — judged by
  * the facts the real facts script reads back. The lab proves the same on real robots.
  */
+import { SYSTEMCTL } from '../helpers/stubs.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -36,18 +37,6 @@ esac
 `;
 const IP = `#!/bin/sh
 case "$*" in *route*) cat "$SANDBOX/routes";; *link*) cat "$SANDBOX/links";; esac
-`;
-const SYSTEMCTL = `#!/bin/sh
-echo "$*" >> "$SANDBOX/systemctl.log"
-for a; do last=$a; done
-w="$SANDBOX/root/etc/systemd/system/multi-user.target.wants"
-case "$1" in
-  enable) mkdir -p "$w"; ln -sf "../$last" "$w/$last";;
-  disable) rm -f "$w/$last";;
-  is-enabled) if [ -L "$w/$last" ]; then echo enabled; else echo disabled; exit 1; fi;;
-  show) printf 'LoadState=loaded\\nNeedDaemonReload=no\\n';;
-esac
-exit 0
 `;
 
 interface Sandbox {
