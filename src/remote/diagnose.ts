@@ -21,6 +21,7 @@
  */
 import { auditLogSh } from '../records/audit.js';
 import { ENV_SH, lockSh, shQuote, unlockSh } from './script.js';
+import { ensureNftSh, NFT_TABLE } from '../modules/rule.js';
 
 export const DIAGNOSE_PY = String.raw`
 import json, os, re, signal, socket, struct, subprocess, sys, time
@@ -158,7 +159,21 @@ def ipt(*args):
 def rule(op, iface):
     return ["-t", "nat", op, "POSTROUTING", "-o", iface, "-j", "MASQUERADE"]
 
+def sh_rc(script, *args):
+    """A shell fragment the controller rendered, its exit status."""
+    return subprocess.run(["/bin/sh", "-c", script, "fleetmasq"] + list(args), stdout=DEVNULL, stderr=DEVNULL).returncode
+
+def masq_state():
+    """Whether the live rule is on, per interface (fleetmasq's nftables table: one state for all)."""
+    if P.get("nft"):
+        on = sh_rc(P["nft"]["isOn"]) == 0
+        return {i: on for i in P["ifaces"]}
+    return {i: ipt(*rule("-C", i)) == 0 for i in P["ifaces"]}
+
 def set_masq(on):
+    if P.get("nft"):
+        sh_rc(P["nft"]["on" if on else "off"], P["nftSaved"])
+        return
     for i in P["ifaces"]:
         if on:
             if ipt(*rule("-C", i)) != 0:
@@ -174,10 +189,14 @@ def sh(script, *args):
         subprocess.run(["/bin/sh", "-c", script, "fleetmasq"] + list(args), stdout=DEVNULL, stderr=DEVNULL)
 
 def ab(server):
-    orig = {i: ipt(*rule("-C", i)) == 0 for i in P["ifaces"]}
+    orig = masq_state()
     pid = os.getpid()
     restore = "/run/fleetmasq-ab-restore-%d.sh" % pid
     fired = "/run/fleetmasq-ab-restore-%d.fired" % pid
+    # fleetmasq's nftables table as it was, to put back exactly (the restore script finds it by the pid).
+    P["nftSaved"] = "/run/fleetmasq-ab-restore-%d.nft" % pid
+    if P.get("nft") and any(orig.values()) and sh_rc(P["nft"]["save"], P["nftSaved"]) != 0:
+        raise RuntimeError("could not save fleetmasq's nftables table before the experiment")
     if os.path.exists(fired):
         os.unlink(fired)
     # Written whole and durable before anything changes; never deleted by the restore while this runs.
@@ -235,11 +254,11 @@ def ab(server):
         if timer[0] == "systemd":
             subprocess.run(["systemctl", "stop", unit + ".service"], stdout=DEVNULL, stderr=DEVNULL)
             subprocess.run(["systemctl", "reset-failed", unit + ".service", unit + ".timer"], stdout=DEVNULL, stderr=DEVNULL)
-        now = {i: ipt(*rule("-C", i)) == 0 for i in P["ifaces"]}
+        now = masq_state()
         out["abRestored"] = now == orig
         if cut:
             out["abCutShort"] = True
-        for f in (restore, fired):
+        for f in (restore, fired, P["nftSaved"]):
             try:
                 os.unlink(f)
             except OSError:
@@ -307,7 +326,8 @@ if __name__ == "__main__":
  * and however often. It flags that it fired (`<script>.fired`) before it changes anything, and deletes
  * itself only once the experiment is gone (the experiment cleans up after itself).
  */
-export function abRestoreSh(ifaces: string[], restoredAudit = ''): string {
+export function abRestoreSh(ifaces: string[], restoredAudit = '', nft?: NftSwitch): string {
+  if (nft) return abRestoreNftSh(nft, restoredAudit);
   return `#!/bin/sh
 ${ENV_SH}
 : > "\${0%.sh}.fired"
@@ -330,6 +350,50 @@ exit $fm_r
 `;
 }
 
+/**
+ * How --ab switches masquerading on a robot whose rule is fleetmasq's nftables table: the whole table
+ * off (deleted) and on (put back exactly as it was, from a copy saved before the experiment, or made
+ * from the spec when there was none). Each fragment reads the copy's path from \$fm_saved.
+ */
+export interface NftSwitch {
+  isOn: string;
+  save: string;
+  on: string;
+  off: string;
+}
+
+export function nftSwitch(spec: string): NftSwitch {
+  const has = `nft list table ${NFT_TABLE} >/dev/null 2>&1`;
+  return {
+    isOn: has,
+    save: `fm_saved=$1\nnft list table ${NFT_TABLE} > "$fm_saved.tmp" && mv "$fm_saved.tmp" "$fm_saved"`,
+    on: `fm_saved=$1\n${has} || { if [ -s "$fm_saved" ]; then nft -f "$fm_saved"; else ${ensureNftSh(spec)}; fi; }`,
+    off: `${has} && nft delete table ${NFT_TABLE}; ! ${has}`,
+  };
+}
+
+/** The A/B restore script for fleetmasq's nftables table: `sh SCRIPT PID STATE` (the table's state, on/off). */
+function abRestoreNftSh(nft: NftSwitch, restoredAudit: string): string {
+  return `#!/bin/sh
+${ENV_SH}
+: > "\${0%.sh}.fired"
+fm_pid=$1
+fm_s=$2
+set -- "\${0%.sh}.nft"
+fm_r=0
+if [ "$fm_s" = on ]; then
+  { ${nft.on.replace(/\n/g, '\n  ')}
+  } || fm_r=1
+else
+  { ${nft.off}
+  } || fm_r=1
+fi
+${restoredAudit}
+kill -0 "$fm_pid" 2>/dev/null || rm -f "$0" "\${0%.sh}.fired" "\${0%.sh}.nft"
+exit $fm_r
+`;
+}
+
 export interface DiagnoseParams {
   uplink: string;
   ifaces: string[];
@@ -344,6 +408,8 @@ export interface DiagnoseParams {
   ab?: { groups: number; per: number };
   /** Seconds until the robot-side timer restores the live rule (--ab). */
   restoreAfter?: number;
+  /** --ab on a robot whose masquerading is fleetmasq's nftables table: how to switch it. */
+  nft?: NftSwitch;
 }
 
 /**
@@ -362,7 +428,7 @@ export function diagnoseScript(
     ...p,
     ...(p.ab
       ? {
-          restoreSh: abRestoreSh(p.ifaces, audit(`A/B experiment: the live rule on ${on} restored as it was found`)),
+          restoreSh: abRestoreSh(p.ifaces, audit(`A/B experiment: the live rule on ${on} restored as it was found`), p.nft),
           audit: { off: audit(`A/B experiment: masquerading switched off (${on})`), on: audit(`A/B experiment: masquerading switched on (${on})`) },
         }
       : {}),

@@ -4,7 +4,7 @@ import { checkCompliance, chooseBackend } from '../modules/compliance.js';
 import { lockedBy } from '../remote/script.js';
 import { diagnose, parseRobotResult, VERDICT_TEXT } from '../diagnose/verdict.js';
 import { chooseInterface, ifaceList } from '../modules/rule.js';
-import { diagnoseScript, type DiagnoseParams } from '../remote/diagnose.js';
+import { diagnoseScript, nftSwitch, type DiagnoseParams } from '../remote/diagnose.js';
 import { MalformedResult, type RobotResult } from '../diagnose/verdict.js';
 import { IFACE_RE } from '../modules/rule.js';
 import type { HostTask } from '../runner/runner.js';
@@ -41,16 +41,15 @@ export function diagnoseTask(o: DiagnoseOptions): HostTask {
     // Names reach the robot's shell (the restore script): only those fleetmasq accepts anywhere.
     const refused = [choice.iface, ...ifaces].find((i) => !IFACE_RE.test(i));
     if (refused !== undefined) throw new HostError('config', `interface name ${JSON.stringify(refused)} refused: nothing was run`);
-    // --ab switches the live rule with iptables; a robot whose masquerading is fleetmasq's nftables table
-    // would stay masqueraded through its "off" groups (a wrong measurement): refused, nothing changed.
-    if (o.ab && chooseBackend(facts, settings.backend) === 'nft')
-      throw new HostError('config', "--ab switches masquerading with iptables rules, and this robot's is in fleetmasq's nftables table (masquerade_backend nft): --ab does not switch it, nothing was changed; plain diagnose and its leak test work here");
-    if (o.ab && facts.rulesError) throw new HostError('config', `iptables does not work here (${facts.rulesError}): --ab will not touch a robot it could not restore`);
+    // --ab switches the live rule where it lives: iptables, or fleetmasq's own nftables table.
+    const nftTable = o.ab && chooseBackend(facts, settings.backend) === 'nft';
+    if (o.ab && !nftTable && facts.rulesError) throw new HostError('config', `iptables does not work here (${facts.rulesError}): --ab will not touch a robot it could not restore`);
     const timeout = 1.0;
     const perAttempt = 2 * timeout + 4 * 0.5 + 0.3 + 0.2;
     const total = (o.ab ? o.ab.groups * o.ab.per : o.attempts) * perAttempt + 10;
     const restoreAfter = o.ab ? (o.abRestoreAfterS ?? Math.ceil(total * 2 + 60)) : undefined;
     const params: DiagnoseParams = {
+      ...(nftTable ? { nft: nftSwitch(settings.interface === 'auto' ? choice.iface : settings.interface) } : {}),
       uplink: choice.iface,
       ifaces,
       server: [host, port],

@@ -189,10 +189,22 @@ test("an nftables-only robot (no iptables binary, nftables.service flushing the 
   assert.equal(await observedSource(l, 'nfto'), addr('nfto'), 'masquerading back after the reboot');
   const verify = await cli(['verify', '-i', l.paths.inventory, '-l', 'nfto']);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
-  // --ab switches iptables rules only: refused here, before anything changes.
-  const abr = await cli(['diagnose', '-i', l.paths.inventory, '-l', 'nfto', '--ab', '--ab-groups', '2', '--ab-per', '1', '--json']);
-  assert.equal(abr.json.hosts.nfto.error?.kind, 'config', JSON.stringify(abr.json.hosts.nfto));
-  assert.match(abr.json.hosts.nfto.error.message, /fleetmasq's nftables table .*nothing was changed/);
+  // --ab switches fleetmasq's nftables table: off in its first group (the network sees no masquerading
+  // while it runs), and back exactly as it was found at the end.
+  const tableBefore = (await table()).stdout;
+  const abRun = cli(['diagnose', '-i', l.paths.inventory, '-l', 'nfto', '--ab', '--ab-groups', '2', '--ab-per', '3', '--json']);
+  let sawOff = false;
+  for (let i = 0; i < 40 && !sawOff; i++) {
+    sawOff = (await table()).exitCode !== 0;
+    if (!sawOff) await new Promise((r) => setTimeout(r, 250));
+  }
+  const abr = await abRun;
+  assert.equal(abr.json.hosts.nfto.error, null, JSON.stringify(abr.json.hosts.nfto.error));
+  assert.equal(abr.json.hosts.nfto.details.diagnosis.ab.restored, true, JSON.stringify(abr.json.hosts.nfto.details.diagnosis.ab));
+  assert.deepEqual(abr.json.hosts.nfto.details.diagnosis.ab.groups.map((g: { masquerade: boolean }) => g.masquerade), [false, true]);
+  assert.ok(sawOff, 'the table was off during the experiment');
+  assert.equal((await table()).stdout, tableBefore, 'the table back exactly as it was');
+  assert.notEqual(await observedSource(l, 'nfto'), CANDIDATE_ADDR, 'masquerading in effect after --ab');
   const dg = await cli(['diagnose', '-i', l.paths.inventory, '-l', 'nfto', '--attempts', '6', '--json']);
   const d = dg.json.hosts.nfto.details.diagnosis;
   assert.equal(d.verdict, 'protected', JSON.stringify(d));
