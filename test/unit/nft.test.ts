@@ -4,7 +4,7 @@
  * stub `nft` that keeps fleetmasq's table in a file): apply, nothing left to do, a reboot (the unit's
  * or rc.local's boot hook run as systemd or rc-local would), remove.
  */
-import { SYSTEMCTL } from '../helpers/stubs.js';
+import { placeInSandbox, sandboxRoot, SYSTEMCTL } from '../helpers/stubs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -93,19 +93,9 @@ case "$*" in *route*) echo 'default via 10.0.0.1 dev wlan0 proto static metric 1
 for (const systemd of [true, false]) {
   test(`fast tier, nftables-only robot${systemd ? '' : ' without systemd (rc.local)'}: apply, nothing left, a reboot puts the table back, remove undoes it`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fmnft-'));
-    const root = join(dir, 'root');
-    for (const d of ['bin', 'root/etc/systemd/system', 'root/run', 'root/proc']) mkdirSync(join(dir, d), { recursive: true });
+    const root = sandboxRoot(dir, systemd);
     for (const [name, body] of Object.entries({ nft: NFT, ip: IP, systemctl: SYSTEMCTL, sync: '#!/bin/sh\n' })) writeFileSync(join(dir, 'bin', name), body, { mode: 0o755 });
-    writeFileSync(join(root, 'proc/comm'), systemd ? 'systemd\n' : 'init\n');
-    writeFileSync(join(root, 'proc/status'), 'Name:\tsh\nUid:\t0\t0\t0\t0\n');
-    writeFileSync(join(root, 'proc/boot_id'), `${randomUUID()}\n`);
-    const place = (script: string) =>
-      script
-        .replace(/PATH=\S+/g, `PATH=${dir}/bin:/usr/bin:/bin`)
-        .replaceAll('/proc/sys/kernel/random/boot_id', `${root}/proc/boot_id`)
-        .replaceAll('/proc/1/comm', `${root}/proc/comm`)
-        .replaceAll('/proc/self/status', `${root}/proc/status`)
-        .replace(/(?<![\w/.-])\/(etc|run|var|usr\/local\/lib|usr\/local\/bin|usr\/lib|usr\/sbin|usr\/share|lib|sbin)\//g, `${root}/$1/`);
+    const place = (script: string) => placeInSandbox(script, dir, root);
     const sh = async (script: string) => {
       const r = await run('sh', ['-c', place(script)], { nothrow: true, env: { ...process.env, SANDBOX: dir, PATH: `${dir}/bin:/usr/bin:/bin` } });
       return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };

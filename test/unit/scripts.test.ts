@@ -5,7 +5,7 @@
  * marker gone, a new boot id, the boot hook run as systemd or rc-local would) and removes — judged by
  * the facts the real facts script reads back. The lab proves the same on real robots.
  */
-import { SYSTEMCTL } from '../helpers/stubs.js';
+import { placeInSandbox, sandboxRoot, SYSTEMCTL } from '../helpers/stubs.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -50,25 +50,14 @@ interface Sandbox {
 
 async function sandbox(opts: { systemd: boolean; rcLocal?: string; rules?: string[]; persisted?: string[] }): Promise<Sandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'fmfast-'));
-  const root = join(dir, 'root');
-  for (const d of ['bin', 'root/etc/systemd/system', 'root/run', 'root/proc']) mkdirSync(join(dir, d), { recursive: true });
+  const root = sandboxRoot(dir, opts.systemd);
   for (const [name, body] of Object.entries({ iptables: IPTABLES, ip: IP, systemctl: SYSTEMCTL, sync: '#!/bin/sh\necho "sync $*" >> "$SANDBOX/sync.log"\n' })) writeFileSync(join(dir, 'bin', name), body, { mode: 0o755 });
   writeFileSync(join(dir, 'routes'), 'default via 10.0.0.1 dev wlan0 proto static metric 100 \n');
   writeFileSync(join(dir, 'links'), '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: wlan0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n3: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n');
   writeFileSync(join(dir, 'rules'), (opts.rules ?? []).map((r) => `${r}\n`).join(''));
-  writeFileSync(join(root, 'proc/comm'), opts.systemd ? 'systemd\n' : 'init\n');
-  writeFileSync(join(root, 'proc/status'), 'Name:\tsh\nUid:\t0\t0\t0\t0\n');
-  writeFileSync(join(root, 'proc/boot_id'), `${randomUUID()}\n`);
   if (opts.rcLocal !== undefined) writeFileSync(join(root, 'etc/rc.local'), opts.rcLocal, { mode: 0o755 });
   // Robot paths moved into the sandbox; the stubs first on the PATH.
-  const place = (script: string) =>
-    script
-      .replace(/PATH=\S+/g, `PATH=${dir}/bin:/usr/bin:/bin`)
-      .replaceAll('/proc/sys/kernel/random/boot_id', `${root}/proc/boot_id`)
-      .replaceAll('/proc/1/comm', `${root}/proc/comm`)
-      .replaceAll('/proc/self/status', `${root}/proc/status`)
-      .replaceAll('/proc/net/', `${root}/proc/net/`)
-      .replace(/(?<![\w/.-])\/(etc|run|var|usr\/local\/lib|usr\/local\/bin|usr\/lib|usr\/sbin|usr\/share|usr\/bin|lib|sbin)\//g, `${root}/$1/`);
+  const place = (script: string) => placeInSandbox(script, dir, root);
   const sh = async (script: string) => {
     const r = await run('sh', ['-c', place(script)], { nothrow: true, env: { ...process.env, SANDBOX: dir, PATH: `${dir}/bin:/usr/bin:/bin` } });
     return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
