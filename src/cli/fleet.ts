@@ -24,7 +24,7 @@ import { retryHosts, type HostResult } from '../runner/types.js';
 import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
 import { exitCode, robotsText as robots, runDocument, summarize, type RunInfo } from '../report/summary.js';
-import { intFlag } from './args.js';
+import { checkWritable, intFlag } from './args.js';
 import { parseDuration } from '../util/duration.js';
 import { randomBytes } from 'node:crypto';
 import { openRunRecord } from './record.js';
@@ -124,18 +124,6 @@ export function lockFor(header: RunHeader, command: string, values: FlagValues):
   };
 }
 
-/** A report's path is checked before any robot is contacted: its folder must exist and be writable. */
-function checkWritable(flag: string, file: string): void {
-  const dir = dirname(resolve(file));
-  try {
-    if (!statSync(dir).isDirectory()) throw new ConfigError(`--${flag} ${file}: ${dir} is not a directory`);
-    accessSync(dir, constants.W_OK);
-    if (existsSync(file) && statSync(file).isDirectory()) throw new ConfigError(`--${flag} ${file}: is a directory`);
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`--${flag} ${file}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-}
 
 /**
  * A dry run changes nothing on robots, but the ProxyCommands that reach them still run here, on this

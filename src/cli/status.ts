@@ -1,6 +1,5 @@
 /** status: the fleet from the store alone; no robot is contacted. */
-import { accessSync, constants, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { ConfigError, EXIT } from '../errors.js';
 import { loadSources } from '../inventory/sources.js';
 import { runSources } from './sources.js';
@@ -12,6 +11,7 @@ import { parseDuration } from '../util/duration.js';
 import type { FlagValues } from './commands.js';
 import { table, type Out } from './output.js';
 import { retention } from './record.js';
+import { checkWritable } from './args.js';
 
 export function ago(iso: string | undefined, now: Date): string {
   if (!iso) return 'never';
@@ -71,14 +71,9 @@ export async function statusCommand(values: FlagValues, io: Out): Promise<number
   const sources = values.host === undefined ? runSources(values) : undefined;
   const inventory = sources ? loadSources(sources.sources, sources) : undefined;
   const hosts = inventory ? selectHosts(inventory, 'all', values.limit) : [];
-  if (values.prom !== undefined) {
-    // Said before the store is read, as fleet commands do: a sweep whose metrics cannot land fails loudly.
-    try {
-      accessSync(dirname(resolve(values.prom)), constants.W_OK);
-    } catch (e) {
-      throw new ConfigError(`--prom ${values.prom}: cannot write there (${(e as NodeJS.ErrnoException).code ?? 'error'}); see docs/monitoring.md for the folder's permissions`);
-    }
-  }
+  // Said before the store is read, as fleet commands do: a sweep whose metrics cannot land fails loudly.
+  for (const [flag, file] of [['html', values.html], ['prom', values.prom]] as const) if (file !== undefined) checkWritable(flag, file);
+
   const store = await Store.open();
   try {
     if (keep) {
