@@ -26,7 +26,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { labDown, labLink, labUp, type LabState } from '../src/lab/lab.js';
 import { checkLabName, uniformSpec } from '../src/lab/spec.js';
-import { renderUnit } from '../src/modules/unit.js';
+import { renderUnit } from '../src/remote/files/unit.js';
 import { run } from '../src/util/proc.js';
 import { shQuote } from '../src/util/quote.js';
 

@@ -1,6 +1,6 @@
-/** `fleetmasq snippet entrypoint`: prints the entry-point fragment (src/modules/snippet.ts). */
+/** `fleetmasq snippet entrypoint`: prints the entry-point fragment (src/remote/files/snippet.ts). */
 import { ConfigError, EXIT } from '../errors.js';
-import { entrypointSnippet } from '../modules/snippet.js';
+import { entrypointSnippet } from '../remote/files/snippet.js';
 import { specError } from '../modules/rule.js';
 import type { FlagValues } from './commands.js';
 import type { Out } from './output.js';

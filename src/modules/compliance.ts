@@ -7,10 +7,11 @@ import type { Facts } from '../facts/facts.js';
 import type { PersistenceMode } from '../inventory/vars.js';
 import { RC_LOCAL, UNIT_NAME, UNIT_PATH } from '../remote/paths.js';
 import { rootState, rootStateText, WAYS_OUT, type RootState } from '../facts/storage.js';
-import { blockDamage, findBlock } from './rclocal.js';
+import { blockDamage, findBlock } from '../remote/files/rclocal.js';
 import { chooseInterface, countRule, ifaceList, masqueradeInterfaces, partMatches, type RuleBackend } from './rule.js';
-import { renderUnit, unitInterface } from './unit.js';
-import { HOOK_PATH, hookState, presentManagers } from './hooks.js';
+import { renderUnit, unitInterface } from '../remote/files/unit.js';
+import { HOOK_PATH } from '../remote/files/hooks.js';
+import { hookState, presentManagers } from './hooks.js';
 import { nftHookState, presentNftFlushers } from './nfthooks.js';
 import { MANAGER_UNIT, type HookManager, type ManagerFacts } from '../facts/managers.js';
 

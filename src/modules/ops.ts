@@ -1,15 +1,16 @@
 /**
- * Typed operations: what a plan will do to a robot. Each operation's words, its diff and its shell are
- * derived from it here, in one place: a planner only decides which operations a robot needs.
+ * Typed operations: what a plan will do to a robot. Each operation's words and its diff are derived
+ * from it here; its shell, from the same operation in src/remote/ops.ts (stepOf). A planner only decides
+ * which operations a robot needs.
  */
-import { RC_LOCAL, UNIT_NAME, UNIT_PATH, MARKER, MARKER_DIR, WANTS_LINK } from '../remote/paths.js';
-import { b64, shQuote, type Step } from '../remote/script.js';
+import { RC_LOCAL, UNIT_NAME, UNIT_PATH } from '../remote/paths.js';
+import { directArgs } from '../remote/firewalld.js';
+import { HOOK_PATH } from '../remote/files/hooks.js';
+import { findBlock, type RcFile } from '../remote/files/rclocal.js';
+import { renderUnit } from '../remote/files/unit.js';
 import { unifiedDiff } from '../util/diff.js';
 import type { HookManager, RemoteFile } from '../facts/managers.js';
-import { directArgs, firewalldDirectSh, HOOK_PATH, NEEDS_DAEMON_RELOAD } from './hooks.js';
-import { findBlock, type RcFile } from './rclocal.js';
-import { ensureNftSh, ensureRuleSh, NFT_TABLE, nftIface, ruleArgs, type RuleBackend } from './rule.js';
-import { renderUnit } from './unit.js';
+import { NFT_TABLE, nftIface, ruleArgs, type RuleBackend } from './rule.js';
 
 export type Backend = 'nft' | 'legacy' | 'unknown';
 
@@ -31,31 +32,15 @@ export type Operation =
   | { kind: 'rule-delete'; iface: string; count: number; backend: Backend }
   | { kind: 'rule-delete-other'; iface: string; tool: 'iptables-nft' | 'iptables-legacy' }
   | { kind: 'marker-remove' }
-  /** fleetmasq's hook beside a firewall manager (see hooks.ts): written, and systemd told when it is a drop-in. */
+  /** fleetmasq's hook beside a firewall manager (see src/remote/files/hooks.ts): written, and systemd told when it is a drop-in. */
   | { kind: 'hook'; manager: HookManager; before?: RemoteFile; after: RemoteFile; systemd: boolean }
   /** The hook taken out: the file given back as it was (`after`), or deleted. */
   | { kind: 'hook-remove'; manager: HookManager; before: RemoteFile; after?: RemoteFile; systemd: boolean }
-  /** firewalld's permanent direct rules, through firewalld itself (see hooks.ts): fleetmasq's rule added for `add`, taken out for `remove`. */
+  /** firewalld's permanent direct rules, through firewalld itself (see src/remote/firewalld.ts): fleetmasq's rule added for `add`, taken out for `remove`. */
   | { kind: 'firewalld-direct'; add: string[]; remove: { iface: string; priority: number }[] };
 
 /** The operations that change the live rule (they run last: a robot cut off half-way keeps its boot hook). */
 export const LIVE_RULE_OPS: ReadonlySet<Operation['kind']> = new Set(['rule', 'dedupe', 'rule-move', 'nft-table']);
-
-/** The shell that writes a file on a robot: atomic (temp file, rename) and durable (synced before and after). */
-export function writeFile(path: string, content: string, mode: number): string {
-  return `fm_write ${shQuote(path)} ${mode.toString(8).padStart(4, '0')} ${shQuote(b64(content))}`;
-}
-
-export function deleteRuleSh(iface: string, tool = 'iptables'): string {
-  const rule = ruleArgs(iface);
-  return `while ${tool} -w -t nat -C ${rule} 2>/dev/null; do ${tool} -w -t nat -D ${rule}; done`;
-}
-
-/** Reloads systemd only if its view of our unit differs from the file on disk. */
-export const RELOAD_IF_STALE = `case "$(systemctl show -p LoadState -p NeedDaemonReload ${UNIT_NAME} 2>/dev/null | sort | tr '\\n' ' ')" in
-  'LoadState=loaded NeedDaemonReload=no ') ;;
-  *) systemctl daemon-reload ;;
-esac`;
 
 /** A rule as read from fleetmasq's nftables table (an -S line), as nftables writes it. */
 const nftLine = (r: string) => `oifname "${nftIface(/ -o (\S+) /.exec(r)?.[1] ?? '?')}" masquerade`;
@@ -152,74 +137,3 @@ export function diffOf(op: Operation): string | undefined {
   }
 }
 
-/** The operation as one step of the change script. */
-export function stepOf(op: Operation): Step {
-  const name =
-    op.kind === 'marker-remove' ? 'marker' : op.kind === 'hook' || op.kind === 'hook-remove' ? `${op.kind}-${op.manager}` : op.kind === 'firewalld-direct' ? (op.add.length ? 'hook-firewalld' : 'hook-remove-firewalld') : op.kind;
-  return { name, sh: shellOf(op) };
-}
-
-function shellOf(op: Operation): string {
-  switch (op.kind) {
-    case 'unit':
-      return [
-        ...(op.write ? [writeFile(UNIT_PATH, renderUnit(op.iface, op.ruleBackend), 0o644)] : []),
-        // Enabling is the [Install] symlink; the next boot is what it is for: no reload here.
-        // The enable symlink is made durable like every write (a power cut must not keep the unit and lose its enable).
-        ...(op.enable ? [`systemctl enable --quiet --no-reload ${UNIT_NAME}`, `fm_sync ${WANTS_LINK.slice(0, WANTS_LINK.lastIndexOf('/'))}`] : []),
-        // A manager reload costs ~0.1 s of CPU in the robot's PID 1, so only when systemd's view of the
-        // unit is not what is on disk (an old definition, or a unit still active whose file had been
-        // deleted); a new unit is simply loaded from disk on demand.
-        ...(op.write ? [RELOAD_IF_STALE] : []),
-      ].join('\n');
-    case 'unit-remove':
-      return op.systemd
-        ? // Stopped first (it has no ExecStop: the rule stays until deleted below), so systemd does not
-          // keep a phantom active unit without a file after the reload.
-          `systemctl stop --quiet ${UNIT_NAME} 2>/dev/null || true\nsystemctl disable --quiet --no-reload ${UNIT_NAME} 2>/dev/null || true\nrm -f ${UNIT_PATH}\nfm_sync ${WANTS_LINK.slice(0, WANTS_LINK.lastIndexOf('/'))}\nfm_sync /etc/systemd/system\nsystemctl daemon-reload`
-        : `rm -f ${UNIT_PATH} /etc/systemd/system/*.wants/${UNIT_NAME}\nfm_sync /etc/systemd/system`;
-    case 'rclocal':
-      return writeFile(op.path, op.after.content, op.after.mode);
-    case 'rclocal-restore':
-      return op.after ? writeFile(op.path, op.after.content, op.after.mode) : `rm -f ${RC_LOCAL}\nfm_sync /etc`;
-    case 'rule':
-      return ensureRuleSh(op.iface);
-    case 'nft-table':
-      return ensureNftSh(op.iface);
-    case 'nft-table-remove':
-      return `if nft list table ${NFT_TABLE} >/dev/null 2>&1; then nft delete table ${NFT_TABLE}; fi`;
-    case 'dedupe': {
-      const rule = ruleArgs(op.iface);
-      return `n=$(iptables -w -t nat -S POSTROUTING | grep -cxF -- ${shQuote(`-A ${rule}`)} || true)\nwhile [ "$n" -gt 1 ]; do iptables -w -t nat -D ${rule}; n=$((n-1)); done`;
-    }
-    case 'rule-move':
-      return deleteRuleSh(op.from);
-    case 'rule-delete':
-      return deleteRuleSh(op.iface);
-    case 'rule-delete-other':
-      return deleteRuleSh(op.iface, op.tool);
-    case 'marker-remove':
-      return `rm -f ${MARKER}; rmdir ${MARKER_DIR} 2>/dev/null || true`;
-    case 'hook': {
-      const p = HOOK_PATH[op.manager];
-      const dir = p.slice(0, p.lastIndexOf('/'));
-      return [
-        `mkdir -p ${shQuote(dir)}`,
-        writeFile(p, op.after.content, op.after.mode),
-        ...(NEEDS_DAEMON_RELOAD[op.manager] && op.systemd ? ['systemctl daemon-reload'] : []),
-      ].join('\n');
-    }
-    case 'firewalld-direct':
-      return firewalldDirectSh(op.add, op.remove);
-    case 'hook-remove': {
-      const p = HOOK_PATH[op.manager];
-      const dir = p.slice(0, p.lastIndexOf('/'));
-      return [
-        op.after ? writeFile(p, op.after.content, op.after.mode) : `rm -f ${shQuote(p)}\nfm_sync ${shQuote(dir)}`,
-        // A drop-in directory fleetmasq made goes with its last file.
-        ...(NEEDS_DAEMON_RELOAD[op.manager] ? [`rmdir ${shQuote(dir)} 2>/dev/null || true`] : []),
-        ...(NEEDS_DAEMON_RELOAD[op.manager] && op.systemd ? ['systemctl daemon-reload'] : []),
-      ].join('\n');
-    }
-  }
-}

@@ -1,19 +1,21 @@
 /**
  * Modules as pure planners: facts + desired settings -> the typed operations a robot needs (none when it
  * is already right). The words of each change, its diff and the one remote script that makes them all
- * derive from those operations (src/modules/ops.ts).
+ * derive from those operations (words and diffs: src/modules/ops.ts; each one's shell: src/remote/ops.ts).
  */
 import type { Facts } from '../facts/facts.js';
 import { RC_LOCAL } from '../remote/paths.js';
 import type { Step } from '../remote/script.js';
 import { chooseBackend, type MasqSettings, type Persistence, type Reason, otherBackendWarning, reasonText, rootRefusal } from './compliance.js';
-import { desiredNftHook, presentNftFlushers } from './nfthooks.js';
-import { describe, diffOf, LIVE_RULE_OPS, stepOf, type Backend, type Operation } from './ops.js';
-import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from './rclocal.js';
+import { presentNftFlushers } from './nfthooks.js';
+import { describe, diffOf, LIVE_RULE_OPS, type Backend, type Operation } from './ops.js';
+import { stepOf } from '../remote/ops.js';
+import { blockDamage, deadLinesAfterExit, findBlock, hasMarkers, removeBlock, withBlock } from '../remote/files/rclocal.js';
 import { chooseInterface, countRule, IFACE_RE, ifaceList, partMatches, specError, type RuleBackend } from './rule.js';
-import { desiredHook, firewalldFound, firewalldMissing, foundHooks, presentManagers, withoutHook } from './hooks.js';
+import { firewalldFound, firewalldMissing, foundHooks, presentManagers } from './hooks.js';
+import { desiredHook, desiredNftHook, withoutHook } from '../remote/files/hooks.js';
 import { NFP_RULES_V4 } from '../remote/paths.js';
-import { renderUnit, unitInterface } from './unit.js';
+import { renderUnit, unitInterface } from '../remote/files/unit.js';
 
 export interface Plan {
   iface?: string;
@@ -199,7 +201,7 @@ function draftHooks(facts: Facts, iface: string, d: Draft, be: RuleBackend): voi
   }
   for (const { manager, hook } of presentManagers(facts.managers)) {
     if (manager === 'firewalld') {
-      // Through firewalld itself, never by editing its direct.xml (see hooks.ts).
+      // Through firewalld itself, never by editing its direct.xml (see src/remote/firewalld.ts).
       const add = firewalldMissing(iface, hook);
       if (add.length) d.ops.push({ kind: 'firewalld-direct', add, remove: [] });
       continue;

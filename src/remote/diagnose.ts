@@ -19,9 +19,10 @@
  *   and restores again. Each toggle and each restore writes an audit line. Hangups are ignored: the
  *   program runs to its end and restores itself.
  */
-import { auditLogSh } from '../records/audit.js';
+import { auditLogSh } from './audit.js';
 import { ENV_SH, lockSh, shQuote, unlockSh } from './script.js';
-import { ensureNftSh, NFT_TABLE } from '../modules/rule.js';
+import { NFT_TABLE } from '../modules/rule.js';
+import { ensureNftSh } from './rule.js';
 
 export const DIAGNOSE_PY = String.raw`
 import json, os, re, signal, socket, struct, subprocess, sys, time

@@ -29,7 +29,7 @@ export const AUDIT_LOG = `${AUDIT_DIR}/audit.log`;
 export const UPTIME_PATH = '/proc/uptime';
 
 /**
- * Where fleetmasq hooks into the firewall managers that flush the nat table (see src/modules/hooks.ts):
+ * Where fleetmasq hooks into the firewall managers that flush the nat table (see src/remote/files/hooks.ts):
  * a netfilter-persistent plugin (its own file), a drop-in for nftables.service (its own file), a managed
  * block in ufw's after.init and in firewalld's permanent direct rules.
  */

@@ -7,7 +7,8 @@
  * each word reaches the robot quoted, as one argument. A wrapper script on the robot does anything more.
  */
 import { BOOT_ID_PATH, BOOT_ID_RE } from './paths.js';
-import { shQuote } from '../util/quote.js';
+import { shQuote } from './quote.js';
+import { ENV_SH, lockSh, unlockSh, type LockSpec } from './script.js';
 
 /** One word of an operator's command: letters, digits and _ . / : = + , @ - (so `shutdown -r +0`, `/opt/vendor/reboot --now`). */
 export const COMMAND_WORD = '[A-Za-z0-9_./:=+,@-]+';
@@ -35,6 +36,18 @@ export function startRebootSh(systemd: boolean, words?: string[]): string {
   return systemd
     ? `systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms -- ${quoted(words)}`
     : `nohup sh -c 'sleep 1; exec "$0" "$@"' ${quoted(words)} >/dev/null 2>&1 &`;
+}
+
+/**
+ * The one command that reboots a robot: scheduled 1 s ahead, detached (startRebootSh), with PATH and
+ * working directory fixed as for every other root command (ENV_SH). With a lock, it is held until the
+ * robot goes down (it lives in /run, which the boot clears); a reboot that could not be started lets go
+ * of it at once.
+ */
+export function rebootScript(systemd: boolean, words: string[] | undefined, lock?: LockSpec): string {
+  const cmd = `${ENV_SH}\n${startRebootSh(systemd, words)}`;
+  if (!lock) return `set -e\n${cmd}`;
+  return `set -e\n${lockSh(lock)}\n{ ${cmd}\n} || { fm_rc=$?; ${unlockSh(lock.runId)}\nexit $fm_rc; }`;
 }
 
 /** The shell that prints the robot's boot id (its kernel's, or the operator's command's first line). */

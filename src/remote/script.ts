@@ -1,9 +1,9 @@
 /**
- * The one owner of the shell that runs on robots: the script preamble, quoting, the markers that
- * delimit a script's output, and their parser. Facts (src/facts) and changes (src/modules) write their
- * fragments; this module puts them together and reads the result back.
+ * The change script's frame: its preamble and helpers (fm_write, fm_sync), the markers that delimit a
+ * script's output and their parser, the boot marker, and the robot's lock. Each operation's own step is
+ * src/remote/ops.ts's; the facts' sections are src/facts'; the whole change script is src/remote/change.ts.
  */
-import { shQuote } from '../util/quote.js';
+import { shQuote } from './quote.js';
 import { BOOT_ID_PATH, LOCK, LOCK_DIR, MARKER, MARKER_DIR, UPTIME_PATH } from './paths.js';
 
 export { shQuote };

@@ -5,8 +5,7 @@
 import { HostError } from '../errors.js';
 import { type Facts } from '../facts/facts.js';
 import { checkCompliance, type Compliance } from '../modules/compliance.js';
-import { ENV_SH, lockSh, unlockSh } from '../remote/script.js';
-import { bootIdSh, COMMAND_RULE, commandWords, startRebootSh, wellFormedBootId } from '../remote/reboot.js';
+import { bootIdSh, COMMAND_RULE, commandWords, rebootScript, wellFormedBootId } from '../remote/reboot.js';
 import type { Vars } from '../inventory/inventory.js';
 import type { SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from '../runner/runner.js';
@@ -84,14 +83,9 @@ export function rebootTask(o: RebootOptions): HostTask {
       const oldId = own.bootId ? await customBootId(conn, own.bootId, o.commandTimeoutMs) : before.bootId;
       ctx.step('rebooting');
       const t0 = Date.now();
-      // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down.
-      // PATH and working directory fixed as for every other root command (see ENV_SH).
-      const cmd = `${ENV_SH}\n${startRebootSh(before.systemd, own.reboot)}`;
-      // The lock is held until the robot goes down (it lives in /run, which the boot clears).
-      // A reboot that could not be started lets go of it at once.
-      const lock = o.lock ? `${lockSh(lockSpec(o.lock, 120_000))}\n` : '';
-      const run = o.lock ? `{ ${cmd}\n} || { fm_rc=$?; ${unlockSh(o.lock.runId)}\nexit $fm_rc; }` : cmd;
-      const r = await conn.exec(`set -e\n${lock}${run}`, { timeoutMs: 30_000 });
+      // Scheduled 1 s ahead, detached: the SSH command returns before the link goes down. The lock is
+      // held until the robot goes down; a reboot that could not be started lets go of it at once.
+      const r = await conn.exec(rebootScript(before.systemd, own.reboot, o.lock ? lockSpec(o.lock, 120_000) : undefined), { timeoutMs: 30_000 });
       throwIfLocked(r);
       if (r.code !== 0) throw new HostError('command', `could not start the reboot: ${r.stderr.trim() || `exit ${r.code}`}`);
       return { out, before, pre, t0, oldId };

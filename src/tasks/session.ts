@@ -3,13 +3,12 @@
  * lock protocol around a change (take it, re-read the facts, plan again when another run changed the
  * robot), running a plan's one script, and judging compliance.
  */
-import { createHash } from 'node:crypto';
 import { HostError } from '../errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
 import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings, type Reason } from '../modules/compliance.js';
 import { type Plan } from '../modules/plan.js';
-import { lockInfo, lockMessage, lockSh, parseRun, renderScript, unlockSh, type LockInfo, type LockSpec } from '../remote/script.js';
-import { auditLogSh } from '../records/audit.js';
+import { lockInfo, lockMessage, parseRun, type LockInfo, type LockSpec } from '../remote/script.js';
+import { changeScript, hashOfFacts } from '../remote/change.js';
 import type { Vars } from '../inventory/inventory.js';
 import { interfaceSpec, truthy } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
@@ -49,10 +48,6 @@ const factsHash = new WeakMap<Facts, string>();
 const factsText = new WeakMap<Facts, string>();
 /** The change script's own output, for facts gathered at its end. */
 const changeOutput = new WeakMap<Facts, HostRaw>();
-
-export function hashOfFacts(stdout: string): string {
-  return createHash('sha256').update(stdout.split('\n').filter((l) => !l.startsWith('@now=')).join('\n')).digest('hex');
-}
 
 export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Promise<Facts> {
   const r = await conn.exec(FACTS_SCRIPT, { timeoutMs });
@@ -112,19 +107,6 @@ class LockHeld extends Error {
 /** The robot changed between the facts a plan was made from and the moment its change held the lock. */
 class StaleFacts extends Error {}
 
-/**
- * Once a change holds the lock, the facts are read again on the robot and compared with those the plan
- * was made from; if another run changed the robot in between, the lock is let go and the change does
- * nothing (`@@FM stale`, exit 76): the controller plans again from fresh facts.
- */
-export function freshFactsSh(hash: string, unlock: string): string {
-  return `fm_h=$( { sh -s <<'FMFACTS'
-${FACTS_SCRIPT}
-FMFACTS
-} 2>/dev/null | grep -v '^@now=' | sha256sum )
-if [ "\${fm_h%% *}" != ${hash} ]; then ${unlock}; fm_say "@@FM stale"; exit 76; fi`;
-}
-
 /** Throws LockHeld when a command's result says another run holds the robot's lock. */
 export function throwIfLocked(r: ExecResult): void {
   const info = r.code === 75 ? lockInfo(r.stdout) : undefined;
@@ -162,16 +144,13 @@ export async function withLockWait<T>(ctx: HostContext, o: TaskOptions, attempt:
 export async function execute(ctx: HostContext, conn: SshConnection, plan: Plan, o: TaskOptions, from: Facts): Promise<Facts | undefined> {
   if (!plan.steps.length) return undefined;
   ctx.step(`changing: ${plan.steps.map((s) => s.name).join(', ')}`);
-  const hash = factsHash.get(from);
-  const steps = [
+  const script = changeScript(plan.steps, {
     // Let go however the script ends (a failed step, a signal): a trap in the script (until: 'exit').
-    ...(o.lock ? [{ name: 'lock', sh: lockSh(lockSpec(o.lock, o.commandTimeoutMs, 'exit')) }] : []),
-    ...(o.lock && hash ? [{ name: 'fresh', sh: freshFactsSh(hash, unlockSh(o.lock.runId)) }] : []),
-    ...plan.steps,
-    ...(o.audit ? [{ name: 'audit', sh: auditLogSh(plan.changes, o.audit.by, o.audit.command) }] : []),
-    ...(o.lock ? [{ name: 'unlock', sh: unlockSh(o.lock.runId) }] : []),
-  ];
-  const r = await conn.exec(renderScript(steps, FACTS_SCRIPT), { timeoutMs: o.commandTimeoutMs });
+    ...(o.lock ? { lock: lockSpec(o.lock, o.commandTimeoutMs, 'exit') } : {}),
+    factsHash: factsHash.get(from),
+    ...(o.audit ? { audit: { changes: plan.changes, ...o.audit } } : {}),
+  });
+  const r = await conn.exec(script, { timeoutMs: o.commandTimeoutMs });
   throwIfLocked(r);
   if (r.code === 76 && /^@@FM stale$/m.test(r.stdout)) throw new StaleFacts();
   const run = parseRun(r.stdout);

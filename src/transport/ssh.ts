@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { NodeSSH } from 'node-ssh';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { HostError } from '../errors.js';
-import { shQuote } from '../util/quote.js';
+import { commandLine } from '../remote/become.js';
 import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry, type KnownHostsIndex } from './knownhosts.js';
 import type { SshTarget } from './target.js';
 import { installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth } from './fastauth.js';
@@ -368,14 +368,6 @@ export class SshConnection {
     }
     for (const p of this.proxies) if (p.exitCode === null) p.kill('SIGTERM');
   }
-}
-
-/** The remote command: the script for `sh -c`, through sudo when it becomes (with a prompt only when a password will answer it). */
-function commandLine(script: string, become?: { user: string; prompt?: string }): string {
-  const sh = `sh -c ${shQuote(script)}`;
-  if (!become) return sh;
-  const u = shQuote(become.user);
-  return become.prompt !== undefined ? `sudo -H -S -p ${shQuote(become.prompt)} -u ${u} -- ${sh}` : `sudo -H -n -u ${u} -- ${sh}`;
 }
 
 /** sudo's own refusal in a command's stderr, as a `become` failure (undefined: sudo was not the problem). */

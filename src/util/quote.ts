@@ -1,6 +1,2 @@
-/** POSIX shell single-quoting: the result is always one literal word. */
-export function shQuote(s: string): string {
-  if (s === '') return "''";
-  if (/^[A-Za-z0-9_\-.,:/@%+=]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+/** Kept for callers outside src/remote (the lab, transport): robot shell's quoting lives in src/remote/quote.ts. */
+export { shQuote } from '../remote/quote.js';

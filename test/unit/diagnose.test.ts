@@ -204,7 +204,7 @@ test('the diagnose command runs python3 isolated (-I) from /, and with --ab hold
   assert.ok(ttl > 700, `the lock (${ttl} s) outlives the restore timer (700 s)`);
   const params = JSON.parse(/python3 -I - '(.*)' <<'FMPY'/.exec(ab)![1]!.replaceAll("'\\''", "'"));
   assert.match(params.restoreSh, /for fm_i in '?wlan0'?; do/);
-  // The audit line (src/records/audit.ts): to the journal and to root's own audit log.
+  // The audit line (src/remote/audit.ts): to the journal and to root's own audit log.
   assert.match(params.audit.off, /fm_am='diagnose --ab by me@ctl: A\/B experiment: masquerading switched off \(wlan0\)'/);
   assert.match(params.audit.off, /logger -t fleetmasq -- "\$fm_am"/);
   assert.match(params.audit.off, />> \/var\/log\/fleetmasq\/audit\.log/);

@@ -3,10 +3,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManagers, parseTimestamp, parseUnits, type ManagerFacts } from '../../src/facts/managers.js';
 import type { Facts } from '../../src/facts/facts.js';
-import { desiredHook, directRules, firewalldDirectSh, firewalldFound, firewalldMissing, hookState, withoutHook } from '../../src/modules/hooks.js';
+import { firewalldFound, firewalldMissing, hookState } from '../../src/modules/hooks.js';
+import { desiredHook, withoutHook } from '../../src/remote/files/hooks.js';
+import { directRules, firewalldDirectSh } from '../../src/remote/firewalld.js';
 import { planApply, planRemove } from '../../src/modules/plan.js';
 import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
-import { renderUnit } from '../../src/modules/unit.js';
+import { renderUnit } from '../../src/remote/files/unit.js';
 import { managersText } from '../../src/report/summary.js';
 import { BOOT, factsWith } from '../helpers/facts.js';
 

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { parseFacts, UNIT_NAME, UNIT_PATH, WANTS_LINK, type Facts } from '../../src/facts/facts.js';
 import { planApply, planRemove } from '../../src/modules/plan.js';
 import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
-import { RELOAD_IF_STALE } from '../../src/modules/ops.js';
+import { RELOAD_IF_STALE } from '../../src/remote/ops.js';
 import { renderScript } from '../../src/remote/script.js';
 import { chooseInterface } from '../../src/modules/rule.js';
-import { renderUnit } from '../../src/modules/unit.js';
-import { withBlock } from '../../src/modules/rclocal.js';
+import { renderUnit } from '../../src/remote/files/unit.js';
+import { withBlock } from '../../src/remote/files/rclocal.js';
 import { unifiedDiff } from '../../src/util/diff.js';
 import { BOOT, factsWith } from '../helpers/facts.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BEGIN, END, blockDamage, deadLinesAfterExit, findBlock, removeBlock, withBlock } from '../../src/modules/rclocal.js';
+import { BEGIN, END, blockDamage, deadLinesAfterExit, findBlock, removeBlock, withBlock } from '../../src/remote/files/rclocal.js';
 import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
 import { run } from '../../src/util/proc.js';
 

@@ -17,7 +17,7 @@ import { checkCompliance, type MasqSettings } from '../../src/modules/compliance
 import { planApply, planRemove, type Plan } from '../../src/modules/plan.js';
 import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
 import { lockInfo, lockMessage, lockSh, renderScript, shQuote, unlockSh, type LockSpec } from '../../src/remote/script.js';
-import { writeFile } from '../../src/modules/ops.js';
+import { writeFile } from '../../src/remote/ops.js';
 import { run } from '../../src/util/proc.js';
 import { abRestoreSh } from '../../src/remote/diagnose.js';
 import { chooseInterface } from '../../src/modules/rule.js';
@@ -343,7 +343,7 @@ test('fast tier: hooks beside netfilter-persistent, nftables, ufw and firewalld:
 
 test('fast tier: a change that holds the lock checks the facts it was planned from still hold; if another run changed the robot, it does nothing and lets go', async () => {
   const { lockSh, unlockSh } = await import('../../src/remote/script.js');
-  const { freshFactsSh, hashOfFacts } = await import('../../src/tasks/session.js');
+  const { freshFactsSh, hashOfFacts } = await import('../../src/remote/change.js');
   const s = await sandbox({ systemd: true });
   const hash = hashOfFacts((await s.sh(FACTS_SCRIPT)).stdout);
   const script = renderScript([
@@ -365,8 +365,8 @@ test('fast tier: a change that holds the lock checks the facts it was planned fr
 });
 
 test('fast tier: an interface list puts the rule on every interface even when one fails, and says it failed; the unit line runs the same', async () => {
-  const { ensureRuleSh } = await import('../../src/modules/rule.js');
-  const { renderUnit } = await import('../../src/modules/unit.js');
+  const { ensureRuleSh } = await import('../../src/remote/rule.js');
+  const { renderUnit } = await import('../../src/remote/files/unit.js');
   const s = await sandbox({ systemd: true });
   // iptables that refuses one interface.
   const stub = readFileSync(join(s.dir, 'bin', 'iptables'), 'utf8').replace('op=$1; shift; rule="$*"', 'op=$1; shift; rule="$*"\ncase "$rule" in *"-o bad0 "*) [ "$op" = -A ] && exit 1;; esac');
@@ -501,7 +501,7 @@ describe('fast tier: the robot lock on failure paths (issue 24)', () => {
 
 describe('fast tier: audit lines a robot user cannot forge (issue 24)', () => {
   test('a change\'s audit line is appended whole to a root-only log (folder 0700, file 0600), one line per change, and to syslog', async () => {
-    const { auditLogSh } = await import('../../src/records/audit.js');
+    const { auditLogSh } = await import('../../src/remote/audit.js');
     const s = await sandbox({ systemd: true });
     writeFileSync(join(s.dir, 'bin', 'logger'), '#!/bin/sh\necho "$*" >> "$SANDBOX/logger.log"\n', { mode: 0o755 });
     mkdirSync(join(s.root, 'var/log'), { recursive: true });
@@ -526,7 +526,7 @@ describe('fast tier: audit lines a robot user cannot forge (issue 24)', () => {
   });
 
   test('a log folder that is a symbolic link is not written through; no logger, no /var/log: the change still succeeds', async () => {
-    const { auditLogSh } = await import('../../src/records/audit.js');
+    const { auditLogSh } = await import('../../src/remote/audit.js');
     const s = await sandbox({ systemd: true });
     mkdirSync(join(s.root, 'var/log'), { recursive: true });
     mkdirSync(join(s.dir, 'elsewhere'));

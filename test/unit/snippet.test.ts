@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { entrypointSnippet } from '../../src/modules/snippet.js';
+import { entrypointSnippet } from '../../src/remote/files/snippet.js';
 import { run } from '../../src/util/proc.js';
 
 const IPTABLES = `#!/bin/sh

@@ -11,7 +11,7 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts/facts.js';
 import { parseStorage, rootState, STORAGE_SH, type StorageFacts } from '../../src/facts/storage.js';
 import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
 import { planApply, planPersist, planRemove, planRule } from '../../src/modules/plan.js';
-import { renderUnit } from '../../src/modules/unit.js';
+import { renderUnit } from '../../src/remote/files/unit.js';
 import { sections } from '../../src/remote/script.js';
 import { run } from '../../src/util/proc.js';
 import { BOOT, factsWith } from '../helpers/facts.js';

@@ -1,7 +1,8 @@
-/** The systemd unit (pure rendering). Ordered before network-pre.target; writes the boot marker. */
-import { UNIT_NAME } from '../remote/paths.js';
-import { bootMarkerSh } from '../remote/script.js';
-import { ensureRuleSh, nftBatch, specIn, type RuleBackend } from './rule.js';
+/** fleetmasq's systemd unit, as written on robots. Ordered before network-pre.target; writes the boot marker. */
+import type { RuleBackend } from '../../modules/rule.js';
+import { UNIT_NAME } from '../paths.js';
+import { ensureRuleSh, nftBatch, specIn } from '../rule.js';
+import { bootMarkerSh } from '../script.js';
 
 export function renderUnit(iface: string, backend: RuleBackend = 'iptables'): string {
   // nftables: nft's own command line, no shell (the batch holds no $, % or quotes systemd would read).

@@ -1,11 +1,12 @@
 /**
- * rc.local editing (pure). fleetmasq's lines live in one delimited block placed before the first
- * top-level `exit` (lines after it never run), or at the end when there is none. Every other byte is
- * kept, and the block records what apply changed (file created, shebang added, mode, missing final
+ * rc.local as written on robots (pure editing). fleetmasq's lines live in one delimited block placed
+ * before the first top-level `exit` (lines after it never run), or at the end when there is none. Every
+ * other byte is kept, and the block records what apply changed (file created, shebang added, mode, missing final
  * newline), so removing it gives back the file exactly as it was.
  */
-import { bootMarkerSh } from '../remote/script.js';
-import { ensureNftSh, ensureRuleSh, specIn, type RuleBackend } from './rule.js';
+import type { RuleBackend } from '../../modules/rule.js';
+import { ensureNftSh, ensureRuleSh, specIn } from '../rule.js';
+import { bootMarkerSh } from '../script.js';
 
 export const BEGIN = '# BEGIN fleetmasq managed block: NAT masquerade for WebRTC (do not edit; `fleetmasq remove` takes it out)';
 export const END = '# END fleetmasq managed block';

@@ -4,7 +4,7 @@
  * idempotent (the rule once per interface however often the container restarts), and it never fails
  * the entry point it sits in (even under `set -e`): it says on stderr what it could not do.
  */
-import { ifaceList, ruleArgs } from './rule.js';
+import { ifaceList, ruleArgs } from '../../modules/rule.js';
 
 export function entrypointSnippet(spec: string): string {
   const auto = spec === 'auto';
