@@ -74,9 +74,9 @@ const UID = fact({
   sh: 'while read -r k r e _; do [ "$k" = Uid: ] && { echo "$e"; break; }; done < /proc/self/status',
   reads: ['/proc/self/status'],
   parse: (l) => {
-    const uid = Number(first(l));
-    if (!Number.isInteger(uid) || uid < 0) throw new FactsError(`unexpected uid '${first(l).slice(0, 40)}'`);
-    return { uid };
+    // Decimal digits only: not '', '0x0', '1e3' or ' ' (which Number() reads as numbers, some as root's 0).
+    if (!/^\d{1,10}$/.test(first(l))) throw new FactsError(`unexpected uid '${first(l).slice(0, 40)}'`);
+    return { uid: Number(first(l)) };
   },
 });
 
