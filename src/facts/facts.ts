@@ -127,55 +127,53 @@ esac`,
   },
 });
 
-interface Routes {
-  /** Default routes whose interface name fleetmasq accepts (see src/remote/values.ts). */
-  routes: Route[];
-  /** Default routes on an interface whose name fleetmasq refuses (never used, only reported). */
-  refusedRoutes?: Route[];
+/** What the robot lists, split: those whose interface name fleetmasq accepts, and those it refuses. */
+function byName<T>(items: T[], name: (t: T) => string): { accepted: T[]; refused?: T[] } {
+  const refused = items.filter((t) => !isIfaceName(name(t)));
+  // A name fleetmasq would refuse in the inventory is kept apart: it can never become the uplink.
+  return { accepted: items.filter((t) => isIfaceName(name(t))), ...(refused.length ? { refused } : {}) };
+}
+
+/** A default route line of `ip -o -4 route show default` (other lines: none). */
+function routeOf(x: string): Route[] {
+  const dev = /\bdev (\S+)/.exec(x)?.[1];
+  if (!dev || !x.startsWith('default')) return [];
+  const via = /\bvia (\S+)/.exec(x)?.[1];
+  return [{ dev, metric: Number(/\bmetric (\d{1,10})\b/.exec(x)?.[1] ?? 0), ...(via !== undefined && isIPv4(via) ? { via } : {}) }];
 }
 
 const ROUTES = fact({
   name: 'routes',
   sh: 'ip -o -4 route show default 2>&1',
   reads: [],
-  parse: (l): Routes => {
-    const f: Routes = { routes: [] };
-    for (const x of l) {
-      const dev = /\bdev (\S+)/.exec(x)?.[1];
-      if (!dev || !x.startsWith('default')) continue;
-      const via = /\bvia (\S+)/.exec(x)?.[1];
-      const r: Route = { dev, metric: Number(/\bmetric (\d{1,10})\b/.exec(x)?.[1] ?? 0), ...(via !== undefined && isIPv4(via) ? { via } : {}) };
-      // A name fleetmasq would refuse in the inventory is kept apart: it can never become the uplink.
-      if (isIfaceName(dev)) f.routes.push(r);
-      else (f.refusedRoutes ??= []).push(r);
-    }
-    return f;
+  parse: (
+    l,
+  ): {
+    /** Default routes whose interface name fleetmasq accepts (see src/remote/values.ts). */
+    routes: Route[];
+    /** Default routes on an interface whose name fleetmasq refuses (never used, only reported). */
+    refusedRoutes?: Route[];
+  } => {
+    const { accepted, refused } = byName(l.flatMap(routeOf), (r) => r.dev);
+    return { routes: accepted, ...(refused ? { refusedRoutes: refused } : {}) };
   },
 });
 
-interface Links {
-  links: Link[];
-  /** Interfaces whose names fleetmasq refuses (left out of links). */
-  refusedLinks?: string[];
+/** A line of `ip -o link show` (other lines: none). */
+function linkOf(x: string): Link[] {
+  const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(x);
+  if (!m) return [];
+  const flags = m[2]!.split(',');
+  return [{ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') }];
 }
 
 const LINKS = fact({
   name: 'links',
   sh: 'ip -o link show 2>&1',
   reads: [],
-  parse: (l): Links => {
-    const f: Links = { links: [] };
-    for (const x of l) {
-      const m = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>/.exec(x);
-      if (!m) continue;
-      const flags = m[2]!.split(',');
-      if (!isIfaceName(m[1]!)) {
-        (f.refusedLinks ??= []).push(m[1]!);
-        continue;
-      }
-      f.links.push({ name: m[1]!, up: flags.includes('UP'), lowerUp: flags.includes('LOWER_UP') });
-    }
-    return f;
+  parse: (l): { links: Link[]; /** Interfaces whose names fleetmasq refuses (left out of links). */ refusedLinks?: string[] } => {
+    const { accepted, refused } = byName(l.flatMap(linkOf), (k) => k.name);
+    return { links: accepted, ...(refused ? { refusedLinks: refused.map((k) => k.name) } : {}) };
   },
 });
 
