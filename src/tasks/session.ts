@@ -75,12 +75,14 @@ export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Prom
  * of them (the uplink, the rule, persistence, the managers beside fleetmasq's hooks).
  */
 export function describe(facts: Facts, c?: Compliance): HostDetails {
+  // The iptables backend the facts show, unless the rule is fleetmasq's own nftables table.
+  const { backend, ...shown } = factDetails(facts);
   return {
     interface: c?.iface,
     ...(c && (c.iface?.includes(',') || c.iface?.includes('+')) ? { matched: c.matched } : {}),
-    ...factDetails(facts),
-    ...(c?.ruleBackend === 'nft' ? { backend: 'nftables' } : {}),
+    backend: c?.ruleBackend === 'nft' ? 'nftables' : backend,
     persistence: c?.method,
+    ...shown,
     ruleCount: c?.ruleCount,
     duplicates: c?.duplicates,
     persistenceInstalled: c?.persistenceInstalled,
