@@ -5,6 +5,8 @@
  * Output: `@key` lines open a sub-section, the lines after it are its data.
  */
 import { FIREWALLD_DIRECT, NFP_HOOK, NFP_RULES_V4, NFT_CONF, NFT_DROPIN, UFW_AFTER_INIT } from '../remote/paths.js';
+import { shQuote as q } from '../remote/script.js';
+import { fact } from './section.js';
 
 /** The managers that flush the nat table (so that fleetmasq hooks in beside them). */
 export const HOOK_MANAGERS = ['netfilter-persistent', 'nftables', 'ufw', 'firewalld'] as const;
@@ -65,17 +67,17 @@ export interface ManagerFacts {
 }
 
 const fileSh = (key: string, path: string) =>
-  `if [ -f ${path} ]; then [ -L ${path} ] && echo @${key}.link; echo @${key}.mode; stat -L -c %a ${path}; echo @${key}.b64; base64 ${path}; fi`;
+  `if [ -f ${q(path)} ]; then [ -L ${q(path)} ] && echo @${key}.link; echo @${key}.mode; stat -L -c %a ${q(path)}; echo @${key}.b64; base64 ${q(path)}; fi`;
 
-export const MANAGERS_SH = `u=
+const MANAGERS_SH = `u=
 if [ -x /usr/sbin/netfilter-persistent ]; then
   echo @nfp; u="$u netfilter-persistent.service"
-  if [ -r ${NFP_RULES_V4} ]; then echo @nfp.rules; grep -E '^\\*nat|^-A .*MASQUERADE' ${NFP_RULES_V4}; fi
+  if [ -r ${q(NFP_RULES_V4)} ]; then echo @nfp.rules; grep -E '^\\*nat|^-A .*MASQUERADE' ${q(NFP_RULES_V4)}; fi
 fi
 ${fileSh('nfp.hook', NFP_HOOK)}
 if [ -x /usr/sbin/nft ] && { [ -e /lib/systemd/system/nftables.service ] || [ -e /usr/lib/systemd/system/nftables.service ]; }; then
   echo @nft; u="$u nftables.service"
-  grep -qE '^[[:space:]]*flush[[:space:]]+ruleset' ${NFT_CONF} 2>/dev/null && echo @nft.flushes
+  grep -qE '^[[:space:]]*flush[[:space:]]+ruleset' ${q(NFT_CONF)} 2>/dev/null && echo @nft.flushes
 fi
 ${fileSh('nft.hook', NFT_DROPIN)}
 if [ -x /usr/sbin/ufw ]; then
@@ -211,3 +213,22 @@ export function parseManagers(lines: string[]): ManagerFacts {
   }
   return f;
 }
+
+/** The paths the managers section reads: the managers' programs, their settings, fleetmasq's hooks. */
+const MANAGERS_READS = [
+  '/usr/sbin/netfilter-persistent', NFP_RULES_V4, NFP_HOOK,
+  '/usr/sbin/nft', '/lib/systemd/system/nftables.service', '/usr/lib/systemd/system/nftables.service', NFT_CONF, NFT_DROPIN,
+  '/usr/sbin/ufw', '/etc/ufw/ufw.conf', '/etc/default/ufw', '/etc/ufw/sysctl.conf', '/etc/ufw/before.rules', UFW_AFTER_INIT,
+  '/usr/sbin/firewalld', '/etc/firewalld/firewalld.conf', '/usr/lib/python3/dist-packages/firewall/config/__init__.py',
+  '/usr/lib/python3*/site-packages/firewall/config/__init__.py', FIREWALLD_DIRECT,
+  '/run/docker.sock', '/usr/bin/dockerd', '/proc/sys/net/ipv4/ip_forward',
+  '/usr/sbin/NetworkManager', '/sbin/ifup', '/etc/network/interfaces', '/usr/bin/networkd-dispatcher', '/usr/local/bin/k3s',
+];
+
+/** The robot's other firewall managers, and fleetmasq's hooks beside them (shown through compliance: managerReports). */
+export const MANAGERS = fact({
+  name: 'managers',
+  sh: MANAGERS_SH,
+  reads: MANAGERS_READS,
+  parse: (l): { /** The robot's other firewall managers, and fleetmasq's hooks beside them. */ managers: ManagerFacts } => ({ managers: parseManagers(l) }),
+});

@@ -5,6 +5,7 @@
  * are the mounts that hold /etc and /usr (from /proc/mounts), the mounts that hold an overlay's upper
  * layer, and the kernel command line's overlay switches; rootState judges them (pure).
  */
+import { fact } from './section.js';
 
 /** A mount as /proc/mounts shows it (the mount point unescaped). */
 export interface MountFact {
@@ -77,6 +78,14 @@ export function parseStorage(lines: string[]): StorageFacts {
   }
   return s;
 }
+
+/** Whether what fleetmasq writes under /etc survives a boot (a volatile or read-only root). */
+export const STORAGE = fact({
+  name: 'storage',
+  sh: STORAGE_SH,
+  reads: ['/proc/mounts', '/proc/cmdline'],
+  parse: (l): { /** The file systems that hold fleetmasq's boot persistence (see src/facts/storage.ts). */ storage?: StorageFacts } => ({ storage: parseStorage(l) }),
+});
 
 /**
  * How a location's file system behaves across a boot:

@@ -1,17 +1,18 @@
 import type { HostErrorKind } from '../errors.js';
 import type { ManagerReport } from '../modules/compliance.js';
+import type { FactDetails } from '../facts/facts.js';
 
 export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 
-/** What a run learned about a robot, for the reports (every field optional: a robot may fail early). */
-export interface HostDetails {
+/**
+ * What a run learned about a robot, for the reports (every field optional: a robot may fail early): what
+ * its facts show (declared with each fact: src/facts), and what the commands judged.
+ */
+export interface HostDetails extends FactDetails {
   interface?: string;
   /** The robot's interfaces a list or wildcard matched when checked. */
   matched?: string[];
-  backend?: string;
   persistence?: 'systemd' | 'rc.local' | 'external';
-  bootId?: string;
-  systemd?: boolean;
   ruleCount?: number;
   /** Copies of the rule beyond the first, per interface, summed. */
   duplicates?: number;

@@ -4,7 +4,7 @@
  * robot), running a plan's one script, and judging compliance.
  */
 import { HostError } from '../errors.js';
-import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts/facts.js';
+import { FACTS_SCRIPT, factDetails, parseFacts, type Facts } from '../facts/facts.js';
 import { checkCompliance, managerReports, reasonText, type Compliance, type MasqSettings, type Reason } from '../modules/compliance.js';
 import { type Plan } from '../modules/plan.js';
 import { lockInfo, lockMessage, parseRun, type LockInfo, type LockSpec } from '../remote/script.js';
@@ -13,7 +13,7 @@ import type { Vars } from '../inventory/inventory.js';
 import { interfaceSpec, truthy } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext } from '../runner/runner.js';
-import { emptyOutcome, reason, type HostOutcome, type HostRaw, type ReasonItem } from '../runner/types.js';
+import { emptyOutcome, reason, type HostDetails, type HostOutcome, type HostRaw, type ReasonItem } from '../runner/types.js';
 
 export interface TaskOptions {
   /** Overrides of the inventory's masquerade_interface / masquerade_persistence. */
@@ -65,14 +65,19 @@ export async function gatherFacts(conn: SshConnection, timeoutMs?: number): Prom
   }
 }
 
-export function describe(facts: Facts, c?: Compliance): Record<string, unknown> {
+/**
+ * A robot's details: what its facts show (each fact's own `show`, src/facts), then what compliance judged
+ * of them (the uplink, the rule, persistence, the managers beside fleetmasq's hooks).
+ */
+export function describe(facts: Facts, c?: Compliance): HostDetails {
+  // The iptables backend the facts show, unless the rule is fleetmasq's own nftables table.
+  const { backend, ...shown } = factDetails(facts);
   return {
     interface: c?.iface,
     ...(c && (c.iface?.includes(',') || c.iface?.includes('+')) ? { matched: c.matched } : {}),
-    backend: c?.ruleBackend === 'nft' ? 'nftables' : facts.backend,
+    backend: c?.ruleBackend === 'nft' ? 'nftables' : backend,
     persistence: c?.method,
-    bootId: facts.bootId,
-    systemd: facts.systemd,
+    ...shown,
     ruleCount: c?.ruleCount,
     duplicates: c?.duplicates,
     persistenceInstalled: c?.persistenceInstalled,

@@ -1,7 +1,7 @@
 /** Firewall managers (issue 11): the facts parser, the hooks (pure), the plans and what check says. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseManagers, parseTimestamp, parseUnits, type ManagerFacts } from '../../src/facts/managers.js';
+import { parseTimestamp, parseUnits, type ManagerFacts } from '../../src/facts/managers.js';
 import type { Facts } from '../../src/facts/facts.js';
 import { firewalldFound, firewalldMissing, hookState } from '../../src/modules/hooks.js';
 import { desiredHook, withoutHook } from '../../src/remote/files/hooks.js';
@@ -11,8 +11,6 @@ import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
 import { renderUnit } from '../../src/remote/files/unit.js';
 import { managersText } from '../../src/report/summary.js';
 import { BOOT, factsWith } from '../helpers/facts.js';
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const UFW_AFTER_INIT = `#!/bin/sh
 #
@@ -38,35 +36,6 @@ function facts(managers: Partial<ManagerFacts>, over: Partial<Facts> = {}): Fact
     ...over,
   });
 }
-
-test('the managers section: every manager, its settings, its hook file and its unit', () => {
-  const m = parseManagers([
-    '@nfp', '@nfp.rules', '*nat', '-A POSTROUTING -s 172.31.99.0/24 -j MASQUERADE',
-    '@nfp.hook.mode', '755', '@nfp.hook.b64', b64('#!/bin/sh\n'),
-    '@nft', '@nft.flushes',
-    '@ufw', '@ufw.conf', 'ENABLED=yes', 'MANAGE_BUILTINS=yes', 'DEFAULT_FORWARD_POLICY="DROP"', '@ufw.forwarding',
-    '@ufw.hook.mode', '640', '@ufw.hook.b64', b64(UFW_AFTER_INIT).slice(0, 40), b64(UFW_AFTER_INIT).slice(40),
-    '@fwd', '@fwd.conf', 'FirewallBackend=nftables', '@fwd.version', "VERSION = '1.3.3'",
-    '@docker', 'ip_forward=1', '-P FORWARD DROP',
-    '@others', 'NetworkManager', 'k3s',
-    '@units',
-    'Id=nftables.service', 'ActiveState=active', 'UnitFileState=enabled', 'ActiveEnterTimestamp=@1764127811', '',
-    'Id=ufw.service', 'ActiveState=inactive', 'UnitFileState=disabled', 'ActiveEnterTimestamp=n/a',
-  ]);
-  assert.deepEqual(m['netfilter-persistent'], { unit: undefined, savesNat: true, saved: ['-A POSTROUTING -s 172.31.99.0/24 -j MASQUERADE'], hook: { mode: 0o755, content: '#!/bin/sh\n' } });
-  assert.deepEqual(m.nftables, { unit: { enabled: true, active: true, since: 1764127811 }, flushes: true, hook: undefined });
-  assert.equal(m.ufw?.enabled, true);
-  assert.equal(m.ufw?.manageBuiltins, true);
-  assert.equal(m.ufw?.forwardPolicy, 'DROP');
-  assert.equal(m.ufw?.forwarding, true);
-  assert.equal(m.ufw?.beforeNat, false);
-  assert.deepEqual(m.ufw?.hook, { mode: 0o640, content: UFW_AFTER_INIT });
-  assert.deepEqual(m.ufw?.unit, { enabled: false, active: false, since: undefined });
-  assert.deepEqual(m.firewalld, { unit: undefined, backend: 'nftables', version: '1.3.3', hook: undefined });
-  assert.deepEqual(m.docker, { ipForward: true, forwardDrop: true });
-  assert.deepEqual(m.others, ['NetworkManager', 'k3s']);
-  assert.deepEqual(parseManagers(['@others']), { others: [] });
-});
 
 test('systemd timestamps: unix and the default format', () => {
   assert.equal(parseTimestamp('@1764127811'), 1764127811);

@@ -4,11 +4,10 @@
  * stub `nft` that keeps fleetmasq's table in a file): apply, nothing left to do, a reboot (the unit's
  * or rc.local's boot hook run as systemd or rc-local would), remove.
  */
-import { placeInSandbox, sandboxRoot, SYSTEMCTL } from '../helpers/stubs.js';
+import { newBootId, placeInSandbox, sandboxRoot, SYSTEMCTL } from '../helpers/stubs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts/facts.js';
@@ -122,7 +121,7 @@ for (const systemd of [true, false]) {
     // Reboot: the table and the marker are gone, a new boot id; the boot hook runs.
     rmSync(join(dir, 'nft'), { force: true });
     rmSync(join(root, 'run/fleetmasq'), { recursive: true, force: true });
-    writeFileSync(join(root, 'proc/boot_id'), `${randomUUID()}\n`);
+    newBootId(root);
     if (systemd) {
       // As systemd runs the unit: each ExecStart line, its words as the shell reads them here ($$ meaning $).
       for (const m of readFileSync(join(root, 'etc/systemd/system/fleetmasq-masquerade.service'), 'utf8').matchAll(/^ExecStart=(.*)$/gm)) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFacts, UNIT_NAME, UNIT_PATH, WANTS_LINK, type Facts } from '../../src/facts/facts.js';
+import { UNIT_NAME, UNIT_PATH, WANTS_LINK, type Facts } from '../../src/facts/facts.js';
 import { planApply, planRemove } from '../../src/modules/plan.js';
 import { checkCompliance, reasonText } from '../../src/modules/compliance.js';
 import { RELOAD_IF_STALE } from '../../src/remote/ops.js';
@@ -12,31 +12,6 @@ import { unifiedDiff } from '../../src/util/diff.js';
 import { BOOT, factsWith } from '../helpers/facts.js';
 
 const facts = factsWith;
-
-test('facts parser reads every section', () => {
-  const out = [
-    '', '@@FM boot_id', BOOT, '', '@@FM pid1', 'systemd', '', '@@FM uid', '0',
-    '', '@@FM iptables_v', 'iptables v1.8.9 (legacy)',
-    '', '@@FM rules', '-P POSTROUTING ACCEPT', '-A POSTROUTING -o eth0 -j MASQUERADE', '@rc=0',
-    '', '@@FM rules_other', '@backend=nft', '-A POSTROUTING -o eth0 -j MASQUERADE',
-    '', '@@FM routes', 'default via 10.77.0.1 dev eth0 metric 100 ', 'default via 192.168.101.1 dev eth1 metric 600 ',
-    '', '@@FM links', '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 state UNKNOWN', '2: eth0@if9: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 state UP', '3: eth1: <BROADCAST,MULTICAST> mtu 1500 state DOWN',
-    '', '@@FM rclocal', '755', Buffer.from('#!/bin/sh\nexit 0\n').toString('base64'),
-    '', '@@FM unit', '', '@@FM systemd_state', 'unit=', 'rclocal=static',
-    '', '@@FM marker', `${BOOT} systemd eth0`, '', '@@FM end', '',
-  ].join('\n');
-  const f = parseFacts(out);
-  assert.equal(f.backend, 'legacy');
-  assert.deepEqual(f.rules, ['-A POSTROUTING -o eth0 -j MASQUERADE']);
-  assert.deepEqual(f.other, { backend: 'nft', rules: ['-A POSTROUTING -o eth0 -j MASQUERADE'] });
-  assert.deepEqual(f.routes.map((r) => [r.dev, r.metric]), [['eth0', 100], ['eth1', 600]]);
-  assert.deepEqual(f.links.map((l) => [l.name, l.up]), [['lo', true], ['eth0', true], ['eth1', false]]);
-  assert.deepEqual(f.rcLocal, { mode: 0o755, content: '#!/bin/sh\nexit 0\n' });
-  assert.equal(f.unit, undefined);
-  assert.equal(f.rcLocalService, 'static');
-  assert.deepEqual(f.marker, { bootId: BOOT, method: 'systemd', iface: 'eth0' });
-  assert.throws(() => parseFacts('@@FM boot_id\nnope\n'));
-});
 
 test('auto picks the default route with the lowest metric; no route is an error', () => {
   assert.deepEqual(chooseInterface(facts({ routes: [{ dev: 'eth1', metric: 600 }, { dev: 'wwan0', metric: 50 }] }), 'auto'), { iface: 'wwan0', how: 'default-route' });
@@ -191,20 +166,6 @@ test('the facts read "enabled" from the symlink enable makes for the unit\'s own
     const wantedBy = /^WantedBy=(\S+)$/m.exec(renderUnit(iface))?.[1];
     assert.equal(WANTS_LINK, `${UNIT_PATH.slice(0, UNIT_PATH.lastIndexOf('/'))}/${wantedBy}.wants/${UNIT_NAME}`);
   }
-});
-
-test('facts parser joins base64 wrapped at 76 columns (as the robot\'s base64 prints files)', () => {
-  const wrap = (t: string) => Buffer.from(t).toString('base64').replace(/(.{76})/g, '$1\n').replace(/\n$/, '').split('\n');
-  const rc = withBlock(undefined, 'wlan0').content;
-  const unit = renderUnit('wlan0');
-  assert.ok(wrap(rc).length > 2 && wrap(unit).length > 2);
-  const out = ['@@FM boot_id', BOOT, '@@FM rclocal', '755', ...wrap(rc), '', '@@FM unit', ...wrap(unit), '', '@@FM end', ''].join('\n');
-  const f = parseFacts(out);
-  assert.deepEqual(f.rcLocal, { mode: 0o755, content: rc });
-  assert.equal(f.unit, unit);
-  const empty = parseFacts(['@@FM boot_id', BOOT, '@@FM rclocal', '644', '@@FM unit', '@@FM end'].join('\n'));
-  assert.deepEqual(empty.rcLocal, { mode: 0o644, content: '' });
-  assert.equal(empty.unit, undefined);
 });
 
 test('rollout stop rules: a batch where every robot failed, a failed or unproven canary, max-fail-percent', async () => {

@@ -5,7 +5,7 @@
  * marker gone, a new boot id, the boot hook run as systemd or rc-local would) and removes — judged by
  * the facts the real facts script reads back. The lab proves the same on real robots.
  */
-import { placeInSandbox, sandboxRoot, SYSTEMCTL } from '../helpers/stubs.js';
+import { newBootId, placeInSandbox, sandboxRoot, SYSTEMCTL } from '../helpers/stubs.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -70,7 +70,7 @@ async function sandbox(opts: { systemd: boolean; rcLocal?: string; rules?: strin
   const reboot = async () => {
     // Live rules are gone; the operator's own persisted rules come back (their own boot scripts).
     writeFileSync(join(dir, 'rules'), (opts.persisted ?? []).map((r) => `${r}\n`).join(''));
-    writeFileSync(join(root, 'proc/boot_id'), `${randomUUID()}\n`);
+    newBootId(root);
     rmSync(join(root, 'run/fleetmasq'), { recursive: true, force: true });
     const unitFile = join(root, 'etc/systemd/system/fleetmasq-masquerade.service');
     const wanted = join(root, 'etc/systemd/system/multi-user.target.wants/fleetmasq-masquerade.service');
