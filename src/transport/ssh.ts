@@ -20,6 +20,10 @@ import { shQuote } from '../util/quote.js';
 import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry, type KnownHostsIndex } from './knownhosts.js';
 import type { SshTarget } from './target.js';
 import { installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth } from './fastauth.js';
+import { classify, installStreamErrors } from './sshfailure.js';
+import { isEncryptedKey } from './keyfile.js';
+
+export { classify } from './sshfailure.js';
 
 // Key logins in one round trip (the signed request straight away): see fastauth.ts.
 installFastPublicKeyAuth();
@@ -27,6 +31,8 @@ installFastPublicKeyAuth();
 installPipelinedUserauth();
 // The key exchange's first packet sent with the KEXINIT, guessing curve25519-sha256: see fastauth.ts.
 installGuessedKeyExchange();
+// A packet ssh2 could not read is a typed SshStreamError, not an untyped Error: see sshfailure.ts.
+installStreamErrors();
 
 export interface ExecResult {
   stdout: string;
@@ -142,24 +148,6 @@ export type Warn = (msg: string) => void;
  */
 export type Trace = (level: 1 | 2 | 3, text: string) => void;
 
-/** An ssh2 error as what it means for the robot (exported for tests). */
-export function classify(err: Error & { level?: string; code?: string }, target: SshTarget, timeoutMs: number): HostError {
-  const msg = err.message;
-  if (err instanceof HostError) return err;
-  if (err.level === 'client-authentication' || /authentication methods failed/i.test(msg))
-    return new HostError('auth', `authentication failed for ${target.user}@${target.host} (keys tried: ${target.identityFiles.join(', ') || 'none'}${target.agentSocket ? ', ssh-agent' : ''})`);
-  if (/Timed out while waiting for handshake/i.test(msg))
-    return new HostError('unreachable', `no SSH answer from ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`, { silent: true });
-  if (/keepalive timeout/i.test(msg)) return new HostError('unreachable', `connection to ${target.host} lost (no keepalive answer)`);
-  // A packet that fails its MAC/AEAD tag (OpenSSL reports an AES-GCM tag failure as the empty
-  // "error:00000000:lib(0)::reason(0)"): the stream was corrupted or reordered on the way.
-  if (/Invalid MAC|Bad packet length|Failed to completely decrypt|^error:00000000:/i.test(msg))
-    return new HostError('unreachable', `the SSH stream from ${target.host}:${target.port} failed its integrity check (corrupted or reordered on the way): ${msg}`);
-  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EPIPE|No response from server|Connection lost|socket hang up|closed/i.test(msg))
-    return new HostError('unreachable', `cannot reach ${target.host}:${target.port}: ${msg}`);
-  return new HostError('unreachable', `${target.host}:${target.port}: ${msg}`);
-}
-
 export class SshConnection {
   private closed = false;
   private closeReason?: HostError;
@@ -178,8 +166,8 @@ export class SshConnection {
     private readonly proxies: ChildProcess[],
   ) {
     const conn = ssh.connection!;
-    // After connect, a later error must not become an unhandled 'error' event.
-    conn.on('error', (e: Error) => this.fail(classify(e, target, target.connectTimeoutMs)));
+    // After connect ('ready' has fired), a later error must not become an unhandled 'error' event.
+    conn.on('error', (e: Error) => this.fail(classify(e, target, target.connectTimeoutMs, 'connected')));
     conn.on('close', () => this.fail(new HostError('unreachable', `connection to ${target.host} closed`)));
     conn.on('end', () => this.fail(new HostError('unreachable', `connection to ${target.host} closed by the robot`)));
   }
@@ -313,7 +301,7 @@ export class SshConnection {
         timeoutMs,
       );
       conn.exec(command, (err, ch) => {
-        if (err) return done(classify(err, t, timeoutMs));
+        if (err) return done(classify(err, t, timeoutMs, 'channel'));
         stream = ch;
         // Bytes are kept as they come and decoded once (a character may be split across chunks), and
         // never more than the cap: a robot that streams without end cannot exhaust the controller.
@@ -539,9 +527,11 @@ function readIdentities(t: SshTarget): { keys: ParsedKey[]; problems: string[] }
     }
     const parsed = parseKeyOnce(f, buf, t.keyPassphrase);
     if (parsed instanceof Error) {
-      if (/encrypted/i.test(parsed.message) && t.keyPassphrase === undefined)
+      // Told from the key file's own header (keyfile.ts), not from the text of ssh2's error.
+      const encrypted = isEncryptedKey(buf);
+      if (encrypted && t.keyPassphrase === undefined)
         problems.push(`${f} is encrypted and no passphrase was given (set ansible_ssh_private_key_passphrase, or load the key into ssh-agent)`);
-      else if (t.keyPassphrase !== undefined && /decrypt|passphrase|integrity/i.test(parsed.message)) problems.push(`the passphrase for ${f} is wrong`);
+      else if (encrypted) problems.push(`the passphrase for ${f} is wrong`);
       else problems.push(`${f} is not a usable private key (${parsed.message})`);
       continue;
     }
