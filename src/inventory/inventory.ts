@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 // Validators precompiled from the schemas at build time (src/validation), not compiled per run.
-import * as generated from '../validation/validators.generated.js';
+import * as generated from '../validation/validators.js';
 import { ConfigError } from '../errors.js';
 import { checkDepth, didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
 import { editDistance } from '../util/didyoumean.js';
