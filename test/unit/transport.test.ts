@@ -289,6 +289,12 @@ test('a templated task value that is wrong for its module is an input error befo
   const r = await cli(['play', join(d, 'pb.yml'), '-i', join(d, 'hosts.yml')]);
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /play 'all', robot 'r1': task 'reboot it': invalid reboot timeout "10m" \(whole seconds from 1 to 86400\)/);
+  assert.doesNotMatch(r.stderr, /task 'reboot it': task 'reboot it'/, 'the task is named once');
+  // An error that does not name its task (an undefined variable) is given the task's name.
+  writeFileSync(join(d, 'pb2.yml'), '- hosts: all\n  tasks:\n    - name: reboot it\n      reboot:\n        timeout: "{{ nowhere }}"\n');
+  const u = await cli(['play', join(d, 'pb2.yml'), '-i', join(d, 'hosts.yml')]);
+  assert.equal(u.code, 5, u.stderr);
+  assert.match(u.stderr, /play 'all', robot 'r1': task 'reboot it': undefined variable 'nowhere'/);
 });
 
 test('the sudo password never reaches a ProxyCommand\'s environment', async () => {
