@@ -1,15 +1,15 @@
 /** `fleetmasq diagnose`: which robots the hotspot bug hits, and (--ab) proof that the fix removes it. */
 import { writeFileSync } from 'node:fs';
 import { ConfigError, EXIT } from '../errors.js';
-import { ConnectionPool, runFleet } from '../runner/runner.js';
+import { runFleet } from '../runner/runner.js';
 import { diagnoseTask } from '../tasks/diagnose.js';
 import { diagnoseHtml, diagnoseSummary, diagnoseText } from '../report/diagnose.js';
 import { runDocument } from '../report/summary.js';
 import { intFlag } from './args.js';
 import type { FlagValues } from './commands.js';
-import { announceLocalCommands, announceRun, fleetSetup, interruptSignal, lockFor, makeProgress, robots, runInfo, traceTo } from './fleet.js';
+import { announceRun, fleetSetup, lockFor, makeProgress, robots, runInfo } from './fleet.js';
+import { withFleetRun } from './fleetrun.js';
 import type { Out } from './output.js';
-import { openRunRecord } from './record.js';
 
 export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
   const setup = fleetSetup(values);
@@ -26,32 +26,27 @@ export async function diagnoseCommand(values: FlagValues, io: Out, argv: string[
   const abRestoreAfterS = early && /^[1-9][0-9]{0,5}$/.test(early) ? Number(early) : undefined;
   const task = diagnoseTask({ ...setup.taskOptions, lock, stun: values.stun, attempts, ...(values.ab ? { ab: { groups: groups ?? 4, per: per ?? 5 }, abRestoreAfterS, audit: { by: header.who, command: 'diagnose --ab' } } : {}) });
   const startedAt = new Date();
-  const record = await openRunRecord('diagnose', header, false);
-  let notify = (m: string, hint?: string) => io.err(hint ? `${m} (${hint})` : m);
-  const { signal, abandon, dispose } = interruptSignal((m, h) => notify(m, h));
-  const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
-  try {
-    announceLocalCommands(io, pool.prepare(setup.hosts), values);
-    const progress = await makeProgress(io, setup.hosts, `diagnose on ${robots(setup.hosts.length)}`, values);
-    traceTo(pool, values, () => progress);
-    notify = (m, h) => progress.notice(m, h);
-    const run = await runFleet(task, { command: 'diagnose', hosts: setup.hosts, inventory: setup.inventory, pool, forks: setup.forks, serial: [], signal, abandon, onEvent: progress.onEvent, record: record.rec });
-    await progress.stop();
-    const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
-    const stored = await record.close();
-    if (stored.error) io.err(`error: ${stored.error}`);
-    const info = runInfo('diagnose', values, startedAt, { inventory: setup.sources.label, record: stored.where });
-    const s = diagnoseSummary(results);
-    if (values.json) io.out(JSON.stringify({ ...runDocument(results, info), diagnose: s }, null, 2));
-    else io.out(diagnoseText(results));
-    if (values.html) writeFileSync(values.html, diagnoseHtml(results, { inventory: setup.sources.label, startedAt }));
-    if (signal.aborted) return EXIT.INTERRUPTED;
-    if (s.affected || s.changesDespite || s.failed || results.some((r) => r.status === 'failed')) return EXIT.HOSTS_FAILED;
-    if (s.unreachable) return EXIT.HOSTS_UNREACHABLE;
-    return EXIT.OK;
-  } finally {
-    dispose();
-    await record.close();
-    await pool.closeAll();
-  }
+  return withFleetRun(
+    setup,
+    { command: 'diagnose', header, dryRun: false },
+    values,
+    io,
+    async (scope) => {
+      scope.progress = await makeProgress(io, setup.hosts, `diagnose on ${robots(setup.hosts.length)}`, values);
+      const { pool, signal, abandon, rec } = scope;
+      return runFleet(task, { command: 'diagnose', hosts: setup.hosts, inventory: setup.inventory, pool, forks: setup.forks, serial: [], signal, abandon, onEvent: scope.progress.onEvent, record: rec });
+    },
+    async (run, stored, interrupted) => {
+      const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
+      const info = runInfo('diagnose', values, startedAt, { inventory: setup.sources.label, record: stored.where });
+      const s = diagnoseSummary(results);
+      if (values.json) io.out(JSON.stringify({ ...runDocument(results, info), diagnose: s }, null, 2));
+      else io.out(diagnoseText(results));
+      if (values.html) writeFileSync(values.html, diagnoseHtml(results, { inventory: setup.sources.label, startedAt }));
+      if (interrupted) return EXIT.INTERRUPTED;
+      if (s.affected || s.changesDespite || s.failed || results.some((r) => r.status === 'failed')) return EXIT.HOSTS_FAILED;
+      if (s.unreachable) return EXIT.HOSTS_UNREACHABLE;
+      return EXIT.OK;
+    },
+  );
 }

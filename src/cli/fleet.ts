@@ -27,7 +27,7 @@ import { exitCode, robotsText as robots, runDocument, summarize, type RunInfo } 
 import { checkWritable, intFlag } from './args.js';
 import { parseDuration } from '../util/duration.js';
 import { randomBytes } from 'node:crypto';
-import { openRunRecord } from './record.js';
+import { withFleetRun } from './fleetrun.js';
 import { ensurePrivateDir } from '../store/localdir.js';
 import { runHeader, type RunHeader } from '../records/audit.js';
 import { version } from './version.js';
@@ -256,39 +256,21 @@ export async function fleetCommand(command: string, values: FlagValues, io: Out,
   setup.taskOptions.audit = { by: header.who, command };
   setup.taskOptions.lock = lockFor(header, command, values);
   const startedAt = new Date();
-  let notify = (m: string, hint?: string) => io.err(hint ? `${m} (${hint})` : m);
-  const record = await openRunRecord(command, header, Boolean(values.check), values.keep);
-  const { signal, abandon, dispose } = interruptSignal((m, h) => notify(m, h));
-  const pool = new ConnectionPool(setup.inventory, setup.transport, (host, msg) => io.err(`[${host}] warning: ${msg}`), signal);
-  try {
-    announceLocalCommands(io, pool.prepare(setup.hosts), values);
-    const progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${robots(setup.hosts.length)}`, values);
-    traceTo(pool, values, () => progress);
-    notify = (m, h) => progress.notice(m, h);
-    const task = TASKS[command]!(setup);
-    const runOpts = {
-      command,
-      hosts: setup.hosts,
-      inventory: setup.inventory,
-      pool,
-      forks: setup.forks,
-      serial: parseSerial(setup.serialSpec),
-      maxFailPercent: setup.maxFailPercent,
-      signal,
-      abandon,
-      onEvent: progress.onEvent,
-      record: record.rec,
-    };
-    const run = setup.convergeMs === undefined ? await runFleet(task, runOpts) : await runUntilConverged(task, runOpts, Date.now() + setup.convergeMs);
-    await progress.stop();
-    const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
-    const stored = await record.close();
-    if (stored.error) io.err(`error: ${stored.error}`);
-    const code = await finishOutput(io, values, results, runInfo(command, values, startedAt, { inventory: setup.sources.label, stopped: run.aborted, record: stored.where }), signal.aborted, setup.inventory);
-    return code === 0 && stored.error ? 1 : code;
-  } finally {
-    dispose();
-    await record.close();
-    await pool.closeAll();
-  }
+  return withFleetRun(
+    setup,
+    { command, header, dryRun: Boolean(values.check), keep: values.keep },
+    values,
+    io,
+    async (scope) => {
+      const progress = (scope.progress = await makeProgress(io, setup.hosts, `${command}${values.check ? ' (dry run)' : ''} on ${robots(setup.hosts.length)}`, values));
+      const task = TASKS[command]!(setup);
+      const { pool, signal, abandon, rec } = scope;
+      const runOpts = { command, hosts: setup.hosts, inventory: setup.inventory, pool, forks: setup.forks, serial: parseSerial(setup.serialSpec), maxFailPercent: setup.maxFailPercent, signal, abandon, onEvent: progress.onEvent, record: rec };
+      return setup.convergeMs === undefined ? runFleet(task, runOpts) : runUntilConverged(task, runOpts, Date.now() + setup.convergeMs);
+    },
+    (run, stored, interrupted) => {
+      const results = setup.hosts.map((h) => run.results.get(h)!).filter(Boolean);
+      return finishOutput(io, values, results, runInfo(command, values, startedAt, { inventory: setup.sources.label, stopped: run.aborted, record: stored.where }), interrupted, setup.inventory);
+    },
+  );
 }

@@ -47,126 +47,176 @@ export function splitHostPort(pattern: string): { host: string; port?: number } 
   return { host: pattern };
 }
 
+/** One meaningful line of the file: as written, trimmed, its number and column, and errors pointing at it. */
+interface IniLine {
+  raw: string;
+  line: string;
+  lineNo: number;
+  col: number;
+  err: (msg: string, c?: number) => ConfigError;
+}
+
+/** Ansible: a group named in a [x:children] or [x:vars] section before it is defined is pending. */
+type Pending = { line: number; state: 'vars' | 'children'; parents: string[] };
+
+/** The parse of one INI file: the section it is in, and the groups still pending (steps below). */
+class IniParser {
+  readonly inv: IniInventory = { groups: new Map(), hosts: new Map() };
+  // Each group's hosts as a set too: membership checks in constant time (a range of 100k hosts).
+  private readonly hostSets = new Map<IniGroup, Set<string>>();
+  private readonly pending = new Map<string, Pending>();
+  private groupname = 'ungrouped';
+  private state = 'hosts';
+
+  constructor(
+    private readonly file: string,
+    private readonly expand: (pattern: string) => string[],
+    private readonly known: ReadonlySet<string>,
+  ) {
+    this.group('all');
+    this.group('ungrouped');
+  }
+
+  private group(name: string): IniGroup {
+    let g = this.inv.groups.get(name);
+    if (!g) this.inv.groups.set(name, (g = { name, vars: {}, hosts: [], children: [], varLines: {} }));
+    return g;
+  }
+
+  private addPendingChildren(name: string): void {
+    const p = this.pending.get(name)!;
+    for (const parent of p.parents) {
+      if (!this.group(parent).children.includes(name)) this.group(parent).children.push(name);
+      if (this.pending.get(parent)?.state === 'children') this.addPendingChildren(parent);
+    }
+    this.pending.delete(name);
+  }
+
+  /** One meaningful line, by the section it is in. */
+  take(l: IniLine): void {
+    const m = SECTION.exec(l.line);
+    if (m) return this.section(m[1]!, m[2], l);
+    if (l.line.startsWith('[') && l.line.endsWith(']')) throw l.err(`invalid section '${l.line}': no spaces or other characters are allowed in a section name`);
+    if (this.state === 'hosts') this.hostLine(l);
+    else if (this.state === 'vars') this.varsLine(l);
+    else this.childLine(l);
+  }
+
+  private section(name: string, kind: string | undefined, l: IniLine): void {
+    this.groupname = name;
+    this.state = kind ?? 'hosts';
+    if (!['hosts', 'children', 'vars'].includes(this.state)) throw l.err(`section [${name}:${kind}] has an unknown type '${this.state}' (hosts, children or vars)`);
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw l.err(`invalid group name '${name}'`);
+    if (!this.inv.groups.has(name)) {
+      if (this.state === 'vars' && !this.pending.has(name) && !this.known.has(name)) this.pending.set(name, { line: l.lineNo, state: 'vars', parents: [] });
+      this.group(name);
+    }
+    const p = this.pending.get(name);
+    if (p && this.state !== 'vars') {
+      if (p.state === 'children') this.addPendingChildren(name);
+      else this.pending.delete(name);
+    }
+  }
+
+  /** `host[:port] key=value…`: the host pattern's hosts, each in the current group, with these vars. */
+  private hostLine(l: IniLine): void {
+    let tokens: string[];
+    try {
+      tokens = shlexSplit(l.line);
+    } catch (e) {
+      if (e instanceof ShlexError) throw l.err(`cannot split the host line: ${e.message}`);
+      throw e;
+    }
+    if (!tokens.length) return;
+    const hp = splitHostPort(tokens[0]!);
+    if (!hp) throw l.err(`invalid host pattern '${tokens[0]}': a final ':' is reserved for a port`);
+    if (hp.host.trim() === '---') throw l.err(`invalid host pattern '---': is this a YAML file?`);
+    const { vars, varLines } = hostLineVars(tokens, hp.port, l);
+    let names: string[];
+    try {
+      names = this.expand(hp.host);
+    } catch (e) {
+      throw l.err((e as Error).message);
+    }
+    const g = this.group(this.groupname);
+    for (const h of names) {
+      if (!INVENTORY_HOST_NAME.test(h)) throw l.err(`invalid host name '${h}'`);
+      let host = this.inv.hosts.get(h);
+      if (!host) this.inv.hosts.set(h, (host = { name: h, vars: {}, varLines: {} }));
+      Object.assign(host.vars, vars);
+      Object.assign(host.varLines, varLines);
+      const members = this.hostSets.get(g) ?? new Set(g.hosts);
+      this.hostSets.set(g, members);
+      if (!members.has(h)) {
+        members.add(h);
+        g.hosts.push(h);
+      }
+    }
+  }
+
+  private varsLine(l: IniLine): void {
+    const eq = l.line.indexOf('=');
+    if (eq < 0) throw l.err(`expected key=value, got '${l.line}'`);
+    const k = l.line.slice(0, eq).trim();
+    this.group(this.groupname).vars[k] = literalEval(l.line.slice(eq + 1).trim());
+    this.group(this.groupname).varLines[k] = [l.lineNo, l.col];
+  }
+
+  private childLine(l: IniLine): void {
+    const c = GROUPNAME.exec(l.line);
+    if (!c) throw l.err(`expected a group name, got '${l.line}'`);
+    const child = c[1]!;
+    if (!this.inv.groups.has(child) && !this.known.has(child)) {
+      const p = this.pending.get(child);
+      if (!p) this.pending.set(child, { line: l.lineNo, state: 'children', parents: [this.groupname] });
+      else p.parents.push(this.groupname);
+    } else if (!this.group(this.groupname).children.includes(child)) this.group(this.groupname).children.push(child);
+  }
+
+  /** A group still pending at the end of the file was never defined: an error at the line that named it. */
+  checkPending(): void {
+    for (const [name, p] of this.pending) {
+      if (p.state === 'vars') throw new ConfigError(`section [${name}:vars] is for a group that is never defined: ${name}`, this.file, p.line, 1);
+      throw new ConfigError(`section [${p.parents[p.parents.length - 1]}:children] names a group that is never defined: ${name}`, this.file, p.line, 1);
+    }
+  }
+}
+
+/** A host line's port and key=value tokens as vars, each with the line and column that set it. */
+function hostLineVars(tokens: string[], port: number | undefined, l: IniLine): { vars: Vars; varLines: Record<string, [number, number]> } {
+  const vars: Vars = {};
+  const varLines: Record<string, [number, number]> = {};
+  if (port !== undefined) {
+    vars.ansible_port = port;
+    varLines.ansible_port = [l.lineNo, l.col];
+  }
+  // Each key is looked for after the previous one: the columns in one pass over the line.
+  let from = l.raw.length - l.raw.trimStart().length + tokens[0]!.length;
+  for (const t of tokens.slice(1)) {
+    const at = l.raw.indexOf(t.split('=', 1)[0]!, from);
+    const c = at >= 0 ? at + 1 : l.col;
+    if (at >= 0) from = at + t.split('=', 1)[0]!.length;
+    if (!t.includes('=')) throw l.err(`expected key=value host variable, got '${t}'`, c);
+    const k = t.slice(0, t.indexOf('='));
+    vars[k] = literalEval(t.slice(t.indexOf('=') + 1));
+    varLines[k] = [l.lineNo, c];
+  }
+  return { vars, varLines };
+}
+
 /** `known`: groups earlier inventory sources defined (Ansible parses every source into one inventory). */
 export function parseIni(text: string, file: string, expand: (pattern: string) => string[], known: ReadonlySet<string> = new Set()): IniInventory {
-  const inv: IniInventory = { groups: new Map(), hosts: new Map() };
-  const group = (name: string): IniGroup => {
-    let g = inv.groups.get(name);
-    if (!g) inv.groups.set(name, (g = { name, vars: {}, hosts: [], children: [], varLines: {} }));
-    return g;
-  };
-  group('all');
-  group('ungrouped');
-  // Each group's hosts as a set too: membership checks in constant time (a range of 100k hosts).
-  const hostSets = new Map<IniGroup, Set<string>>();
-  // Ansible: a group named in a [x:children] or [x:vars] section before it is defined is pending.
-  const pending = new Map<string, { line: number; state: 'vars' | 'children'; parents: string[] }>();
-  const addPendingChildren = (name: string) => {
-    const p = pending.get(name)!;
-    for (const parent of p.parents) {
-      if (!group(parent).children.includes(name)) group(parent).children.push(name);
-      if (pending.get(parent)?.state === 'children') addPendingChildren(parent);
-    }
-    pending.delete(name);
-  };
-  let groupname = 'ungrouped';
-  let state = 'hosts';
+  const parser = new IniParser(file, expand, known);
   // Python's str.splitlines(), as Ansible splits the file.
   const lines = text.split(/\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/);
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n]!;
     const line = raw.trim();
+    if (!line || line[0] === '#' || line[0] === ';') continue;
     const lineNo = n + 1;
     const col = raw.length - raw.trimStart().length + 1;
-    const err = (msg: string, c = col) => new ConfigError(msg, file, lineNo, c);
-    if (!line || line[0] === '#' || line[0] === ';') continue;
-    const m = SECTION.exec(line);
-    if (m) {
-      groupname = m[1]!;
-      state = m[2] ?? 'hosts';
-      if (!['hosts', 'children', 'vars'].includes(state)) throw err(`section [${m[1]}:${m[2]}] has an unknown type '${state}' (hosts, children or vars)`);
-      if (!/^[A-Za-z0-9_-]+$/.test(groupname)) throw err(`invalid group name '${groupname}'`);
-      if (!inv.groups.has(groupname)) {
-        if (state === 'vars' && !pending.has(groupname) && !known.has(groupname)) pending.set(groupname, { line: lineNo, state: 'vars', parents: [] });
-        group(groupname);
-      }
-      const p = pending.get(groupname);
-      if (p && state !== 'vars') {
-        if (p.state === 'children') addPendingChildren(groupname);
-        else pending.delete(groupname);
-      }
-      continue;
-    }
-    if (line.startsWith('[') && line.endsWith(']')) throw err(`invalid section '${line}': no spaces or other characters are allowed in a section name`);
-    if (state === 'hosts') {
-      let tokens: string[];
-      try {
-        tokens = shlexSplit(line);
-      } catch (e) {
-        if (e instanceof ShlexError) throw err(`cannot split the host line: ${e.message}`);
-        throw e;
-      }
-      if (!tokens.length) continue;
-      const hp = splitHostPort(tokens[0]!);
-      if (!hp) throw err(`invalid host pattern '${tokens[0]}': a final ':' is reserved for a port`);
-      if (hp.host.trim() === '---') throw err(`invalid host pattern '---': is this a YAML file?`);
-      const vars: Vars = {};
-      const varLines: Record<string, [number, number]> = {};
-      if (hp.port !== undefined) {
-        vars.ansible_port = hp.port;
-        varLines.ansible_port = [lineNo, col];
-      }
-      // Each key is looked for after the previous one: the columns in one pass over the line.
-      let from = raw.length - raw.trimStart().length + tokens[0]!.length;
-      for (const t of tokens.slice(1)) {
-        const at = raw.indexOf(t.split('=', 1)[0]!, from);
-        const c = at >= 0 ? at + 1 : col;
-        if (at >= 0) from = at + t.split('=', 1)[0]!.length;
-        if (!t.includes('=')) throw err(`expected key=value host variable, got '${t}'`, c);
-        const k = t.slice(0, t.indexOf('='));
-        vars[k] = literalEval(t.slice(t.indexOf('=') + 1));
-        varLines[k] = [lineNo, c];
-      }
-      let names: string[];
-      try {
-        names = expand(hp.host);
-      } catch (e) {
-        throw err((e as Error).message);
-      }
-      for (const h of names) {
-        if (!INVENTORY_HOST_NAME.test(h)) throw err(`invalid host name '${h}'`);
-        let host = inv.hosts.get(h);
-        if (!host) inv.hosts.set(h, (host = { name: h, vars: {}, varLines: {} }));
-        Object.assign(host.vars, vars);
-        Object.assign(host.varLines, varLines);
-        const g = group(groupname);
-        const members = hostSets.get(g) ?? new Set(g.hosts);
-        hostSets.set(g, members);
-        if (!members.has(h)) {
-          members.add(h);
-          g.hosts.push(h);
-        }
-      }
-    } else if (state === 'vars') {
-      const eq = line.indexOf('=');
-      if (eq < 0) throw err(`expected key=value, got '${line}'`);
-      const k = line.slice(0, eq).trim();
-      group(groupname).vars[k] = literalEval(line.slice(eq + 1).trim());
-      group(groupname).varLines[k] = [lineNo, col];
-    } else {
-      const c = GROUPNAME.exec(line);
-      if (!c) throw err(`expected a group name, got '${line}'`);
-      const child = c[1]!;
-      if (!inv.groups.has(child) && !known.has(child)) {
-        const p = pending.get(child);
-        if (!p) pending.set(child, { line: lineNo, state: 'children', parents: [groupname] });
-        else p.parents.push(groupname);
-      } else if (!group(groupname).children.includes(child)) group(groupname).children.push(child);
-    }
+    parser.take({ raw, line, lineNo, col, err: (msg, c = col) => new ConfigError(msg, file, lineNo, c) });
   }
-  for (const [name, p] of pending) {
-    if (p.state === 'vars') throw new ConfigError(`section [${name}:vars] is for a group that is never defined: ${name}`, file, p.line, 1);
-    throw new ConfigError(`section [${p.parents[p.parents.length - 1]}:children] names a group that is never defined: ${name}`, file, p.line, 1);
-  }
-  return inv;
+  parser.checkPending();
+  return parser.inv;
 }

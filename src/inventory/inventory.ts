@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { ErrorObject } from 'ajv';
 // Validators precompiled from the schemas at build time (src/validation), not compiled per run.
-import * as generated from '../validation/validators.generated.js';
+import * as generated from '../validation/validators.js';
 import { ConfigError } from '../errors.js';
 import { checkDepth, didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';
 import { editDistance } from '../util/didyoumean.js';
@@ -248,29 +248,17 @@ export function loadInventory(file: string, varsBeside = true, known: ReadonlySe
   const walk = (name: string, def: Record<string, unknown> | null, path: Path, parent?: string) => {
     if (!/^[A-Za-z0-9_-]+$/.test(name)) throw src.error(`invalid group name '${name}'`, path, true);
     const g = group(name);
-    if (parent && parent !== name) {
-      g.parents.add(parent);
-      if (!group(parent).children.includes(name)) group(parent).children.push(name);
-    }
+    if (parent && parent !== name) addChild(inv, group(parent), name);
     if (!def) return;
     if (def.vars) {
-      const { ansible_group_priority, ...rest } = def.vars as Vars;
-      if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
-      Object.assign(g.vars, rest);
+      const rest = setGroupVars(g, def.vars as Vars);
       noteOrigins(inv, rest, (k) => src.pos([...path, 'vars', k], true), file);
     }
     for (const [pattern, hv] of Object.entries((def.hosts ?? {}) as Record<string, Vars | null>)) {
       for (const hn of expandHostRange(pattern)) {
         if (!INVENTORY_HOST_NAME.test(hn)) throw src.error(`invalid host name '${hn}'`, [...path, 'hosts', pattern], true);
-        let h = inv.hosts.get(hn);
-        if (!h) {
-          h = { name: hn, vars: {}, fileVars: {}, groups: new Set() };
-          inv.hosts.set(hn, h);
-        }
-        Object.assign(h.vars, hv ?? {});
+        Object.assign(addToGroup(inv, g, hn).vars, hv ?? {});
         noteOrigins(inv, hv, (k) => src.pos([...path, 'hosts', pattern, k], true), file);
-        h.groups.add(name);
-        addUnique(g.hosts, hn);
       }
     }
     for (const [child, cdef] of Object.entries((def.children ?? {}) as Record<string, Record<string, unknown> | null>)) {
@@ -299,6 +287,49 @@ function groupOf(inv: Inventory, name: string): Group {
   return g;
 }
 
+/*
+ * The one place every source (YAML, INI, --list form, host lists, several sources merged) makes hosts and
+ * links them to groups: hostOf, addToGroup, addChild, setGroupVars, adoptTopLevel.
+ */
+
+/** The host of this name, made (in no group, without vars) the first time it is named. */
+function hostOf(inv: Inventory, name: string): Host {
+  let h = inv.hosts.get(name);
+  if (!h) inv.hosts.set(name, (h = { name, vars: {}, fileVars: {}, groups: new Set() }));
+  return h;
+}
+
+/** Puts a host (made if new) in a group, once. */
+function addToGroup(inv: Inventory, g: Group, hostName: string): Host {
+  const h = hostOf(inv, hostName);
+  h.groups.add(g.name);
+  addUnique(g.hosts, hostName);
+  return h;
+}
+
+/** Makes `child` (made if new) a child group of `parent`, once. */
+function addChild(inv: Inventory, parent: Group, child: string): void {
+  if (!parent.children.includes(child)) parent.children.push(child);
+  groupOf(inv, child).parents.add(parent.name);
+}
+
+/** A group's own vars; ansible_group_priority is the group's priority, not a variable. */
+function setGroupVars(g: Group, vars: Vars): Vars {
+  const { ansible_group_priority, ...rest } = vars;
+  if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
+  Object.assign(g.vars, rest);
+  return rest;
+}
+
+/** Every group that has no parent (but all and ungrouped) is a child of all. */
+function adoptTopLevel(inv: Inventory): void {
+  const all = inv.groups.get('all')!;
+  for (const g of inv.groups.values()) {
+    if (g.name === 'all' || g.name === 'ungrouped' || g.parents.size) continue;
+    addChild(inv, all, g.name);
+  }
+}
+
 /** A vars mapping from an INI file checked against the vars schema; an error points at the line that set it. */
 function checkIniVars(vars: Vars, lines: Record<string, [number, number]>, file: string): void {
   const v = generated.vars;
@@ -317,31 +348,16 @@ function fromIni(ini: IniInventory, file: string): Inventory {
     checkIniVars(ig.vars, ig.varLines, file);
     noteOrigins(inv, ig.vars, (k) => ig.varLines[k], file);
     const g = groupOf(inv, ig.name);
-    const { ansible_group_priority, ...rest } = ig.vars;
-    if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
-    Object.assign(g.vars, rest);
-    for (const c of ig.children) {
-      if (!g.children.includes(c)) g.children.push(c);
-      groupOf(inv, c).parents.add(ig.name);
-    }
-    for (const hn of ig.hosts) {
-      let h = inv.hosts.get(hn);
-      if (!h) inv.hosts.set(hn, (h = { name: hn, vars: {}, fileVars: {}, groups: new Set() }));
-      h.groups.add(ig.name);
-      addUnique(g.hosts, hn);
-    }
+    setGroupVars(g, ig.vars);
+    for (const c of ig.children) addChild(inv, g, c);
+    for (const hn of ig.hosts) addToGroup(inv, g, hn);
   }
   for (const ih of ini.hosts.values()) {
     checkIniVars(ih.vars, ih.varLines, file);
     noteOrigins(inv, ih.vars, (k) => ih.varLines[k], file);
     Object.assign(inv.hosts.get(ih.name)!.vars, ih.vars);
   }
-  const all = inv.groups.get('all')!;
-  for (const g of inv.groups.values()) {
-    if (g.name === 'all' || g.name === 'ungrouped' || g.parents.size) continue;
-    g.parents.add('all');
-    all.children.push(g.name);
-  }
+  adoptTopLevel(inv);
   return inv;
 }
 
@@ -462,9 +478,8 @@ export function hostListInventory(label: string, hosts: { name: string; port?: n
   for (const h of hosts) {
     for (const name of [h.name]) {
       if (!INVENTORY_HOST_NAME.test(name)) throw new ConfigError(`host list: invalid host name '${name}'`);
-      const host = inv.hosts.get(name) ?? { name, vars: {}, fileVars: {}, groups: new Set<string>() };
+      const host = hostOf(inv, name);
       if (h.port !== undefined) host.vars.ansible_port = h.port;
-      inv.hosts.set(name, host);
     }
   }
   return finish(inv, label, false);
@@ -513,21 +528,12 @@ export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: st
     // Ansible's short forms: a list is the group's hosts; a mapping with none of hosts/vars/children is
     // a group of one host of that name, the mapping its vars.
     const o = Array.isArray(def) ? { hosts: def } : !Object.keys(raw).some((k) => ['hosts', 'vars', 'children'].includes(k)) && Object.keys(raw).length ? { hosts: [name], vars: raw } : raw;
-    const { ansible_group_priority, ...rest } = checkVars(o.vars, `group '${name}'`);
-    if (ansible_group_priority !== undefined) g.priority = Number(ansible_group_priority);
-    Object.assign(g.vars, rest);
-    noteOrigins(inv, rest, () => undefined, file);
+    noteOrigins(inv, setGroupVars(g, checkVars(o.vars, `group '${name}'`)), () => undefined, file);
     for (const hn of names(o.hosts, `group '${name}' hosts`)) {
       if (!INVENTORY_HOST_NAME.test(hn)) throw bad(`invalid host name '${hn}'`);
-      const h = inv.hosts.get(hn) ?? { name: hn, vars: {}, fileVars: {}, groups: new Set<string>() };
-      inv.hosts.set(hn, h);
-      h.groups.add(name);
-      addUnique(g.hosts, hn);
+      addToGroup(inv, g, hn);
     }
-    for (const c of names(o.children, `group '${name}' children`)) {
-      if (!g.children.includes(c)) g.children.push(c);
-      groupOf(inv, c).parents.add(name);
-    }
+    for (const c of names(o.children, `group '${name}' children`)) addChild(inv, g, c);
   }
   const meta = (d._meta as { hostvars?: Record<string, unknown> } | undefined)?.hostvars;
   for (const h of inv.hosts.values()) {
@@ -535,12 +541,7 @@ export function fromListForm(data: unknown, file: string, hostVarsOf?: (host: st
     Object.assign(h.vars, checkVars(v, `host '${h.name}'`));
     noteOrigins(inv, h.vars, () => undefined, file);
   }
-  const all = inv.groups.get('all')!;
-  for (const g of inv.groups.values()) {
-    if (g.name === 'all' || g.parents.size) continue;
-    g.parents.add('all');
-    if (!all.children.includes(g.name)) all.children.push(g.name);
-  }
+  adoptTopLevel(inv);
   return finish(inv, file, varsBeside);
 }
 
@@ -558,8 +559,7 @@ export function mergeInventories(invs: Inventory[]): Inventory {
       for (const h of g.hosts) addUnique(o.hosts, h);
     }
     for (const h of inv.hosts.values()) {
-      const o = out.hosts.get(h.name) ?? { name: h.name, vars: {}, fileVars: {}, groups: new Set<string>() };
-      out.hosts.set(h.name, o);
+      const o = hostOf(out, h.name);
       Object.assign(o.vars, h.vars);
       Object.assign(o.fileVars, h.fileVars);
       for (const g of h.groups) o.groups.add(g);

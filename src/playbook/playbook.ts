@@ -4,7 +4,7 @@
  * robot is contacted; `{{ var }}` in task arguments resolves from the robot's vars (play vars over
  * inventory vars).
  */
-import * as generated from '../validation/validators.generated.js';
+import * as generated from '../validation/validators.js';
 import { ConfigError } from '../errors.js';
 import { parseSerial, type SerialItem } from '../runner/batches.js';
 import { didYouMean, YamlSource, type Path } from '../util/yamlsrc.js';

@@ -32,9 +32,12 @@ interface ResolvedTask {
   onlyIfNeeded: boolean;
 }
 
+/** A task's argument that is wrong after templating: its message already names the task. */
+class TaskArgError extends ConfigError {}
+
 /** Builds a task for one robot; an argument that is wrong after templating is a ConfigError (before any contact). */
 function moduleTask(task: Task, args: Record<string, unknown>, base: TaskOptions, o: PlayOverrides): ResolvedTask {
-  const bad = (what: string, v: unknown, want: string) => new ConfigError(`task '${task.name}': invalid ${what} ${JSON.stringify(v)} (${want})`);
+  const bad = (what: string, v: unknown, want: string) => new TaskArgError(`task '${task.name}': invalid ${what} ${JSON.stringify(v)} (${want})`);
   const ifaceArg = args.interface;
   const spec = Array.isArray(ifaceArg) ? interfaceSpec(ifaceArg) : ifaceArg;
   if (spec !== undefined && (typeof spec !== 'string' || (spec !== 'auto' && specError(spec)))) throw bad('interface', ifaceArg, 'an interface name, a list of them, or auto');
@@ -86,7 +89,7 @@ function resolveTasks(play: Play, host: string, vars: Vars, base: TaskOptions, o
     try {
       return moduleTask(task, templateArgs(task.args, vars), base, o);
     } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(`play '${play.name}', robot '${host}': ${e.message.startsWith('task ') ? '' : `task '${task.name}': `}${e.message}`);
+      if (e instanceof ConfigError) throw new ConfigError(`play '${play.name}', robot '${host}': ${e instanceof TaskArgError ? '' : `task '${task.name}': `}${e.message}`);
       throw e;
     }
   });

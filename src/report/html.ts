@@ -25,9 +25,9 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-export function htmlReport(results: HostResult[], info: RunInfo): string {
-  const command = info.command;
-  const s = summarize(results, command);
+/** The run and every robot's row, as the JSON the page embeds (a `<` never closes the script). */
+function pageData(results: HostResult[], info: RunInfo): string {
+  const s = summarize(results, info.command);
   const rows = results.map((r) => ({
     name: r.host,
     state: tileState(r),
@@ -43,7 +43,7 @@ export function htmlReport(results: HostResult[], info: RunInfo): string {
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
   const run = {
-    command,
+    command: info.command,
     checkMode: info.checkMode,
     inventory: info.inventory,
     limit: info.limit ?? null,
@@ -52,25 +52,19 @@ export function htmlReport(results: HostResult[], info: RunInfo): string {
     banner: info.checkMode ? DRY_RUN_BANNER : null,
   };
   const columns = COLUMNS.map((f) => ({ key: f.key, header: f.html!.header, code: Boolean(f.html!.code) }));
-  const data = JSON.stringify({ ...run, startedAt: info.startedAt.toISOString(), summary: s, counts, columns, robots: rows }).replace(/</g, '\\u003c');
+  return JSON.stringify({ ...run, startedAt: info.startedAt.toISOString(), summary: s, counts, columns, robots: rows }).replace(/</g, '\\u003c');
+}
+
+export function htmlReport(results: HostResult[], info: RunInfo): string {
+  const command = info.command;
+  const total = results.length;
+  const data = pageData(results, info);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>fleetmasq ${esc(command)} — ${robotsText(s.total)}</title>
+<title>fleetmasq ${esc(command)} — ${robotsText(total)}</title>
 <style>
-:root{--compliant:#2e9d4f;--ok:#2e9d4f;--changed:#2f6fd6;--noncompliant:#d93b3b;--failed:#a01818;--unreachable:#e68a00;--skipped:#8a8f98}
-*{box-sizing:border-box}body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1c1f24;background:#f6f7f9}
-header{padding:16px 20px;background:#1c1f24;color:#fff}header h1{margin:0;font-size:18px}header p{margin:4px 0 0;color:#b8bdc6}
-main{padding:16px 20px}.counts{display:flex;gap:8px;flex-wrap:wrap;margin-bottom:12px}
-.count{border:0;border-radius:6px;padding:8px 12px;color:#fff;font-weight:600;cursor:pointer;opacity:.95}
-.count[aria-pressed=false]{opacity:.35}.count span{font-size:18px;margin-right:6px}
-.controls{display:flex;gap:12px;align-items:center;margin-bottom:12px}input[type=search]{padding:6px 10px;width:280px;border:1px solid #c9ced6;border-radius:6px}
-#tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(22px,1fr));gap:3px;margin-bottom:16px}
-.tile{height:22px;border-radius:3px;cursor:pointer;border:0;padding:0}.tile:focus{outline:2px solid #1c1f24}
-table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
-th{background:#eef0f3;position:sticky;top:0}td.reasons{max-width:520px}.badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
-code{font-size:12px}.banner{padding:10px 20px;background:#fff3c4;font-weight:600}.banner.stopped{background:#fde2e2}.muted{color:#6b717b}td:first-child,td[data-field=checkedAt]{white-space:nowrap}
-</style></head>
+${PAGE_STYLE}</style></head>
 <body>
 <header><h1>fleetmasq ${esc(command)}${info.checkMode ? ' (dry run)' : ''}: <span id="title-summary"></span></h1><p id="when"></p><p id="source"></p></header>
 ${info.checkMode ? `<div class="banner" id="dry-run">${esc(DRY_RUN_BANNER)}</div>` : ''}${info.stopped ? `<div class="banner stopped" id="stopped">stopped: ${esc(info.stopped)}</div>` : ''}
@@ -82,7 +76,28 @@ ${info.checkMode ? `<div class="banner" id="dry-run">${esc(DRY_RUN_BANNER)}</div
 </main>
 <script id="data" type="application/json">${data}</script>
 <script>
-(function(){
+${PAGE_SCRIPT}</script>
+</body></html>
+`;
+}
+
+/** The page's style (no interpolation: the same for every run). */
+const PAGE_STYLE = `:root{--compliant:#2e9d4f;--ok:#2e9d4f;--changed:#2f6fd6;--noncompliant:#d93b3b;--failed:#a01818;--unreachable:#e68a00;--skipped:#8a8f98}
+*{box-sizing:border-box}body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1c1f24;background:#f6f7f9}
+header{padding:16px 20px;background:#1c1f24;color:#fff}header h1{margin:0;font-size:18px}header p{margin:4px 0 0;color:#b8bdc6}
+main{padding:16px 20px}.counts{display:flex;gap:8px;flex-wrap:wrap;margin-bottom:12px}
+.count{border:0;border-radius:6px;padding:8px 12px;color:#fff;font-weight:600;cursor:pointer;opacity:.95}
+.count[aria-pressed=false]{opacity:.35}.count span{font-size:18px;margin-right:6px}
+.controls{display:flex;gap:12px;align-items:center;margin-bottom:12px}input[type=search]{padding:6px 10px;width:280px;border:1px solid #c9ced6;border-radius:6px}
+#tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(22px,1fr));gap:3px;margin-bottom:16px}
+.tile{height:22px;border-radius:3px;cursor:pointer;border:0;padding:0}.tile:focus{outline:2px solid #1c1f24}
+table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
+th{background:#eef0f3;position:sticky;top:0}td.reasons{max-width:520px}.badge{display:inline-block;padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
+code{font-size:12px}.banner{padding:10px 20px;background:#fff3c4;font-weight:600}.banner.stopped{background:#fde2e2}.muted{color:#6b717b}td:first-child,td[data-field=checkedAt]{white-space:nowrap}
+`;
+
+/** The page's script: the counts as filters, the tiles and the table, drawn from the embedded data. */
+const PAGE_SCRIPT = `(function(){
 var D=JSON.parse(document.getElementById('data').textContent);
 var LABEL={compliant:'compliant',ok:'ok',changed:'changed',noncompliant:'non-compliant',failed:'failed',unreachable:'unreachable',skipped:'skipped'};
 var ORDER=['compliant','ok','changed','noncompliant','failed','unreachable','skipped'];
@@ -123,7 +138,4 @@ function render(){
 document.getElementById('q').addEventListener('input',render);
 render();
 })();
-</script>
-</body></html>
 `;
-}

@@ -14,6 +14,12 @@ import { targetFor, type SshTarget, type TransportOptions } from '../transport/t
 import { planBatches, stopAfterBatch, stopMessage, stopRules, type BatchCounts, type SerialItem, type Stop } from './batches.js';
 import { notStartedResult, reason, skippedResult, type HostOutcome, type HostRaw, type HostResult, type RunEvent } from './types.js';
 import { keptOutput } from '../util/sanitize.js';
+import { retry, type Backoff } from '../util/retry.js';
+
+/** Between connection attempts to one robot: 0.5 s, 1 s, 2 s … up to 8 s, each ±50 % (cellular links drop first handshakes). */
+const CONNECT_BACKOFF: Backoff = { firstMs: 500, factor: 2, maxMs: 8000, jitter: 0.5 };
+/** --until-converged: between rounds, 5 s doubling up to a minute (no jitter: one wait for the whole fleet). */
+const ROUND_BACKOFF: Backoff = { firstMs: 5000, factor: 2, maxMs: 60_000 };
 
 export interface HostContext {
   host: string;
@@ -114,18 +120,16 @@ export class ConnectionPool {
    * hold its fork slot for timeout after timeout while working robots wait (--until-converged tries it
    * again in a later round, holding no slot).
    */
-  private async openWithRetries(host: string): Promise<SshConnection> {
+  private openWithRetries(host: string): Promise<SshConnection> {
     const t = this.target(host);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // An attempt under way is not cut by Ctrl-C (the robot's step finishes); no new attempt after it.
-        return await SshConnection.open(t, (m) => this.warn(host, m), undefined, this.traceFor(host));
-      } catch (e) {
-        if (!(e instanceof HostError) || e.kind !== 'unreachable' || e.detail?.silent || attempt >= t.connectRetries || this.signal?.aborted) throw e;
-        const backoff = Math.min(8000, 500 * 2 ** attempt) * (0.5 + Math.random());
-        await new Promise((r) => setTimeout(r, backoff));
-      }
-    }
+    // An attempt under way is not cut by Ctrl-C (the robot's step finishes); no new attempt after it,
+    // and a Ctrl-C during the wait between attempts ends the wait at once.
+    return retry(() => SshConnection.open(t, (m) => this.warn(host, m), undefined, this.traceFor(host)), {
+      retries: t.connectRetries,
+      delay: CONNECT_BACKOFF,
+      retryOnError: (e) => e instanceof HostError && e.kind === 'unreachable' && !e.detail?.silent,
+      signal: this.signal,
+    });
   }
 
   async probe(host: string, timeoutMs: number, signal?: AbortSignal): Promise<SshConnection> {
@@ -328,19 +332,6 @@ export async function runFleet(task: HostTask, opts: RunOptions): Promise<RunSum
   return { results, stopped, aborted: stopped && stopMessage(stopped), record: opts.record?.where };
 }
 
-/** Sleeps, waking early on an abort. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * --until-converged: robots that answer are done at once; robots that were unreachable are tried again
  * in later rounds, with capped backoff, until they answer or the deadline passes. Between rounds no
@@ -349,18 +340,23 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 export async function runUntilConverged(task: HostTask, opts: RunOptions, deadlineAt: number): Promise<RunSummary> {
   const results = new Map<string, HostResult>();
   let pending = opts.hosts;
-  let delay = 5000;
-  for (let n = 1; ; n++) {
-    const round = await runFleet(task, { ...opts, hosts: pending, round: n });
-    for (const [h, r] of round.results) results.set(h, r);
-    // Only robots that did not answer wait: a refused login or host key will not change by waiting.
-    pending = pending.filter((h) => results.get(h)?.error?.kind === 'unreachable');
-    const left = deadlineAt - Date.now();
-    if (!pending.length || round.stopped || left <= 0 || opts.signal.aborted) return { ...round, results };
-    const wait = Math.min(delay, left);
-    opts.onEvent({ type: 'waiting', done: opts.hosts.length - pending.length, waiting: pending.length, nextInMs: wait, deadlineInMs: left });
-    await pause(wait, opts.signal);
-    if (opts.signal.aborted) return { results, record: opts.record?.where, stopped: { kind: 'interrupted' }, aborted: stopMessage({ kind: 'interrupted' }) };
-    delay = Math.min(delay * 2, 60_000);
-  }
+  const last = await retry(
+    async (n) => {
+      const round = await runFleet(task, { ...opts, hosts: pending, round: n + 1 });
+      for (const [h, r] of round.results) results.set(h, r);
+      // Only robots that did not answer wait: a refused login or host key will not change by waiting.
+      pending = pending.filter((h) => results.get(h)?.error?.kind === 'unreachable');
+      return round;
+    },
+    {
+      deadlineAt,
+      delay: ROUND_BACKOFF,
+      retryOnValue: (round) => pending.length > 0 && !round.stopped,
+      signal: opts.signal,
+      onWait: ({ delayMs }) => opts.onEvent({ type: 'waiting', done: opts.hosts.length - pending.length, waiting: pending.length, nextInMs: delayMs, deadlineInMs: deadlineAt - Date.now() }),
+    },
+  );
+  // Ctrl-C during the wait between rounds: the wait ends, and the run says it was interrupted.
+  if (opts.signal.aborted && !last.stopped) return { results, record: opts.record?.where, stopped: { kind: 'interrupted' }, aborted: stopMessage({ kind: 'interrupted' }) };
+  return { ...last, results };
 }

@@ -10,6 +10,7 @@ import type { Vars } from '../inventory/inventory.js';
 import type { SshConnection } from '../transport/ssh.js';
 import type { HostContext, HostTask } from '../runner/runner.js';
 import { emptyOutcome, reason, type HostOutcome } from '../runner/types.js';
+import { retry } from '../util/retry.js';
 import { type TaskOptions, describe, gatherFacts, judge, lockSpec, settingsFor, throwIfLocked, typed, withLockWait } from './session.js';
 
 export interface RebootOptions extends TaskOptions {
@@ -143,17 +144,13 @@ async function pollNewBoot(
 ): Promise<{ bootId?: string; lastError: string }> {
   let lastError = '';
   let inFlight = 0;
-  let delay = 1000;
   // Probes still connecting when the wait ends are cancelled, so nothing lingers.
   const cancel = new AbortController();
   let fatal: HostError | undefined;
   let winner: string | undefined;
-  let wake = () => {};
-  const nap = (ms: number) =>
-    new Promise<void>((r) => {
-      const t = setTimeout(r, ms);
-      wake = () => (clearTimeout(t), r());
-    });
+  // Ends the wait between probes at once: a winner, a fatal answer, or the operator abandoning the wait.
+  const woken = new AbortController();
+  const wake = () => woken.abort();
   const probe = async () => {
     inFlight++;
     let c: SshConnection | undefined;
@@ -185,11 +182,16 @@ async function pollNewBoot(
   };
   const onAbandon = () => wake();
   ctx.abandon.addEventListener('abort', onAbandon);
-  while (!winner && !fatal && !ctx.abandon.aborted && Date.now() < deadline) {
-    if (inFlight < 3) void probe();
-    await nap(Math.min(delay, Math.max(0, deadline - Date.now())));
-    if (Date.now() - t0 > 60_000) delay = Math.min(delay * 1.5, 10_000);
-  }
+  if (ctx.abandon.aborted) wake();
+  // A probe every second during the first minute after the reboot started, then each wait 1.5× the last, up to 10 s.
+  let delay = 1000;
+  const schedule = () => (delay = Date.now() - t0 > 60_000 ? Math.min(delay * 1.5, 10_000) : delay);
+  await retry(
+    async () => {
+      if (inFlight < 3 && !woken.signal.aborted && Date.now() < deadline) void probe();
+    },
+    { deadlineAt: deadline, delay: schedule, retryOnValue: () => !winner && !fatal, signal: woken.signal },
+  );
   ctx.abandon.removeEventListener('abort', onAbandon);
   cancel.abort();
   if (fatal) throw fatal;

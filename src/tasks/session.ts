@@ -14,6 +14,7 @@ import { interfaceSpec, truthy } from '../inventory/vars.js';
 import type { ExecResult, SshConnection } from '../transport/ssh.js';
 import type { HostContext } from '../runner/runner.js';
 import { emptyOutcome, reason, type HostDetails, type HostOutcome, type HostRaw, type ReasonItem } from '../runner/types.js';
+import { retry, type Backoff } from '../util/retry.js';
 
 export interface TaskOptions {
   /** Overrides of the inventory's masquerade_interface / masquerade_persistence. */
@@ -112,6 +113,9 @@ class LockHeld extends Error {
 /** The robot changed between the facts a plan was made from and the moment its change held the lock. */
 class StaleFacts extends Error {}
 
+/** --wait-lock: the change tried again every 3 s while another run holds the lock. */
+const LOCK_POLL: Backoff = { firstMs: 3000, factor: 1, maxMs: 3000 };
+
 /** Throws LockHeld when a command's result says another run holds the robot's lock. */
 export function throwIfLocked(r: ExecResult): void {
   const info = r.code === 75 ? lockInfo(r.stdout) : undefined;
@@ -124,24 +128,26 @@ export function throwIfLocked(r: ExecResult): void {
  * seconds until that time has passed — from fresh facts (`again`), since the other run changed the robot.
  */
 export async function withLockWait<T>(ctx: HostContext, o: TaskOptions, attempt: (again: boolean) => Promise<T>): Promise<T> {
-  const until = Date.now() + (o.lock?.waitMs ?? 0);
-  let stale = 0;
-  for (let again = false; ; again = true) {
-    try {
-      return await attempt(again);
-    } catch (e) {
-      if (e instanceof StaleFacts) {
-        // Another run changed the robot after our facts were read: plan again at once (a few times).
-        if (++stale > 5) throw new HostError('locked', 'the robot kept changing under other runs between reading it and changing it: nothing changed');
-        ctx.step('the robot changed meanwhile: planning again');
-        continue;
-      }
-      if (!(e instanceof LockHeld)) throw e;
-      if (Date.now() >= until || ctx.signal.aborted)
-        throw new HostError('locked', `${e.message}${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
-      ctx.step(`waiting for the lock held by ${e.holder}`);
-      await new Promise((res) => setTimeout(res, Math.min(3000, Math.max(0, until - Date.now()))));
-    }
+  // Another run changed the robot after our facts were read: plan again at once (a few times).
+  const fresh = (lockTry: number) =>
+    retry((n) => attempt(lockTry > 0 || n > 0), {
+      retries: 5,
+      delay: () => 0,
+      retryOnError: (e) => e instanceof StaleFacts,
+      onWait: () => ctx.step('the robot changed meanwhile: planning again'),
+    });
+  try {
+    return await retry(fresh, {
+      deadlineAt: Date.now() + (o.lock?.waitMs ?? 0),
+      delay: LOCK_POLL,
+      retryOnError: (e) => e instanceof LockHeld,
+      signal: ctx.signal,
+      onWait: ({ outcome }) => ctx.step(`waiting for the lock held by ${(outcome as { error: LockHeld }).error.holder}`),
+    });
+  } catch (e) {
+    if (e instanceof StaleFacts) throw new HostError('locked', 'the robot kept changing under other runs between reading it and changing it: nothing changed');
+    if (e instanceof LockHeld) throw new HostError('locked', `${e.message}${o.lock?.waitMs ? ' (waited in vain)' : ' (--wait-lock D waits for it)'}`);
+    throw e;
   }
 }
 

@@ -20,6 +20,10 @@ import { commandLine } from '../remote/become.js';
 import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry, type KnownHostsIndex } from './knownhosts.js';
 import type { SshTarget } from './target.js';
 import { installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth } from './fastauth.js';
+import { classify, installStreamErrors } from './sshfailure.js';
+import { isEncryptedKey } from './keyfile.js';
+
+export { classify } from './sshfailure.js';
 
 // Key logins in one round trip (the signed request straight away): see fastauth.ts.
 installFastPublicKeyAuth();
@@ -27,6 +31,8 @@ installFastPublicKeyAuth();
 installPipelinedUserauth();
 // The key exchange's first packet sent with the KEXINIT, guessing curve25519-sha256: see fastauth.ts.
 installGuessedKeyExchange();
+// A packet ssh2 could not read is a typed SshStreamError, not an untyped Error: see sshfailure.ts.
+installStreamErrors();
 
 export interface ExecResult {
   stdout: string;
@@ -142,24 +148,6 @@ export type Warn = (msg: string) => void;
  */
 export type Trace = (level: 1 | 2 | 3, text: string) => void;
 
-/** An ssh2 error as what it means for the robot (exported for tests). */
-export function classify(err: Error & { level?: string; code?: string }, target: SshTarget, timeoutMs: number): HostError {
-  const msg = err.message;
-  if (err instanceof HostError) return err;
-  if (err.level === 'client-authentication' || /authentication methods failed/i.test(msg))
-    return new HostError('auth', `authentication failed for ${target.user}@${target.host} (keys tried: ${target.identityFiles.join(', ') || 'none'}${target.agentSocket ? ', ssh-agent' : ''})`);
-  if (/Timed out while waiting for handshake/i.test(msg))
-    return new HostError('unreachable', `no SSH answer from ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`, { silent: true });
-  if (/keepalive timeout/i.test(msg)) return new HostError('unreachable', `connection to ${target.host} lost (no keepalive answer)`);
-  // A packet that fails its MAC/AEAD tag (OpenSSL reports an AES-GCM tag failure as the empty
-  // "error:00000000:lib(0)::reason(0)"): the stream was corrupted or reordered on the way.
-  if (/Invalid MAC|Bad packet length|Failed to completely decrypt|^error:00000000:/i.test(msg))
-    return new HostError('unreachable', `the SSH stream from ${target.host}:${target.port} failed its integrity check (corrupted or reordered on the way): ${msg}`);
-  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EPIPE|No response from server|Connection lost|socket hang up|closed/i.test(msg))
-    return new HostError('unreachable', `cannot reach ${target.host}:${target.port}: ${msg}`);
-  return new HostError('unreachable', `${target.host}:${target.port}: ${msg}`);
-}
-
 export class SshConnection {
   private closed = false;
   private closeReason?: HostError;
@@ -178,8 +166,8 @@ export class SshConnection {
     private readonly proxies: ChildProcess[],
   ) {
     const conn = ssh.connection!;
-    // After connect, a later error must not become an unhandled 'error' event.
-    conn.on('error', (e: Error) => this.fail(classify(e, target, target.connectTimeoutMs)));
+    // After connect ('ready' has fired), a later error must not become an unhandled 'error' event.
+    conn.on('error', (e: Error) => this.fail(classify(e, target, target.connectTimeoutMs, 'connected')));
     conn.on('close', () => this.fail(new HostError('unreachable', `connection to ${target.host} closed`)));
     conn.on('end', () => this.fail(new HostError('unreachable', `connection to ${target.host} closed by the robot`)));
   }
@@ -313,7 +301,7 @@ export class SshConnection {
         timeoutMs,
       );
       conn.exec(command, (err, ch) => {
-        if (err) return done(classify(err, t, timeoutMs));
+        if (err) return done(classify(err, t, timeoutMs, 'channel'));
         stream = ch;
         // Bytes are kept as they come and decoded once (a character may be split across chunks), and
         // never more than the cap: a robot that streams without end cannot exhaust the controller.
@@ -393,11 +381,13 @@ function forwardOut(via: NodeSSH, hop: SshTarget, target: SshTarget): Promise<Du
   });
 }
 
-async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, connecting: Set<NodeSSH>, trace?: Trace): Promise<NodeSSH> {
-  const khName = knownHostsName(t.hostKeyAlias ?? t.host, t.port);
-  const entries = knownHostsFor(t.knownHostsFiles, khName);
-  let verdictError: HostError | undefined;
-  const hostVerifier = (key: Buffer): boolean => {
+/**
+ * The host key check for one hop, as ssh2's hostVerifier: known_hosts (strict), accept-new (the key
+ * recorded once), off (warned). A refusal's reason is kept for the caller (ssh2 only sees false).
+ */
+function hostKeyVerifier(t: SshTarget, khName: string, entries: KnownHostEntry[], warn: Warn): { verify: (key: Buffer) => boolean; refusal: () => HostError | undefined } {
+  let refusal: HostError | undefined;
+  const verify = (key: Buffer): boolean => {
     let v = verifyHostKey(entries, khName, key);
     // A revoked key is refused whatever the checking mode, as OpenSSH does.
     if (t.hostKeyChecking === 'off' && v.status !== 'revoked') {
@@ -406,23 +396,12 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     }
     if (v.status === 'match') return true;
     if (v.status === 'unknown' && t.hostKeyChecking === 'accept-new') {
-      const file = t.knownHostsFiles[0]!;
-      // ~/.ssh as OpenSSH makes it (0700); the key recorded once, even when several robots share a
-      // name or connections race (checked against the file as it is now, not as it was read).
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      knownHostsCache.delete(file);
-      const now = verifyHostKey(readKnownHosts([file]), khName, key);
-      if (now.status === 'unknown') {
-        appendFileSync(file, knownHostsLine(khName, key, t.hashKnownHosts), { mode: 0o600 });
-        knownHostsCache.delete(file);
-        warn(`recorded the new host key of ${khName} in ${file}`);
-        return true;
-      }
-      if (now.status === 'match') return true;
+      const now = recordNewKey(t, khName, key, warn);
+      if (now.status === 'unknown' || now.status === 'match') return true;
       // Another connection recorded a different key for this name meanwhile: a changed key, refused.
       v = now;
     }
-    verdictError =
+    refusal =
       v.status === 'unknown'
         ? new HostError('hostkey', `host key of ${khName} is not known (checked ${t.knownHostsFiles.filter(existsSync).join(', ') || 'no known_hosts file'}); refusing to connect in strict mode`)
         : v.status === 'revoked'
@@ -430,33 +409,58 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
           : new HostError('hostkey', `HOST KEY CHANGED for ${khName}: it does not match ${v.known.map((e) => `${e.file}:${e.line}`).join(', ')}; refusing to connect (possible impersonation, or the robot was reinstalled)`);
     return false;
   };
-  const { keys, problems } = readIdentities(t);
-  if (trace) {
-    trace(3, `connecting to ${t.user}@${t.host}:${t.port}${sock ? ' over a proxy or jump' : ''} (connect timeout ${Math.round(t.connectTimeoutMs / 1000)} s)`);
-    trace(3, `host key: checking ${t.hostKeyChecking}, known_hosts ${t.knownHostsFiles.join(', ') || 'none'} as ${khName}`);
-    trace(3, `auth: key files ${t.identityFiles.join(', ') || 'none'} (${keys.length} usable${problems.length ? `; ${problems.join('; ')}` : ''})${t.agentSocket && (!t.identitiesOnly || !keys.length) ? ', then the agent' : ''}`);
+  return { verify, refusal: () => refusal };
+}
+
+/**
+ * accept-new: records an unknown key in the first known_hosts file, in ~/.ssh as OpenSSH makes it (0700);
+ * once, even when several robots share a name or connections race (checked against the file as it is
+ * now, not as it was read). Returns the verdict before recording ('unknown': recorded now).
+ */
+function recordNewKey(t: SshTarget, khName: string, key: Buffer, warn: Warn): ReturnType<typeof verifyHostKey> {
+  const file = t.knownHostsFiles[0]!;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  knownHostsCache.delete(file);
+  const now = verifyHostKey(readKnownHosts([file]), khName, key);
+  if (now.status === 'unknown') {
+    appendFileSync(file, knownHostsLine(khName, key, t.hashKnownHosts), { mode: 0o600 });
+    knownHostsCache.delete(file);
+    warn(`recorded the new host key of ${khName} in ${file}`);
   }
+  return now;
+}
+
+/** The host key types to accept, the ones known_hosts holds for this name first (no needless mismatch). */
+function hostKeyOrder(entries: KnownHostEntry[], khName: string): string[] {
   const preferred = knownKeyTypes(entries, khName);
   const allTypes = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
   const order = (types: string[]) => types.flatMap((k) => (k === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k]));
-  const serverHostKey = [...new Set([...order(preferred), ...allTypes])].filter((k) => allTypes.includes(k));
+  return [...new Set([...order(preferred), ...allTypes])].filter((k) => allTypes.includes(k));
+}
 
-  // Auth: each key file, then the agent (unless IdentitiesOnly), like OpenSSH.
+/** Auth: each key file, then the agent (unless IdentitiesOnly), like OpenSSH; 'none' when there is nothing to try. */
+function authMethods(t: SshTarget, keys: ParsedKey[]): NonNullable<ConnectConfig['authHandler']> {
   const methods: NonNullable<ConnectConfig['authHandler']> = [];
   for (const key of keys) methods.push({ type: 'publickey', username: t.user, key, ...(t.keyPassphrase !== undefined ? { passphrase: t.keyPassphrase } : {}) } as never);
   if (t.agentSocket && (!t.identitiesOnly || !keys.length)) methods.push({ type: 'agent', username: t.user, agent: t.agentSocket } as never);
-  const ssh = new NodeSSH();
-  const config: ConnectConfig & { username: string } = {
+  return (methods.length ? methods : ['none']) as never;
+}
+
+/** ssh2's settings for one hop over `wire` (the socket opened for it, or the proxy's / jump's stream). */
+function connectConfig(t: SshTarget, wire: Duplex, proxied: boolean, verify: (key: Buffer) => boolean, serverHostKey: string[], authHandler: ConnectConfig['authHandler'], trace?: Trace): ConnectConfig & { username: string } {
+  return {
     username: t.user,
     readyTimeout: t.connectTimeoutMs,
     keepaliveInterval: t.keepaliveIntervalMs,
     keepaliveCountMax: t.keepaliveCountMax,
-    hostVerifier,
+    hostVerifier: verify,
     // curve25519-sha256 first, by OpenSSH's name for it (ssh2 lists the libssh.org alias first): the key
     // exchange's guessed first packet (fastauth.ts) is taken by a server that prefers the same name.
     algorithms: { serverHostKey: serverHostKey as never, kex: { remove: ['curve25519-sha256'], prepend: ['curve25519-sha256'] } as never },
-    authHandler: (methods.length ? [...methods] : ['none']) as never,
-    ...(sock ? { sock: sock as never } : { host: t.host, port: t.port }),
+    authHandler,
+    sock: wire as never,
+    // The host as well when fleetmasq opened the socket itself (ssh2's own account of where it connects).
+    ...(proxied ? {} : { host: t.host, port: t.port }),
     // -vvv: ssh2's own account of the handshake (algorithms offered and chosen, host key, auth methods).
     // FLEETMASQ_SSH_DEBUG (the raw form, straight to stderr with a clock) is kept for transport tests.
     ...(trace || process.env.FLEETMASQ_SSH_DEBUG
@@ -468,6 +472,33 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
         }
       : {}),
   };
+}
+
+function traceConnect(trace: Trace, t: SshTarget, proxied: boolean, khName: string, usable: number, problems: string[]): void {
+  trace(3, `connecting to ${t.user}@${t.host}:${t.port}${proxied ? ' over a proxy or jump' : ''} (connect timeout ${Math.round(t.connectTimeoutMs / 1000)} s)`);
+  trace(3, `host key: checking ${t.hostKeyChecking}, known_hosts ${t.knownHostsFiles.join(', ') || 'none'} as ${khName}`);
+  trace(3, `auth: key files ${t.identityFiles.join(', ') || 'none'} (${usable} usable${problems.length ? `; ${problems.join('; ')}` : ''})${t.agentSocket && (!t.identitiesOnly || !usable) ? ', then the agent' : ''}`);
+}
+
+/**
+ * A failed handshake as what it means: the host key refusal first; a robot that answered but whose
+ * handshake stalled is not silent; an auth failure says why the keys could not be used.
+ */
+function handshakeFailure(e: Error, t: SshTarget, heard: boolean, refusal: HostError | undefined, problems: string[]): HostError {
+  if (refusal) return refusal;
+  const classified = classify(e, t, t.connectTimeoutMs, 'connecting');
+  const err = classified.detail?.silent && heard ? new HostError('unreachable', `${t.host}:${t.port} answered, but the SSH handshake did not complete within ${Math.round(t.connectTimeoutMs / 1000)} s`) : classified;
+  // A key that could not be used says why (an encrypted key without its passphrase, a wrong one).
+  if (err.kind === 'auth' && problems.length) return new HostError('auth', `${err.message}: ${problems.join('; ')}`);
+  return err;
+}
+
+async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, connecting: Set<NodeSSH>, trace?: Trace): Promise<NodeSSH> {
+  const khName = knownHostsName(t.hostKeyAlias ?? t.host, t.port);
+  const entries = knownHostsFor(t.knownHostsFiles, khName);
+  const hostKey = hostKeyVerifier(t, khName, entries, warn);
+  const { keys, problems } = readIdentities(t);
+  if (trace) traceConnect(trace, t, Boolean(sock), khName, keys.length, problems);
   // The socket is opened here (ssh2 takes a socket that is still connecting), so that what it heard is
   // known: a robot that never sent a byte in the whole timeout is silent (not worth another attempt in
   // this run); one whose handshake stalled after its banner is not.
@@ -478,10 +509,10 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
     wire.off('data', onData);
   };
   wire.on('data', onData);
-  if (!sock) config.sock = wire as never;
+  const ssh = new NodeSSH();
   connecting.add(ssh);
   try {
-    await ssh.connect(config as never);
+    await ssh.connect(connectConfig(t, wire, Boolean(sock), hostKey.verify, hostKeyOrder(entries, khName), authMethods(t, keys), trace) as never);
     connecting.delete(ssh);
   } catch (e) {
     connecting.delete(ssh);
@@ -491,12 +522,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
       // The failed attempt may already be torn down; the error that matters is classified below.
     }
     if (!sock) wire.destroy();
-    if (verdictError) throw verdictError;
-    const classified = classify(e as Error, t, t.connectTimeoutMs);
-    const err = classified.detail?.silent && heard ? new HostError('unreachable', `${t.host}:${t.port} answered, but the SSH handshake did not complete within ${Math.round(t.connectTimeoutMs / 1000)} s`) : classified;
-    // A key that could not be used says why (an encrypted key without its passphrase, a wrong one).
-    if (err.kind === 'auth' && problems.length) throw new HostError('auth', `${err.message}: ${problems.join('; ')}`);
-    throw err;
+    throw handshakeFailure(e as Error, t, heard, hostKey.refusal(), problems);
   }
   return ssh;
 }
@@ -531,9 +557,11 @@ function readIdentities(t: SshTarget): { keys: ParsedKey[]; problems: string[] }
     }
     const parsed = parseKeyOnce(f, buf, t.keyPassphrase);
     if (parsed instanceof Error) {
-      if (/encrypted/i.test(parsed.message) && t.keyPassphrase === undefined)
+      // Told from the key file's own header (keyfile.ts), not from the text of ssh2's error.
+      const encrypted = isEncryptedKey(buf);
+      if (encrypted && t.keyPassphrase === undefined)
         problems.push(`${f} is encrypted and no passphrase was given (set ansible_ssh_private_key_passphrase, or load the key into ssh-agent)`);
-      else if (t.keyPassphrase !== undefined && /decrypt|passphrase|integrity/i.test(parsed.message)) problems.push(`the passphrase for ${f} is wrong`);
+      else if (encrypted) problems.push(`the passphrase for ${f} is wrong`);
       else problems.push(`${f} is not a usable private key (${parsed.message})`);
       continue;
     }

@@ -156,95 +156,114 @@ function checkShellSafe(target: string, what: string, v: string): void {
   if (!v || v.startsWith('-') || /['`"$\\;&<>|(){}*\s\p{Cc}]/u.test(v)) throw new ConfigError(`${target}: ${what} ${JSON.stringify(v)} has characters that could reach a shell (OpenSSH refuses it too)`);
 }
 
-function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
-  const env = opts.env ?? process.env;
+/** A host's ssh options: the command line's first, then the ssh config's (OpenSSH: the first obtained wins). */
+interface HostOptions {
+  get(k: string): string | undefined;
+  /** Every value of a repeatable option (IdentityFile), command line first. */
+  all(k: string): string[];
+  /** The options' names in the order they were obtained. */
+  order: string[];
+}
+
+function hostOptions(input: ResolveInput, opts: TransportOptions, env: NodeJS.ProcessEnv): HostOptions {
   const cfg = config(input.configFile ?? opts.sshConfigFile);
   const fromCmd = (k: string) => input.cmdline.find(([ck]) => ck === k)?.[1];
   const fromCfg = lookupHost(cfg, input.dest, { user: input.user ?? fromCmd('user'), hostName: fromCmd('hostname'), localUser: env.USER ?? userInfo().username });
-  const get = (k: string): string | undefined => input.cmdline.find(([ck]) => ck === k)?.[1] ?? fromCfg.get(k)?.[0];
-  const all = (k: string): string[] => [...input.cmdline.filter(([ck]) => ck === k).map(([, v]) => v), ...(fromCfg.get(k) ?? [])];
+  return {
+    get: (k) => fromCmd(k) ?? fromCfg.get(k)?.[0],
+    all: (k) => [...input.cmdline.filter(([ck]) => ck === k).map(([, v]) => v), ...(fromCfg.get(k) ?? [])],
+    order: [...input.cmdline.map(([k]) => k), ...fromCfg.keys()],
+  };
+}
 
-  const host = tokens(get('hostname') ?? input.dest, { h: input.dest, p: 22, r: '', n: input.dest });
-  const port = input.port ?? Number(get('port') ?? 22);
+/** The %-tokens of ssh_config: host, port, remote user, the name as given. */
+type Tokens = { h: string; p: number; r: string; n: string };
+
+/**
+ * ProxyJump and ProxyCommand: whichever is obtained first wins (command line, then the config in the
+ * order lookupHost obtained its options); 'none' disables. Each jump is resolved through the ssh config
+ * like OpenSSH does; hop i is reached through hop i-1, a hop's own jumps first.
+ */
+function resolveProxy(input: ResolveInput, opts: TransportOptions, o: HostOptions, t: Tokens): { proxyCommand?: string; jumps: SshTarget[] } {
+  const proxyKind = o.order.map((k) => (k === 'proxyjump' ? 'jump' : k === 'proxycommand' ? 'command' : undefined)).find(Boolean);
+  if (proxyKind === 'command') {
+    const pc = o.get('proxycommand')!;
+    return pc.toLowerCase() !== 'none' ? { proxyCommand: tokens(pc, t), jumps: [] } : { jumps: [] };
+  }
+  const pj = proxyKind === 'jump' ? o.get('proxyjump')! : 'none';
+  if (pj.toLowerCase() === 'none') return { jumps: [] };
+  if ((input.depth ?? 0) > 8) throw new ConfigError(`${input.name}: ProxyJump chain too long (a loop?)`);
+  const hops = parseJump(pj).map((h) =>
+    resolve(
+      { name: `${input.name} (jump ${h.host})`, dest: h.host, port: h.port, user: h.user, cmdline: [], configFile: input.configFile, become: false, becomeUser: 'root', depth: (input.depth ?? 0) + 1 },
+      opts,
+    ),
+  );
+  return { jumps: hops.flatMap((j) => [...j.jumps, { ...j, jumps: [] }]) };
+}
+
+/** IdentityFile options, else OpenSSH's default key files that exist. */
+function identityFilesOf(o: HostOptions, t: Tokens): string[] {
+  const files = o.all('identityfile').map((f) => expandTilde(tokens(f, t)));
+  if (files.length) return files;
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).filter((p) => existsSync(p));
+}
+
+/** The user's known_hosts files (or --known-hosts alone), then the global ones. */
+function knownHostsFilesOf(o: HostOptions, opts: TransportOptions, t: Tokens): string[] {
+  if (opts.knownHostsFile) return [opts.knownHostsFile];
+  const own = (o.get('userknownhostsfile') ?? '~/.ssh/known_hosts ~/.ssh/known_hosts2').split(/\s+/).map((f) => expandTilde(tokens(f, t)));
+  return [...own, ...(o.get('globalknownhostsfile') ?? '/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2').split(/\s+/)];
+}
+
+/** IdentityAgent: a socket, SSH_AUTH_SOCK by name, or none; unset: the environment's agent. */
+function agentSocketOf(o: HostOptions, env: NodeJS.ProcessEnv): string | undefined {
+  const agent = o.get('identityagent');
+  if (!agent) return env.SSH_AUTH_SOCK;
+  if (agent.toLowerCase() === 'none') return undefined;
+  return expandTilde(agent === 'SSH_AUTH_SOCK' ? env.SSH_AUTH_SOCK ?? '' : agent);
+}
+
+/** The connect timeout and keepalives (ServerAliveInterval, ServerAliveCountMax). */
+function timingOf(o: HostOptions, opts: TransportOptions, name: string): Pick<SshTarget, 'connectTimeoutMs' | 'keepaliveIntervalMs' | 'keepaliveCountMax'> {
+  const connectTimeout = Number(o.get('connecttimeout') ?? opts.connectTimeoutS ?? 10);
+  if (!Number.isFinite(connectTimeout) || connectTimeout < 0) throw new ConfigError(`${name}: invalid ConnectTimeout '${o.get('connecttimeout')}'`);
+  return {
+    connectTimeoutMs: Math.max(1, connectTimeout) * 1000,
+    keepaliveIntervalMs: (Number(o.get('serveraliveinterval') ?? 5) || 5) * 1000,
+    keepaliveCountMax: Number(o.get('serveralivecountmax') ?? 3) || 3,
+  };
+}
+
+function resolve(input: ResolveInput, opts: TransportOptions): SshTarget {
+  const env = opts.env ?? process.env;
+  const o = hostOptions(input, opts, env);
+  const host = tokens(o.get('hostname') ?? input.dest, { h: input.dest, p: 22, r: '', n: input.dest });
+  const port = input.port ?? Number(o.get('port') ?? 22);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${input.name}: invalid port ${port}`);
-  const user = input.user ?? get('user') ?? env.USER ?? userInfo().username;
+  const user = input.user ?? o.get('user') ?? env.USER ?? userInfo().username;
   checkShellSafe(input.name, 'host name', host);
   // %n is the name as given (before HostName): OpenSSH checks that one too.
   checkShellSafe(input.name, 'host name', input.dest);
   checkShellSafe(input.name, 'user name', user);
-  const t = { h: host, p: port, r: user, n: input.dest };
-
-  // ProxyJump and ProxyCommand: whichever is obtained first wins (command line, then the config in the
-  // order lookupHost obtained its options); 'none' disables.
-  const proxyKind = [...input.cmdline.map(([k]) => k), ...fromCfg.keys()]
-    .map((k) => (k === 'proxyjump' ? 'jump' : k === 'proxycommand' ? 'command' : undefined))
-    .find(Boolean);
-  let proxyCommand: string | undefined;
-  let jumps: SshTarget[] = [];
-  if (proxyKind === 'command') {
-    const pc = get('proxycommand')!;
-    if (pc.toLowerCase() !== 'none') proxyCommand = tokens(pc, t);
-  } else if (proxyKind === 'jump') {
-    const pj = get('proxyjump')!;
-    if (pj.toLowerCase() !== 'none') {
-      if ((input.depth ?? 0) > 8) throw new ConfigError(`${input.name}: ProxyJump chain too long (a loop?)`);
-      // Each hop is resolved through the ssh config like OpenSSH does; hop i is reached through hop i-1.
-      const hops = parseJump(pj);
-      jumps = hops.map((h) =>
-        resolve(
-          {
-            name: `${input.name} (jump ${h.host})`,
-            dest: h.host,
-            port: h.port,
-            user: h.user,
-            cmdline: [],
-            configFile: input.configFile,
-            become: false,
-            becomeUser: 'root',
-            depth: (input.depth ?? 0) + 1,
-          },
-          opts,
-        ),
-      );
-      // A hop's own jumps come first.
-      jumps = jumps.flatMap((j) => [...j.jumps, { ...j, jumps: [] }]);
-    }
-  }
-
-  const identityFiles = all('identityfile').map((f) => expandTilde(tokens(f, t)));
-  if (!identityFiles.length) {
-    for (const f of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
-      const p = join(homedir(), '.ssh', f);
-      if (existsSync(p)) identityFiles.push(p);
-    }
-  }
-  const knownHostsFiles = opts.knownHostsFile
-    ? [opts.knownHostsFile]
-    : (get('userknownhostsfile') ?? '~/.ssh/known_hosts ~/.ssh/known_hosts2').split(/\s+/).map((f) => expandTilde(tokens(f, t)));
-  const global = get('globalknownhostsfile') ?? '/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2';
-  const connectTimeout = Number(get('connecttimeout') ?? opts.connectTimeoutS ?? 10);
-  if (!Number.isFinite(connectTimeout) || connectTimeout < 0) throw new ConfigError(`${input.name}: invalid ConnectTimeout '${get('connecttimeout')}'`);
-  const aliveInterval = Number(get('serveraliveinterval') ?? 5) || 5;
-  const aliveCount = Number(get('serveralivecountmax') ?? 3) || 3;
-  const agent = get('identityagent');
+  const t: Tokens = { h: host, p: port, r: user, n: input.dest };
+  const { proxyCommand, jumps } = resolveProxy(input, opts, o, t);
   return {
     name: input.name,
     host,
     port,
     user,
-    identityFiles,
-    identitiesOnly: (get('identitiesonly') ?? 'no').toLowerCase() === 'yes',
-    agentSocket: agent && agent.toLowerCase() !== 'none' ? expandTilde(agent === 'SSH_AUTH_SOCK' ? env.SSH_AUTH_SOCK ?? '' : agent) : agent?.toLowerCase() === 'none' ? undefined : env.SSH_AUTH_SOCK,
+    identityFiles: identityFilesOf(o, t),
+    identitiesOnly: (o.get('identitiesonly') ?? 'no').toLowerCase() === 'yes',
+    agentSocket: agentSocketOf(o, env),
     proxyCommand,
     jumps,
-    knownHostsFiles: [...knownHostsFiles, ...(opts.knownHostsFile ? [] : global.split(/\s+/))],
-    hostKeyAlias: get('hostkeyalias'),
-    hashKnownHosts: (get('hashknownhosts') ?? 'no').toLowerCase() === 'yes',
-    hostKeyChecking: opts.hostKeyChecking ?? checkingFrom(get('stricthostkeychecking')) ?? 'strict',
-    connectTimeoutMs: Math.max(1, connectTimeout) * 1000,
+    knownHostsFiles: knownHostsFilesOf(o, opts, t),
+    hostKeyAlias: o.get('hostkeyalias'),
+    hashKnownHosts: (o.get('hashknownhosts') ?? 'no').toLowerCase() === 'yes',
+    hostKeyChecking: opts.hostKeyChecking ?? checkingFrom(o.get('stricthostkeychecking')) ?? 'strict',
+    ...timingOf(o, opts, input.name),
     connectRetries: opts.connectRetries ?? DEFAULT_CONNECT_RETRIES,
-    keepaliveIntervalMs: aliveInterval * 1000,
-    keepaliveCountMax: aliveCount,
     become: input.become,
     becomeUser: input.becomeUser,
   };

@@ -2,7 +2,7 @@
  * YAML with source positions: every config error can name file:line:col of the offending key or value.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, visit, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
 
 export type Path = (string | number)[];
@@ -41,7 +41,8 @@ export class YamlSource {
     }
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      if (/call stack/i.test(e.message)) throw new ConfigError(`nested too deep (the limit is ${MAX_DEPTH} levels)`, file, e.linePos?.[0]?.line);
+      // yaml's own code for the stack overflow it caught while composing deeply nested data.
+      if (e.code === 'RESOURCE_EXHAUSTION') throw new ConfigError(`nested too deep (the limit is ${MAX_DEPTH} levels)`, file, e.linePos?.[0]?.line);
       const pos = e.linePos?.[0];
       throw new ConfigError(`invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, file, pos?.line, pos?.col);
     }
@@ -67,10 +68,12 @@ export class YamlSource {
   toJS(): unknown {
     if (this.js) return this.js.value;
     let value: unknown;
+    this.checkAliases();
     try {
       value = this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (e) {
-      if (e instanceof ReferenceError && /alias/i.test(e.message))
+      // Every alias resolves (checked above) and aliases are enabled: yaml's one ReferenceError left is its alias count.
+      if (e instanceof ReferenceError)
         throw new ConfigError(`too many expansions of YAML aliases (more than ${MAX_ALIAS_COUNT} for one alias): a document that grows exponentially is refused`, this.file);
       if (e instanceof RangeError) throw new ConfigError(`nested too deep (the limit is ${MAX_DEPTH} levels)`, this.file);
       throw e;
@@ -78,6 +81,20 @@ export class YamlSource {
     checkDepth(value, this.file);
     this.js = { value };
     return value;
+  }
+
+  /** An alias whose anchor is not set before it (in document order, as yaml resolves them) is a clear error. */
+  private checkAliases(): void {
+    const anchors = new Set<string>();
+    visit(this.doc, {
+      Node: (_key, node) => {
+        if (isAlias(node) && !anchors.has(node.source)) {
+          const line = node.range ? this.lc.linePos(node.range[0]).line : undefined;
+          throw new ConfigError(`unresolved YAML alias *${node.source} (its anchor must be set before the alias)`, this.file, line);
+        }
+        if (node.anchor) anchors.add(node.anchor);
+      },
+    });
   }
 
   /** Line and column of the node at `path` (of its key when `key` is true). */

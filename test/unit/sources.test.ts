@@ -282,6 +282,12 @@ test('a YAML alias bomb is exit 5 with a clear message', async () => {
   const r = await cli(['inventory', '-i', join(d, 'bomb.yml'), '--list']);
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /too many expansions of YAML aliases/);
+  // An alias with no anchor before it is its own error (yaml throws the same ReferenceError for both).
+  writeFileSync(join(d, 'unresolved.yml'), 'all:\n  vars:\n    a: *nope\n    b: &nope 1\n');
+  const u = await cli(['inventory', '-i', join(d, 'unresolved.yml'), '--list']);
+  assert.equal(u.code, 5, u.stderr);
+  assert.match(u.stderr, /unresolved\.yml:3:.*unresolved YAML alias \*nope \(its anchor must be set before the alias\)/);
+  assert.doesNotMatch(u.stderr, /too many expansions/);
 });
 
 test('host ranges: more than 100,000 names is refused (exit 5), before any is built; 100,000 are built (linear), in INI and YAML', async () => {

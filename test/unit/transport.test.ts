@@ -194,18 +194,62 @@ test('one-round-trip key login is active with the locked ssh2; RSA signatures us
   assert.equal(hashForKeyAlgo('ssh-ed25519'), undefined);
 });
 
-test('ssh errors are told as what they mean for the robot', async () => {
-  const { classify } = await import('../../src/transport/ssh.js');
+test('ssh errors are told as what they mean for the robot, from their typed fields (never their text)', async () => {
+  const { classify, SshStreamError, installStreamErrors } = await import('../../src/transport/sshfailure.js');
+  const { HostError } = await import('../../src/errors.js');
   const t: SshTarget = { name: 'r1', host: '10.0.0.5', port: 22, user: 'root', identityFiles: ['/k/id_ed25519'], identitiesOnly: true, jumps: [], knownHostsFiles: [], hostKeyChecking: 'strict', connectTimeoutMs: 10_000, connectRetries: 0, keepaliveIntervalMs: 5_000, keepaliveCountMax: 3, become: false, becomeUser: 'root' };
-  const c = (m: string, extra: object = {}) => classify(Object.assign(new Error(m), extra), t, 10_000);
-  assert.equal(c('All configured authentication methods failed', { level: 'client-authentication' }).kind, 'auth');
-  assert.match(c('Timed out while waiting for handshake').message, /no SSH answer from 10\.0\.0\.5:22 within 10 s/);
-  for (const m of ['error:00000000:lib(0)::reason(0)', 'Invalid MAC', 'Bad packet length 4000000']) {
-    const e = c(m);
-    assert.equal(e.kind, 'unreachable');
-    assert.match(e.message, /failed its integrity check \(corrupted or reordered on the way\)/, m);
+  // The messages are deliberately meaningless: only level, code, type and stage may decide.
+  const typed = (fields: object) => Object.assign(new Error('zzz'), fields);
+  const c = (e: Error, stage?: 'connecting' | 'connected' | 'channel') => classify(e, t, 10_000, stage);
+  const auth = c(typed({ level: 'client-authentication' }));
+  assert.equal(auth.kind, 'auth');
+  assert.match(auth.message, /authentication failed for root@10\.0\.0\.5 \(keys tried: \/k\/id_ed25519\)/);
+  // One ssh2 level, two meanings: before 'ready' the handshake timeout (a silent robot), after it the keepalive timeout.
+  const handshake = c(typed({ level: 'client-timeout' }), 'connecting');
+  assert.match(handshake.message, /no SSH answer from 10\.0\.0\.5:22 within 10 s/);
+  assert.equal(handshake.detail?.silent, true);
+  const keepalive = c(typed({ level: 'client-timeout' }), 'connected');
+  assert.match(keepalive.message, /connection to 10\.0\.0\.5 lost \(no keepalive answer\)/);
+  assert.equal(keepalive.detail?.silent, undefined);
+  for (const e of [typed({ level: 'client-socket', code: 'ECONNREFUSED' }), typed({ level: 'client-dns' }), typed({ code: 'ETIMEDOUT' })]) {
+    assert.match(c(e).message, /^cannot reach 10\.0\.0\.5:22: zzz/);
+    assert.equal(c(e).detail?.silent, undefined);
   }
-  assert.match(c('connect ECONNREFUSED 10.0.0.5:22').message, /^cannot reach 10\.0\.0\.5:22/);
+  assert.match(c(typed({ level: 'handshake' })).message, /^the SSH handshake with 10\.0\.0\.5:22 failed: zzz/);
+  assert.match(c(typed({ level: 'protocol' })).message, /^SSH protocol error from 10\.0\.0\.5:22: zzz/);
+  assert.match(c(typed({ code: 11 })).message, /^10\.0\.0\.5:22 ended the connection: zzz/);
+  assert.match(c(typed({}), 'channel').message, /could not start a command/);
+  const integrity = c(new SshStreamError(new Error('error:00000000:lib(0)::reason(0)')));
+  assert.equal(integrity.kind, 'unreachable');
+  assert.match(integrity.message, /failed its integrity check \(corrupted or reordered on the way\)/);
+  // Text that once decided the kind no longer does: an untyped "authentication methods failed" is not auth.
+  assert.equal(c(new Error('All configured authentication methods failed')).kind, 'unreachable');
+  assert.doesNotMatch(c(new Error('Timed out while waiting for handshake')).message, /no SSH answer/);
+  const own = new HostError('hostkey', 'changed');
+  assert.equal(c(own), own);
+  // ssh2's packet parser throws plain Errors; the installed wrapper makes them SshStreamErrors, typed ones pass.
+  assert.equal(installStreamErrors(), true);
+  const { default: Protocol } = (await import('ssh2/lib/protocol/Protocol.js')) as unknown as { default: { prototype: { parse: (this: object, b: Buffer, i: number, l: number) => void } } };
+  const parse = Protocol.prototype.parse;
+  const throwing = (err: Error) => ({ _parse: () => { throw err; } });
+  assert.throws(() => parse.call(throwing(new Error('Invalid MAC')), Buffer.alloc(1), 0, 1), (e: Error) => e instanceof SshStreamError && e.message === 'Invalid MAC');
+  const leveled = typed({ level: 'protocol' });
+  assert.throws(() => parse.call(throwing(leveled), Buffer.alloc(1), 0, 1), (e: Error) => e === leveled);
+});
+
+test('an encrypted key file is told from its own header (OpenSSH, PEM, PKCS#8, PuTTY), not from ssh2\'s error text', async () => {
+  const { isEncryptedKey } = await import('../../src/transport/keyfile.js');
+  const d = mkdtempSync(join(tmpdir(), 'fmkeyenc-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'pw', '-f', join(d, 'enc')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'plain')]);
+  assert.equal(isEncryptedKey(readFileSync(join(d, 'enc'))), true);
+  assert.equal(isEncryptedKey(readFileSync(join(d, 'plain'))), false);
+  assert.equal(isEncryptedKey(Buffer.from('-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n')), true);
+  assert.equal(isEncryptedKey(Buffer.from('-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n')), false);
+  assert.equal(isEncryptedKey(Buffer.from('-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n')), true);
+  assert.equal(isEncryptedKey(Buffer.from('PuTTY-User-Key-File-2: ssh-rsa\nEncryption: aes256-cbc\nComment: x\n')), true);
+  assert.equal(isEncryptedKey(Buffer.from('PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nComment: x\n')), false);
+  assert.equal(isEncryptedKey(Buffer.from('not a key')), false);
 });
 
 test('host and user names that could reach a shell through %h/%r are refused, wherever they come from', () => {
@@ -245,6 +289,12 @@ test('a templated task value that is wrong for its module is an input error befo
   const r = await cli(['play', join(d, 'pb.yml'), '-i', join(d, 'hosts.yml')]);
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /play 'all', robot 'r1': task 'reboot it': invalid reboot timeout "10m" \(whole seconds from 1 to 86400\)/);
+  assert.doesNotMatch(r.stderr, /task 'reboot it': task 'reboot it'/, 'the task is named once');
+  // An error that does not name its task (an undefined variable) is given the task's name.
+  writeFileSync(join(d, 'pb2.yml'), '- hosts: all\n  tasks:\n    - name: reboot it\n      reboot:\n        timeout: "{{ nowhere }}"\n');
+  const u = await cli(['play', join(d, 'pb2.yml'), '-i', join(d, 'hosts.yml')]);
+  assert.equal(u.code, 5, u.stderr);
+  assert.match(u.stderr, /play 'all', robot 'r1': task 'reboot it': undefined variable 'nowhere'/);
 });
 
 test('the sudo password never reaches a ProxyCommand\'s environment', async () => {
