@@ -16,7 +16,7 @@
  *     - { name: nfto, iptables: none }     # nftables only: no iptables binaries at all
  */
 import { parseDocument } from 'yaml';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../src/errors.js';
 
 /** Firewall managers a lab robot can run (each one a cached package layer: see host.ts). */
 export const LAB_MANAGERS = ['iptables-persistent', 'nftables', 'ufw', 'firewalld'] as const;
