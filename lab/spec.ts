@@ -57,7 +57,7 @@ export interface RobotSpec {
   onlyVia?: string;
   /** A firewall manager installed from Debian's packages and configured as its users do. */
   manager?: LabManager;
-  /** Behind its own model hotspot (src/lab/hotspot.ts): defective (p = 0.8) or healthy (p = 0). */
+  /** Behind its own model hotspot (lab/hotspot.ts): defective (p = 0.8) or healthy (p = 0). */
   hotspot?: 'defective' | 'healthy';
   /** A docker0-like bridge with 172.17.0.1/16: a second local address, as robots running Docker have. */
   secondAddress?: boolean;
