@@ -11,7 +11,7 @@
  *                    [--silent P] [--forks F] [--form full|light] [--direct] [--connect-timeout S]
  * --silent P: P% of the robots give no answer at all during each timed command (their links stalled by
  * the lab relay, resumed after): what silent robots cost the rest. --forks F: robots at once (default N).
- * --form light: light lab robots (src/lab/spec.ts: a namespace, an overlay root and an sshd each; no
+ * --form light: light lab robots (lab/spec.ts: a namespace, an overlay root and an sshd each; no
  * systemd), so a thousand fit here; jobs check, apply and apply-again; persistence is not modelled (the
  * tools check and apply the live rule only). --direct: the tools run inside the lab's network namespace
  * and reach the robots over TCP, as a fleet reached directly (no ProxyCommand process per connection, no
@@ -24,8 +24,8 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { labDown, labLink, labUp, type LabState } from '../src/lab/lab.js';
-import { checkLabName, uniformSpec } from '../src/lab/spec.js';
+import { labDown, labLink, labUp, type LabState } from '../lab/lab.js';
+import { checkLabName, uniformSpec } from '../lab/spec.js';
 import { renderUnit } from '../src/remote/files/unit.js';
 import { run } from '../src/util/proc.js';
 import { shQuote } from '../src/util/quote.js';

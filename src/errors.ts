@@ -80,3 +80,14 @@ export class LabError extends Error {
     this.name = 'LabError';
   }
 }
+
+/**
+ * `fleetmasq lab` or `demo` where the lab is not installed: it lives in the source repository (its lab/
+ * folder, built to dist/lab), not in the published package. Exit 5, as a command this copy does not have.
+ */
+export class LabAbsentError extends LabError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LabAbsentError';
+  }
+}

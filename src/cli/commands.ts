@@ -105,18 +105,18 @@ export function verbosity(values: FlagValues): number {
 }
 
 // Every command that contacts robots takes these (and -v).
-const CONNECT: FlagName[] = ['user', 'private-key', 'ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass', 'verbose'];
-const OUTPUT: FlagName[] = ['json', 'junit', 'html', 'quiet'];
-const SELECT: FlagName[] = ['inventory', 'limit', 'forks', 'shard', 'keep', 'strict-vars'];
-const ROLLOUT: FlagName[] = ['serial', 'max-fail-percent'];
-const CONVERGE: FlagName[] = ['until-converged', 'deadline'];
+const CONNECT = ['user', 'private-key', 'ssh-config', 'known-hosts', 'host-key-checking', 'connect-timeout', 'connect-retries', 'command-timeout', 'ask-become-pass', 'verbose'] as const satisfies readonly FlagName[];
+const OUTPUT = ['json', 'junit', 'html', 'quiet'] as const satisfies readonly FlagName[];
+const SELECT = ['inventory', 'limit', 'forks', 'shard', 'keep', 'strict-vars'] as const satisfies readonly FlagName[];
+const ROLLOUT = ['serial', 'max-fail-percent'] as const satisfies readonly FlagName[];
+const CONVERGE = ['until-converged', 'deadline'] as const satisfies readonly FlagName[];
 
 export interface CommandSpec {
   usage: string;
   summary: string;
   /** More lines of help under the usage. */
   about?: string;
-  flags: FlagName[];
+  flags: readonly FlagName[];
   positionals?: { min: number; max: number };
 }
 
@@ -245,6 +245,8 @@ export const COMMANDS = {
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;
+/** A command's options, typed: exactly the flags it declares (what its parsed command line gives). */
+export type CommandOptions<C extends CommandName> = Pick<FlagValues, (typeof COMMANDS)[C]['flags'][number]>;
 
 export const LAB_COMMANDS: Record<string, CommandSpec> = {
   up: {

@@ -31,7 +31,7 @@ import { withFleetRun } from './fleetrun.js';
 import { ensurePrivateDir } from '../store/localdir.js';
 import { runHeader, type RunHeader } from '../records/audit.js';
 import { version } from './version.js';
-import { verbosity, type FlagValues } from './commands.js';
+import { verbosity, type CommandOptions, type FlagValues } from './commands.js';
 export { robots };
 import { plainProgress, type Progress } from './progress.js';
 import { askSecret } from './prompt.js';
@@ -250,7 +250,15 @@ export function announceRun(setup: FleetSetup, argv: string[], io: Out): RunHead
   return runHeader(argv, setup.sources.sources, version());
 }
 
-export async function fleetCommand(command: string, values: FlagValues, io: Out, argv: string[] = []): Promise<number> {
+/** The fleet commands: each runs its task on every selected robot. */
+export type FleetCommandName = 'apply' | 'check' | 'verify' | 'remove' | 'reboot';
+
+/**
+ * A fleet command, typed: its options are the flags it declares (commands.ts). The CLI calls it with the
+ * flags it parsed, the lab's demo with options of its own; argv is the command line the run's record keeps.
+ */
+export async function runFleetCommand<C extends FleetCommandName>(command: C, options: CommandOptions<C>, io: Out, argv: string[] = []): Promise<number> {
+  const values: FlagValues = options;
   const setup = fleetSetup(values);
   const header = announceRun(setup, argv, io);
   setup.taskOptions.audit = { by: header.who, command };

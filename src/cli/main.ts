@@ -1,4 +1,4 @@
-import { ConfigError, EXIT, ExitError, LabError } from '../errors.js';
+import { ConfigError, EXIT, ExitError, LabAbsentError, LabError } from '../errors.js';
 import { didYouMean } from '../util/didyoumean.js';
 import { commandHelp, COMMANDS, parseCommand, topHelp, type CommandName, type FlagValues } from './commands.js';
 import { stdio, type Out } from './output.js';
@@ -36,6 +36,10 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
       io.err(`error: ${e.message}`);
       return EXIT.INVALID_INPUT;
     }
+    if (e instanceof LabAbsentError) {
+      io.err(`error: ${e.message}`);
+      return EXIT.INVALID_INPUT;
+    }
     if (e instanceof LabError) {
       io.err(`lab error: ${e.message}`);
       return EXIT.ERROR;
@@ -48,7 +52,7 @@ export async function main(argv: string[], io: Out = stdio): Promise<number> {
 async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, positionals: string[], io: Out, argv: string[]): Promise<number> {
   switch (command) {
     case 'demo':
-      return (await import('./demo.js')).demoCommand(values, io);
+      return (await import('./lab.js')).demoCommand(values, io, argv);
     case 'play':
       return (await import('./play.js')).playCommand(positionals[0]!, values, io, argv);
     case 'inventory':
@@ -64,6 +68,6 @@ async function run(command: Exclude<CommandName, 'lab'>, values: FlagValues, pos
     case 'snippet':
       return (await import('./snippet.js')).snippetCommand(positionals[0]!, values, io);
     default:
-      return (await import('./fleet.js')).fleetCommand(command, values, io, argv);
+      return (await import('./fleet.js')).runFleetCommand(command, values, io, argv);
   }
 }

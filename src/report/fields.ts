@@ -6,7 +6,7 @@
  * until schemas/run-result.schema.json describes it).
  */
 import type { HostDetails, HostResult } from '../runner/types.js';
-import { managersText } from './summary.js';
+import type { ManagerReport } from '../modules/compliance.js';
 
 export type FieldType = 'string' | 'number' | 'boolean' | 'array' | 'object' | 'null';
 
@@ -34,6 +34,21 @@ const str = (v: unknown) => (v === undefined || v === null ? undefined : String(
 export function persistText(d: HostDetails): string | undefined {
   if (d.persistence === undefined) return undefined;
   return d.persistenceInstalled === false ? 'missing' : d.persistence;
+}
+
+/** A robot's firewall managers in one line: `nftables (running, flushes: …, hook ok) · docker (…)`. */
+export function managersText(ms: ManagerReport[] | undefined): string {
+  return (ms ?? [])
+    .map((m) => {
+      const bits = [
+        ...(m.running !== undefined ? [m.running ? 'running' : m.enabled ? 'enabled, not running' : 'not running'] : []),
+        ...(m.flushes ? [m.flushes] : []),
+        ...m.notes,
+        ...(m.hook ? [`fleetmasq hook ${m.hook}`] : []),
+      ];
+      return bits.length ? `${m.name} (${bits.join('; ')})` : m.name;
+    })
+    .join(' · ');
 }
 
 export const ROBOT_FIELDS: readonly RobotField[] = [

@@ -2,6 +2,8 @@
 import { EXIT } from '../errors.js';
 import type { HostResult } from '../runner/types.js';
 import { statusWord } from './fields.js';
+// A robot's managers in one line: declared with the robot fields (fields.ts), which the summary uses.
+export { managersText } from './fields.js';
 
 export interface Summary {
   total: number;
@@ -166,17 +168,3 @@ export function robotsText(n: number): string {
 /** The line a dry run puts at the top of every output. */
 export const DRY_RUN_BANNER = 'DRY RUN (--check): nothing was changed; "changed" means "would change"';
 
-/** A robot's firewall managers in one line: `nftables (running, flushes: …, hook ok) · docker (…)`. */
-export function managersText(ms: import('../modules/compliance.js').ManagerReport[] | undefined): string {
-  return (ms ?? [])
-    .map((m) => {
-      const bits = [
-        ...(m.running !== undefined ? [m.running ? 'running' : m.enabled ? 'enabled, not running' : 'not running'] : []),
-        ...(m.flushes ? [m.flushes] : []),
-        ...m.notes,
-        ...(m.hook ? [`fleetmasq hook ${m.hook}`] : []),
-      ];
-      return bits.length ? `${m.name} (${bits.join('; ')})` : m.name;
-    })
-    .join(' · ');
-}

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { after, before } from 'node:test';
-import { labDown, labSsh, labUp, type LabState } from '../../src/lab/lab.js';
-import { parseLabSpec, type LabSpec } from '../../src/lab/spec.js';
+import { labDown, labSsh, labUp, type LabState } from '../../lab/lab.js';
+import { parseLabSpec, type LabSpec } from '../../lab/spec.js';
 
 export const canRunLab = process.getuid?.() === 0;
 

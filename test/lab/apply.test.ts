@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { STOCK_RC_LOCAL, type LabState } from '../../src/lab/lab.js';
+import { STOCK_RC_LOCAL, type LabState } from '../../lab/lab.js';
 import { FACTS_SCRIPT, parseFacts, WANTS_LINK } from '../../src/facts/facts.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab, waitNewBoot } from '../helpers/lab.js';

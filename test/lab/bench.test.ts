@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readLab } from '../../src/lab/lab.js';
+import { readLab } from '../../lab/lab.js';
 import { run } from '../../src/util/proc.js';
 import { canRunLab } from '../helpers/lab.js';
 

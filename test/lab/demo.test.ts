@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labDown, readLab } from '../../src/lab/lab.js';
+import { labDown, readLab } from '../../lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, sshOut } from '../helpers/lab.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, observedSource, specFile, sshOut, useLab } from '../helpers/lab.js';
-import type { LabState } from '../../src/lab/lab.js';
+import type { LabState } from '../../lab/lab.js';
 
 const setup = async (l: LabState) => {
   const r = await cli(['apply', '-i', l.paths.inventory, '-l', 'fixed']);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { labLink, type LabState } from '../../src/lab/lab.js';
+import { labLink, type LabState } from '../../lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
-import { labSsh, type LabState } from '../../src/lab/lab.js';
+import { labSsh, type LabState } from '../../lab/lab.js';
 import { shQuote } from '../../src/util/quote.js';
 
 const setup = async (l: LabState) => {

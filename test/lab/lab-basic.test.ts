@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { labDown, labStatus, labUp, type LabState } from '../../src/lab/lab.js';
-import { labPaths, CGROUP_PARENT } from '../../src/lab/paths.js';
-import { uniformSpec } from '../../src/lab/spec.js';
+import { labDown, labStatus, labUp, type LabState } from '../../lab/lab.js';
+import { labPaths, CGROUP_PARENT } from '../../lab/paths.js';
+import { uniformSpec } from '../../lab/spec.js';
 import { run } from '../../src/util/proc.js';
 import { bootId, canRunLab, sshOut, waitNewBoot } from '../helpers/lab.js';
 

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cli } from '../helpers/cli.js';
 import { CANDIDATE_ADDR, canRunLab, observedSource, sshOut, useLab } from '../helpers/lab.js';
-import { labDown, labLink, labStatus } from '../../src/lab/lab.js';
-import { parseLabSpec } from '../../src/lab/spec.js';
+import { labDown, labLink, labStatus } from '../../lab/lab.js';
+import { parseLabSpec } from '../../lab/spec.js';
 import { run } from '../../src/util/proc.js';
 
 const SPEC = `name: tlight

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labSsh, USER_RULES_V4, type LabState } from '../../src/lab/lab.js';
+import { labSsh, USER_RULES_V4, type LabState } from '../../lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, CANDIDATE_ADDR, canRunLab, observedSource, specFile, sshOut, useLab, waitNewBoot } from '../helpers/lab.js';
 

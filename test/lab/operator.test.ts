@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labLink } from '../../src/lab/lab.js';
+import { labLink } from '../../lab/lab.js';
 import { recordedResults, recordOf } from '../helpers/store.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LabState } from '../../src/lab/lab.js';
+import type { LabState } from '../../lab/lab.js';
 import { run } from '../../src/util/proc.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import type { LabState } from '../../src/lab/lab.js';
+import type { LabState } from '../../lab/lab.js';
 import { cli } from '../helpers/cli.js';
-import { labSsh } from '../../src/lab/lab.js';
+import { labSsh } from '../../lab/lab.js';
 import { bootId, CANDIDATE_ADDR, canRunLab, observedSource, specFile, sshOut, useLab } from '../helpers/lab.js';
 
 /** The lab's inventory with extra vars for some robots (written beside it). */

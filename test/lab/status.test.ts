@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labLink } from '../../src/lab/lab.js';
+import { labLink } from '../../lab/lab.js';
 import { cli } from '../helpers/cli.js';
 import { bootId, canRunLab, specFile, useLab } from '../helpers/lab.js';
 

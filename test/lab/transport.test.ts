@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { labLink, labSsh, type LabState } from '../../src/lab/lab.js';
+import { labLink, labSsh, type LabState } from '../../lab/lab.js';
 import { recordedResults, recordOf } from '../helpers/store.js';
 import { cli } from '../helpers/cli.js';
 import { canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';

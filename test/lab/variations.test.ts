@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labLink, labSsh, labStatus, STOCK_RC_LOCAL } from '../../src/lab/lab.js';
+import { labLink, labSsh, labStatus, STOCK_RC_LOCAL } from '../../lab/lab.js';
 import { run } from '../../src/util/proc.js';
 import { bootId, canRunLab, specFile, sshOut, useLab } from '../helpers/lab.js';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { bindingRequest, bindingSuccess, decode, BINDING_REQUEST, BINDING_SUCCESS } from '../../src/diagnose/stun.js';
-import { HotspotModel, rng } from '../../src/lab/hotspot.js';
+import { HotspotModel, rng } from '../../lab/hotspot.js';
 import { diagnose, MalformedResult, parseRobotResult, type Attempt } from '../../src/diagnose/verdict.js';
 import { DIAGNOSE_PY, diagnoseScript } from '../../src/remote/diagnose.js';
 import { run } from '../../src/util/proc.js';

@@ -1,9 +1,9 @@
 /** Lab spec keys for robots as real fleets build them: volatile roots, busybox userlands, Debian 13. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLabSpec } from '../../src/lab/spec.js';
+import { parseLabSpec } from '../../lab/spec.js';
 import { ConfigError } from '../../src/errors.js';
-import { SUPERVISOR_SCRIPT } from '../../src/lab/supervise.sh.js';
+import { SUPERVISOR_SCRIPT } from '../../lab/supervise.sh.js';
 
 test('lab spec: volatile, userland and os', () => {
   const s = parseLabSpec(`

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLabSpec, planLab, robotAddress, uniformSpec } from '../../src/lab/spec.js';
+import { parseLabSpec, planLab, robotAddress, uniformSpec } from '../../lab/spec.js';
 import { ConfigError } from '../../src/errors.js';
 
 test('uniform spec names robots robot-01.. with wlan0 and root login', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BEGIN, END, blockDamage, deadLinesAfterExit, findBlock, removeBlock, withBlock } from '../../src/remote/files/rclocal.js';
-import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
+import { STOCK_RC_LOCAL } from '../../lab/robot-files.js';
 import { run } from '../../src/util/proc.js';
 
 const cases: [string, { content: string; mode: number }][] = [

@@ -4,7 +4,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRelay } from '../../src/lab/relayd.js';
+import { startRelay } from '../../lab/relayd.js';
 
 /** Blocks the event loop (the relay runs in this process), so chunks arrive in bursts. */
 function busy(ms: number): void {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts/facts.js';
 import { checkCompliance, type MasqSettings } from '../../src/modules/compliance.js';
 import { planApply, planRemove, type Plan } from '../../src/modules/plan.js';
-import { STOCK_RC_LOCAL } from '../../src/lab/lab.js';
+import { STOCK_RC_LOCAL } from '../../lab/robot-files.js';
 import { lockInfo, lockMessage, lockSh, renderScript, shQuote, unlockSh, type LockSpec } from '../../src/remote/script.js';
 import { writeFile } from '../../src/remote/ops.js';
 import { run } from '../../src/util/proc.js';

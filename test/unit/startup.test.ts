@@ -82,7 +82,7 @@ test('a command started from the snapshot does what the unbundled CLI does', () 
   assert.match(readFileSync(prom, 'utf8'), /^# TYPE fleetmasq_\w+ gauge$/m);
 });
 
-test('bin/fleetmasq.js as a command: fleet commands start from the snapshot (also through a symlink), --version and help without it', () => {
+test('bin/fleetmasq.js as a command: fleet commands start from the snapshot (also through a symlink), --version, help, lab and demo without it', () => {
   const { dir, inv } = scratch();
   const link = join(dir, 'fleetmasq');
   symlinkSync(BIN, link);
@@ -103,6 +103,12 @@ test('bin/fleetmasq.js as a command: fleet commands start from the snapshot (als
     assert.doesNotMatch(t.exec, /snapshot/);
   }
   assert.doesNotMatch(traced([BIN, 'inventory', '-i', inv, '--list'], { FLEETMASQ_NO_SNAPSHOT: '1' }).exec, /snapshot/);
+  // lab and demo load the lab (dist/lab, not in the snapshot) at run time: they start without the snapshot.
+  const lab = traced([BIN, 'lab', 'status', '--name', 'nosuchlab']);
+  assert.equal(lab.code, 1, lab.err);
+  assert.match(lab.err, /no lab named 'nosuchlab'/);
+  assert.doesNotMatch(lab.exec, /snapshot/);
+  assert.doesNotMatch(traced([BIN, 'demo', '--robots', '0']).exec, /snapshot/);
   // Run as node's script, the launcher is plain JavaScript.
   const v = run([process.execPath, BIN, '--version'], dir);
   assert.match(v.out, /^fleetmasq \d+\.\d+\.\d+/);

@@ -4,10 +4,10 @@
  */
 import { existsSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabError } from '../errors.js';
-import { run, sh } from '../util/proc.js';
+import { LabError } from '../src/errors.js';
+import { run, sh } from '../src/util/proc.js';
 import { basePaths, BASE_CACHE, BASE_VERSION, PREP_VERSION } from './paths.js';
-import { shQuote } from '../util/quote.js';
+import { shQuote } from '../src/util/quote.js';
 import type { LabManager, LabOs } from './spec.js';
 
 export type Log = (line: string) => void;

@@ -16,7 +16,7 @@
  *     - { name: nfto, iptables: none }     # nftables only: no iptables binaries at all
  */
 import { parseDocument } from 'yaml';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../src/errors.js';
 
 /** Firewall managers a lab robot can run (each one a cached package layer: see host.ts). */
 export const LAB_MANAGERS = ['iptables-persistent', 'nftables', 'ufw', 'firewalld'] as const;
@@ -57,7 +57,7 @@ export interface RobotSpec {
   onlyVia?: string;
   /** A firewall manager installed from Debian's packages and configured as its users do. */
   manager?: LabManager;
-  /** Behind its own model hotspot (src/lab/hotspot.ts): defective (p = 0.8) or healthy (p = 0). */
+  /** Behind its own model hotspot (lab/hotspot.ts): defective (p = 0.8) or healthy (p = 0). */
   hotspot?: 'defective' | 'healthy';
   /** A docker0-like bridge with 172.17.0.1/16: a second local address, as robots running Docker have. */
   secondAddress?: boolean;

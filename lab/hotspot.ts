@@ -8,7 +8,7 @@
  * (their mappings). Such a datagram gets no answer (the hotspot cannot route back to that address).
  * A healthy uplink is the same model with p = 0.
  */
-import { bindingSuccess, decode, BINDING_REQUEST } from '../diagnose/stun.js';
+import { bindingSuccess, decode, BINDING_REQUEST } from '../src/diagnose/stun.js';
 
 export interface HotspotConfig {
   name: string;
