@@ -19,7 +19,8 @@ import { HostError } from '../errors.js';
 import { shQuote } from '../util/quote.js';
 import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry, type KnownHostsIndex } from './knownhosts.js';
 import type { SshTarget } from './target.js';
-import { installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth } from './fastauth.js';
+import { coalesceWrites } from './coalesce.js';
+import { installFastPublicKeyAuth, installGuessedKeyExchange, installNoHostKeysProof, installPipelinedUserauth } from './fastauth.js';
 
 // Key logins in one round trip (the signed request straight away): see fastauth.ts.
 installFastPublicKeyAuth();
@@ -27,6 +28,8 @@ installFastPublicKeyAuth();
 installPipelinedUserauth();
 // The key exchange's first packet sent with the KEXINIT, guessing curve25519-sha256: see fastauth.ts.
 installGuessedKeyExchange();
+// The host keys a server announces after the login are not proven (fleetmasq never uses them): see fastauth.ts.
+installNoHostKeysProof();
 
 export interface ExecResult {
   stdout: string;
@@ -480,7 +483,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
   // known: a robot that never sent a byte in the whole timeout is silent (not worth another attempt in
   // this run); one whose handshake stalled after its banner is not.
   let heard = false;
-  const wire: Duplex = sock ?? netConnect({ host: t.host, port: t.port });
+  const wire: Duplex = sock ?? coalesceWrites(netConnect({ host: t.host, port: t.port }));
   const onData = () => {
     heard = true;
     wire.off('data', onData);
