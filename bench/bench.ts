@@ -194,7 +194,8 @@ function command(tool: Tool, job: Job, lab: LabState, n: number, books: Record<J
   if (tool === 'fleetmasq') {
     const f = `--forks ${forks} --connect-timeout ${connectTimeout}`;
     const sub = job === 'reboot' ? `reboot -i ${inv} ${f}` : job === 'check' ? `check -i ${inv} ${f}` : `apply -i ${inv} ${f}`;
-    return { cmd: inNetns(lab, `node ${BIN} ${sub} --json > ${join(outDir, 'fleetmasq-last.json')}`), env: { CI: 'true' } };
+    // As an operator runs it: bin/fleetmasq.js as a command, so from the start-up snapshot when built.
+    return { cmd: inNetns(lab, `${BIN} ${sub} --json > ${join(outDir, 'fleetmasq-last.json')}`), env: { CI: 'true' } };
   }
   if (tool === 'raw') return { cmd: inNetns(lab, `${rawCmd(lab, job, n)} > /dev/null`) };
   return {
@@ -304,8 +305,10 @@ async function main(): Promise<void> {
       if (fmCpu !== undefined) row.fleetmasqCpuPerRobotMs = (fmCpu * 1000) / Number(n);
       const fm = (row.fleetmasq as { wall: { median: number } } | undefined)?.wall.median;
       for (const t of ['raw', 'ansible']) {
-        const o = (row[t] as { wall: { median: number } } | undefined)?.wall.median;
-        if (fm && o) row[`speedup_vs_${t}`] = o / fm;
+        const o = row[t] as { wall: { median: number }; cpu: { median: number } } | undefined;
+        if (fm && o) row[`speedup_vs_${t}`] = o.wall.median / fm;
+        // Control CPU: how many times less the control side spent than this tool (medians).
+        if (fmCpu && o) row[`cpu_ratio_vs_${t}`] = o.cpu.median / fmCpu;
       }
       table.push(row);
     }
@@ -313,14 +316,18 @@ async function main(): Promise<void> {
   const doc = { date: new Date().toISOString(), machine, runs, rttMs: rtt, silentPct, forks: forksOpt ?? null, form, direct, connectTimeout, sizes, tools, jobs, results: table };
   const stamp = `n${sizes.join('-')}-rtt${rtt}${silentPct ? `-silent${silentPct}` : ''}${forksOpt ? `-f${forksOpt}` : ''}${form === 'light' ? '-light' : ''}${direct ? '-direct' : ''}`;
   writeFileSync(join(outDir, `bench-${stamp}.json`), JSON.stringify(doc, null, 2));
-  const lines = ['| robots | rtt | job | ' + tools.map((t) => `${t} (median [min–max] s, cpu s, MB)`).join(' | ') + ' | fleetmasq vs raw | fleetmasq vs Ansible |', '|' + '---|'.repeat(5 + tools.length)];
+  const lines = [
+    '| robots | rtt | job | ' + tools.map((t) => `${t} (median [min–max] s, cpu s, MB)`).join(' | ') + ' | fleetmasq CPU per robot | wall: fleetmasq vs raw | vs Ansible | CPU: fleetmasq vs raw | vs Ansible |',
+    '|' + '---|'.repeat(8 + tools.length),
+  ];
   for (const r of table) {
     const cells = tools.map((t) => {
       const c = r[t] as { wall: { median: number; min: number; max: number }; cpu: { median: number }; rssMb: { median: number }; failures: number } | undefined;
       return c ? `${c.wall.median.toFixed(2)} [${c.wall.min.toFixed(2)}–${c.wall.max.toFixed(2)}], ${c.cpu.median.toFixed(2)}, ${c.rssMb.median.toFixed(0)}${c.failures ? ` (${c.failures} failed)` : ''}` : '—';
     });
     const sp = (k: string) => (r[k] ? `${(r[k] as number).toFixed(1)}×` : '—');
-    lines.push(`| ${r.robots} | ${r.rttMs} ms | ${r.job} | ${cells.join(' | ')} | ${sp('speedup_vs_raw')} | ${sp('speedup_vs_ansible')} |`);
+    const perRobot = r.fleetmasqCpuPerRobotMs === undefined ? '—' : `${(r.fleetmasqCpuPerRobotMs as number).toFixed(1)} ms`;
+    lines.push(`| ${r.robots} | ${r.rttMs} ms | ${r.job} | ${cells.join(' | ')} | ${perRobot} | ${sp('speedup_vs_raw')} | ${sp('speedup_vs_ansible')} | ${sp('cpu_ratio_vs_raw')} | ${sp('cpu_ratio_vs_ansible')} |`);
   }
   writeFileSync(join(outDir, `bench-${stamp}.md`), lines.join('\n') + '\n');
   if (sizes.length > 1) writeFileSync(join(outDir, `bench-${stamp}.svg`), chart(table, tools, jobs[0]!));

@@ -322,3 +322,45 @@ function sendGuess(proto: GuessingProtocol): void {
     },
   });
 }
+
+type GlobalRequestHandler = (p: unknown, name: string, wantReply: boolean, data: unknown) => void;
+let noHostKeysProof: boolean | undefined;
+
+/**
+ * No proof asked for the host keys a server announces after the login.
+ *
+ * OpenSSH's sshd sends every host key it has ("hostkeys-00@openssh.com") once the login is done, for
+ * clients that update their known_hosts from it (OpenSSH's UpdateHostKeys). ssh2 answers by asking the
+ * server to sign each of them and verifies every signature, to emit them as a 'hostkeys' event, which
+ * fleetmasq never listens to: a signature per host key on the robot, their verification here, one more
+ * packet each way. This wraps Protocol.service (as installPipelinedUserauth does, once a client's
+ * handlers exist) so that announcement is left unanswered, as it was sent (OpenSSH asks no reply), as
+ * an OpenSSH client with UpdateHostKeys off does. The host key that authenticated the server is checked
+ * during the key exchange, as before; every other global request reaches ssh2's own handler.
+ *
+ * Returns whether it is active (false if a future ssh2 changed this internal: ssh2 then keeps asking).
+ */
+export function installNoHostKeysProof(): boolean {
+  if (noHostKeysProof !== undefined) return noHostKeysProof;
+  try {
+    const Protocol = ProtocolModule as { prototype: { service?: Service } };
+    const orig = Protocol?.prototype?.service;
+    if (typeof orig !== 'function' || orig.length !== 1) return (noHostKeysProof = false);
+    const wrapped: Service = function (this, name) {
+      orig.call(this, name);
+      const handlers = this._handlers as { GLOBAL_REQUEST?: GlobalRequestHandler } | undefined;
+      const global = handlers?.GLOBAL_REQUEST;
+      if (this._server || !handlers || typeof global !== 'function') return;
+      handlers.GLOBAL_REQUEST = (p, request, wantReply, data) => {
+        if (request === 'hostkeys-00@openssh.com' && !wantReply) return;
+        global(p, request, wantReply, data);
+      };
+    };
+    // installPipelinedUserauth's mark stays visible: it sees its own wrapper in the chain.
+    wrapped[MARK] = orig[MARK];
+    Protocol.prototype.service = wrapped;
+    return (noHostKeysProof = true);
+  } catch {
+    return (noHostKeysProof = false);
+  }
+}

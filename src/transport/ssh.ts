@@ -19,7 +19,8 @@ import { HostError } from '../errors.js';
 import { commandLine } from '../remote/become.js';
 import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry, type KnownHostsIndex } from './knownhosts.js';
 import type { SshTarget } from './target.js';
-import { installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth } from './fastauth.js';
+import { coalesceWrites } from './coalesce.js';
+import { installFastPublicKeyAuth, installGuessedKeyExchange, installNoHostKeysProof, installPipelinedUserauth } from './fastauth.js';
 import { classify, installStreamErrors } from './sshfailure.js';
 import { isEncryptedKey } from './keyfile.js';
 
@@ -33,6 +34,8 @@ installPipelinedUserauth();
 installGuessedKeyExchange();
 // A packet ssh2 could not read is a typed SshStreamError, not an untyped Error: see sshfailure.ts.
 installStreamErrors();
+// The host keys a server announces after the login are not proven (fleetmasq never uses them): see fastauth.ts.
+installNoHostKeysProof();
 
 export interface ExecResult {
   stdout: string;
@@ -503,7 +506,7 @@ async function connectOne(t: SshTarget, sock: Duplex | undefined, warn: Warn, co
   // known: a robot that never sent a byte in the whole timeout is silent (not worth another attempt in
   // this run); one whose handshake stalled after its banner is not.
   let heard = false;
-  const wire: Duplex = sock ?? netConnect({ host: t.host, port: t.port });
+  const wire: Duplex = sock ?? coalesceWrites(netConnect({ host: t.host, port: t.port }));
   const onData = () => {
     heard = true;
     wire.off('data', onData);

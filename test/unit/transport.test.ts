@@ -8,7 +8,8 @@ import { hashHostName, hostFieldMatches, indexKnownHosts, keyTypeOfBlob, knownHo
 import { lookupHost, parseSshConfig, shellWords } from '../../src/transport/sshconfig.js';
 import { parseSshArgs, targetFor, clearSshConfigCache, type SshTarget } from '../../src/transport/target.js';
 import { ConfigError } from '../../src/errors.js';
-import { guessAccepted, hashForKeyAlgo, installFastPublicKeyAuth, installGuessedKeyExchange, installPipelinedUserauth, kexinitFirstNames } from '../../src/transport/fastauth.js';
+import { guessAccepted, hashForKeyAlgo, installFastPublicKeyAuth, installGuessedKeyExchange, installNoHostKeysProof, installPipelinedUserauth, kexinitFirstNames } from '../../src/transport/fastauth.js';
+import { coalesceWrites } from '../../src/transport/coalesce.js';
 
 /**
  * An ed25519 key pair made by OpenSSH's ssh-keygen (ssh2's own generator now and then writes a private
@@ -736,4 +737,68 @@ test('ssh2 is pinned to the exact version the transport patches are written for,
   assert.equal(installFastPublicKeyAuth(), true);
   assert.equal(installPipelinedUserauth(), true);
   assert.equal(installGuessedKeyExchange(), true);
+  assert.equal(installNoHostKeysProof(), true);
+});
+
+test("the host keys a server announces after the login are not proven; other global requests still reach ssh2", async () => {
+  const ssh2 = (await import('ssh2')).default;
+  assert.equal(installNoHostKeysProof(), true);
+  assert.equal(installNoHostKeysProof(), true, 'idempotent');
+  assert.equal(installPipelinedUserauth(), true, "the pipelined login's wrapper is still seen in the chain");
+  const clientKey = keyPair();
+  const server = await helloServer({});
+  const c = new ssh2.Client();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      c.on('ready', () => resolve()).on('error', reject);
+      c.connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port, username: 'u', privateKey: clientKey.private, hostVerifier: () => true });
+    });
+    const internals = c as unknown as { _remoteVer: string; _callbacks: unknown[]; _protocol: { _handlers: { GLOBAL_REQUEST: (p: unknown, name: string, wantReply: boolean, data: unknown) => void }; openssh_hostKeysProve: (keys: unknown) => void } };
+    // As if the server were OpenSSH, which ssh2 asks to prove what it announces.
+    internals._remoteVer = 'OpenSSH_9.2p1';
+    const proto = internals._protocol;
+    const asked: unknown[] = [];
+    proto.openssh_hostKeysProve = (keys) => asked.push(keys);
+    let events = 0;
+    c.on('hostkeys', () => events++);
+    const announced = [Buffer.from(clientKey.public.split(' ')[1]!, 'base64')];
+    proto._handlers.GLOBAL_REQUEST(proto, 'hostkeys-00@openssh.com', false, announced);
+    assert.deepEqual(asked, [], 'no proof asked for');
+    assert.equal(internals._callbacks.length, 0, 'no reply awaited');
+    // The same request asking for a reply (OpenSSH never does) is ssh2's own: it asks for the proof.
+    proto._handlers.GLOBAL_REQUEST(proto, 'hostkeys-00@openssh.com', true, announced);
+    assert.equal(asked.length, 1, "ssh2's handler still gets what is not the plain announcement");
+    assert.equal(events, 0);
+  } finally {
+    c.end();
+    server.close();
+  }
+});
+
+test('the writes of one tick on a robot socket go out together, in order, in one writev', async () => {
+  const net = await import('node:net');
+  const got: Buffer[] = [];
+  const server = net.createServer((s) => s.on('data', (d) => got.push(d)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sock = coalesceWrites(net.connect((server.address() as { port: number }).port, '127.0.0.1'));
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  const calls: number[] = [];
+  const internals = sock as unknown as { _writev: (chunks: unknown[], cb: () => void) => void; _write: (c: unknown, e: unknown, cb: () => void) => void };
+  const writev = internals._writev.bind(sock);
+  const write1 = internals._write.bind(sock);
+  internals._writev = (chunks, cb) => (calls.push(chunks.length), writev(chunks, cb));
+  internals._write = (c, e, cb) => (calls.push(1), write1(c, e, cb));
+  sock.write('one ');
+  sock.write('two ');
+  sock.write('three');
+  assert.deepEqual(calls, [], 'nothing sent before the tick ends');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(calls, [3], 'one writev of the three');
+  sock.write('four');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(calls, [3, 1], 'a later tick: its own write');
+  sock.end();
+  await new Promise((r) => setTimeout(r, 50));
+  server.close();
+  assert.equal(Buffer.concat(got).toString(), 'one two threefour');
 });
