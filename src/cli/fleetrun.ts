@@ -7,7 +7,9 @@ import { ConnectionPool } from '../runner/runner.js';
 import type { RunRecorder } from '../store/store.js';
 import type { RunHeader } from '../records/audit.js';
 import { verbosity, type FlagValues } from './commands.js';
-import { announceLocalCommands, interruptSignal, traceTo, type FleetSetup } from './fleet.js';
+import type { FleetSetup } from './fleet.js';
+import type { SshTarget } from '../transport/target.js';
+import { setMaxListeners } from 'node:events';
 import type { Out } from './output.js';
 import { plainProgress, type Progress } from './progress.js';
 import { openRunRecord } from './record.js';
@@ -71,4 +73,52 @@ export async function withFleetRun<R>(
     await record.close();
     await pool.closeAll();
   }
+}
+
+/**
+ * A dry run changes nothing on robots, but the ProxyCommands that reach them still run here, on this
+ * machine: said before the run, never silently.
+ */
+export function announceLocalCommands(io: Out, targets: SshTarget[], values: FlagValues): void {
+  if (!values.check) return;
+  const cmds = new Set(targets.flatMap((t) => (t.proxyCommand ? [t.proxyCommand] : [])));
+  if (!cmds.size) return;
+  const users = targets.filter((t) => t.proxyCommand).length;
+  io.err(`note: dry run, yet ${users} robot(s) are reached through a ProxyCommand that runs on this machine (${cmds.size} distinct), e.g.: ${[...cmds][0]}`);
+}
+
+/**
+ * -v…-vvv: the pool's verbose output (connections and commands, secrets already redacted) goes to the
+ * progress view in use (`current`: a playbook has one per play).
+ */
+export function traceTo(pool: ConnectionPool, values: FlagValues, current: () => Progress): void {
+  const v = verbosity(values);
+  if (!v) return;
+  pool.trace = (host, level, text) => {
+    if (level <= v) current().onEvent({ type: 'debug', host, level, text });
+  };
+}
+
+/**
+ * Ctrl-C (or SIGTERM): stop scheduling and let robots in flight finish their step. A second one
+ * abandons the robots still in flight (they are reported as interrupted), and the run still ends with
+ * its recap, its run record and exit 130.
+ */
+export function interruptSignal(notify: (text: string, hint?: string) => void): { signal: AbortSignal; abandon: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const hard = new AbortController();
+  const onInt = () => {
+    if (ac.signal.aborted) {
+      if (!hard.signal.aborted) notify('interrupted again: abandoning the robots in flight; writing the recap');
+      hard.abort();
+      return;
+    }
+    ac.abort();
+    notify('interrupted: letting robots in flight finish their step', 'Ctrl-C again to abandon them');
+  };
+  // Every robot in flight listens for the interrupt: as many listeners as --forks, none leaked.
+  setMaxListeners(Infinity, ac.signal, hard.signal);
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onInt);
+  return { signal: ac.signal, abandon: hard.signal, dispose: () => (process.off('SIGINT', onInt), process.off('SIGTERM', onInt)) };
 }
