@@ -3,8 +3,8 @@
  * before any robot is contacted, run, print progress and the recap (or one JSON document), return the
  * exit code.
  */
-import { accessSync, constants, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { loadSources } from '../inventory/sources.js';
@@ -14,14 +14,14 @@ import { inShard, parseShard } from '../inventory/shard.js';
 import { PERSISTENCE_MODES } from '../inventory/vars.js';
 import { specError } from '../modules/rule.js';
 import { parseSerial } from '../runner/batches.js';
-import { ConnectionPool, runFleet, runUntilConverged, type HostTask } from '../runner/runner.js';
+import { runFleet, runUntilConverged, type HostTask } from '../runner/runner.js';
 import { applyTask } from '../tasks/apply.js';
 import { checkTask } from '../tasks/check.js';
 import { rebootTask } from '../tasks/reboot.js';
 import { removeTask } from '../tasks/remove.js';
 import type { TaskOptions } from '../tasks/session.js';
 import { retryHosts, type HostResult } from '../runner/types.js';
-import type { HostKeyChecking, SshTarget, TransportOptions } from '../transport/target.js';
+import type { HostKeyChecking, TransportOptions } from '../transport/target.js';
 import { recapText } from '../report/recap.js';
 import { exitCode, robotsText as robots, runDocument, summarize, type RunInfo } from '../report/summary.js';
 import { checkWritable, intFlag } from './args.js';

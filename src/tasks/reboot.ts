@@ -92,7 +92,7 @@ export function rebootTask(o: RebootOptions): HostTask {
       return { out, before, pre, t0, oldId };
     });
     if ('done' in started) return started.done;
-    const { out, before, pre, t0, oldId } = started;
+    const { out, pre, t0, oldId } = started;
     out.status = 'changed';
     out.changes.push(`rebooted (boot ${oldId})`);
     const deadline = t0 + o.rebootTimeoutMs;
