@@ -21,6 +21,8 @@ import { main } from './main.js';
 import { stdio } from './output.js';
 // Loaded into the snapshot: every fleet command (apply, check, verify, remove, reboot) runs through it.
 import './fleet.js';
+// and the dispatch of every command but --version and the top help (main.ts loads it on first use).
+import './dispatch.js';
 
 interface SnapshotGlobals {
   /** The package's root directory (the bundle's import.meta.url is resolved against it). */

@@ -107,5 +107,5 @@ test('the how-tos name files and symbols that exist', () => {
   assert.ok(f.files.includes('test/unit/facts-howto.test.ts'));
   const c = honest('### How to add a command');
   for (const s of ['COMMANDS', 'FLAGS', 'TASKS', 'run', 'TOPICS']) assert.ok(c.symbols.includes(s), `the command how-to names ${s}`);
-  for (const p of ['src/cli/commands.ts', 'src/cli/main.ts', 'docs/reference.md', 'test/unit/docs.test.ts', 'src/cli/help.ts']) assert.ok(c.files.includes(p), `the command how-to names ${p}`);
+  for (const p of ['src/cli/commands.ts', 'src/cli/dispatch.ts', 'docs/reference.md', 'test/unit/docs.test.ts', 'src/cli/help.ts']) assert.ok(c.files.includes(p), `the command how-to names ${p}`);
 });
