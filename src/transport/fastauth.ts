@@ -150,6 +150,7 @@ interface KeyExchange {
   type?: string;
   negotiated?: { kex?: string };
   _keys?: unknown;
+  getPublicKey?: () => Buffer;
   _remoteKexinit?: Buffer;
   start?: () => void;
 }
@@ -311,6 +312,8 @@ function sendGuess(proto: GuessingProtocol): void {
       const negotiatedKex = kex?.negotiated?.kex;
       if (!kex || kex.type !== '25519' || negotiatedKex !== ourKex || !kex._remoteKexinit) return;
       kex._keys = keys;
+      // ssh2 exports the public key again at each use (up to three times a login): it is this one.
+      kex.getPublicKey = () => pub;
       const accepted = guessAccepted({
         serverKexinit: kex._remoteKexinit,
         serverIdent: proto._remoteIdentRaw?.toString('latin1') ?? '',

@@ -21,6 +21,7 @@ import { indexKnownHosts, knownHostsLine, knownHostsName, knownKeyTypes, parseKn
 import type { SshTarget } from './target.js';
 import { coalesceWrites } from './coalesce.js';
 import { installFastPublicKeyAuth, installGuessedKeyExchange, installNoHostKeysProof, installPipelinedUserauth } from './fastauth.js';
+import { installKeyObjects } from './keyobjects.js';
 import { classify, installStreamErrors } from './sshfailure.js';
 import { isEncryptedKey } from './keyfile.js';
 
@@ -36,6 +37,8 @@ installGuessedKeyExchange();
 installStreamErrors();
 // The host keys a server announces after the login are not proven (fleetmasq never uses them): see fastauth.ts.
 installNoHostKeysProof();
+// Signatures with the identity key decoded once, host-key checks from the raw key: see keyobjects.ts.
+installKeyObjects();
 
 export interface ExecResult {
   stdout: string;

@@ -10,6 +10,7 @@ import { parseSshArgs, targetFor, clearSshConfigCache, type SshTarget } from '..
 import { ConfigError } from '../../src/errors.js';
 import { guessAccepted, hashForKeyAlgo, installFastPublicKeyAuth, installGuessedKeyExchange, installNoHostKeysProof, installPipelinedUserauth, kexinitFirstNames } from '../../src/transport/fastauth.js';
 import { coalesceWrites } from '../../src/transport/coalesce.js';
+import { ed25519Raw, installKeyObjects } from '../../src/transport/keyobjects.js';
 
 /**
  * An ed25519 key pair made by OpenSSH's ssh-keygen (ssh2's own generator now and then writes a private
@@ -738,6 +739,54 @@ test('ssh2 is pinned to the exact version the transport patches are written for,
   assert.equal(installPipelinedUserauth(), true);
   assert.equal(installGuessedKeyExchange(), true);
   assert.equal(installNoHostKeysProof(), true);
+  assert.equal(installKeyObjects(), true);
+});
+
+test('keys decoded once: ssh2 keys sign and verify as before, for every key type ssh-keygen makes', async () => {
+  const ssh2 = (await import('ssh2')).default;
+  const { verify } = await import('node:crypto');
+  type Key = { sign(d: Buffer, algo?: string): Buffer | Error; verify(d: Buffer, s: Buffer, algo?: string): boolean | Error; getPublicPEM(): string };
+  assert.equal(installKeyObjects(), true);
+  const d = mkdtempSync(join(tmpdir(), 'fmkeys-'));
+  // [type, ssh-keygen bits, [algorithm asked for, the hash it means]]: undefined is the key's own default.
+  const cases: [string, string[], [string | undefined, string | null][]][] = [
+    ['ed25519', [], [[undefined, null]]],
+    ['rsa', ['-b', '2048'], [[undefined, 'sha1'], ['sha256', 'sha256'], ['sha512', 'sha512']]],
+    ['ecdsa', ['-b', '256'], [[undefined, 'sha256']]],
+    ['ecdsa', ['-b', '521'], [[undefined, 'sha512']]],
+  ];
+  const data = Buffer.from('the exchange hash');
+  for (const [type, bits, algos] of cases) {
+    const f = join(d, `${type}${bits.join('')}`);
+    execFileSync('ssh-keygen', ['-q', '-t', type, ...bits, '-N', '', '-f', f]);
+    const priv = ssh2.utils.parseKey(readFileSync(f)) as unknown as Key;
+    const pub = ssh2.utils.parseKey(readFileSync(`${f}.pub`)) as unknown as Key;
+    for (const [algo, hash] of algos) {
+      const what = `${type}${bits.join('')} ${algo ?? 'default'}`;
+      const sig = priv.sign(data, algo);
+      assert.ok(Buffer.isBuffer(sig), `${what}: ${String(sig)}`);
+      // The oracle: node's crypto with the PEM text, which is what ssh2's own methods call.
+      assert.equal(verify(hash, data, pub.getPublicPEM(), sig), true, `${what}: a signature ssh2's way accepts`);
+      assert.equal(pub.verify(data, sig, algo), true, `${what}: verified`);
+      assert.equal(pub.verify(Buffer.from('another hash'), sig, algo), false, `${what}: another hash fails`);
+      assert.equal(priv.sign(data, algo) instanceof Error, false, `${what}: a second signature with the kept key`);
+    }
+  }
+  // A public key cannot sign; a corrupt signature is false or an Error, never a throw.
+  const pub = ssh2.utils.parseKey(readFileSync(join(d, 'ed25519.pub'))) as unknown as Key;
+  assert.ok(pub.sign(data) instanceof Error);
+  const bad = pub.verify(data, Buffer.alloc(3));
+  assert.ok(bad === false || bad instanceof Error);
+});
+
+test('an ed25519 key in SSH wire form gives its 32 raw bytes; anything else gives nothing', () => {
+  const key = Buffer.alloc(32, 7);
+  const wire = Buffer.concat([blob('ssh-ed25519', ''), Buffer.from([0, 0, 0, 32]), key]);
+  assert.ok(ed25519Raw(wire)?.equals(key));
+  assert.equal(ed25519Raw(wire.subarray(0, wire.length - 1)), undefined);
+  assert.equal(ed25519Raw(Buffer.concat([blob('ssh-ed25519', ''), Buffer.from([0, 0, 0, 31]), key.subarray(1), Buffer.from([0])])), undefined);
+  assert.equal(ed25519Raw(Buffer.concat([blob('ssh-ed25519', ''), Buffer.from([0, 0, 0, 32]), key]).fill(0x41, 4, 15)), undefined, 'another type name');
+  assert.equal(ed25519Raw(undefined), undefined);
 });
 
 test("the host keys a server announces after the login are not proven; other global requests still reach ssh2", async () => {
