@@ -25,6 +25,50 @@ function fail(why) {
   process.exit(0);
 }
 
+/**
+ * ssh2 1.17.0's crypto.js with its native addon loaded on the first createCipher/createDecipher call
+ * instead of when the module is evaluated, from the package root found at run time, and only if the
+ * ssh2 there is the version bundled. Anything else (no addon, another ssh2) leaves ssh2's own ciphers
+ * made of node's crypto calls, as when the addon is missing. If ssh2's text is not the one this expects,
+ * the build says so and the snapshot keeps ssh2 as it is (test/unit/startup.test.ts fails on that).
+ */
+function sshCryptoDeferred(text) {
+  const load = [
+    'try {',
+    "  binding = require('./crypto/build/Release/sshcrypto.node');",
+    '  ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,',
+    '     AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);',
+    '} catch {}',
+  ].join('\n');
+  const starts = ['function createCipher(config) {', 'function createDecipher(config) {'];
+  if (!text.includes(load) || !starts.every((f) => text.split(f).length === 2)) {
+    console.error("snapshot: ssh2's crypto.js is not the text expected: its native ciphers stay out of the snapshot");
+    return text;
+  }
+  const version = JSON.parse(readFileSync(require.resolve('ssh2/package.json'), 'utf8')).version;
+  const deferred = [
+    '// fleetmasq (scripts/snapshot.mjs): the addon is loaded on first use, at run time.',
+    'let fleetmasqBindingTried = false;',
+    'function fleetmasqLoadBinding() {',
+    '  if (fleetmasqBindingTried) return;',
+    '  const root = globalThis.__fleetmasqRoot;',
+    '  if (root === undefined) return;',
+    '  fleetmasqBindingTried = true;',
+    '  try {',
+    '    const req = require("node:module").createRequire(require("node:path").join(root, "package.json"));',
+    `    if (req("ssh2/package.json").version !== ${JSON.stringify(version)}) return;`,
+    '    binding = req("ssh2/lib/protocol/crypto/build/Release/sshcrypto.node");',
+    '    ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,',
+    '       AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);',
+    '  } catch {}',
+    '}',
+    'globalThis.__fleetmasqSshCryptoNative = () => (fleetmasqLoadBinding(), binding !== undefined);',
+  ].join('\n');
+  let out = text.replace(load, deferred);
+  for (const f of starts) out = out.replace(f, `${f}\n  fleetmasqLoadBinding();`);
+  return out;
+}
+
 let esbuild;
 try {
   esbuild = require('esbuild');
@@ -80,6 +124,15 @@ try {
           b.onResolve({ filter: /crypto[/\\]poly1305\.js$/ }, (a) =>
             a.importer === polyShim ? undefined : { path: polyShim },
           );
+          // ssh2's native ciphers (its sshcrypto.node, when its install built it) are loaded by its
+          // crypto.js when that is evaluated, which is while the snapshot is built, where no addon loads:
+          // the snapshot would always use the slower ciphers made of node's crypto calls. The load is
+          // moved to the first cipher ssh2 creates at run time (sshCryptoDeferred).
+          b.onLoad({ filter: /[/\\]ssh2[/\\]lib[/\\]protocol[/\\]crypto\.js$/ }, (a) => ({
+            contents: sshCryptoDeferred(readFileSync(a.path, 'utf8')),
+            loader: 'js',
+            resolveDir: dirname(a.path),
+          }));
           b.onLoad({ filter: /[/\\]dist[/\\]src[/\\].*\.js$/ }, (a) => {
             const rel = relative(root, a.path).split('\\').join('/');
             const text = readFileSync(a.path, 'utf8')

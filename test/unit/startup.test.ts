@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -112,4 +112,46 @@ test('bin/fleetmasq.js as a command: fleet commands start from the snapshot (als
   // Run as node's script, the launcher is plain JavaScript.
   const v = run([process.execPath, BIN, '--version'], dir);
   assert.match(v.out, /^fleetmasq \d+\.\d+\.\d+/);
+});
+
+test("from the snapshot, ssh2's native ciphers load at the first connection, when its install built them", async (t) => {
+  const addon = join(root, 'node_modules', 'ssh2', 'lib', 'protocol', 'crypto', 'build', 'Release', 'sshcrypto.node');
+  if (!existsSync(addon)) return t.skip("ssh2 was installed without its addon: it uses node's crypto, bundled or not");
+  const bundle = readFileSync(join(root, 'dist', 'snapshot', 'fleetmasq.cjs'), 'utf8');
+  for (const f of ['createCipher', 'createDecipher'])
+    assert.match(bundle, new RegExp(`function ${f}\\(\\w+\\)\\{if\\(fleetmasqLoadBinding\\(\\),`), `the build moved ssh2's addon load into ${f} (scripts/snapshot.mjs)`);
+  const { dir, inv: refusing } = scratch();
+  const keys = join(dir, 'keys');
+  for (const k of ['host', 'id']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${keys}-${k}`]);
+  const ssh2 = (await import('ssh2')).default;
+  // A server that finishes the key exchange (both sides then make their ciphers) and refuses the login.
+  const server = new ssh2.Server({ hostKeys: [readFileSync(`${keys}-host`)] }, (client) => {
+    client.on('authentication', (ctx) => ctx.reject());
+    client.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const inv = join(dir, 'ssh.yml');
+  writeFileSync(inv, `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${port}\n      ansible_user: u\n      ansible_ssh_private_key_file: ${keys}-id\n`);
+  // glibc's LD_DEBUG=files lists every shared object the process loads, dlopen'ed addons included.
+  const loads = async (file: string) => {
+    const child = spawn(process.execPath, ['--snapshot-blob', BLOB, BIN, 'check', '-i', file, '--connect-retries', '0', '-q', '--host-key-checking', 'off'], {
+      cwd: dir,
+      env: { ...process.env, LD_DEBUG: 'files' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    await new Promise((r) => child.on('close', r));
+    return err;
+  };
+  try {
+    const connected = await loads(inv);
+    if (!/file=\S*libc\.so/.test(connected)) return t.skip('LD_DEBUG lists nothing here (not glibc)');
+    assert.match(connected, /file=\S*sshcrypto\.node/);
+    // A run that makes no connection does not load it.
+    assert.doesNotMatch(await loads(refusing), /sshcrypto\.node/);
+  } finally {
+    server.close();
+  }
 });
