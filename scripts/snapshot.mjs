@@ -45,7 +45,11 @@ function sshCryptoDeferred(text) {
     console.error("snapshot: ssh2's crypto.js is not the text expected: its native ciphers stay out of the snapshot");
     return text;
   }
-  const version = JSON.parse(readFileSync(require.resolve('ssh2/package.json'), 'utf8')).version;
+  // ssh2's folder as the bundle found it, relative to the package root: the addon is loaded by that
+  // absolute path at run time (no module search: NODE_PATH, ~/.node_modules... are never looked at).
+  const ssh2Pkg = require.resolve('ssh2/package.json');
+  const version = JSON.parse(readFileSync(ssh2Pkg, 'utf8')).version;
+  const ssh2Dir = relative(root, dirname(ssh2Pkg)).split('\\').join('/');
   const deferred = [
     '// fleetmasq (scripts/snapshot.mjs): the addon is loaded on first use, at run time.',
     'let fleetmasqBindingTried = false;',
@@ -55,14 +59,14 @@ function sshCryptoDeferred(text) {
     '  if (root === undefined) return;',
     '  fleetmasqBindingTried = true;',
     '  try {',
-    '    const req = require("node:module").createRequire(require("node:path").join(root, "package.json"));',
-    `    if (req("ssh2/package.json").version !== ${JSON.stringify(version)}) return;`,
-    '    binding = req("ssh2/lib/protocol/crypto/build/Release/sshcrypto.node");',
+    `    const dir = require("node:path").join(root, ${JSON.stringify(ssh2Dir)});`,
+    '    const req = require("node:module").createRequire(require("node:path").join(dir, "package.json"));',
+    `    if (JSON.parse(require("node:fs").readFileSync(require("node:path").join(dir, "package.json"), "utf8")).version !== ${JSON.stringify(version)}) return;`,
+    '    binding = req(require("node:path").join(dir, "lib", "protocol", "crypto", "build", "Release", "sshcrypto.node"));',
     '    ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,',
     '       AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);',
     '  } catch {}',
     '}',
-    'globalThis.__fleetmasqSshCryptoNative = () => (fleetmasqLoadBinding(), binding !== undefined);',
   ].join('\n');
   let out = text.replace(load, deferred);
   for (const f of starts) out = out.replace(f, `${f}\n  fleetmasqLoadBinding();`);

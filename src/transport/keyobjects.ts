@@ -66,7 +66,9 @@ export function installKeyObjects(): boolean {
       }
     };
     const wrappedVerify: VerifyFn & { [MARK]?: true } = function (this, data, signature, algo) {
-      const raw = this.type === 'ssh-ed25519' ? ed25519Raw(this.getPublicSSH?.()) : undefined;
+      // An ed25519 key with a hash named (a server claiming rsa-sha2-256 with an ed25519 key) is refused
+      // by ssh2's own method: it gets that answer.
+      const raw = this.type === 'ssh-ed25519' && (!algo || typeof algo !== 'string') ? ed25519Raw(this.getPublicSSH?.()) : undefined;
       if (!raw) return origVerify.call(this, data, signature, algo);
       try {
         const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });

@@ -774,6 +774,10 @@ test('keys decoded once: ssh2 keys sign and verify as before, for every key type
   }
   // A public key cannot sign; a corrupt signature is false or an Error, never a throw.
   const pub = ssh2.utils.parseKey(readFileSync(join(d, 'ed25519.pub'))) as unknown as Key;
+  // An ed25519 signature offered under a hash's name (as for rsa-sha2-256) is refused, as ssh2 refuses it.
+  const edSig = (ssh2.utils.parseKey(readFileSync(join(d, 'ed25519'))) as unknown as Key).sign(data) as Buffer;
+  assert.equal(pub.verify(data, edSig), true);
+  for (const algo of ['sha256', 'sha512', 'sha1']) assert.notEqual(pub.verify(data, edSig, algo), true, algo);
   assert.ok(pub.sign(data) instanceof Error);
   const bad = pub.verify(data, Buffer.alloc(3));
   assert.ok(bad === false || bad instanceof Error);
