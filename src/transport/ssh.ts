@@ -309,38 +309,7 @@ export class SshConnection {
       conn.exec(command, (err, ch) => {
         if (err) return done(classify(err, t, timeoutMs, 'channel'));
         stream = ch;
-        // Bytes are kept as they come and decoded once (a character may be split across chunks), and
-        // never more than the cap: a robot that streams without end cannot exhaust the controller.
-        const out: Buffer[] = [];
-        const cap = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
-        let bytes = 0;
-        let stderr = '';
-        let prompts = 0;
-        const take = (d: Buffer): boolean => {
-          bytes += d.length;
-          if (bytes <= cap) return true;
-          done(new HostError('command', `the robot sent more than ${Math.round(cap / 1048576)} MiB of output for one command: stopped reading it (a misbehaving tool on the robot?)`));
-          return false;
-        };
-        ch.on('data', (d: Buffer) => take(d) && out.push(d));
-        ch.stderr.on('data', (d: Buffer) => {
-          if (!take(d)) return;
-          stderr += d.toString('utf8');
-          if (become && t.becomePassword !== undefined) {
-            while (stderr.includes(prompt)) {
-              stderr = stderr.replace(prompt, '');
-              prompts++;
-              if (prompts > 1) return done(new HostError('become', `sudo rejected the password for ${t.user} on ${t.name}`));
-              ch.write(`${t.becomePassword}\n`);
-            }
-          }
-        });
-        if (!become || t.becomePassword === undefined) ch.end();
-        ch.on('close', (code: number | null, signal?: string) => {
-          const sudoFailed = become && code !== 0 ? becomeFailure(stderr, t) : undefined;
-          if (sudoFailed) return done(sudoFailed);
-          done(undefined, { stdout: Buffer.concat(out).toString('utf8'), stderr, code: code ?? null, ...(signal ? { signal } : {}) });
-        });
+        readChannel(ch, t, { cap: opts.maxOutputBytes ?? MAX_OUTPUT_BYTES, sudoPrompt: become && t.becomePassword !== undefined ? prompt : undefined, become }, done);
       });
     });
   }
@@ -575,4 +544,46 @@ function readIdentities(t: SshTarget): { keys: ParsedKey[]; problems: string[] }
     keys.push(parsed);
   }
   return { keys, problems };
+}
+
+/**
+ * Reads one command's channel to its end: stdout and stderr as they come, decoded once (a character may
+ * be split across chunks) and never more than `cap` bytes in all (a robot that streams without end cannot
+ * exhaust the controller); sudo's password prompt, when there is one, answered once with the password
+ * (asked twice, it was refused). `done` gets the result or the typed error.
+ */
+function readChannel(
+  ch: ClientChannel,
+  t: SshTarget,
+  o: { cap: number; become: boolean; sudoPrompt?: string },
+  done: (err: HostError | undefined, res?: ExecResult) => void,
+): void {
+  const out: Buffer[] = [];
+  let bytes = 0;
+  let stderr = '';
+  let prompts = 0;
+  const take = (d: Buffer): boolean => {
+    bytes += d.length;
+    if (bytes <= o.cap) return true;
+    done(new HostError('command', `the robot sent more than ${Math.round(o.cap / 1048576)} MiB of output for one command: stopped reading it (a misbehaving tool on the robot?)`));
+    return false;
+  };
+  ch.on('data', (d: Buffer) => take(d) && out.push(d));
+  ch.stderr.on('data', (d: Buffer) => {
+    if (!take(d)) return;
+    stderr += d.toString('utf8');
+    if (o.sudoPrompt === undefined) return;
+    while (stderr.includes(o.sudoPrompt)) {
+      stderr = stderr.replace(o.sudoPrompt, '');
+      prompts++;
+      if (prompts > 1) return done(new HostError('become', `sudo rejected the password for ${t.user} on ${t.name}`));
+      ch.write(`${t.becomePassword}\n`);
+    }
+  });
+  if (o.sudoPrompt === undefined) ch.end();
+  ch.on('close', (code: number | null, signal?: string) => {
+    const sudoFailed = o.become && code !== 0 ? becomeFailure(stderr, t) : undefined;
+    if (sudoFailed) return done(sudoFailed);
+    done(undefined, { stdout: Buffer.concat(out).toString('utf8'), stderr, code: code ?? null, ...(signal ? { signal } : {}) });
+  });
 }
