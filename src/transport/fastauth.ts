@@ -251,6 +251,7 @@ function guessingStart(proto: GuessingProtocol, start: () => void): () => void {
   };
 }
 
+/** Sends the KEXINIT flagged first_kex_packet_follows and the guessed exchange packet, then arranges what ssh2 does next. */
 function sendGuess(proto: GuessingProtocol): void {
   const offer = proto._offer;
   const w = proto._packetRW?.write;
@@ -260,31 +261,48 @@ function sendGuess(proto: GuessingProtocol): void {
   if (!offer || !w || !cipher || proto._kexinit !== undefined || !ourKex || !ourHostKey || !GUESSABLE.has(ourKex)) return;
   const keys = generateKeyPairSync('x25519');
   const pub = keys.publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
+  proto._debug?.(`Outbound: Sending KEXINIT (first_kex_packet_follows: ${ourKex}, ${ourHostKey})`);
+  const kexinit = guessingKexinit(offer);
+  proto._kexinit = kexinit;
+  w.allocStart = 0;
+  sendPacket(w, cipher, kexinit);
+  proto._debug?.('Outbound: Sending KEXECDH_INIT (guessed)');
+  sendPacket(w, cipher, ecdhInit(pub));
+  swallowNextKexinit(proto, kexinit);
+  plantGuessedKeys(proto, { keys, pub, ourKex, ourHostKey });
+}
 
-  // KEXINIT, as ssh2 writes it, with first_kex_packet_follows set.
+/** KEXINIT's payload as ssh2 writes it (type, random cookie, the offer's name-lists), with first_kex_packet_follows set. */
+function guessingKexinit(offer: KexOffer): Buffer {
   const payload = Buffer.alloc(1 + 16 + offer.totalSize + 1 + 4);
   offer.copyAllTo(payload, 17);
   payload[0] = MSG_KEXINIT;
   randomFillSync(payload, 1, 16);
   payload[payload.length - 5] = 1;
-  proto._debug?.(`Outbound: Sending KEXINIT (first_kex_packet_follows: ${ourKex}, ${ourHostKey})`);
-  proto._kexinit = payload;
-  w.allocStart = 0;
-  let packet = w.alloc(payload.length, true);
+  return payload;
+}
+
+/** KEX_ECDH_INIT's payload: the client's ephemeral x25519 public key. */
+function ecdhInit(pub: Buffer): Buffer {
+  const payload = Buffer.alloc(1 + 4 + pub.length);
+  payload[0] = MSG_KEX_ECDH_INIT;
+  payload.writeUInt32BE(pub.length, 1);
+  payload.set(pub, 5);
+  return payload;
+}
+
+/** One payload through ssh2's packet writer and (before the first NEWKEYS, clear) cipher. */
+function sendPacket(w: NonNullable<GuessingProtocol['_packetRW']>['write'], cipher: KexCipher, payload: Buffer): void {
+  const packet = w.alloc(payload.length, true);
   packet.set(payload, w.allocStartKEX);
   cipher.encrypt(w.finalize(packet, true));
+}
 
-  // The guessed KEX_ECDH_INIT: the client's ephemeral x25519 public key.
-  proto._debug?.('Outbound: Sending KEXECDH_INIT (guessed)');
-  packet = w.alloc(1 + 4 + pub.length, true);
-  let p = w.allocStartKEX;
-  packet[p] = MSG_KEX_ECDH_INIT;
-  packet.writeUInt32BE(pub.length, ++p);
-  packet.set(pub, p + 4);
-  cipher.encrypt(w.finalize(packet, true));
-
-  // ssh2 sends its own KEXINIT right after reading the server's ident: swallow that one (the one sent
-  // above stays the one hashed into the exchange).
+/**
+ * ssh2 sends its own KEXINIT right after reading the server's ident: that one is swallowed (the one sent
+ * with the guess stays the one hashed into the exchange).
+ */
+function swallowNextKexinit(proto: GuessingProtocol, kexinit: Buffer): void {
   const onHeader = proto._onHeader;
   proto._onHeader = (...args: unknown[]) => {
     proto._onHeader = onHeader;
@@ -295,12 +313,19 @@ function sendGuess(proto: GuessingProtocol): void {
       allocPacket: (n) => real.allocPacket(n),
       encrypt: () => {
         proto._cipher = real;
-        proto._kexinit = payload;
+        proto._kexinit = kexinit;
       },
     };
   };
+}
 
-  // The key exchange ssh2 creates once it has the server's KEXINIT.
+/**
+ * The key exchange ssh2 creates once it has the server's KEXINIT gets the guessed key pair (and its
+ * exported public key: ssh2 exports it again at each use, up to three times a login), and does not send
+ * its packet again when the server took the guess. Only that first exchange: the slot is a plain
+ * property again as soon as it is set.
+ */
+function plantGuessedKeys(proto: GuessingProtocol, g: { keys: unknown; pub: Buffer; ourKex: string; ourHostKey: string }): void {
   let slot = proto._kex;
   Object.defineProperty(proto, '_kex', {
     configurable: true,
@@ -310,15 +335,14 @@ function sendGuess(proto: GuessingProtocol): void {
       slot = kex;
       Object.defineProperty(proto, '_kex', { value: kex, writable: true, configurable: true, enumerable: true });
       const negotiatedKex = kex?.negotiated?.kex;
-      if (!kex || kex.type !== '25519' || negotiatedKex !== ourKex || !kex._remoteKexinit) return;
-      kex._keys = keys;
-      // ssh2 exports the public key again at each use (up to three times a login): it is this one.
-      kex.getPublicKey = () => pub;
+      if (!kex || kex.type !== '25519' || negotiatedKex !== g.ourKex || !kex._remoteKexinit) return;
+      kex._keys = g.keys;
+      kex.getPublicKey = () => g.pub;
       const accepted = guessAccepted({
         serverKexinit: kex._remoteKexinit,
         serverIdent: proto._remoteIdentRaw?.toString('latin1') ?? '',
-        ourKex,
-        ourHostKey,
+        ourKex: g.ourKex,
+        ourHostKey: g.ourHostKey,
       });
       proto._debug?.(`Handshake: guessed key exchange ${accepted ? 'taken by the server' : 'ignored by the server: sending it again'}`);
       if (accepted) kex.start = () => {};
