@@ -309,20 +309,43 @@ function rcLocalReason(facts: Facts, iface: string): Reason | undefined {
   return undefined;
 }
 
+/**
+ * A robot's compliance from its facts, in three parts: the live rule (backend, uplink, one rule per
+ * interface), notes on what else acts on the nat table, and persistence (the unit or rc.local block, a
+ * hook beside each firewall manager, a root that keeps them across a boot).
+ */
 export function checkCompliance(facts: Facts, settings: MasqSettings): Compliance {
-  const reasons: Reason[] = [];
-  const notes: string[] = [];
-  const c: Compliance = { compliant: false, reasons, notes, ruleCount: 0, rulesOk: false, duplicates: 0, matched: [], persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
+  const c: Compliance = { compliant: false, reasons: [], notes: [], ruleCount: 0, rulesOk: false, duplicates: 0, matched: [], persistenceInstalled: false, firedThisBoot: false, managers: managerReports(facts) };
+  const iface = judgeLiveRule(facts, settings, c);
+  if (iface === undefined) return c;
+  c.managers = managerReports(facts, iface);
+  c.notes.push(...neighbourNotes(facts, c.ruleBackend, iface));
+  if (settings.persistence === 'external') {
+    // The robot's own stack (a container's entry point) puts the rule back: only the live rule is fleetmasq's to judge.
+    c.method = 'external';
+    c.persistenceInstalled = true;
+    c.notes.push('persistence is managed elsewhere (masquerade_persistence: external): only the live rule is checked');
+  } else judgePersistence(facts, settings.persistence, c, iface);
+  c.compliant = c.reasons.length === 0;
+  return c;
+}
+
+/**
+ * The live rule, into `c`: the backend it lives in, the uplink (undefined, with its reason, when there is
+ * none to judge), each interface's rule count and what is wrong with it (in a list, a named uplink that
+ * is not there now is no fault: another one carries the traffic).
+ */
+function judgeLiveRule(facts: Facts, settings: MasqSettings, c: Compliance): string | undefined {
   const be = chooseBackend(facts, settings.backend);
-  if (typeof be !== 'string') reasons.push({ code: 'backend-unusable', error: be.error });
+  if (typeof be !== 'string') c.reasons.push({ code: 'backend-unusable', error: be.error });
   else c.ruleBackend = be;
-  if (be === 'iptables' && facts.rulesError) reasons.push({ code: 'iptables-broken', error: facts.rulesError });
+  if (be === 'iptables' && facts.rulesError) c.reasons.push({ code: 'iptables-broken', error: facts.rulesError });
   // The rules the live rule is counted in: iptables' POSTROUTING, or fleetmasq's nftables table.
   const live = be === 'nft' ? (facts.nft?.rules ?? []) : be === 'iptables' ? facts.rules : [];
   const choice = chooseInterface(facts, settings.interface);
   if ('error' in choice) {
-    reasons.push({ code: 'no-uplink', message: choice.error });
-    return c;
+    c.reasons.push({ code: 'no-uplink', message: choice.error });
+    return undefined;
   }
   const iface = (c.iface = choice.iface);
   const parts = ifaceList(iface);
@@ -332,12 +355,17 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   c.rulesOk = counts.every((n) => n === 1);
   c.matched = facts.links.map((l) => l.name).filter((n) => parts.some((p) => partMatches(p, n)));
   for (const [i, part] of parts.entries()) {
-    // In a list, a named uplink that is not there now is no fault: another one carries the traffic.
     const rs = ruleReasons(facts, part, counts[i]!).filter((r) => !(parts.length > 1 && (r.code === 'iface-missing' || r.code === 'iface-down')));
-    reasons.push(...rs.map((r) => (r.code === 'rule-missing' && culprit(facts, iface) ? { ...r, cause: culprit(facts, iface) } : r)));
+    c.reasons.push(...rs.map((r) => (r.code === 'rule-missing' && culprit(facts, iface) ? { ...r, cause: culprit(facts, iface) } : r)));
   }
-  if ((parts.length > 1 || iface.includes('+')) && !c.matched.length) notes.push(`no interface matches ${iface} now: the rule acts once one appears`);
-  c.managers = managerReports(facts, iface);
+  if ((parts.length > 1 || iface.includes('+')) && !c.matched.length) c.notes.push(`no interface matches ${iface} now: the rule acts once one appears`);
+  return iface;
+}
+
+/** What else on the robot acts on the nat table or the traffic: firewalld's iptables backend, Docker's DROP policy, other masquerading, the other iptables backend. */
+function neighbourNotes(facts: Facts, be: RuleBackend | undefined, iface: string): string[] {
+  const notes: string[] = [];
+  const parts = ifaceList(iface);
   if (facts.managers.firewalld?.backend === 'iptables')
     notes.push('firewalld uses its iptables backend: its direct rules live in POSTROUTING_direct, which fleetmasq does not read (not supported: check may call the rule missing after a firewalld reload)');
   const dk = facts.managers.docker;
@@ -347,34 +375,33 @@ export function checkCompliance(facts: Facts, settings: MasqSettings): Complianc
   if (others.length) notes.push(be === 'nft' ? `iptables also masquerades on ${others.join(', ')} (the rule fleetmasq checks is in its nftables table)` : `also masquerading on ${others.join(', ')}`);
   const w = be === 'iptables' ? otherBackendWarning(facts, iface) : undefined;
   if (w) notes.push(w);
+  return notes;
+}
 
-  if (settings.persistence === 'external') {
-    // The robot's own stack (a container's entry point) puts the rule back: only the live rule is fleetmasq's to judge.
-    c.method = 'external';
-    c.persistenceInstalled = true;
-    notes.push('persistence is managed elsewhere (masquerade_persistence: external): only the live rule is checked');
-    c.compliant = reasons.length === 0;
-    return c;
-  }
+/**
+ * Persistence, into `c`: the method (asked for, or the one in place), its unit or rc.local block, a hook
+ * beside each firewall manager that would take the rule away, a root that keeps them (a volatile or
+ * read-only root: whatever is there now, nothing of it is there after the next boot), and whether it
+ * fired at this boot.
+ */
+function judgePersistence(facts: Facts, persistence: Exclude<MasqSettings['persistence'], 'external'>, c: Compliance, iface: string): void {
   const unit = unitReasons(facts, iface, c.ruleBackend ?? 'iptables');
   const rc = rcLocalReason(facts, iface);
   const unitOk = unit.length === 0;
-  const wanted = settings.persistence === 'auto' ? undefined : settings.persistence;
-  c.method = wanted ?? (unitOk ? 'systemd' : !rc ? 'rc.local' : facts.systemd ? 'systemd' : 'rc.local');
+  const wanted = persistence === 'auto' ? undefined : persistence;
+  const method = (c.method = wanted ?? (unitOk ? 'systemd' : !rc ? 'rc.local' : facts.systemd ? 'systemd' : 'rc.local'));
   const nft = c.ruleBackend === 'nft';
   const hooks: Reason[] = (nft ? presentNftFlushers(facts.managers) : presentManagers(facts.managers)).flatMap(({ manager, hook }) => {
     const st = nft ? nftHookState(iface, hook) : hookState(manager, iface, hook);
     const flush = flushesNat(facts.managers, manager) ? CLAUSE[manager] : undefined;
     return st.ok ? [] : [{ code: 'hook-missing' as const, manager, why: st.why, ...(st.detail ? { detail: st.detail } : {}), ...(flush ? { flush } : {}) }];
   });
-  c.root = rootState(facts.storage, PERSISTENCE_PATH[c.method]);
-  // A volatile or read-only root: whatever is there now, nothing of it is there after the next boot.
-  const refusal = rootRefusal(facts, c.method);
-  c.persistenceInstalled = (c.method === 'systemd' ? unitOk : !rc) && hooks.length === 0 && !refusal;
-  if (refusal) reasons.push(refusal);
-  if (!(c.method === 'systemd' ? unitOk : !rc)) reasons.push(...(c.method === 'systemd' ? unit : [rc!]));
-  reasons.push(...hooks);
+  c.root = rootState(facts.storage, PERSISTENCE_PATH[method]);
+  const refusal = rootRefusal(facts, method);
+  const installed = method === 'systemd' ? unitOk : !rc;
+  c.persistenceInstalled = installed && hooks.length === 0 && !refusal;
+  if (refusal) c.reasons.push(refusal);
+  if (!installed) c.reasons.push(...(method === 'systemd' ? unit : [rc!]));
+  c.reasons.push(...hooks);
   c.firedThisBoot = facts.marker?.bootId === facts.bootId;
-  c.compliant = reasons.length === 0;
-  return c;
 }
