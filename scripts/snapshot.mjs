@@ -27,8 +27,8 @@ function fail(why) {
 
 /**
  * ssh2 1.17.0's crypto.js with its native addon loaded on the first createCipher/createDecipher call
- * instead of when the module is evaluated, from the package root found at run time, and only if the
- * ssh2 there is the version bundled. Anything else (no addon, another ssh2) leaves ssh2's own ciphers
+ * instead of when the module is evaluated: by its absolute path, ssh2's folder (as found at build time)
+ * under the package root found at run time, and only if the ssh2 there is the version bundled. Anything else (no addon, another ssh2) leaves ssh2's own ciphers
  * made of node's crypto calls, as when the addon is missing. If ssh2's text is not the one this expects,
  * the build says so and the snapshot keeps ssh2 as it is (test/unit/startup.test.ts fails on that).
  */
