@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -121,21 +121,14 @@ test("from the snapshot, ssh2's native ciphers load at the first connection, whe
   for (const f of ['createCipher', 'createDecipher'])
     assert.match(bundle, new RegExp(`function ${f}\\(\\w+\\)\\{if\\(fleetmasqLoadBinding\\(\\),`), `the build moved ssh2's addon load into ${f} (scripts/snapshot.mjs)`);
   const { dir, inv: refusing } = scratch();
-  const keys = join(dir, 'keys');
-  for (const k of ['host', 'id']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', `${keys}-${k}`]);
-  const ssh2 = (await import('ssh2')).default;
-  // A server that finishes the key exchange (both sides then make their ciphers) and refuses the login.
-  const server = new ssh2.Server({ hostKeys: [readFileSync(`${keys}-host`)] }, (client) => {
-    client.on('authentication', (ctx) => ctx.reject());
-    client.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  // A robot whose key exchange ends (both sides then make their ciphers): test/helpers/shellrobot.ts.
+  const { startShellRobot } = await import('../helpers/shellrobot.js');
+  const robot = await startShellRobot({});
   const inv = join(dir, 'ssh.yml');
-  writeFileSync(inv, `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${port}\n      ansible_user: u\n      ansible_ssh_private_key_file: ${keys}-id\n`);
+  writeFileSync(inv, `all:\n  hosts:\n    r1:\n      ansible_host: 127.0.0.1\n      ansible_port: ${robot.port}\n      ansible_user: u\n`);
   // glibc's LD_DEBUG=files lists every shared object the process loads, dlopen'ed addons included.
   const loads = async (file: string) => {
-    const child = spawn(process.execPath, ['--snapshot-blob', BLOB, BIN, 'check', '-i', file, '--connect-retries', '0', '-q', '--host-key-checking', 'off'], {
+    const child = spawn(process.execPath, ['--snapshot-blob', BLOB, BIN, 'check', '-i', file, '--connect-retries', '0', '-q', '--known-hosts', robot.knownHosts], {
       cwd: dir,
       env: { ...process.env, LD_DEBUG: 'files' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -152,6 +145,6 @@ test("from the snapshot, ssh2's native ciphers load at the first connection, whe
     // A run that makes no connection does not load it.
     assert.doesNotMatch(await loads(refusing), /sshcrypto\.node/);
   } finally {
-    server.close();
+    await robot.close();
   }
 });
